@@ -1,0 +1,33 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Layers (see DESIGN.md): L0 C shims, L1 pure core, L2 TLS + event loop, L3 sidecar logic, L4 thin mains.
+let package = Package(
+    name: "swift-mesh",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "mesh-sidecar", targets: ["mesh-sidecar"]),
+        .executable(name: "mesh-dev", targets: ["mesh-dev"]),
+    ],
+    targets: [
+        // L0
+        .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
+        .target(name: "CMeshShims", dependencies: ["COpenSSL"]),
+        // L1
+        .target(name: "MeshCore"),
+        // L2
+        .target(name: "MeshTLS", dependencies: ["MeshCore", "COpenSSL", "CMeshShims"]),
+        .target(name: "MeshNet", dependencies: ["MeshCore", "CMeshShims"]),
+        // L3
+        .target(name: "SidecarKit", dependencies: ["MeshCore", "MeshTLS", "MeshNet"]),
+        // L4
+        .executableTarget(name: "mesh-sidecar", dependencies: ["SidecarKit"]),
+        .target(name: "MeshDevKit", dependencies: ["SidecarKit", "MeshTLS", "MeshNet", "MeshCore"]),
+        .executableTarget(name: "mesh-dev", dependencies: ["MeshDevKit", "MeshCore"]),
+        // Tests
+        .testTarget(name: "MeshCoreTests", dependencies: ["MeshCore"]),
+        .testTarget(name: "MeshTLSTests", dependencies: ["MeshTLS", "MeshCore", "MeshNet"]),
+        .testTarget(name: "SidecarTests", dependencies: ["SidecarKit", "MeshTLS", "MeshCore", "MeshNet"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,218 @@
+/// Parsing and validating the sidecar's JSON configuration (schema: `mesh-config/README.md`). All or nothing:
+/// the first problem throws a `MeshError` whose reason starts with the path of the offending value.
+///
+/// Codes beyond the `json.*` ones of `StrictJSON` and the reader's `config.wrong-type`, `config.missing-field`,
+/// `config.unknown-field`, `config.out-of-range`: `config.no-listeners`, `config.bad-name`,
+/// `config.duplicate-name`, `config.bad-address`, `config.bad-port`, `config.listen-conflict`,
+/// `config.foreign-trust-domain`, `config.duplicate-allow`, `config.bad-value`, `config.bad-path`, and the
+/// `spiffe.*` codes of `SPIFFEID`/`TrustDomain` (re-thrown with the path in front of the reason).
+extension SidecarConfig {
+    /// Allowed ranges (SECURITY.md §6 defaults live in `Limits`, `TLSSettings` and `SidecarConfig.init`).
+    public enum Ranges {
+        public static let timeoutMs = 1...86_400_000
+        public static let maxConnections = 1...1_000_000
+        public static let maxConcurrentHandshakesPerLoop = 1...100_000
+        public static let bufferBytes = 4096...1_048_576
+        public static let sessionCacheSize = 1...1_000_000
+        public static let sessionLifetimeSeconds = 1...86_400
+        public static let loops = 0...256
+    }
+
+    /// Parses and validates a sidecar configuration document. Relative paths (`identity.*`, `log.file`) are
+    /// joined to `baseDirectory` (normally the folder of the config file) as text; the filesystem is not touched.
+    public static func parse(json: [UInt8], baseDirectory: String) throws(MeshError) -> SidecarConfig {
+        let root = try JSONNode(StrictJSON.parse(json))
+            .object(fields: ["identity", "inbound", "outbound", "limits", "tls", "log", "loops"])
+        let identity = try parseIdentity(root.required("identity"), baseDirectory: baseDirectory)
+        let domain = identity.trustDomain
+        var inbound: [InboundListener] = []
+        for node in try root.optional("inbound")?.elements() ?? [] {
+            inbound.append(try parseInbound(node, trustDomain: domain))
+        }
+        var outbound: [OutboundListener] = []
+        for node in try root.optional("outbound")?.elements() ?? [] {
+            outbound.append(try parseOutbound(node, trustDomain: domain))
+        }
+        if inbound.isEmpty && outbound.isEmpty {
+            throw MeshError("config.no-listeners", "$: no listeners; add at least one to inbound or outbound")
+        }
+        try checkListeners(inbound: inbound, outbound: outbound)
+
+        var config = SidecarConfig(identity: identity, inbound: inbound, outbound: outbound)
+        if let node = root.optional("limits") { config.limits = try parseLimits(node) }
+        if let node = root.optional("tls") { config.tls = try parseTLS(node) }
+        if let node = root.optional("log") { config.log = try parseLog(node, baseDirectory: baseDirectory) }
+        if let node = root.optional("loops") { config.loops = try node.int(in: Ranges.loops) }
+        return config
+    }
+
+    /// `path` unchanged when absolute (or when `baseDirectory` is empty), otherwise `baseDirectory/path`.
+    public static func resolve(path: String, baseDirectory: String) -> String {
+        if path.hasPrefix("/") || baseDirectory.isEmpty { return path }
+        return baseDirectory.hasSuffix("/") ? baseDirectory + path : baseDirectory + "/" + path
+    }
+
+    // MARK: - Sections
+
+    private static func parseIdentity(_ node: JSONNode, baseDirectory: String) throws(MeshError) -> IdentityFiles {
+        let r = try node.object(fields: ["trustDomain", "certificate", "key", "trustBundle"])
+        let domainNode = try r.required("trustDomain")
+        let domainText = try domainNode.string()
+        let domain = try rethrow(at: domainNode) { try TrustDomain(domainText) }
+        func file(_ key: String) throws(MeshError) -> String {
+            try resolve(path: filePath(r.required(key)), baseDirectory: baseDirectory)
+        }
+        return IdentityFiles(certificate: try file("certificate"), key: try file("key"),
+                             trustBundle: try file("trustBundle"), trustDomain: domain)
+    }
+
+    private static func parseInbound(_ node: JSONNode, trustDomain: TrustDomain) throws(MeshError) -> InboundListener {
+        let r = try node.object(fields: ["name", "listen", "forwardTo", "allow"])
+        let name = try listenerName(r.required("name"))
+        let listen = try address(r.required("listen"), connecting: false)
+        let forwardTo = try address(r.required("forwardTo"), connecting: true)
+        var allow: [SPIFFEID] = []
+        var firstIndex: [SPIFFEID: Int] = [:]
+        for entry in try r.required("allow").elements() {
+            let id = try workloadID(entry, trustDomain: trustDomain)
+            if let first = firstIndex[id] {
+                throw entry.error("config.duplicate-allow", "\(id) is already allowed by entry \(first)")
+            }
+            firstIndex[id] = allow.count
+            allow.append(id)
+        }
+        return InboundListener(name: name, listen: listen, forwardTo: forwardTo, allow: allow)
+    }
+
+    private static func parseOutbound(_ node: JSONNode, trustDomain: TrustDomain) throws(MeshError) -> OutboundListener {
+        let r = try node.object(fields: ["name", "listen", "upstream", "expectIdentity"])
+        return OutboundListener(name: try listenerName(r.required("name")),
+                                listen: try address(r.required("listen"), connecting: false),
+                                upstream: try address(r.required("upstream"), connecting: true),
+                                expectIdentity: try workloadID(r.required("expectIdentity"), trustDomain: trustDomain))
+    }
+
+    private static func parseLimits(_ node: JSONNode) throws(MeshError) -> Limits {
+        let r = try node.object(fields: ["handshakeTimeoutMs", "connectTimeoutMs", "idleTimeoutMs", "maxConnections",
+                                         "maxConcurrentHandshakesPerLoop", "bufferBytes"])
+        var limits = Limits()
+        func read(_ key: String, _ range: ClosedRange<Int>, _ field: WritableKeyPath<Limits, Int>) throws(MeshError) {
+            if let node = r.optional(key) { limits[keyPath: field] = try node.int(in: range) }
+        }
+        try read("handshakeTimeoutMs", Ranges.timeoutMs, \.handshakeTimeoutMs)
+        try read("connectTimeoutMs", Ranges.timeoutMs, \.connectTimeoutMs)
+        try read("idleTimeoutMs", Ranges.timeoutMs, \.idleTimeoutMs)
+        try read("maxConnections", Ranges.maxConnections, \.maxConnections)
+        try read("maxConcurrentHandshakesPerLoop", Ranges.maxConcurrentHandshakesPerLoop,
+                 \.maxConcurrentHandshakesPerLoop)
+        try read("bufferBytes", Ranges.bufferBytes, \.bufferBytes)
+        return limits
+    }
+
+    private static func parseTLS(_ node: JSONNode) throws(MeshError) -> TLSSettings {
+        let r = try node.object(fields: ["resumption", "sessionCacheSize", "sessionLifetimeSeconds"])
+        var tls = TLSSettings()
+        if let node = r.optional("resumption") {
+            let text = try node.string()
+            guard let mode = ResumptionMode(rawValue: text) else {
+                let modes = ResumptionMode.allCases.map(\.rawValue).joined(separator: ", ")
+                throw node.error("config.bad-value", "\(text.debugDescription) is not one of: \(modes)")
+            }
+            tls.resumption = mode
+        }
+        if let node = r.optional("sessionCacheSize") { tls.sessionCacheSize = try node.int(in: Ranges.sessionCacheSize) }
+        if let node = r.optional("sessionLifetimeSeconds") {
+            tls.sessionLifetimeSeconds = try node.int(in: Ranges.sessionLifetimeSeconds)
+        }
+        return tls
+    }
+
+    private static func parseLog(_ node: JSONNode, baseDirectory: String) throws(MeshError) -> LogSettings {
+        let r = try node.object(fields: ["file", "logAllowed"])
+        var log = LogSettings()
+        if let node = r.optional("file") { log.file = resolve(path: try filePath(node), baseDirectory: baseDirectory) }
+        if let node = r.optional("logAllowed") { log.logAllowed = try node.bool() }
+        return log
+    }
+
+    // MARK: - Fields
+
+    /// `[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?`: a DNS label, usable in rule names, logs and metric labels.
+    private static func listenerName(_ node: JSONNode) throws(MeshError) -> String {
+        let name = try node.string()
+        let bytes = Array(name.utf8)
+        let isLabelByte = { (b: UInt8) in (b >= 0x61 && b <= 0x7A) || (b >= 0x30 && b <= 0x39) }
+        let valid = (1...63).contains(bytes.count) && isLabelByte(bytes[0]) && isLabelByte(bytes[bytes.count - 1])
+            && bytes.allSatisfy { isLabelByte($0) || $0 == UInt8(ascii: "-") }
+        guard valid else {
+            throw node.error("config.bad-name",
+                             "\(name.debugDescription) is not 1-63 of [a-z0-9-], starting and ending with [a-z0-9]")
+        }
+        return name
+    }
+
+    /// A non-empty path without control characters (a NUL would silently cut it short in C).
+    private static func filePath(_ node: JSONNode) throws(MeshError) -> String {
+        let path = try node.string()
+        guard !path.isEmpty else { throw node.error("config.bad-path", "the file path is empty") }
+        guard !path.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F }) else {
+            throw node.error("config.bad-path", "the file path \(path.debugDescription) contains a control character")
+        }
+        return path
+    }
+
+    private static func address(_ node: JSONNode, connecting: Bool) throws(MeshError) -> HostPort {
+        let text = try node.string()
+        let hostPort = try rethrow(at: node) { try HostPort(parsing: text) }
+        if connecting && HostAddresses(hostPort.host).isWildcard {
+            throw node.error("config.bad-address", "cannot connect to the unspecified address \(hostPort.host)")
+        }
+        return hostPort
+    }
+
+    private static func workloadID(_ node: JSONNode, trustDomain: TrustDomain) throws(MeshError) -> SPIFFEID {
+        let text = try node.string()
+        let id = try rethrow(at: node) { try SPIFFEID.workload(text) }
+        guard id.trustDomain == trustDomain else {
+            throw node.error("config.foreign-trust-domain",
+                             "\(id) is in trust domain \(id.trustDomain), not identity.trustDomain \(trustDomain)")
+        }
+        return id
+    }
+
+    /// Names unique across inbound and outbound; no two listeners that would bind the same address and port
+    /// (a wildcard address, `0.0.0.0` or `::`, conflicts with every other address on its port).
+    private static func checkListeners(inbound: [InboundListener], outbound: [OutboundListener]) throws(MeshError) {
+        let inboundPath = JSONPath.root.appending("inbound")
+        let outboundPath = JSONPath.root.appending("outbound")
+        let all = inbound.enumerated().map { (inboundPath.appending(index: $0), $1.name, $1.listen) }
+            + outbound.enumerated().map { (outboundPath.appending(index: $0), $1.name, $1.listen) }
+        var pathByName: [String: JSONPath] = [:]
+        var listenersByPort: [UInt16: [(JSONPath, HostPort, HostAddresses)]] = [:]
+        for (path, name, listen) in all {
+            if let other = pathByName[name] {
+                throw MeshError("config.duplicate-name",
+                                "\(path.appending("name")): listener name \(name.debugDescription) is already used by \(other)")
+            }
+            pathByName[name] = path
+            let addresses = HostAddresses(listen.host)
+            for (otherPath, otherListen, otherAddresses) in listenersByPort[listen.port, default: []]
+            where addresses.overlaps(otherAddresses) {
+                throw MeshError("config.listen-conflict",
+                                "\(path.appending("listen")): \(listen) conflicts with \(otherListen) of \(otherPath)")
+            }
+            listenersByPort[listen.port, default: []].append((path, listen, addresses))
+        }
+    }
+
+    /// Runs `body`; a `MeshError` it throws comes back with `<path>: ` in front of its reason, code unchanged.
+    private static func rethrow<T>(at node: JSONNode, _ body: () throws -> T) throws(MeshError) -> T {
+        do {
+            return try body()
+        } catch let error as MeshError {
+            throw node.error(error.code, error.reason)
+        } catch {
+            throw node.error("config.invalid", "\(error)")
+        }
+    }
+}

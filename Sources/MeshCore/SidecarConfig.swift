@@ -1,0 +1,126 @@
+/// The static configuration of one sidecar (`mesh-sidecar run --config FILE`). The JSON schema is documented
+/// in `mesh-config/README.md`; `SidecarConfig.parse(json:)` is the only way in, and it validates everything.
+public struct SidecarConfig: Sendable, Equatable {
+    public var identity: IdentityFiles
+    public var inbound: [InboundListener]
+    public var outbound: [OutboundListener]
+    public var limits: Limits
+    public var tls: TLSSettings
+    public var log: LogSettings
+    /// Event loops (threads); 0 means one per core.
+    public var loops: Int
+
+    public init(identity: IdentityFiles, inbound: [InboundListener] = [], outbound: [OutboundListener] = [],
+                limits: Limits = Limits(), tls: TLSSettings = TLSSettings(), log: LogSettings = LogSettings(),
+                loops: Int = 0) {
+        self.identity = identity
+        self.inbound = inbound
+        self.outbound = outbound
+        self.limits = limits
+        self.tls = tls
+        self.log = log
+        self.loops = loops
+    }
+}
+
+/// Where the sidecar's own identity comes from.
+public struct IdentityFiles: Sendable, Equatable {
+    /// PEM: the leaf certificate first, then any intermediates.
+    public var certificate: String
+    /// PEM private key (PKCS#8 or SEC1), ECDSA P-256.
+    public var key: String
+    /// PEM: the trusted root certificates.
+    public var trustBundle: String
+    /// The only trust domain whose identities are accepted.
+    public var trustDomain: TrustDomain
+
+    public init(certificate: String, key: String, trustBundle: String, trustDomain: TrustDomain) {
+        self.certificate = certificate
+        self.key = key
+        self.trustBundle = trustBundle
+        self.trustDomain = trustDomain
+    }
+}
+
+/// A host (IPv4 or IPv6 literal, or `localhost`) and a TCP port.
+public struct HostPort: Sendable, Hashable, CustomStringConvertible {
+    public var host: String
+    public var port: UInt16
+    public init(host: String, port: UInt16) {
+        self.host = host
+        self.port = port
+    }
+    public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+}
+
+/// mTLS in from other sidecars → plaintext to the local app, for the identities allowed.
+public struct InboundListener: Sendable, Equatable {
+    public var name: String
+    public var listen: HostPort
+    public var forwardTo: HostPort
+    public var allow: [SPIFFEID]
+    public init(name: String, listen: HostPort, forwardTo: HostPort, allow: [SPIFFEID]) {
+        self.name = name
+        self.listen = listen
+        self.forwardTo = forwardTo
+        self.allow = allow
+    }
+}
+
+/// Plaintext in from the local app → mTLS to a remote sidecar that must present `expectIdentity`.
+public struct OutboundListener: Sendable, Equatable {
+    public var name: String
+    public var listen: HostPort
+    public var upstream: HostPort
+    public var expectIdentity: SPIFFEID
+    public init(name: String, listen: HostPort, upstream: HostPort, expectIdentity: SPIFFEID) {
+        self.name = name
+        self.listen = listen
+        self.upstream = upstream
+        self.expectIdentity = expectIdentity
+    }
+}
+
+/// Every limit has a default (SECURITY.md §6), documented in `mesh-config/README.md`.
+public struct Limits: Sendable, Equatable {
+    /// TLS handshake must finish within this, or the connection is reaped.
+    public var handshakeTimeoutMs: Int = 10_000
+    /// Connecting to the app or the remote sidecar must finish within this.
+    public var connectTimeoutMs: Int = 5_000
+    /// A connection with no bytes moving either way for this long is closed.
+    public var idleTimeoutMs: Int = 3_600_000
+    /// Connections (accepted, proxied pairs count once) per sidecar; beyond it new ones are refused.
+    public var maxConnections: Int = 10_000
+    /// TLS handshakes in progress per event loop; beyond it accepts pause.
+    public var maxConcurrentHandshakesPerLoop: Int = 256
+    /// Bytes buffered per direction of a connection when the receiver is slow (backpressure beyond it).
+    public var bufferBytes: Int = 16_384
+    public init() {}
+}
+
+/// How TLS sessions are resumed between sidecars.
+public enum ResumptionMode: String, Sendable, CaseIterable {
+    /// TLS 1.3 stateless tickets.
+    case tickets
+    /// TLS 1.3 with a server-side session cache (cheapest on OpenSSL 3.0, see BENCHMARKS.md).
+    case stateful
+    /// Every connection does a full handshake.
+    case off
+}
+
+public struct TLSSettings: Sendable, Equatable {
+    public var resumption: ResumptionMode = .stateful
+    /// Server-side session cache entries when `resumption` is `stateful`.
+    public var sessionCacheSize: Int = 20_000
+    /// Lifetime of a resumable session, seconds.
+    public var sessionLifetimeSeconds: Int = 300
+    public init() {}
+}
+
+public struct LogSettings: Sendable, Equatable {
+    /// Append JSON lines to this file; nil means stderr.
+    public var file: String?
+    /// Also log every allowed connection (refusals and lifecycle events are always logged).
+    public var logAllowed: Bool = false
+    public init() {}
+}

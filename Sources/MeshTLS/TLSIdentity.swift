@@ -1,0 +1,36 @@
+import MeshCore
+
+/// The material a sidecar proves itself with and trusts others by: its certificate chain and key, and the
+/// trust bundle. Immutable; a reload builds a new one and swaps it whole.
+public struct TLSIdentity: Sendable {
+    public let chain: [Certificate]
+    public let key: PrivateKey
+    public let trustBundle: [Certificate]
+    public let trustDomain: TrustDomain
+    /// Our own SPIFFE ID, from our leaf (validated as an SVID when loaded).
+    public let spiffeID: SPIFFEID
+
+    public var leaf: Certificate { chain[0] }
+
+    public init(chain: [Certificate], key: PrivateKey, trustBundle: [Certificate], trustDomain: TrustDomain) throws {
+        guard let leaf = chain.first else { throw MeshError("tls.no-certificate", "certificate chain is empty") }
+        guard !trustBundle.isEmpty else { throw MeshError("tls.empty-bundle", "trust bundle has no certificate") }
+        switch SVIDValidator.validate(leaf, role: .server, trustDomain: trustDomain) {
+        case .success(let id): spiffeID = id
+        case .failure(let why):
+            throw MeshError("tls.bad-own-certificate", "our own certificate is not a valid X.509-SVID for \(trustDomain): \(why.rawValue)")
+        }
+        self.chain = chain
+        self.key = key
+        self.trustBundle = trustBundle
+        self.trustDomain = trustDomain
+    }
+
+    /// Loads PEM texts (as read from the configured files).
+    public init(certificatePEM: [UInt8], keyPEM: [UInt8], bundlePEM: [UInt8], trustDomain: TrustDomain) throws {
+        try self.init(chain: Certificate.parseChain(pem: certificatePEM),
+                      key: PrivateKey(pem: keyPEM),
+                      trustBundle: Certificate.parseChain(pem: bundlePEM, maxCount: 64, maxBytes: 1 << 20),
+                      trustDomain: trustDomain)
+    }
+}

@@ -1,0 +1,106 @@
+/// SidecarKit is the sidecar's application logic: listeners, the proxied connection, the runtime snapshot
+/// of identity and policy, counters and the JSON event log. The thin `mesh-sidecar` main only parses
+/// arguments and calls `SidecarCommand`.
+#if canImport(Glibc)
+import Glibc
+#endif
+import MeshNet
+
+/// One JSON object per line, on stderr or appended to a file. A line is written with one `write(2)`, so
+/// lines from different loops never interleave.
+public final class EventLog: Sendable {
+    private let fd: Int32
+    private let ownsFD: Bool
+    private let clock: any Clock
+
+    /// nil path: stderr.
+    public init(path: String?, clock: any Clock = SystemClock()) throws {
+        self.clock = clock
+        if let path {
+            let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o640)
+            if fd < 0 { throw SyscallError("open \(path)", errno) }
+            self.fd = fd
+            ownsFD = true
+        } else {
+            fd = 2
+            ownsFD = false
+        }
+    }
+
+    deinit { if ownsFD { close(fd) } }
+
+    /// Writes `{"ts":…,"event":…, fields…}`. Field values are strings, numbers or booleans.
+    public func event(_ name: String, _ fields: KeyValuePairs<String, LogValue> = [:]) {
+        var line = "{\"ts\":\"\(Self.iso8601(clock.wallSeconds()))\",\"event\":\(LogValue.string(name).json)"
+        for (k, v) in fields {
+            if case .none = v { continue }
+            line += ",\(LogValue.string(k).json):\(v.json)"
+        }
+        line += "}\n"
+        Syscall.writeAll(fd: fd, line)
+    }
+
+    /// Like `event` with fields built at run time.
+    public func event(_ name: String, fields: [(String, LogValue)]) {
+        var line = "{\"ts\":\"\(Self.iso8601(clock.wallSeconds()))\",\"event\":\(LogValue.string(name).json)"
+        for (k, v) in fields {
+            if case .none = v { continue }
+            line += ",\(LogValue.string(k).json):\(v.json)"
+        }
+        line += "}\n"
+        Syscall.writeAll(fd: fd, line)
+    }
+
+    /// `2026-11-30T07:43:05.123Z`.
+    public static func iso8601(_ seconds: Double) -> String {
+        var t = time_t(seconds)
+        var tm = tm()
+        gmtime_r(&t, &tm)
+        let ms = Int((seconds - Double(Int(seconds))) * 1000)
+        func pad(_ v: Int32, _ w: Int) -> String {
+            let s = String(v)
+            return String(repeating: "0", count: max(0, w - s.count)) + s
+        }
+        return "\(pad(tm.tm_year + 1900, 4))-\(pad(tm.tm_mon + 1, 2))-\(pad(tm.tm_mday, 2))T"
+            + "\(pad(tm.tm_hour, 2)):\(pad(tm.tm_min, 2)):\(pad(tm.tm_sec, 2)).\(pad(Int32(ms), 3))Z"
+    }
+}
+
+/// A value in a log line.
+public enum LogValue: Sendable, ExpressibleByStringLiteral, ExpressibleByIntegerLiteral {
+    case string(String)
+    case int(Int)
+    case bool(Bool)
+    case none
+
+    public init(stringLiteral value: String) { self = .string(value) }
+    public init(integerLiteral value: Int) { self = .int(value) }
+    public static func optional(_ s: String?) -> LogValue { s.map { .string($0) } ?? .none }
+
+    var json: String {
+        switch self {
+        case .int(let i): return String(i)
+        case .bool(let b): return b ? "true" : "false"
+        case .none: return "null"
+        case .string(let s):
+            var out = "\""
+            for u in s.unicodeScalars {
+                switch u {
+                case "\"": out += "\\\""
+                case "\\": out += "\\\\"
+                case "\n": out += "\\n"
+                case "\r": out += "\\r"
+                case "\t": out += "\\t"
+                default:
+                    if u.value < 0x20 || u.value == 0x7f {
+                        let h = String(u.value, radix: 16)
+                        out += "\\u" + String(repeating: "0", count: 4 - h.count) + h
+                    } else {
+                        out.unicodeScalars.append(u)
+                    }
+                }
+            }
+            return out + "\""
+        }
+    }
+}

@@ -1,0 +1,96 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import MeshCore
+import MeshNet
+
+/// One listening socket on one loop (each loop has its own, bound with SO_REUSEPORT). Accepts until the
+/// queue is empty, refuses fast beyond `maxConnections`, pauses while the loop's handshake budget is spent,
+/// and backs off on EMFILE instead of spinning.
+final class Listener: EventHandler {
+    enum Kind {
+        case inbound(InboundListener)
+        case outbound(OutboundListener)
+    }
+
+    let fd: Int32
+    let kind: Kind
+    let context: LoopContext
+    private var paused = false
+    /// Back-off when the process is out of file descriptors.
+    static let emfileBackoffMs: Int64 = 100
+
+    var name: String {
+        switch kind {
+        case .inbound(let l): l.name
+        case .outbound(let l): l.name
+        }
+    }
+
+    init(kind: Kind, address: SocketAddress, context: LoopContext) throws {
+        self.kind = kind
+        self.context = context
+        fd = try Socket.listen(address, reusePort: true)
+        try context.loop.register(fd, .read, self)
+    }
+
+    func close() {
+        context.loop.deregister(fd)
+        Glibc.close(fd)
+    }
+
+    func ready(fd: Int32, _ readiness: Readiness) {
+        let runtime = context.sidecar
+        while true {
+            if case .inbound = kind, !context.handshakeBudgetLeft {
+                pause()
+                return
+            }
+            let accepted: IOResult<(Int32, SocketAddress)>
+            do {
+                accepted = try Socket.accept(self.fd)
+            } catch {
+                if error.errno == EMFILE || error.errno == ENFILE || error.errno == ENOBUFS || error.errno == ENOMEM {
+                    runtime.stats.count(reason: "accept-emfile")
+                    runtime.log.event("accept-backoff", ["listener": .string(name), "error": .string(error.description)])
+                    context.loop.setInterest(self.fd, .none)
+                    context.loop.schedule(afterMs: Self.emfileBackoffMs) { [weak self] in
+                        guard let self, !self.paused else { return }
+                        self.context.loop.setInterest(self.fd, .read)
+                    }
+                }
+                // ECONNABORTED and friends: that one connection is gone; keep accepting.
+                if error.errno == ECONNABORTED || error.errno == EPROTO { continue }
+                return
+            }
+            guard case .done(let (cfd, peer)) = accepted else { return }
+            guard runtime.admit() else {
+                runtime.stats.count(reason: "max-connections")
+                runtime.log.event("refused", ["listener": .string(name), "peer": .string(peer.description),
+                                              "reason": "max-connections"])
+                Glibc.close(cfd)
+                continue
+            }
+            Socket.setNoDelay(cfd)
+            switch kind {
+            case .inbound(let l):
+                ProxyConnection.startInbound(fd: cfd, peer: peer, listener: l, context: context)
+            case .outbound(let l):
+                ProxyConnection.startOutbound(fd: cfd, peer: peer, listener: l, context: context)
+            }
+        }
+    }
+
+    private func pause() {
+        guard !paused else { return }
+        paused = true
+        context.loop.setInterest(fd, .none)
+        context.pausedListeners.append(self)
+    }
+
+    func resume() {
+        guard paused else { return }
+        paused = false
+        context.loop.setInterest(fd, .read)
+    }
+}

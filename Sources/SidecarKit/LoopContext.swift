@@ -1,0 +1,52 @@
+import MeshCore
+import MeshNet
+import MeshTLS
+
+/// What one event loop owns besides its epoll set: the scratch buffer every connection on this loop reads
+/// into, the handshake budget, and the resumable sessions per upstream. Touched only on the loop's thread.
+final class LoopContext {
+    let loop: EventLoop
+    let sidecar: SidecarRuntime
+    /// Reads land here and are written on at once; only what the receiver cannot take is copied out.
+    let scratch: UnsafeMutableRawBufferPointer
+    var handshakesInProgress = 0
+    /// Listeners paused because the handshake budget is spent.
+    var pausedListeners: [Listener] = []
+    /// Sessions to resume, per outbound listener, with the state generation they belong to.
+    private var sessions: [String: [TLSSession]] = [:]
+    private var sessionGeneration = 0
+    static let maxSessionsPerUpstream = 64
+
+    init(loop: EventLoop, sidecar: SidecarRuntime, bufferBytes: Int) {
+        self.loop = loop
+        self.sidecar = sidecar
+        scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: bufferBytes, alignment: 16)
+    }
+
+    deinit { scratch.deallocate() }
+
+    func takeSession(for upstream: String, generation: Int) -> TLSSession? {
+        guard generation == sessionGeneration else { return nil }
+        return sessions[upstream]?.popLast()
+    }
+
+    func keepSession(_ s: TLSSession, for upstream: String, generation: Int) {
+        if generation != sessionGeneration {
+            guard generation > sessionGeneration else { return }
+            sessions.removeAll()
+            sessionGeneration = generation
+        }
+        var list = sessions[upstream] ?? []
+        if list.count >= Self.maxSessionsPerUpstream { list.removeFirst() }
+        list.append(s)
+        sessions[upstream] = list
+    }
+
+    /// A handshake ended (either way): give the slot back and wake a paused listener.
+    func handshakeEnded() {
+        handshakesInProgress -= 1
+        if let l = pausedListeners.popLast() { l.resume() }
+    }
+
+    var handshakeBudgetLeft: Bool { handshakesInProgress < sidecar.config.limits.maxConcurrentHandshakesPerLoop }
+}

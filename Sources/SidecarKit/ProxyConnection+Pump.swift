@@ -1,0 +1,117 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import MeshCore
+import MeshNet
+import MeshTLS
+
+/// Moving bytes both ways with bounded buffers: read into the loop's scratch buffer, write on at once, keep
+/// only what the receiver refuses, and stop reading that side until it is flushed (backpressure).
+extension ProxyConnection {
+    func startPumping() {
+        phase = .pumping
+        lastActivity = loop.now
+        armIdleTimer(afterMs: Int64(runtime.config.limits.idleTimeoutMs))
+        // The peer may already have sent bytes that OpenSSL holds: read them now, epoll will not say so.
+        guard let up else { return }
+        pump(from: down, to: up)
+        if phase == .pumping { pump(from: up, to: down) }
+        if phase == .pumping { updateInterests() }
+    }
+
+    func service(fd: Int32, _ r: Readiness) {
+        guard let up else { return }
+        let (a, b) = fd == down.fd ? (down, up) : (up, down)
+        if a.shutdownWantsWrite && r.writable { _ = a.sendEOF() }
+        if a.pendingCount > 0 && (r.writable || (a.writeWantsRead && r.readable)) {
+            flush(a, from: b)
+        }
+        if phase == .pumping && (r.readable || (a.readWantsWrite && r.writable)) {
+            pump(from: a, to: b)
+        }
+        guard phase == .pumping else { return }
+        if down.readClosed && up.readClosed && down.writeClosed && up.writeClosed {
+            finish(reason: "closed", detail: nil, refused: false)
+            return
+        }
+        updateInterests()
+    }
+
+    /// Reads from `a` and writes to `b` until `a` has nothing more, `b` pushes back, or four reads are done
+    /// (fairness between connections on the loop).
+    func pump(from a: ProxyEnd, to b: ProxyEnd) {
+        guard !a.readClosed, b.pendingCount == 0, !b.writeClosed else { return }
+        let buffer = context.scratch
+        for _ in 0..<4 {
+            switch a.read(into: buffer) {
+            case .bytes(let n):
+                lastActivity = loop.now
+                if a === down { bytesDownToUp += n } else { bytesUpToDown += n }
+                guard writeAll(b, UnsafeRawBufferPointer(rebasing: buffer[0..<n])) else { return }
+                if n < buffer.count && !(a.tls?.hasPending ?? false) { return }
+            case .wait:
+                return
+            case .eof:
+                a.readClosed = true
+                if b.pendingCount == 0 { _ = b.sendEOF() } else { b.eofAfterFlush = true }
+                return
+            case .error(let why):
+                finish(reason: a.tls != nil ? "tls-error" : "socket-error", detail: why, refused: false, reset: true)
+                return
+            }
+        }
+    }
+
+    /// Writes all of `bytes` to `b`, or stashes the rest; false when not everything went out.
+    private func writeAll(_ b: ProxyEnd, _ bytes: UnsafeRawBufferPointer) -> Bool {
+        var off = 0
+        while off < bytes.count {
+            switch b.write(UnsafeRawBufferPointer(rebasing: bytes[off...])) {
+            case .wrote(let k):
+                off += k
+            case .wait:
+                b.stash(UnsafeRawBufferPointer(rebasing: bytes[off...]), capacity: context.scratch.count)
+                return false
+            case .error(let why):
+                finish(reason: b.tls != nil ? "tls-error" : "socket-error", detail: why, refused: false, reset: true)
+                return false
+            }
+        }
+        return true
+    }
+
+    /// Writes what `b` holds; when it is empty, resumes reading `a` (at once if OpenSSL holds bytes of `a`).
+    private func flush(_ b: ProxyEnd, from a: ProxyEnd) {
+        guard let pending = b.pending else { return }
+        while b.pendingCount > 0 {
+            let slice = UnsafeRawBufferPointer(rebasing: pending[b.pendingStart..<b.pendingEnd])
+            switch b.write(slice) {
+            case .wrote(let k):
+                b.pendingStart += k
+            case .wait:
+                return
+            case .error(let why):
+                finish(reason: b.tls != nil ? "tls-error" : "socket-error", detail: why, refused: false, reset: true)
+                return
+            }
+        }
+        b.pendingStart = 0
+        b.pendingEnd = 0
+        if b.eofAfterFlush {
+            b.eofAfterFlush = false
+            _ = b.sendEOF()
+        }
+        if a.tls?.hasPending ?? false { pump(from: a, to: b) }
+    }
+
+    /// Read interest where the other end can take more; write interest where bytes or a shutdown wait.
+    func updateInterests() {
+        guard let up else { return }
+        for (x, y) in [(down, up), (up, down)] {
+            var i: Interest = .none
+            if (!x.readClosed && y.pendingCount == 0 && !y.writeClosed) || x.writeWantsRead { i.insert(.read) }
+            if x.pendingCount > 0 || x.readWantsWrite || x.shutdownWantsWrite { i.insert(.write) }
+            setInterest(x, i)
+        }
+    }
+}

@@ -1,0 +1,254 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import MeshCore
+import MeshNet
+import MeshTLS
+
+/// One proxied connection: the accepted socket (`down`) and the one we dial (`up`). Inbound, `down` is mTLS
+/// from a remote sidecar and `up` is plaintext to the app; outbound, `down` is plaintext from the app and
+/// `up` is mTLS to a remote sidecar. Phases run in order; a connection ends only through `finish`.
+final class ProxyConnection: EventHandler {
+    enum Phase { case downstreamHandshake, connecting, upstreamHandshake, pumping, closed }
+
+    let direction: Direction
+    let context: LoopContext
+    let state: SidecarState
+    let listener: String
+    let listenPort: UInt16
+    let peer: SocketAddress
+    let down: ProxyEnd
+    var up: ProxyEnd?
+    var phase: Phase
+    var timer: TimerID?
+    var lastActivity: Int64
+    let startedAt: Int64
+    var bytesDownToUp = 0
+    var bytesUpToDown = 0
+    var peerIdentity: SPIFFEID?
+    var rule: String?
+    var holdsHandshakeSlot = false
+    var handshakeDone = false
+    var loop: EventLoop { context.loop }
+    var runtime: SidecarRuntime { context.sidecar }
+
+    private init(direction: Direction, fd: Int32, peer: SocketAddress, listener: String, port: UInt16,
+                 context: LoopContext, phase: Phase) {
+        self.direction = direction
+        self.context = context
+        self.state = context.sidecar.state
+        self.listener = listener
+        self.listenPort = port
+        self.peer = peer
+        self.down = ProxyEnd(fd: fd)
+        self.phase = phase
+        lastActivity = context.loop.now
+        startedAt = context.loop.now
+    }
+
+    // MARK: start
+
+    /// mTLS from a remote sidecar: handshake (with a deadline and a slot in the loop's handshake budget),
+    /// verify, authorize, then dial the app.
+    static func startInbound(fd: Int32, peer: SocketAddress, listener l: InboundListener, context: LoopContext) {
+        let c = ProxyConnection(direction: .inbound, fd: fd, peer: peer, listener: l.name, port: l.listen.port,
+                                context: context, phase: .downstreamHandshake)
+        c.runtime.stats.inboundAccepted.add(1, ordering: .relaxed)
+        c.runtime.stats.inboundActive.add(1, ordering: .relaxed)
+        do {
+            c.down.tls = try TLSStream(context: c.state.inboundTLS, fd: fd)
+            try context.loop.register(fd, .read, c)
+        } catch {
+            c.finish(reason: "internal-error", detail: "\(error)", refused: true)
+            return
+        }
+        c.holdsHandshakeSlot = true
+        context.handshakesInProgress += 1
+        c.armDeadline(ms: c.runtime.config.limits.handshakeTimeoutMs, reason: PeerRejection.handshakeTimeout.rawValue)
+    }
+
+    /// Plaintext from our app: dial the remote sidecar, handshake, check it is who it must be, then pump.
+    static func startOutbound(fd: Int32, peer: SocketAddress, listener l: OutboundListener, context: LoopContext) {
+        let c = ProxyConnection(direction: .outbound, fd: fd, peer: peer, listener: l.name, port: l.listen.port,
+                                context: context, phase: .connecting)
+        c.runtime.stats.outboundAccepted.add(1, ordering: .relaxed)
+        c.runtime.stats.outboundActive.add(1, ordering: .relaxed)
+        do {
+            try context.loop.register(fd, .none, c)
+        } catch {
+            c.finish(reason: "internal-error", detail: "\(error)", refused: true)
+            return
+        }
+        guard let upstream = c.state.upstreams[l.name] else {
+            c.finish(reason: Verdict.defaultDenyRule, detail: "no upstream named \(l.name)", refused: true)
+            return
+        }
+        c.connect(to: upstream.address)
+    }
+
+    // MARK: events
+
+    func ready(fd: Int32, _ r: Readiness) {
+        switch phase {
+        case .downstreamHandshake:
+            driveHandshake(down)
+        case .connecting:
+            if let up, fd == up.fd, r.writable { connected() }
+        case .upstreamHandshake:
+            if let up, fd == up.fd { driveHandshake(up) }
+        case .pumping:
+            service(fd: fd, r)
+        case .closed:
+            return
+        }
+    }
+
+    // MARK: handshake and authorization
+
+    private func driveHandshake(_ end: ProxyEnd) {
+        guard let tls = end.tls else { return }
+        switch tls.handshake() {
+        case .wantRead: setInterest(end, .read)
+        case .wantWrite: setInterest(end, .write)
+        case .failed(let why, let detail):
+            finish(reason: why.rawValue, detail: detail, refused: true)
+        case .done:
+            handshakeDone = true
+            cancelTimer()
+            releaseHandshakeSlot()
+            runtime.stats.handshakesCompleted.add(1, ordering: .relaxed)
+            if tls.isResumed { runtime.stats.handshakesResumed.add(1, ordering: .relaxed) }
+            direction == .inbound ? authorizeInbound(tls) : verifyUpstream(tls)
+        }
+    }
+
+    private func authorizeInbound(_ tls: TLSStream) {
+        switch tls.verifyPeer() {
+        case .failure(let why):
+            finish(reason: why.rawValue, detail: nil, refused: true)
+        case .success(let id):
+            peerIdentity = id
+            guard let list = state.allowLists[listener] else {
+                finish(reason: DenyReason.noPolicy.rawValue, detail: nil, refused: true, rule: Verdict.defaultDenyRule)
+                return
+            }
+            switch list.evaluate(id) {
+            case .deny(let rule, let reason):
+                finish(reason: reason.rawValue, detail: nil, refused: true, rule: rule)
+            case .allow(let rule):
+                self.rule = rule
+                runtime.stats.count(allowedBy: rule)
+                if runtime.config.log.logAllowed { logDecision(verdict: "allow", reason: "allowed", rule: rule, detail: nil) }
+                guard let app = state.appAddresses[listener] else {
+                    finish(reason: "no-app-address", detail: nil, refused: true)
+                    return
+                }
+                setInterest(down, .none)
+                connect(to: app)
+            }
+        }
+    }
+
+    private func verifyUpstream(_ tls: TLSStream) {
+        let expected = state.upstreams[listener]?.expectIdentity
+        switch tls.verifyPeer(expecting: expected) {
+        case .failure(let why):
+            finish(reason: why.rawValue, detail: expected.map { "expected \($0)" }, refused: true)
+        case .success(let id):
+            peerIdentity = id
+            rule = "\(listener)/expect"
+            if runtime.config.log.logAllowed { logDecision(verdict: "allow", reason: "server-verified", rule: rule!, detail: nil) }
+            startPumping()
+        }
+    }
+
+    // MARK: dialing
+
+    private func connect(to address: SocketAddress) {
+        phase = .connecting
+        do {
+            let (fd, _) = try Socket.connect(address)
+            let end = ProxyEnd(fd: fd)
+            up = end
+            Socket.setNoDelay(fd)
+            try loop.register(fd, .write, self)
+            end.interest = .write
+        } catch {
+            finish(reason: direction == .inbound ? "app-unreachable" : "upstream-unreachable", detail: "\(error)", refused: false)
+            return
+        }
+        armDeadline(ms: runtime.config.limits.connectTimeoutMs,
+                    reason: direction == .inbound ? "app-connect-timeout" : "upstream-connect-timeout")
+    }
+
+    private func connected() {
+        guard let up else { return }
+        let err = Socket.pendingError(up.fd)
+        if err != 0 {
+            finish(reason: direction == .inbound ? "app-unreachable" : "upstream-unreachable",
+                   detail: String(cString: strerror(err)), refused: false)
+            return
+        }
+        cancelTimer()
+        if direction == .inbound {
+            startPumping()
+            return
+        }
+        guard let upstream = state.upstreams[listener] else { return }
+        do {
+            let session = context.takeSession(for: listener, generation: state.generation)
+            up.tls = try TLSStream(context: state.outboundTLS, fd: up.fd, resume: session)
+        } catch {
+            finish(reason: "internal-error", detail: "\(error)", refused: false)
+            return
+        }
+        _ = upstream
+        phase = .upstreamHandshake
+        armDeadline(ms: runtime.config.limits.handshakeTimeoutMs, reason: PeerRejection.handshakeTimeout.rawValue)
+        driveHandshake(up)
+    }
+
+    // MARK: timers
+
+    private func armDeadline(ms: Int, reason: String) {
+        cancelTimer()
+        timer = loop.schedule(afterMs: Int64(ms)) { [weak self] in
+            guard let self else { return }
+            self.timer = nil
+            self.finish(reason: reason, detail: "deadline of \(ms) ms passed", refused: self.phase == .downstreamHandshake)
+        }
+    }
+
+    func armIdleTimer(afterMs ms: Int64) {
+        timer = loop.schedule(afterMs: ms) { [weak self] in
+            guard let self else { return }
+            self.timer = nil
+            let idle = Int64(self.runtime.config.limits.idleTimeoutMs)
+            let quiet = self.loop.now - self.lastActivity
+            if quiet >= idle {
+                self.finish(reason: "idle-timeout", detail: nil, refused: false)
+            } else {
+                self.armIdleTimer(afterMs: idle - quiet)
+            }
+        }
+    }
+
+    func cancelTimer() {
+        if let t = timer { loop.cancel(t) }
+        timer = nil
+    }
+
+    private func releaseHandshakeSlot() {
+        if holdsHandshakeSlot {
+            holdsHandshakeSlot = false
+            context.handshakeEnded()
+        }
+    }
+
+    func setInterest(_ end: ProxyEnd, _ interest: Interest) {
+        if end.interest.rawValue != interest.rawValue {
+            end.interest = interest
+            loop.setInterest(end.fd, interest)
+        }
+    }
+}

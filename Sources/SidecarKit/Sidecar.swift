@@ -1,0 +1,70 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import MeshCore
+import MeshNet
+import MeshTLS
+
+/// A running sidecar: one event loop per thread, each with its own listener per configured port
+/// (SO_REUSEPORT spreads connections), sharing one `SidecarRuntime`.
+public final class Sidecar: @unchecked Sendable {
+    // @unchecked: `loops`, `threads` and `listeners` are written in `start` before threads run and read
+    // again only in `stop`/`join` after the threads are told to stop.
+    public let runtime: SidecarRuntime
+    private var loops: [EventLoop] = []
+    private var threads: [LoopThread] = []
+    private var contexts: [LoopContext] = []
+    private var listeners: [Listener] = []
+
+    public init(runtime: SidecarRuntime) {
+        self.runtime = runtime
+    }
+
+    /// Binds every listener on every loop and starts the threads. Throws (nothing left running) when a
+    /// port cannot be bound.
+    public func start() throws {
+        Syscall.ignoreSIGPIPE()
+        let config = runtime.config
+        let count = config.loops > 0 ? config.loops : max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+        do {
+            for i in 0..<count {
+                let loop = try EventLoop(index: i, clock: runtime.clock)
+                let ctx = LoopContext(loop: loop, sidecar: runtime, bufferBytes: config.limits.bufferBytes)
+                loops.append(loop)
+                contexts.append(ctx)
+                for l in config.inbound {
+                    listeners.append(try Listener(kind: .inbound(l), address: SocketAddress(l.listen), context: ctx))
+                }
+                for l in config.outbound {
+                    listeners.append(try Listener(kind: .outbound(l), address: SocketAddress(l.listen), context: ctx))
+                }
+            }
+        } catch {
+            for l in listeners { l.close() }
+            listeners.removeAll()
+            throw error
+        }
+        for loop in loops { threads.append(loop.startThread()) }
+        runtime.log.event("started", fields: [
+            ("identity", .string(runtime.state.identity.spiffeID.description)),
+            ("loops", .int(count)),
+            ("inbound", .string(config.inbound.map { "\($0.name)=\($0.listen)->\($0.forwardTo)" }.joined(separator: ","))),
+            ("outbound", .string(config.outbound.map { "\($0.name)=\($0.listen)->\($0.upstream)" }.joined(separator: ","))),
+            ("certNotAfter", .string(EventLog.iso8601(runtime.state.identity.leaf.notAfter))),
+        ])
+    }
+
+    /// Stops accepting, stops the loops and waits for their threads. Open connections are closed by the
+    /// process exit.
+    public func stop() {
+        for (i, loop) in loops.enumerated() {
+            let mine = listeners.filter { $0.context === contexts[i] }
+            nonisolated(unsafe) let owned = mine
+            loop.execute { for l in owned { l.close() } }
+            loop.stop()
+        }
+        for t in threads { t.join() }
+        threads.removeAll()
+        runtime.log.event("stopped", [:])
+    }
+}

@@ -1,0 +1,155 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import MeshCore
+import MeshNet
+import MeshTLS
+
+/// `mesh-sidecar` as a function from arguments to an exit code, so tests can call it and the main stays thin.
+/// Exit codes: 0 done, 64 bad usage or configuration, 66 a configured file cannot be read, 70 runtime failure.
+public enum SidecarCommand {
+    public static let usage = """
+    Usage: mesh-sidecar run --config FILE
+           mesh-sidecar check-config --config FILE
+           mesh-sidecar --help
+
+    run           Start the sidecar with the JSON configuration in FILE (schema: mesh-config/README.md).
+                  SIGTERM or SIGINT stops it.
+    check-config  Validate FILE and the identity files it names, print the result, and exit.
+
+    Exit codes: 0 ok, 64 bad usage or configuration, 66 cannot read a file, 70 runtime failure.
+    """
+
+    public static func main(_ args: [String]) -> Int32 {
+        guard let verb = args.first else {
+            err(usage)
+            return 64
+        }
+        if verb == "--help" || verb == "-h" || verb == "help" {
+            out(usage)
+            return 0
+        }
+        guard verb == "run" || verb == "check-config" else {
+            err("mesh-sidecar: unknown command '\(verb)'\n\n\(usage)")
+            return 64
+        }
+        var configPath: String?
+        var i = 1
+        while i < args.count {
+            switch args[i] {
+            case "--config", "-c":
+                guard i + 1 < args.count else { err("mesh-sidecar: --config needs a file"); return 64 }
+                configPath = args[i + 1]
+                i += 2
+            case "--help", "-h":
+                out(usage)
+                return 0
+            default:
+                err("mesh-sidecar: unknown argument '\(args[i])'\n\n\(usage)")
+                return 64
+            }
+        }
+        guard let configPath else { err("mesh-sidecar: --config FILE is required\n\n\(usage)"); return 64 }
+
+        let config: SidecarConfig
+        let identity: TLSIdentity
+        switch loadConfig(configPath) {
+        case .failure(let e): return e.code
+        case .success(let c): config = c
+        }
+        switch loadIdentity(config, configPath: configPath) {
+        case .failure(let e): return e.code
+        case .success(let id): identity = id
+        }
+        if verb == "check-config" {
+            out("ok: \(configPath): identity \(identity.spiffeID), \(config.inbound.count) inbound, \(config.outbound.count) outbound listener(s)")
+            return 0
+        }
+        return run(config: config, identity: identity)
+    }
+
+    static func loadConfig(_ path: String) -> Result<SidecarConfig, ExitCode> {
+        let bytes: [UInt8]
+        switch FileIO.readAll(path, limit: 4 << 20) {
+        case .failure(let e):
+            err("mesh-sidecar: config \(path): \(e.reason)")
+            return .failure(ExitCode(e.code == "file.too-large" ? 64 : 66))
+        case .success(let b): bytes = b
+        }
+        let dir = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) : "."
+        do {
+            return .success(try SidecarConfig.parse(json: bytes, baseDirectory: dir.isEmpty ? "/" : dir))
+        } catch {
+            err("mesh-sidecar: config \(path): \(error.code): \(error.reason)")
+            return .failure(ExitCode(64))
+        }
+    }
+
+    static func loadIdentity(_ config: SidecarConfig, configPath: String) -> Result<TLSIdentity, ExitCode> {
+        var pems: [[UInt8]] = []
+        for (field, file) in [("identity.certificate", config.identity.certificate), ("identity.key", config.identity.key),
+                              ("identity.trustBundle", config.identity.trustBundle)] {
+            switch FileIO.readAll(file, limit: 1 << 20) {
+            case .failure(let e):
+                err("mesh-sidecar: config \(configPath): \(field): \(e.reason)")
+                return .failure(ExitCode(66))
+            case .success(let b): pems.append(b)
+            }
+        }
+        do {
+            return .success(try TLSIdentity(certificatePEM: pems[0], keyPEM: pems[1], bundlePEM: pems[2],
+                                            trustDomain: config.identity.trustDomain))
+        } catch let e as MeshError {
+            err("mesh-sidecar: config \(configPath): identity: \(e.code): \(e.reason)")
+            return .failure(ExitCode(64))
+        } catch {
+            err("mesh-sidecar: config \(configPath): identity: \(error)")
+            return .failure(ExitCode(64))
+        }
+    }
+
+    static func run(config: SidecarConfig, identity: TLSIdentity) -> Int32 {
+        // Block the stop signals in every thread; the main thread waits for them with sigwait.
+        var set = sigset_t()
+        sigemptyset(&set)
+        sigaddset(&set, SIGTERM)
+        sigaddset(&set, SIGINT)
+        pthread_sigmask(SIG_BLOCK, &set, nil)
+
+        let log: EventLog
+        do {
+            log = try EventLog(path: config.log.file)
+        } catch {
+            err("mesh-sidecar: log file: \(error)")
+            return 66
+        }
+        let sidecar: Sidecar
+        do {
+            let state = try SidecarState(config: config, identity: identity, generation: 1)
+            sidecar = Sidecar(runtime: SidecarRuntime(config: config, state: state, log: log))
+            try sidecar.start()
+        } catch let e as MeshError {
+            err("mesh-sidecar: \(e.code): \(e.reason)")
+            log.event("start-failed", ["error": .string(e.description)])
+            return 70
+        } catch {
+            err("mesh-sidecar: cannot start: \(error)")
+            log.event("start-failed", ["error": .string("\(error)")])
+            return 70
+        }
+        var sig: Int32 = 0
+        sigwait(&set, &sig)
+        log.event("signal", ["signal": .int(Int(sig))])
+        sidecar.stop()
+        return 0
+    }
+
+    static func out(_ s: String) { Syscall.writeAll(fd: 1, s + "\n") }
+    static func err(_ s: String) { Syscall.writeAll(fd: 2, s + "\n") }
+}
+
+/// A process exit code carried as an error.
+struct ExitCode: Error {
+    let code: Int32
+    init(_ code: Int32) { self.code = code }
+}

@@ -1,0 +1,39 @@
+import Synchronization
+import MeshCore
+import MeshNet
+import MeshTLS
+
+/// The shared, thread-safe part of a running sidecar: configuration, the current state snapshot, counters
+/// and the log. Each loop holds a reference; nothing here is touched per byte.
+public final class SidecarRuntime: Sendable {
+    public let config: SidecarConfig
+    public let stats = SidecarStats()
+    public let log: EventLog
+    public let clock: any Clock
+    private let current: Mutex<SidecarState>
+
+    public init(config: SidecarConfig, state: SidecarState, log: EventLog, clock: any Clock = SystemClock()) {
+        self.config = config
+        self.log = log
+        self.clock = clock
+        current = Mutex(state)
+    }
+
+    /// The snapshot new connections use.
+    public var state: SidecarState { current.withLock { $0 } }
+
+    /// Swaps in a new snapshot; established connections keep the one they started with.
+    public func swap(_ new: SidecarState) { current.withLock { $0 = new } }
+
+    /// Takes a connection slot; false when `maxConnections` are open.
+    func admit() -> Bool {
+        let n = stats.open.add(1, ordering: .relaxed).newValue
+        if n > config.limits.maxConnections {
+            stats.open.subtract(1, ordering: .relaxed)
+            return false
+        }
+        return true
+    }
+
+    func release() { stats.open.subtract(1, ordering: .relaxed) }
+}

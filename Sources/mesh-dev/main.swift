@@ -1,0 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import MeshCore
+import MeshDevKit
+
+exit(DevCommand.main(Array(CommandLine.arguments.dropFirst())))

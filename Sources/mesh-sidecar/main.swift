@@ -1,0 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import SidecarKit
+
+exit(SidecarCommand.main(Array(CommandLine.arguments.dropFirst())))
