@@ -27,7 +27,7 @@ let package = Package(
         // Tests
         .testTarget(name: "MeshCoreTests", dependencies: ["MeshCore"]),
         .testTarget(name: "MeshTLSTests", dependencies: ["MeshTLS", "MeshCore", "MeshNet"]),
-        .testTarget(name: "SidecarTests", dependencies: ["SidecarKit", "MeshTLS", "MeshCore", "MeshNet"]),
+        .testTarget(name: "SidecarTests", dependencies: ["SidecarKit", "MeshTLS", "MeshCore", "MeshNet", "mesh-sidecar", "mesh-dev"]),
     ],
     swiftLanguageModes: [.v6]
 )

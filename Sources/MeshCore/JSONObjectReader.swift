@@ -104,7 +104,7 @@ public struct JSONNode: Sendable, Equatable {
 }
 
 /// Reads one JSON object whose allowed member names are declared up front. Construction fails on anything
-/// that is not an object, and on the first member (in document order) whose name is not declared.
+/// that is not an object, and on the first member (in document order) whose name is not declared byte for byte.
 public struct JSONObjectReader: Sendable {
     public let path: JSONPath
     /// The member names this object may have.
@@ -120,7 +120,8 @@ public struct JSONObjectReader: Sendable {
         var members: [String: JSONValue] = [:]
         for (key, value) in list {
             let memberPath = node.path.appending(key)
-            guard fields.contains(key) else {
+            // Byte-for-byte: Swift's `==` would let a canonically equivalent spelling (U+212A for "K") stand in.
+            guard fields.contains(where: { $0.utf8.elementsEqual(key.utf8) }) else {
                 let known = fields.sorted().joined(separator: ", ")
                 throw MeshError("config.unknown-field", "\(memberPath): unknown field; expected one of: \(known)")
             }

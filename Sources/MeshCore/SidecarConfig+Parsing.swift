@@ -20,7 +20,7 @@ extension SidecarConfig {
 
     /// Parses and validates a sidecar configuration document. Relative paths (`identity.*`, `log.file`) are
     /// joined to `baseDirectory` (normally the folder of the config file) as text; the filesystem is not touched.
-    public static func parse(json: [UInt8], baseDirectory: String) throws(MeshError) -> SidecarConfig {
+    public static func parse(json: [UInt8], baseDirectory: String) throws -> SidecarConfig {
         let root = try JSONNode(StrictJSON.parse(json))
             .object(fields: ["identity", "inbound", "outbound", "limits", "tls", "log", "loops"])
         let identity = try parseIdentity(root.required("identity"), baseDirectory: baseDirectory)
@@ -114,7 +114,7 @@ extension SidecarConfig {
         var tls = TLSSettings()
         if let node = r.optional("resumption") {
             let text = try node.string()
-            guard let mode = ResumptionMode(rawValue: text) else {
+            guard let mode = ResumptionMode.allCases.first(where: { $0.rawValue.utf8.elementsEqual(text.utf8) }) else {
                 let modes = ResumptionMode.allCases.map(\.rawValue).joined(separator: ", ")
                 throw node.error("config.bad-value", "\(text.debugDescription) is not one of: \(modes)")
             }

@@ -150,7 +150,7 @@ public final class EventLoop: @unchecked Sendable {
                 guard i < generations.count, generations[i] == gen, let h = handlers[i] else { continue }
                 h.ready(fd: fd, Readiness(bits: ev.events))
             }
-            timers.fire(now: now)
+            while let action = timers.popExpired(now: now) { action() }
         }
         drainInbox()
     }

@@ -31,12 +31,14 @@ struct TimerQueue {
         return Int32(clamping: max(0, top.deadline - now))
     }
 
-    /// Runs every action whose deadline has passed. Actions may add or cancel timers.
-    mutating func fire(now: Int64) {
+    /// Removes and returns the next live action whose deadline has passed. The caller runs it outside this
+    /// mutation, since actions may add or cancel timers.
+    mutating func popExpired(now: Int64) -> (() -> Void)? {
         while let top = heap.first, top.deadline <= now {
             popTop()
-            if let action = actions.removeValue(forKey: top.id) { action() }
+            if let action = actions.removeValue(forKey: top.id) { return action }
         }
+        return nil
     }
 
     var count: Int { actions.count }

@@ -14,13 +14,21 @@ public final class TLSContext: @unchecked Sendable {
 
     /// `role` is the role of the *peer*: `.client` builds our server context (inbound), `.server` our client
     /// context (outbound).
-    public init(peerRole role: PeerRole, identity: TLSIdentity, resumption: ResumptionMode = .stateful,
+    public convenience init(peerRole role: PeerRole, identity: TLSIdentity, resumption: ResumptionMode = .stateful,
                 sessionCacheSize: Int = 20_000, sessionLifetimeSeconds: Int = 300) throws {
+        try self.init(peerRole: role, identity: identity, resumption: resumption, sessionCacheSize: sessionCacheSize,
+                      sessionLifetimeSeconds: sessionLifetimeSeconds, presentCertificate: true)
+    }
+
+    /// `presentCertificate: false` exists for tests of a client that shows no certificate.
+    init(peerRole role: PeerRole, identity: TLSIdentity, resumption: ResumptionMode,
+         sessionCacheSize: Int, sessionLifetimeSeconds: Int, presentCertificate: Bool) throws {
         guard let ctx = SSL_CTX_new(role == .client ? TLS_server_method() : TLS_client_method()) else {
             throw OpenSSLError.error("tls.context", "SSL_CTX_new")
         }
         self.ctx = ctx
         self.role = role
+        // If anything below throws, deinit frees ctx.
         self.identity = identity
         self.resumption = resumption
         _ = CMeshShims_SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION)
@@ -30,15 +38,7 @@ public final class TLSContext: @unchecked Sendable {
         _ = CMeshShims_SSL_CTX_set_mode(ctx, Int(SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS))
 
         // Our identity.
-        guard SSL_CTX_use_certificate(ctx, identity.leaf.x509) == 1 else {
-            throw OpenSSLError.error("tls.context", "cannot use our certificate")
-        }
-        for intermediate in identity.chain.dropFirst() {
-            _ = CMeshShims_SSL_CTX_add1_chain_cert(ctx, intermediate.x509)
-        }
-        guard SSL_CTX_use_PrivateKey(ctx, identity.key.pkey) == 1, SSL_CTX_check_private_key(ctx) == 1 else {
-            throw OpenSSLError.error("tls.key-mismatch", "the private key does not match our certificate")
-        }
+        if presentCertificate { try Self.useIdentity(ctx, identity) }
 
         // Whom we trust, and how hard we check: chain to the bundle, proper purpose, bounded depth.
         guard let store = X509_STORE_new() else { throw OpenSSLError.error("tls.context", "X509_STORE_new") }
@@ -72,6 +72,18 @@ public final class TLSContext: @unchecked Sendable {
     }
 
     deinit { SSL_CTX_free(ctx) }
+
+    private static func useIdentity(_ ctx: OpaquePointer, _ identity: TLSIdentity) throws {
+        guard SSL_CTX_use_certificate(ctx, identity.leaf.x509) == 1 else {
+            throw OpenSSLError.error("tls.context", "cannot use our certificate")
+        }
+        for intermediate in identity.chain.dropFirst() {
+            _ = CMeshShims_SSL_CTX_add1_chain_cert(ctx, intermediate.x509)
+        }
+        guard SSL_CTX_use_PrivateKey(ctx, identity.key.pkey) == 1, SSL_CTX_check_private_key(ctx) == 1 else {
+            throw OpenSSLError.error("tls.key-mismatch", "the private key does not match our certificate")
+        }
+    }
 }
 
 /// A resumable TLS session, owned; handed to the next connection to the same upstream.

@@ -26,6 +26,16 @@ public struct TLSIdentity: Sendable {
         self.trustDomain = trustDomain
     }
 
+    /// For tests that need a peer with a broken certificate: no SVID check on our own leaf.
+    init(unchecked chain: [Certificate], key: PrivateKey, trustBundle: [Certificate], trustDomain: TrustDomain,
+         spiffeID: SPIFFEID) {
+        self.chain = chain
+        self.key = key
+        self.trustBundle = trustBundle
+        self.trustDomain = trustDomain
+        self.spiffeID = spiffeID
+    }
+
     /// Loads PEM texts (as read from the configured files).
     public init(certificatePEM: [UInt8], keyPEM: [UInt8], bundlePEM: [UInt8], trustDomain: TrustDomain) throws {
         try self.init(chain: Certificate.parseChain(pem: certificatePEM),

@@ -80,7 +80,7 @@ public enum SidecarCommand {
         do {
             return .success(try SidecarConfig.parse(json: bytes, baseDirectory: dir.isEmpty ? "/" : dir))
         } catch {
-            err("mesh-sidecar: config \(path): \(error.code): \(error.reason)")
+            err("mesh-sidecar: config \(path): \(error)")
             return .failure(ExitCode(64))
         }
     }

@@ -157,7 +157,7 @@ struct BadJSON: Sendable, CustomTestStringConvertible {
 
     @Test(arguments: [
         ("[\"\u{E9}\", x]", "1:7 at [1]: "),
-        ("{\n\"name\": \"a\tb\"}", "2:12 at name: "),
+        ("{\n\"name\": \"a\tb\"}", "2:11 at name: "),
         ("{\"a b\": [01]}", "1:10 at [\"a b\"][0]: "),
         ("[1,\n 2,\n 3 x]", "3:4 at $: "),
         ("\"\\ud800\"", "1:2 at $: "),

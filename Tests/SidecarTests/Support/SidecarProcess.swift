@@ -1,0 +1,115 @@
+import Foundation
+import Glibc
+
+/// A real `mesh-sidecar` process started from the build folder with a JSON config written for it.
+final class SidecarProcess {
+    let process = Process()
+    let configPath: String
+    let logPath: String
+    let stderrPath: String
+
+    /// The folder holding the built executables (next to the test bundle).
+    static var binDir: String {
+        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        return (exe as NSString).deletingLastPathComponent
+    }
+
+    init(name: String, config: [String: Any], dir: String) throws {
+        configPath = "\(dir)/\(name).json"
+        logPath = "\(dir)/\(name).log"
+        stderrPath = "\(dir)/\(name).stderr"
+        var cfg = config
+        var log = (cfg["log"] as? [String: Any]) ?? [:]
+        log["file"] = logPath
+        cfg["log"] = log
+        let data = try JSONSerialization.data(withJSONObject: cfg, options: [.prettyPrinted, .sortedKeys])
+        try data.write(to: URL(fileURLWithPath: configPath))
+        _ = FileManager.default.createFile(atPath: stderrPath, contents: nil)
+        process.executableURL = URL(fileURLWithPath: "\(Self.binDir)/mesh-sidecar")
+        process.arguments = ["run", "--config", configPath]
+        process.standardError = FileHandle(forWritingAtPath: stderrPath)
+        try process.run()
+    }
+
+    var pid: Int32 { process.processIdentifier }
+
+    /// Waits until every port accepts TCP connections (or the process dies).
+    func waitListening(_ ports: [UInt16], timeout: Double = 10) throws {
+        let deadline = Date().addingTimeInterval(timeout)
+        for port in ports {
+            while true {
+                if !process.isRunning { throw TestFailure("sidecar exited early: \(stderr())") }
+                if let fd = try? TCP.connect(port: port) { close(fd); break }
+                if Date() > deadline { throw TestFailure("port \(port) not listening after \(timeout)s; stderr: \(stderr())") }
+                usleep(20_000)
+            }
+        }
+    }
+
+    /// Open file descriptors of the process.
+    var openFDs: Int {
+        (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").count) ?? -1
+    }
+
+    /// Waits (bounded) until the fd count drops to `baseline`; returns the last count seen.
+    func waitFDs(atMost baseline: Int, timeout: Double = 5) -> Int {
+        let deadline = Date().addingTimeInterval(timeout)
+        var n = openFDs
+        while n > baseline && Date() < deadline {
+            usleep(50_000)
+            n = openFDs
+        }
+        return n
+    }
+
+    /// The JSON log lines written so far, parsed.
+    func logEvents() -> [[String: Any]] {
+        guard let text = try? String(contentsOfFile: logPath, encoding: .utf8) else { return [] }
+        return text.split(separator: "\n").compactMap {
+            (try? JSONSerialization.jsonObject(with: Data($0.utf8))) as? [String: Any]
+        }
+    }
+
+    /// Waits (bounded) for a log event matching `predicate`.
+    func waitForEvent(timeout: Double = 5, _ predicate: ([String: Any]) -> Bool) -> [String: Any]? {
+        let deadline = Date().addingTimeInterval(timeout)
+        repeat {
+            if let e = logEvents().first(where: predicate) { return e }
+            usleep(30_000)
+        } while Date() < deadline
+        return nil
+    }
+
+    func stderr() -> String { (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? "" }
+
+    func stop() {
+        if process.isRunning {
+            process.terminate()
+            process.waitUntilExit()
+        }
+    }
+
+    deinit { stop() }
+
+    /// Runs the binary to completion (for exit-code tests).
+    static func runToExit(_ args: [String], timeout: Double = 10) throws -> (status: Int32, stdout: String, stderr: String) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "\(binDir)/mesh-sidecar")
+        p.arguments = args
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        let deadline = Date().addingTimeInterval(timeout)
+        while p.isRunning && Date() < deadline { usleep(10_000) }
+        if p.isRunning { p.terminate(); throw TestFailure("mesh-sidecar \(args) did not exit") }
+        let o = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let e = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        return (p.terminationStatus, o, e)
+    }
+}
+
+struct TestFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ d: String) { description = d }
+}
