@@ -10,12 +10,13 @@ import MeshTLS
 public enum SidecarCommand {
     public static let usage = """
     Usage: mesh-sidecar run --config FILE
-           mesh-sidecar check-config --config FILE
+           mesh-sidecar check-config --config FILE [--schema-only]
            mesh-sidecar --help
 
     run           Start the sidecar with the JSON configuration in FILE (schema: mesh-config/README.md).
                   SIGTERM or SIGINT stops it.
     check-config  Validate FILE and the identity files it names, print the result, and exit.
+                  --schema-only checks the document alone (the identity files need not exist).
 
     Exit codes: 0 ok, 64 bad usage or configuration, 66 cannot read a file, 70 runtime failure.
     """
@@ -34,6 +35,7 @@ public enum SidecarCommand {
             return 64
         }
         var configPath: String?
+        var schemaOnly = false
         var i = 1
         while i < args.count {
             switch args[i] {
@@ -44,6 +46,9 @@ public enum SidecarCommand {
             case "--help", "-h":
                 out(usage)
                 return 0
+            case "--schema-only" where verb == "check-config":
+                schemaOnly = true
+                i += 1
             default:
                 err("mesh-sidecar: unknown argument '\(args[i])'\n\n\(usage)")
                 return 64
@@ -56,6 +61,10 @@ public enum SidecarCommand {
         switch loadConfig(configPath) {
         case .failure(let e): return e.code
         case .success(let c): config = c
+        }
+        if schemaOnly {
+            out("ok: \(configPath): \(config.inbound.count) inbound, \(config.outbound.count) outbound listener(s)")
+            return 0
         }
         switch loadIdentity(config, configPath: configPath) {
         case .failure(let e): return e.code

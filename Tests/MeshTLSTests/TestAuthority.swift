@@ -58,6 +58,29 @@ struct TestAuthority: Sendable {
     }
 }
 
+extension TestAuthority {
+    /// An intermediate CA for `mesh.local` signed by `parent`.
+    static func intermediate(of parent: CertificateAuthority, now: Double,
+                             commonName: String = "intermediate") throws -> CertificateAuthority {
+        let key = try PrivateKey.generateP256()
+        let t = CertificateTemplate.ca(trustDomain: meshDomain, commonName: commonName, now: now, lifetime: 86_400)
+        return CertificateAuthority(certificate: try parent.issue(t, for: key), key: key)
+    }
+
+    /// A proper SVID for `uri` issued at the bottom of `intermediates` CAs below the root; the chain is
+    /// leaf first, as a peer sends it.
+    func mintThrough(intermediates: Int, uri: String) throws -> Minted {
+        var issuer = ca
+        var above: [Certificate] = []
+        for level in 0..<intermediates {
+            issuer = try Self.intermediate(of: issuer, now: now, commonName: "intermediate \(level + 1)")
+            above.insert(issuer.certificate, at: 0)
+        }
+        let key = try PrivateKey.generateP256()
+        return Minted(chain: [try issuer.issue(template(uri), for: key)] + above, key: key)
+    }
+}
+
 let placeholderID = try! SPIFFEID.workload("spiffe://mesh.local/ns/test/sa/unchecked")
 let serverID = try! SPIFFEID.workload("spiffe://mesh.local/ns/shop/sa/payments")
 let clientID = try! SPIFFEID.workload("spiffe://mesh.local/ns/shop/sa/frontend")
