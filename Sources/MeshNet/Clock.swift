@@ -6,6 +6,8 @@ import Glibc
 public protocol Clock: Sendable {
     /// Monotonic milliseconds, for timers and deadlines.
     func monotonicMs() -> Int64
+    /// Monotonic nanoseconds, for latency measurements.
+    func monotonicNs() -> Int64
     /// Wall-clock seconds since the epoch, for certificate validity and logs.
     func wallSeconds() -> Double
 }
@@ -16,6 +18,11 @@ public struct SystemClock: Clock {
         var ts = timespec()
         clock_gettime(CLOCK_MONOTONIC, &ts)
         return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
+    }
+    public func monotonicNs() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
     }
     public func wallSeconds() -> Double {
         var ts = timespec()

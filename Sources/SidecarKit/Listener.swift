@@ -20,6 +20,10 @@ final class Listener: EventHandler {
     /// Back-off when the process is out of file descriptors.
     static let emfileBackoffMs: Int64 = 100
 
+    var direction: Direction {
+        if case .inbound = kind { .inbound } else { .outbound }
+    }
+
     var name: String {
         switch kind {
         case .inbound(let l): l.name
@@ -51,7 +55,7 @@ final class Listener: EventHandler {
                 accepted = try Socket.accept(self.fd)
             } catch {
                 if error.errno == EMFILE || error.errno == ENFILE || error.errno == ENOBUFS || error.errno == ENOMEM {
-                    runtime.stats.count(reason: "accept-emfile")
+                    runtime.stats.count(failure: "accept-emfile", direction)
                     runtime.log.event("accept-backoff", ["listener": .string(name), "error": .string(error.description)])
                     context.loop.setInterest(self.fd, .none)
                     context.loop.schedule(afterMs: Self.emfileBackoffMs) { [weak self] in
@@ -65,7 +69,7 @@ final class Listener: EventHandler {
             }
             guard case .done(let (cfd, peer)) = accepted else { return }
             guard runtime.admit() else {
-                runtime.stats.count(reason: "max-connections")
+                runtime.stats.count(failure: "max-connections", direction)
                 runtime.log.event("refused", ["listener": .string(name), "peer": .string(peer.description),
                                               "reason": "max-connections"])
                 Glibc.close(cfd)

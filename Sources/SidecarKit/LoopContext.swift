@@ -10,6 +10,8 @@ final class LoopContext {
     /// Reads land here and are written on at once; only what the receiver cannot take is copied out.
     let scratch: UnsafeMutableRawBufferPointer
     var handshakesInProgress = 0
+    /// Every live proxied connection on this loop, for re-checking them when policy changes.
+    var connections: [ObjectIdentifier: ProxyConnection] = [:]
     /// Listeners paused because the handshake budget is spent.
     var pausedListeners: [Listener] = []
     /// Sessions to resume, per outbound listener, with the state generation they belong to.
@@ -40,6 +42,11 @@ final class LoopContext {
         if list.count >= Self.maxSessionsPerUpstream { list.removeFirst() }
         list.append(s)
         sessions[upstream] = list
+    }
+
+    /// Policy or identity changed: close the connections the new state no longer allows.
+    func recheck(with state: SidecarState) {
+        for c in Array(connections.values) { c.recheck(with: state) }
     }
 
     /// A handshake ended (either way): give the slot back and wake a paused listener.

@@ -26,22 +26,19 @@ extension ProxyConnection {
             end.releaseBuffer()
             end.tls = nil
         }
-        let stats = runtime.stats
+        context.connections[ObjectIdentifier(self)] = nil
         runtime.release()
-        if direction == .inbound {
-            stats.inboundActive.subtract(1, ordering: .relaxed)
-            stats.inboundBytesIn.add(bytesDownToUp, ordering: .relaxed)
-            stats.inboundBytesOut.add(bytesUpToDown, ordering: .relaxed)
-        } else {
-            stats.outboundActive.subtract(1, ordering: .relaxed)
-            stats.outboundBytesIn.add(bytesDownToUp, ordering: .relaxed)
-            stats.outboundBytesOut.add(bytesUpToDown, ordering: .relaxed)
-        }
+        let stats = runtime.stats.of(direction)
+        stats.active.subtract(1, ordering: .relaxed)
+        stats.closed.add(1, ordering: .relaxed)
+        stats.bytesFromDownstream.add(bytesDownToUp, ordering: .relaxed)
+        stats.bytesFromUpstream.add(bytesUpToDown, ordering: .relaxed)
+        stats.connectionSeconds.observe(seconds: Double(loop.now - startedAt) / 1000)
         if refused {
-            stats.count(reason: reason)
-            logDecision(verdict: "deny", reason: reason, rule: rule ?? Verdict.defaultDenyRule, detail: detail)
+            runtime.stats.count(failure: reason, direction)
+            recordDecision(allowed: false, reason: reason, rule: rule ?? Verdict.defaultDenyRule, detail: detail)
         } else if reason != "closed" {
-            stats.count(reason: reason)
+            runtime.stats.count(failure: reason, direction)
             if runtime.config.log.logAllowed || reason != "idle-timeout" {
                 logClose(reason: reason, detail: detail)
             }
@@ -50,8 +47,16 @@ extension ProxyConnection {
         }
     }
 
-    func logDecision(verdict: String, reason: String, rule: String, detail: String?) {
-        runtime.log.event(verdict == "deny" ? "refused" : "allowed", fields: [
+    /// Counts, remembers (for `/decisions`) and logs one authorization decision. Denials are always logged;
+    /// allows only with `log.logAllowed`.
+    func recordDecision(allowed: Bool, reason: String, rule: String, detail: String?) {
+        runtime.stats.count(decision: allowed, rule: rule, direction)
+        runtime.stats.decisions.record(Decision(time: runtime.clock.wallSeconds(), direction: direction, listener: listener,
+                                                port: listenPort, peer: peer.description, identity: peerIdentity?.description,
+                                                allowed: allowed, rule: rule, reason: reason))
+        guard !allowed || runtime.config.log.logAllowed else { return }
+        let verdict = allowed ? "allow" : "deny"
+        runtime.log.event(allowed ? "allowed" : "refused", fields: [
             ("direction", .string(direction.rawValue)),
             ("listener", .string(listener)),
             ("port", .int(Int(listenPort))),

@@ -29,6 +29,7 @@ final class ProxyConnection: EventHandler {
     var rule: String?
     var holdsHandshakeSlot = false
     var handshakeDone = false
+    var handshakeStartNs: Int64 = 0
     var loop: EventLoop { context.loop }
     var runtime: SidecarRuntime { context.sidecar }
 
@@ -53,8 +54,7 @@ final class ProxyConnection: EventHandler {
     static func startInbound(fd: Int32, peer: SocketAddress, listener l: InboundListener, context: LoopContext) {
         let c = ProxyConnection(direction: .inbound, fd: fd, peer: peer, listener: l.name, port: l.listen.port,
                                 context: context, phase: .downstreamHandshake)
-        c.runtime.stats.inboundAccepted.add(1, ordering: .relaxed)
-        c.runtime.stats.inboundActive.add(1, ordering: .relaxed)
+        c.opened()
         do {
             c.down.tls = try TLSStream(context: c.state.inboundTLS, fd: fd)
             try context.loop.register(fd, .read, c)
@@ -63,6 +63,7 @@ final class ProxyConnection: EventHandler {
             return
         }
         c.holdsHandshakeSlot = true
+        c.handshakeStartNs = c.runtime.clock.monotonicNs()
         context.handshakesInProgress += 1
         c.armDeadline(ms: c.runtime.config.limits.handshakeTimeoutMs, reason: PeerRejection.handshakeTimeout.rawValue)
     }
@@ -71,8 +72,7 @@ final class ProxyConnection: EventHandler {
     static func startOutbound(fd: Int32, peer: SocketAddress, listener l: OutboundListener, context: LoopContext) {
         let c = ProxyConnection(direction: .outbound, fd: fd, peer: peer, listener: l.name, port: l.listen.port,
                                 context: context, phase: .connecting)
-        c.runtime.stats.outboundAccepted.add(1, ordering: .relaxed)
-        c.runtime.stats.outboundActive.add(1, ordering: .relaxed)
+        c.opened()
         do {
             try context.loop.register(fd, .none, c)
         } catch {
@@ -84,6 +84,13 @@ final class ProxyConnection: EventHandler {
             return
         }
         c.connect(to: upstream.address)
+    }
+
+    private func opened() {
+        let stats = runtime.stats.of(direction)
+        stats.opened.add(1, ordering: .relaxed)
+        stats.active.add(1, ordering: .relaxed)
+        context.connections[ObjectIdentifier(self)] = self
     }
 
     // MARK: events
@@ -116,8 +123,10 @@ final class ProxyConnection: EventHandler {
             handshakeDone = true
             cancelTimer()
             releaseHandshakeSlot()
-            runtime.stats.handshakesCompleted.add(1, ordering: .relaxed)
-            if tls.isResumed { runtime.stats.handshakesResumed.add(1, ordering: .relaxed) }
+            let stats = runtime.stats.of(direction)
+            stats.handshakes.add(1, ordering: .relaxed)
+            if tls.isResumed { stats.handshakesResumed.add(1, ordering: .relaxed) }
+            stats.handshakeSeconds.observe(seconds: Double(runtime.clock.monotonicNs() - handshakeStartNs) / 1e9)
             direction == .inbound ? authorizeInbound(tls) : verifyUpstream(tls)
         }
     }
@@ -137,8 +146,7 @@ final class ProxyConnection: EventHandler {
                 finish(reason: reason.rawValue, detail: nil, refused: true, rule: rule)
             case .allow(let rule):
                 self.rule = rule
-                runtime.stats.count(allowedBy: rule)
-                if runtime.config.log.logAllowed { logDecision(verdict: "allow", reason: "allowed", rule: rule, detail: nil) }
+                recordDecision(allowed: true, reason: "allowed", rule: rule, detail: nil)
                 guard let app = state.appAddresses[listener] else {
                     finish(reason: "no-app-address", detail: nil, refused: true)
                     return
@@ -157,8 +165,24 @@ final class ProxyConnection: EventHandler {
         case .success(let id):
             peerIdentity = id
             rule = "\(listener)/expect"
-            if runtime.config.log.logAllowed { logDecision(verdict: "allow", reason: "server-verified", rule: rule!, detail: nil) }
+            recordDecision(allowed: true, reason: "server-verified", rule: "\(listener)/expect", detail: nil)
             startPumping()
+        }
+    }
+
+    /// Continuous verification: after a reload, a connection whose peer the new policy no longer allows ends
+    /// now (`permission-revoked`), as does an outbound one whose upstream must now be someone else.
+    func recheck(with new: SidecarState) {
+        guard phase != .closed, handshakeDone, let id = peerIdentity else { return }
+        if direction == .inbound {
+            let verdict = new.allowLists[listener]?.evaluate(id) ?? .deny(rule: Verdict.defaultDenyRule, reason: .noPolicy)
+            if !verdict.isAllowed {
+                finish(reason: "permission-revoked", detail: "no longer allowed after reload (generation \(new.generation))",
+                       refused: true, rule: verdict.rule, reset: true)
+            }
+        } else if new.upstreams[listener]?.expectIdentity != id {
+            finish(reason: "server-identity-changed", detail: "upstream must now present \(new.upstreams[listener].map { "\($0.expectIdentity)" } ?? "nothing")",
+                   refused: true, rule: "\(listener)/expect", reset: true)
         }
     }
 
@@ -204,6 +228,7 @@ final class ProxyConnection: EventHandler {
         }
         _ = upstream
         phase = .upstreamHandshake
+        handshakeStartNs = runtime.clock.monotonicNs()
         armDeadline(ms: runtime.config.limits.handshakeTimeoutMs, reason: PeerRejection.handshakeTimeout.rawValue)
         driveHandshake(up)
     }

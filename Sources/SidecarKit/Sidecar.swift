@@ -16,8 +16,22 @@ public final class Sidecar: @unchecked Sendable {
     private var contexts: [LoopContext] = []
     private var listeners: [Listener] = []
 
-    public init(runtime: SidecarRuntime) {
+    /// Reloads configuration and identity files (SIGHUP, `POST /reload`, file changes).
+    public private(set) var reloader: Reloader!
+
+    public init(runtime: SidecarRuntime, configPath: String) {
         self.runtime = runtime
+        reloader = Reloader(runtime: runtime, configPath: configPath) { [unowned self] state in
+            self.recheckConnections(with: state)
+        }
+    }
+
+    /// Tells every loop to re-check its live connections against `state`.
+    func recheckConnections(with state: SidecarState) {
+        for (i, loop) in loops.enumerated() {
+            nonisolated(unsafe) let ctx = contexts[i]
+            loop.execute { ctx.recheck(with: state) }
+        }
     }
 
     /// Binds every listener on every loop and starts the threads. Throws (nothing left running) when a

@@ -74,7 +74,7 @@ public enum SidecarCommand {
             out("ok: \(configPath): identity \(identity.spiffeID), \(config.inbound.count) inbound, \(config.outbound.count) outbound listener(s)")
             return 0
         }
-        return run(config: config, identity: identity)
+        return run(config: config, identity: identity, configPath: configPath)
     }
 
     static func loadConfig(_ path: String) -> Result<SidecarConfig, ExitCode> {
@@ -95,35 +95,24 @@ public enum SidecarCommand {
     }
 
     static func loadIdentity(_ config: SidecarConfig, configPath: String) -> Result<TLSIdentity, ExitCode> {
-        var pems: [[UInt8]] = []
-        for (field, file) in [("identity.certificate", config.identity.certificate), ("identity.key", config.identity.key),
-                              ("identity.trustBundle", config.identity.trustBundle)] {
-            switch FileIO.readAll(file, limit: 1 << 20) {
-            case .failure(let e):
-                err("mesh-sidecar: config \(configPath): \(field): \(e.reason)")
-                return .failure(ExitCode(66))
-            case .success(let b): pems.append(b)
-            }
-        }
         do {
-            return .success(try TLSIdentity(certificatePEM: pems[0], keyPEM: pems[1], bundlePEM: pems[2],
-                                            trustDomain: config.identity.trustDomain))
-        } catch let e as MeshError {
-            err("mesh-sidecar: config \(configPath): identity: \(e.code): \(e.reason)")
-            return .failure(ExitCode(64))
+            return .success(try TLSIdentity.load(config.identity))
+        } catch let e as MeshError where e.code.hasPrefix("file.") {
+            err("mesh-sidecar: config \(configPath): \(e.reason)")
+            return .failure(ExitCode(66))
         } catch {
             err("mesh-sidecar: config \(configPath): identity: \(error)")
             return .failure(ExitCode(64))
         }
     }
 
-    static func run(config: SidecarConfig, identity: TLSIdentity) -> Int32 {
-        // Block the stop signals in every thread; the main thread waits for them with sigwait.
+    /// Runs until SIGTERM/SIGINT. The main thread only waits for signals: SIGHUP reloads, and once a second
+    /// it looks whether the config or identity files changed (and reloads if so).
+    static func run(config: SidecarConfig, identity: TLSIdentity, configPath: String) -> Int32 {
         var set = sigset_t()
         sigemptyset(&set)
-        sigaddset(&set, SIGTERM)
-        sigaddset(&set, SIGINT)
-        pthread_sigmask(SIG_BLOCK, &set, nil)
+        for sig in [SIGTERM, SIGINT, SIGHUP] { sigaddset(&set, sig) }
+        pthread_sigmask(SIG_BLOCK, &set, nil)  // before any thread starts, so every thread inherits it
 
         let log: EventLog
         do {
@@ -134,21 +123,27 @@ public enum SidecarCommand {
         }
         let sidecar: Sidecar
         do {
-            let state = try SidecarState(config: config, identity: identity, generation: 1)
-            sidecar = Sidecar(runtime: SidecarRuntime(config: config, state: state, log: log))
+            let clock = SystemClock()
+            let state = try SidecarState(config: config, identity: identity, generation: 1, loadedAt: clock.wallSeconds())
+            sidecar = Sidecar(runtime: SidecarRuntime(config: config, state: state, log: log, clock: clock), configPath: configPath)
             try sidecar.start()
-        } catch let e as MeshError {
-            err("mesh-sidecar: \(e.code): \(e.reason)")
-            log.event("start-failed", ["error": .string(e.description)])
-            return 70
         } catch {
             err("mesh-sidecar: cannot start: \(error)")
             log.event("start-failed", ["error": .string("\(error)")])
             return 70
         }
-        var sig: Int32 = 0
-        sigwait(&set, &sig)
-        log.event("signal", ["signal": .int(Int(sig))])
+        var timeout = timespec(tv_sec: 1, tv_nsec: 0)
+        while true {
+            let sig = sigtimedwait(&set, nil, &timeout)
+            if sig == SIGHUP {
+                sidecar.reloader.reload(trigger: "SIGHUP")
+            } else if sig == SIGTERM || sig == SIGINT {
+                log.event("signal", ["signal": .int(Int(sig))])
+                break
+            } else {
+                sidecar.reloader.reloadIfFilesChanged()
+            }
+        }
         sidecar.stop()
         return 0
     }

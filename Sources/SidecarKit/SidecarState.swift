@@ -18,15 +18,21 @@ public final class SidecarState: Sendable {
     public let appAddresses: [String: SocketAddress]
     /// Increases with every swap; sessions cached under an older generation are dropped.
     public let generation: Int
+    /// Wall-clock time this snapshot was built (identity files, bundle and allow lists were read then).
+    public let loadedAt: Double
+    /// The configuration this snapshot was built from.
+    public let config: SidecarConfig
 
     public struct Upstream: Sendable {
         public let address: SocketAddress
         public let expectIdentity: SPIFFEID
     }
 
-    public init(config: SidecarConfig, identity: TLSIdentity, generation: Int) throws {
+    public init(config: SidecarConfig, identity: TLSIdentity, generation: Int, loadedAt: Double) throws {
         self.identity = identity
         self.generation = generation
+        self.loadedAt = loadedAt
+        self.config = config
         inboundTLS = try TLSContext(peerRole: .client, identity: identity, resumption: config.tls.resumption,
                                     sessionCacheSize: config.tls.sessionCacheSize,
                                     sessionLifetimeSeconds: config.tls.sessionLifetimeSeconds)

@@ -3,41 +3,63 @@ import MeshCore
 import MeshTLS
 
 /// Direction of a proxied connection, as seen from this sidecar.
-public enum Direction: String, Sendable {
+public enum Direction: String, Sendable, CaseIterable {
     case inbound, outbound
 }
 
-/// Process-wide counters. Updated once per connection event (accept, decision, teardown), never per byte:
-/// byte counts are added up in the connection and folded in when it ends.
-public final class SidecarStats: Sendable {
-    public let inboundAccepted = Atomic<Int>(0)
-    public let outboundAccepted = Atomic<Int>(0)
-    public let inboundActive = Atomic<Int>(0)
-    public let outboundActive = Atomic<Int>(0)
-    public let inboundBytesIn = Atomic<Int>(0)   // from the remote sidecar towards our app
-    public let inboundBytesOut = Atomic<Int>(0)
-    public let outboundBytesIn = Atomic<Int>(0)  // from our app towards the remote sidecar
-    public let outboundBytesOut = Atomic<Int>(0)
-    public let handshakesCompleted = Atomic<Int>(0)
+/// Counters of one direction. Updated once per connection event (accept, handshake, decision, teardown),
+/// never per byte: byte counts are added up in the connection and folded in when it ends.
+public final class DirectionStats: Sendable {
+    public let opened = Atomic<Int>(0)
+    public let closed = Atomic<Int>(0)
+    public let active = Atomic<Int>(0)
+    /// Bytes from the accepted side towards the dialled side, and back.
+    public let bytesFromDownstream = Atomic<Int>(0)
+    public let bytesFromUpstream = Atomic<Int>(0)
+    public let handshakes = Atomic<Int>(0)
     public let handshakesResumed = Atomic<Int>(0)
+    public let handshakeSeconds = Histogram.handshake()
+    public let connectionSeconds = Histogram.duration()
+    init() {}
+}
+
+/// Process-wide counters and the recent-decisions ring.
+public final class SidecarStats: Sendable {
+    public let inbound = DirectionStats()
+    public let outbound = DirectionStats()
     /// Connections currently open (both directions); checked against `maxConnections`.
     public let open = Atomic<Int>(0)
-    /// Refusals and failures by stable reason (`identity-not-allowed`, `cert-expired`, …). Reasons are a
-    /// closed set, so the map is bounded.
-    private let reasons = Mutex<[String: Int]>([:])
-    /// Allow decisions by rule.
-    private let allowedByRule = Mutex<[String: Int]>([:])
+    public let reloadsOK = Atomic<Int>(0)
+    public let reloadsFailed = Atomic<Int>(0)
+    public let decisions = DecisionLog()
+    /// Failures and refusals by direction and stable reason. Reasons are a closed set, so the map is bounded.
+    private let reasons = Mutex<[FailureKey: Int]>([:])
+    /// Authorization decisions by direction, verdict and rule. Rules come from configuration, so bounded.
+    private let verdicts = Mutex<[DecisionKey: Int]>([:])
+
+    public struct FailureKey: Hashable, Sendable {
+        public let direction: Direction
+        public let reason: String
+    }
+
+    public struct DecisionKey: Hashable, Sendable {
+        public let direction: Direction
+        public let allowed: Bool
+        public let rule: String
+    }
 
     public init() {}
 
-    public func count(reason: String) {
-        reasons.withLock { $0[reason, default: 0] += 1 }
+    public func of(_ d: Direction) -> DirectionStats { d == .inbound ? inbound : outbound }
+
+    public func count(failure reason: String, _ direction: Direction) {
+        reasons.withLock { $0[FailureKey(direction: direction, reason: reason), default: 0] += 1 }
     }
 
-    public func count(allowedBy rule: String) {
-        allowedByRule.withLock { $0[rule, default: 0] += 1 }
+    public func count(decision allowed: Bool, rule: String, _ direction: Direction) {
+        verdicts.withLock { $0[DecisionKey(direction: direction, allowed: allowed, rule: rule), default: 0] += 1 }
     }
 
-    public func reasonCounts() -> [String: Int] { reasons.withLock { $0 } }
-    public func allowCounts() -> [String: Int] { allowedByRule.withLock { $0 } }
+    public func failureCounts() -> [FailureKey: Int] { reasons.withLock { $0 } }
+    public func decisionCounts() -> [DecisionKey: Int] { verdicts.withLock { $0 } }
 }

@@ -2,22 +2,22 @@
 import MeshCore
 import Testing
 
-/// A way to mint a client certificate, named for the test report.
-struct ClientCert: Sendable, CustomTestStringConvertible {
+/// A way to mint a peer certificate, named for the test report.
+struct PeerCert: Sendable, CustomTestStringConvertible {
     let name: String
     let mint: @Sendable (TestAuthority) throws -> Minted
     var testDescription: String { name }
 
     /// Our CA signs the template for `uri` after `change`.
     static func ours(_ name: String, uri: String = clientID.description,
-                     _ change: @escaping @Sendable (inout CertificateTemplate, Double) -> Void = { _, _ in }) -> ClientCert {
-        ClientCert(name: name) { authority in
+                     _ change: @escaping @Sendable (inout CertificateTemplate, Double) -> Void = { _, _ in }) -> PeerCert {
+        PeerCert(name: name) { authority in
             try authority.mint(uri) { change(&$0, authority.now) }
         }
     }
 
     /// A proper SVID for `uri` from our CA.
-    static func svid(_ uri: String) -> ClientCert { ours("URI SAN \(uri)", uri: uri) }
+    static func svid(_ uri: String) -> PeerCert { ours("URI SAN \(uri)", uri: uri) }
 }
 
 private let day = 86_400.0
@@ -34,14 +34,14 @@ private let day = 86_400.0
 
     /// Unusual but valid SVIDs: EKU is optional, extra DNS SANs are ignored, dotted segments are legal.
     @Test(arguments: [
-        ClientCert.ours("EKU clientAuth only") { t, _ in t.extendedKeyUsage = "clientAuth" },
+        PeerCert.ours("EKU clientAuth only") { t, _ in t.extendedKeyUsage = "clientAuth" },
         .ours("no EKU at all") { t, _ in t.extendedKeyUsage = nil },
         .ours("an extra DNS SAN") { t, _ in t.dnsSANs = ["frontend.shop.mesh.local"] },
         .ours("a CN naming someone else") { t, _ in t.commonName = serverID.description },
         .ours("no keyEncipherment") { t, _ in t.keyUsage = "critical,digitalSignature" },
-        ClientCert(name: "one intermediate") { try $0.mintThrough(intermediates: 1, uri: clientID.description) },
+        PeerCert(name: "one intermediate") { try $0.mintThrough(intermediates: 1, uri: clientID.description) },
     ])
-    func acceptsValidClientSVIDVariant(_ cert: ClientCert) throws {
+    func acceptsValidClientSVIDVariant(_ cert: PeerCert) throws {
         let authority = try TestAuthority()
         #expect(try inboundOutcome(try cert.mint(authority), authority: authority) == .success(clientID), "\(cert.name)")
     }
@@ -70,18 +70,18 @@ private let day = 86_400.0
 
     @Test(arguments: [
         // Chain verification (OpenSSL, client purpose)
-        (ClientCert.ours("expired") { t, now in t.notBefore = now - 2 * day; t.notAfter = now - day }, PeerRejection.expired),
+        (PeerCert.ours("expired") { t, now in t.notBefore = now - 2 * day; t.notAfter = now - day }, PeerRejection.expired),
         (.ours("not yet valid") { t, now in t.notBefore = now + day; t.notAfter = now + 2 * day }, .notYetValid),
-        (ClientCert(name: "self-signed leaf") { authority in
+        (PeerCert(name: "self-signed leaf") { authority in
             let key = try PrivateKey.generateP256()
             let cert = try CertificateAuthority.sign(authority.template(clientID.description), subjectKey: key,
                                                      issuer: nil, issuerKey: key)
             return Minted(chain: [cert], key: key)
         }, .selfSigned),
-        (ClientCert(name: "issued by another CA") { _ in
+        (PeerCert(name: "issued by another CA") { _ in
             try TestAuthority(commonName: "another root").mint(clientID.description)
         }, .unknownCA),
-        (ClientCert(name: "issued by another CA with our CA's name") { _ in
+        (PeerCert(name: "issued by another CA with our CA's name") { _ in
             try TestAuthority().mint(clientID.description)
         }, .unknownCA),
         (.ours("no digitalSignature") { t, _ in t.keyUsage = "critical,keyEncipherment" }, .wrongPurpose),
@@ -89,7 +89,7 @@ private let day = 86_400.0
         (.ours("EKU codeSigning only") { t, _ in t.extendedKeyUsage = "codeSigning" }, .wrongPurpose),
         // X.509-SVID rules (ours, on the verified leaf)
         (.ours("CA certificate as leaf") { t, _ in t.isCA = true }, .leafIsCA),
-        (ClientCert(name: "our root CA itself as leaf") { authority in
+        (PeerCert(name: "our root CA itself as leaf") { authority in
             Minted(chain: [authority.ca.certificate], key: authority.ca.key)
         }, .leafIsCA),
         (.ours("no key usage") { t, _ in t.keyUsage = nil }, .noKeyUsage),
@@ -110,8 +110,8 @@ private let day = 86_400.0
         (.svid("spiffe://mesh.local/a#b"), .badSPIFFEID),
         (.svid("Spiffe://mesh.local/a"), .badSPIFFEID),
         (.svid("spiffe://other.td/ns/a/sa/b"), .foreignTrustDomain),
-    ] as [(ClientCert, PeerRejection)])
-    func refusesBadClientCertificate(_ cert: ClientCert, expected: PeerRejection) throws {
+    ] as [(PeerCert, PeerRejection)])
+    func refusesBadClientCertificate(_ cert: PeerCert, expected: PeerRejection) throws {
         let authority = try TestAuthority()
         let outcome = try inboundOutcome(try cert.mint(authority), authority: authority)
         #expect(outcome == .failure(expected), "\(cert.name)")

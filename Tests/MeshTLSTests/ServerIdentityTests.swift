@@ -36,8 +36,8 @@ import Testing
     }
 
     @Test(arguments: [
-        (ClientCert.ours("EKU clientAuth only") { t, _ in t.extendedKeyUsage = "clientAuth" }, PeerRejection.wrongPurpose),
-        (ClientCert(name: "issued by another CA") { _ in
+        (PeerCert.ours("EKU clientAuth only") { t, _ in t.extendedKeyUsage = "clientAuth" }, PeerRejection.wrongPurpose),
+        (PeerCert(name: "issued by another CA") { _ in
             try TestAuthority(commonName: "another root").mint(serverID.description)
         }, .unknownCA),
         (.ours("expired") { t, now in t.notBefore = now - 172_800; t.notAfter = now - 86_400 }, .expired),
@@ -45,8 +45,8 @@ import Testing
         (.ours("identity only in a DNS SAN") { t, _ in t.uriSANs = []; t.dnsSANs = ["payments.shop.mesh.local"] }, .noURISAN),
         (.ours("CA certificate as leaf") { t, _ in t.isCA = true }, .leafIsCA),
         (.ours("leaf with keyCertSign") { t, _ in t.keyUsage = "critical,digitalSignature,keyCertSign" }, .leafCanSign),
-    ] as [(ClientCert, PeerRejection)])
-    func refusesBadServerCertificate(_ cert: ClientCert, expected: PeerRejection) throws {
+    ] as [(PeerCert, PeerRejection)])
+    func refusesBadServerCertificate(_ cert: PeerCert, expected: PeerRejection) throws {
         let authority = try TestAuthority()
         let server = try cert.mint(authority)
         let outcome = try outboundOutcome(server.chain, server.key, expecting: serverID, authority: authority)
