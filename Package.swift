@@ -15,17 +15,21 @@ let package = Package(
         .target(name: "CMeshShims", dependencies: ["COpenSSL"]),
         // L1
         .target(name: "MeshCore"),
+        .target(name: "MeshHTTP1"),
         // L2
         .target(name: "MeshTLS", dependencies: ["MeshCore", "COpenSSL", "CMeshShims"]),
         .target(name: "MeshNet", dependencies: ["MeshCore", "CMeshShims"]),
+        .target(name: "MeshHTTP", dependencies: ["MeshCore", "MeshHTTP1", "MeshNet", "MeshTLS"]),
         // L3
-        .target(name: "SidecarKit", dependencies: ["MeshCore", "MeshTLS", "MeshNet"]),
+        .target(name: "SidecarKit", dependencies: ["MeshCore", "MeshTLS", "MeshNet", "MeshHTTP1", "MeshHTTP"]),
         // L4
         .executableTarget(name: "mesh-sidecar", dependencies: ["SidecarKit"]),
         .target(name: "MeshDevKit", dependencies: ["SidecarKit", "MeshTLS", "MeshNet", "MeshCore"]),
         .executableTarget(name: "mesh-dev", dependencies: ["MeshDevKit", "MeshCore"]),
         // Tests
         .testTarget(name: "MeshCoreTests", dependencies: ["MeshCore"]),
+        .testTarget(name: "MeshHTTP1Tests", dependencies: ["MeshHTTP1"]),
+        .testTarget(name: "MeshHTTPTests", dependencies: ["MeshHTTP", "MeshHTTP1", "MeshNet", "MeshTLS", "MeshCore"]),
         .testTarget(name: "MeshTLSTests", dependencies: ["MeshTLS", "MeshCore", "MeshNet"]),
         .testTarget(name: "SidecarTests", dependencies: ["SidecarKit", "MeshTLS", "MeshCore", "MeshNet", "mesh-sidecar", "mesh-dev"]),
     ],

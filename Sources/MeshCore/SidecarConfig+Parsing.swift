@@ -22,7 +22,7 @@ extension SidecarConfig {
     /// joined to `baseDirectory` (normally the folder of the config file) as text; the filesystem is not touched.
     public static func parse(json: [UInt8], baseDirectory: String) throws -> SidecarConfig {
         let root = try JSONNode(StrictJSON.parse(json))
-            .object(fields: ["identity", "inbound", "outbound", "limits", "tls", "log", "loops"])
+            .object(fields: ["identity", "inbound", "outbound", "limits", "tls", "log", "loops", "admin"])
         let identity = try parseIdentity(root.required("identity"), baseDirectory: baseDirectory)
         let domain = identity.trustDomain
         var inbound: [InboundListener] = []
@@ -43,6 +43,14 @@ extension SidecarConfig {
         if let node = root.optional("tls") { config.tls = try parseTLS(node) }
         if let node = root.optional("log") { config.log = try parseLog(node, baseDirectory: baseDirectory) }
         if let node = root.optional("loops") { config.loops = try node.int(in: Ranges.loops) }
+        if let node = root.optional("admin") { config.admin = try parseAdmin(node) }
+        if config.admin.enabled {
+            let all = inbound.map { ($0.listen, "inbound") } + outbound.map { ($0.listen, "outbound") }
+            if let clash = all.first(where: { $0.0.port == config.admin.listen.port && ($0.0.host == config.admin.listen.host
+                || $0.0.host == "0.0.0.0" || config.admin.listen.host == "0.0.0.0") }) {
+                throw MeshError("config.listen-conflict", "admin.listen: \(config.admin.listen) collides with \(clash.1) listener \(clash.0)")
+            }
+        }
         return config
     }
 
@@ -125,6 +133,20 @@ extension SidecarConfig {
             tls.sessionLifetimeSeconds = try node.int(in: Ranges.sessionLifetimeSeconds)
         }
         return tls
+    }
+
+    private static func parseAdmin(_ node: JSONNode) throws(MeshError) -> AdminSettings {
+        let r = try node.object(fields: ["listen", "enabled"])
+        var admin = AdminSettings()
+        if let node = r.optional("listen") {
+            do {
+                admin.listen = try HostPort(parsing: try node.string())
+            } catch {
+                throw node.error(error.code, error.reason)
+            }
+        }
+        if let node = r.optional("enabled") { admin.enabled = try node.bool() }
+        return admin
     }
 
     private static func parseLog(_ node: JSONNode, baseDirectory: String) throws(MeshError) -> LogSettings {

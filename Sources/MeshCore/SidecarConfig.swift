@@ -9,6 +9,8 @@ public struct SidecarConfig: Sendable, Equatable {
     public var log: LogSettings
     /// Event loops (threads); 0 means one per core.
     public var loops: Int
+    /// The local stats endpoint.
+    public var admin = AdminSettings()
 
     public init(identity: IdentityFiles, inbound: [InboundListener] = [], outbound: [OutboundListener] = [],
                 limits: Limits = Limits(), tls: TLSSettings = TLSSettings(), log: LogSettings = LogSettings(),
@@ -122,5 +124,13 @@ public struct LogSettings: Sendable, Equatable {
     public var file: String?
     /// Also log every allowed connection (refusals and lifecycle events are always logged).
     public var logAllowed: Bool = false
+    public init() {}
+}
+
+/// The stats endpoint (`/healthz`, `/ready`, `/stats`, `/metrics`, `/config`, `/decisions`, `POST /reload`).
+public struct AdminSettings: Sendable, Equatable {
+    /// Default `127.0.0.1:15000`. State changes are accepted only from loopback callers, whatever the address.
+    public var listen = HostPort(host: "127.0.0.1", port: 15000)
+    public var enabled = true
     public init() {}
 }

@@ -4,6 +4,8 @@ import Glibc
 import MeshCore
 import MeshNet
 import MeshTLS
+import MeshHTTP
+import Synchronization
 
 /// A running sidecar: one event loop per thread, each with its own listener per configured port
 /// (SO_REUSEPORT spreads connections), sharing one `SidecarRuntime`.
@@ -15,6 +17,10 @@ public final class Sidecar: @unchecked Sendable {
     private var threads: [LoopThread] = []
     private var contexts: [LoopContext] = []
     private var listeners: [Listener] = []
+    private var admin: HTTPServer?
+    private let up = Atomic<Bool>(false)
+    /// True once every listener is bound and the loops run.
+    public var listening: Bool { up.load(ordering: .relaxed) }
 
     /// Reloads configuration and identity files (SIGHUP, `POST /reload`, file changes).
     public private(set) var reloader: Reloader!
@@ -53,24 +59,36 @@ public final class Sidecar: @unchecked Sendable {
                     listeners.append(try Listener(kind: .outbound(l), address: SocketAddress(l.listen), context: ctx))
                 }
             }
+            if config.admin.enabled {
+                admin = try HTTPServer(loop: loops[0], address: SocketAddress(config.admin.listen),
+                                       handler: AdminServer.handler(sidecar: self))
+            }
         } catch {
             for l in listeners { l.close() }
             listeners.removeAll()
+            admin?.close()
+            admin = nil
             throw error
         }
         for loop in loops { threads.append(loop.startThread()) }
+        up.store(true, ordering: .relaxed)
         runtime.log.event("started", fields: [
             ("identity", .string(runtime.state.identity.spiffeID.description)),
             ("loops", .int(count)),
             ("inbound", .string(config.inbound.map { "\($0.name)=\($0.listen)->\($0.forwardTo)" }.joined(separator: ","))),
             ("outbound", .string(config.outbound.map { "\($0.name)=\($0.listen)->\($0.upstream)" }.joined(separator: ","))),
             ("certNotAfter", .string(EventLog.iso8601(runtime.state.identity.leaf.notAfter))),
+            ("admin", .string(config.admin.enabled ? config.admin.listen.description : "off")),
         ])
     }
 
     /// Stops accepting, stops the loops and waits for their threads. Open connections are closed by the
     /// process exit.
     public func stop() {
+        up.store(false, ordering: .relaxed)
+        if let admin {
+            loops[0].execute { admin.close() }
+        }
         for (i, loop) in loops.enumerated() {
             let mine = listeners.filter { $0.context === contexts[i] }
             nonisolated(unsafe) let owned = mine

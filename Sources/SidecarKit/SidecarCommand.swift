@@ -4,6 +4,7 @@ import Glibc
 import MeshCore
 import MeshNet
 import MeshTLS
+import MeshHTTP
 
 /// `mesh-sidecar` as a function from arguments to an exit code, so tests can call it and the main stays thin.
 /// Exit codes: 0 done, 64 bad usage or configuration, 66 a configured file cannot be read, 70 runtime failure.
@@ -11,6 +12,7 @@ public enum SidecarCommand {
     public static let usage = """
     Usage: mesh-sidecar run --config FILE
            mesh-sidecar check-config --config FILE [--schema-only]
+           mesh-sidecar wait-ready [--admin HOST:PORT] [--timeout SECONDS]
            mesh-sidecar --help
 
     run           Start the sidecar with the JSON configuration in FILE (schema: mesh-config/README.md).
@@ -18,7 +20,11 @@ public enum SidecarCommand {
     check-config  Validate FILE and the identity files it names, print the result, and exit.
                   --schema-only checks the document alone (the identity files need not exist).
 
-    Exit codes: 0 ok, 64 bad usage or configuration, 66 cannot read a file, 70 runtime failure.
+    wait-ready    Wait until the sidecar's stats endpoint (default 127.0.0.1:15000) answers GET /ready with 200,
+                  for a container entrypoint that starts the app after its sidecar. Default timeout 60 s.
+
+    Exit codes: 0 ok, 64 bad usage or configuration, 66 cannot read a file, 70 runtime failure,
+                75 wait-ready timed out.
     """
 
     public static func main(_ args: [String]) -> Int32 {
@@ -30,6 +36,7 @@ public enum SidecarCommand {
             out(usage)
             return 0
         }
+        if verb == "wait-ready" { return waitReady(Array(args.dropFirst())) }
         guard verb == "run" || verb == "check-config" else {
             err("mesh-sidecar: unknown command '\(verb)'\n\n\(usage)")
             return 64
@@ -148,6 +155,46 @@ public enum SidecarCommand {
         return 0
     }
 
+    /// Polls `GET /ready` every 200 ms until it answers 200 or the timeout passes.
+    static func waitReady(_ args: [String]) -> Int32 {
+        var admin = "127.0.0.1:15000"
+        var timeout = 60.0
+        var i = 0
+        while i < args.count {
+            guard i + 1 < args.count else { err("mesh-sidecar wait-ready: \(args[i]) needs a value"); return 64 }
+            switch args[i] {
+            case "--admin": admin = args[i + 1]
+            case "--timeout":
+                guard let t = Double(args[i + 1]), t > 0 else { err("mesh-sidecar wait-ready: --timeout must be seconds > 0"); return 64 }
+                timeout = t
+            default: err("mesh-sidecar wait-ready: unknown argument '\(args[i])'\n\n\(usage)"); return 64
+            }
+            i += 2
+        }
+        let address: SocketAddress
+        do {
+            address = try SocketAddress(HostPort(parsing: admin))
+        } catch {
+            err("mesh-sidecar wait-ready: --admin: \(error)")
+            return 64
+        }
+        let clock = SystemClock()
+        let deadline = clock.monotonicMs() + Int64(timeout * 1000)
+        var last = "no answer"
+        while clock.monotonicMs() < deadline {
+            do {
+                let r = try HTTPClient(address: address, timeoutMs: 2000).send(method: "GET", path: "/ready")
+                if r.status == 200 { out("ready: \(r.text.trimmingTrailingNewlines)"); return 0 }
+                last = "\(r.status) \(r.text.trimmingTrailingNewlines)"
+            } catch {
+                last = "\(error)"
+            }
+            usleep(200_000)
+        }
+        err("mesh-sidecar wait-ready: not ready after \(timeout) s: \(last)")
+        return 75
+    }
+
     static func out(_ s: String) { Syscall.writeAll(fd: 1, s + "\n") }
     static func err(_ s: String) { Syscall.writeAll(fd: 2, s + "\n") }
 }
@@ -156,4 +203,12 @@ public enum SidecarCommand {
 struct ExitCode: Error {
     let code: Int32
     init(_ code: Int32) { self.code = code }
+}
+
+extension String {
+    var trimmingTrailingNewlines: String {
+        var s = self
+        while s.hasSuffix("\n") { s.removeLast() }
+        return s
+    }
 }

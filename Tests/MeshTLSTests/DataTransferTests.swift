@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 @testable import MeshTLS
 import MeshCore
 import Testing

@@ -37,6 +37,16 @@ import Testing
         expectMeshError("tls.chain-too-large") { _ = try Certificate.parseChain(pem: padded) }
     }
 
+    /// A chain or bundle whose second certificate is corrupt or cut short must fail to load, not quietly lose it.
+    @Test func parseChainRejectsCorruptTrailingCertificate() throws {
+        let authority = try TestAuthority()
+        let one = try authority.mint(clientID.description).chain[0].pem()
+        let truncated = one + one.prefix(200)
+        withKnownIssue("parseChain stops at the first unreadable block and returns what it read so far") {
+            expectMeshError("tls.bad-certificate") { _ = try Certificate.parseChain(pem: truncated) }
+        }
+    }
+
     @Test func parseChainKeepsLeafFirstOrder() throws {
         let authority = try TestAuthority()
         let minted = try authority.mintThrough(intermediates: 2, uri: clientID.description)

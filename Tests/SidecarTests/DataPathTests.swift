@@ -92,7 +92,8 @@ struct DataPathTests {
 enum BulkTransfer {
     struct Result { var sentHash = "", receivedHash = "", receivedBytes = 0, error: String? }
 
-    static func run(port: UInt16, bytes: Int, seed: UInt8) -> Result {
+    /// `paceMs` sleeps between 1 MiB blocks, to keep a transfer running for a while.
+    static func run(port: UInt16, bytes: Int, seed: UInt8, paceMs: Int = 0) -> Result {
         guard let fd = try? TCP.connect(port: port, timeoutSeconds: 120) else { return Result(error: "connect failed") }
         defer { close(fd) }
         // A pattern whose period (1 MiB + 7) does not line up with any buffer size, different per connection.
@@ -106,6 +107,7 @@ enum BulkTransfer {
                 if !ok { break }
                 block.withUnsafeBytes { sentHash.hasher.update(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
                 left -= n
+                if paceMs > 0 { usleep(UInt32(paceMs * 1000)) }
             }
             shutdown(fd, Int32(SHUT_WR))
             sentHash.done.signal()

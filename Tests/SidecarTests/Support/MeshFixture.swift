@@ -38,11 +38,7 @@ final class MeshFixture {
         let (fp, ip) = (frontendPort, intruderPort)
         frontend = try SidecarProcess(name: "frontend", config: outbound("frontend", port: fp, expect: frontendExpects ?? paymentsID), dir: pki.dir)
         intruder = try SidecarProcess(name: "intruder", config: outbound("intruder", port: ip, expect: paymentsID), dir: pki.dir)
-        try payments.waitListening([inboundPort])
-        try frontend.waitListening([frontendPort])
-        try intruder.waitListening([intruderPort])
-        // The readiness probes above were refused or proxied; let them settle before taking the baseline.
-        usleep(300_000)
+        for s in [payments, frontend, intruder] { try s.waitReady() }
         baselineFDs = [payments, frontend, intruder].map { $0.openFDs }
     }
 

@@ -7,6 +7,9 @@ final class SidecarProcess {
     let configPath: String
     let logPath: String
     let stderrPath: String
+    /// The stats endpoint's port (a free port chosen per process).
+    let adminPort: UInt16
+    private(set) var config: [String: Any]
 
     /// The folder holding the built executables (next to the test bundle).
     static var binDir: String {
@@ -22,8 +25,10 @@ final class SidecarProcess {
         var log = (cfg["log"] as? [String: Any]) ?? [:]
         log["file"] = logPath
         cfg["log"] = log
-        let data = try JSONSerialization.data(withJSONObject: cfg, options: [.prettyPrinted, .sortedKeys])
-        try data.write(to: URL(fileURLWithPath: configPath))
+        adminPort = TCP.freePort()
+        if cfg["admin"] == nil { cfg["admin"] = ["listen": "127.0.0.1:\(adminPort)"] }
+        self.config = cfg
+        try Self.write(cfg, to: configPath)
         _ = FileManager.default.createFile(atPath: stderrPath, contents: nil)
         process.executableURL = URL(fileURLWithPath: "\(Self.binDir)/mesh-sidecar")
         process.arguments = ["run", "--config", configPath]
@@ -32,6 +37,45 @@ final class SidecarProcess {
     }
 
     var pid: Int32 { process.processIdentifier }
+
+    /// Replaces the config file atomically (temp file + rename), as an operator or a config agent would.
+    func rewriteConfig(_ change: (inout [String: Any]) -> Void) throws {
+        change(&config)
+        try Self.write(config, to: configPath)
+    }
+
+    static func write(_ cfg: [String: Any], to path: String) throws {
+        let data = try JSONSerialization.data(withJSONObject: cfg, options: [.prettyPrinted, .sortedKeys])
+        try data.write(to: URL(fileURLWithPath: path + ".tmp"))
+        guard rename(path + ".tmp", path) == 0 else { throw TestFailure("rename failed: \(errno)") }
+    }
+
+    /// One request to the stats endpoint.
+    func admin(_ method: String = "GET", _ path: String) -> (status: Int, body: String) {
+        guard let fd = try? TCP.connect(port: adminPort, timeoutSeconds: 5) else { return (0, "") }
+        defer { close(fd) }
+        _ = TCP.sendAll(fd, Array("\(method) \(path) HTTP/1.1\r\nHost: admin\r\nConnection: close\r\nContent-Length: 0\r\n\r\n".utf8))
+        let text = String(decoding: TCP.readToEOF(fd).bytes, as: UTF8.self)
+        guard let sp = text.split(separator: " ", maxSplits: 2, omittingEmptySubsequences: true).dropFirst().first, let status = Int(sp),
+              let bodyStart = text.range(of: "\r\n\r\n") else { return (0, text) }
+        return (status, String(text[bodyStart.upperBound...]))
+    }
+
+    /// The admin answer parsed as a JSON object (nil when it is not one).
+    func adminJSON(_ path: String) -> [String: Any]? {
+        (try? JSONSerialization.jsonObject(with: Data(admin("GET", path).body.utf8))) as? [String: Any]
+    }
+
+    /// Waits until the stats endpoint says ready: every listener is bound then, and no probe connection
+    /// has touched the data path (so counters start at zero).
+    func waitReady(timeout: Double = 10) throws {
+        let deadline = Date().addingTimeInterval(timeout)
+        while admin("GET", "/ready").status != 200 {
+            if !process.isRunning { throw TestFailure("sidecar exited early: \(stderr())") }
+            if Date() > deadline { throw TestFailure("not ready after \(timeout)s; stderr: \(stderr())") }
+            usleep(20_000)
+        }
+    }
 
     /// Waits until every port accepts TCP connections (or the process dies).
     func waitListening(_ ports: [UInt16], timeout: Double = 10) throws {

@@ -1,0 +1,224 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import MeshCore
+import MeshHTTP1
+import MeshNet
+import MeshTLS
+
+/// One server-side HTTP connection: (TLS handshake →) read a request → handler → write the response →
+/// next request or close. One request at a time; pipelined requests wait their turn with reading paused.
+final class HTTPServerConnection: EventHandler, @unchecked Sendable {
+    // @unchecked: confined to the server's loop thread; `respond` callbacks hop onto it with `execute`.
+    unowned let server: HTTPServer
+    let fd: Int32
+    let peer: SocketAddress
+    var tls: TLSStream?
+    var handshaking = false
+    var peerIdentity: SPIFFEID?
+    var parser: HTTPRequestParser
+    var queued: [HTTPEvent<HTTPRequestHead>] = []
+    var head: HTTPRequestHead?
+    var body: [UInt8] = []
+    var inFlight = false
+    var output: [UInt8] = []
+    var outputOffset = 0
+    var closeAfterWrite = false
+    var closed = false
+    var timer: TimerID?
+    var interest: Interest = .none
+    var loop: EventLoop { server.loop }
+
+    init(server: HTTPServer, fd: Int32, peer: SocketAddress) {
+        self.server = server
+        self.fd = fd
+        self.peer = peer
+        parser = HTTPRequestParser(limits: server.limits.codec)
+    }
+
+    func start() throws {
+        if let ctx = server.tls {
+            tls = try TLSStream(context: ctx, fd: fd)
+            handshaking = true
+            arm(server.limits.handshakeTimeoutMs)
+        } else {
+            arm(server.limits.idleTimeoutMs)
+        }
+        try loop.register(fd, .read, self)
+        interest = .read
+    }
+
+    func ready(fd: Int32, _ r: Readiness) {
+        if handshaking { return handshake() }
+        if r.writable && outputOffset < output.count { flush() }
+        if closed { return }
+        if r.readable && !inFlight { readSome() }
+        if !closed { updateInterest() }
+    }
+
+    private func handshake() {
+        guard let tls else { return }
+        switch tls.handshake() {
+        case .wantRead: set(.read)
+        case .wantWrite: set(.write)
+        case .failed: finish()
+        case .done:
+            guard case .success(let id) = tls.verifyPeer() else { return finish() }
+            peerIdentity = id
+            handshaking = false
+            arm(server.limits.idleTimeoutMs)
+            readSome()
+            if !closed { updateInterest() }
+        }
+    }
+
+    private func readSome() {
+        let buf = server.scratch
+        let n: Int
+        if let tls {
+            switch tls.read(into: buf) {
+            case .bytes(let k): n = k
+            case .wantRead, .wantWrite: return
+            case .eof, .failed: return finish()
+            }
+        } else {
+            do {
+                switch try Socket.read(fd, buf) {
+                case .wouldBlock: return
+                case .done(0): return finish()
+                case .done(let k): n = k
+                }
+            } catch {
+                return finish()
+            }
+        }
+        let wasIdle = parser.isIdle
+        do {
+            queued += try parser.feed(UnsafeRawBufferPointer(rebasing: buf[0..<n]))
+        } catch {
+            let e = error as HTTPParseError
+            return fail(HTTPResponse.error(e.status, code: e.code, reason: e.reason))
+        }
+        if wasIdle && !parser.isIdle && queued.isEmpty { arm(server.limits.requestTimeoutMs) }
+        processQueue()
+    }
+
+    /// Handles queued parser events until a request is complete and handed to the handler.
+    private func processQueue() {
+        while !inFlight && !closed && !queued.isEmpty {
+            let event = queued.removeFirst()
+            switch event {
+            case .head(let h):
+                head = h
+                body = []
+                arm(server.limits.requestTimeoutMs)
+            case .body(let b):
+                body += b
+            case .end:
+                guard let h = head else { continue }
+                inFlight = true
+                cancelTimer()
+                let request = HTTPRequest(head: h, body: body, peer: peer, peerIdentity: peerIdentity)
+                head = nil
+                body = []
+                let loop = self.loop
+                let me = self
+                server.handler(request) { response in
+                    // Handlers may answer later or from another thread: always finish on the loop.
+                    loop.execute { me.respond(response, keepAlive: h.keepAlive) }
+                }
+            }
+        }
+    }
+
+    private func respond(_ r: HTTPResponse, keepAlive: Bool) {
+        guard !closed, inFlight else { return }
+        inFlight = false
+        output = HTTPSerializer.response(status: r.status, headers: r.headers, body: r.body, keepAlive: keepAlive)
+        outputOffset = 0
+        closeAfterWrite = !keepAlive
+        flush()
+        if closed { return }
+        if outputOffset == output.count {
+            arm(parser.isIdle ? server.limits.idleTimeoutMs : server.limits.requestTimeoutMs)
+            processQueue()
+        }
+        if !closed { updateInterest() }
+    }
+
+    private func fail(_ r: HTTPResponse) {
+        inFlight = true
+        queued.removeAll()
+        respond(r, keepAlive: false)
+    }
+
+    private func flush() {
+        while outputOffset < output.count {
+            let slice = output.withUnsafeBytes { UnsafeRawBufferPointer(rebasing: $0[outputOffset...]) }
+            let wrote: Int
+            if let tls {
+                switch tls.write(slice) {
+                case .wrote(let k): wrote = k
+                case .wantRead, .wantWrite: return
+                case .failed: return finish()
+                }
+            } else {
+                switch try? Socket.write(fd, slice) {
+                case .done(let k)?: wrote = k
+                case .wouldBlock?: return
+                case nil: return finish()
+                }
+            }
+            outputOffset += wrote
+        }
+        output = []
+        outputOffset = 0
+        if closeAfterWrite {
+            if let tls { _ = tls.shutdownWrite() }
+            finish()
+        }
+    }
+
+    private func updateInterest() {
+        var i: Interest = .none
+        if !inFlight { i.insert(.read) }
+        if outputOffset < output.count { i.insert(.write) }
+        set(i)
+    }
+
+    private func set(_ i: Interest) {
+        if i.rawValue != interest.rawValue {
+            interest = i
+            loop.setInterest(fd, i)
+        }
+    }
+
+    private func arm(_ ms: Int64) {
+        cancelTimer()
+        timer = loop.schedule(afterMs: ms) { [weak self] in
+            guard let self else { return }
+            self.timer = nil
+            if self.handshaking || self.parser.isIdle && !self.inFlight && self.queued.isEmpty && self.head == nil {
+                self.finish()  // handshake deadline or keep-alive idle: just close
+            } else if !self.inFlight {
+                self.fail(.error(408, code: "http.request-timeout", reason: "the request did not arrive within \(ms) ms"))
+            }
+        }
+    }
+
+    private func cancelTimer() {
+        if let t = timer { loop.cancel(t) }
+        timer = nil
+    }
+
+    /// The one teardown path; harmless to call twice.
+    func finish() {
+        guard !closed else { return }
+        closed = true
+        cancelTimer()
+        loop.deregister(fd)
+        close(fd)
+        tls = nil
+        server.ended(self)
+    }
+}

@@ -1,0 +1,85 @@
+import MeshCore
+import MeshHTTP
+import MeshHTTP1
+import MeshNet
+import MeshTLS
+
+/// The stats endpoint a service owner curls beside the sidecar (default `127.0.0.1:15000`):
+/// `GET /healthz`, `/ready`, `/stats`, `/metrics`, `/config`, `/decisions[?verdict=allow|deny&limit=N]`,
+/// `POST /reload`. State changes only by POST and only from a loopback caller, whatever address it listens on.
+enum AdminServer {
+    static func router(sidecar: Sidecar) -> Router {
+        let runtime = sidecar.runtime
+        return Router([
+            ("GET", "/healthz", Router.sync { _ in .text("ok\n") }),
+            ("GET", "/ready", Router.sync { _ in ready(sidecar) }),
+            ("GET", "/stats", Router.sync { _ in .json(StatsJSON.render(runtime)) }),
+            ("GET", "/metrics", Router.sync { _ in
+                .text(MetricsText.render(runtime, reloader: sidecar.reloader), contentType: "text/plain; version=0.0.4; charset=utf-8")
+            }),
+            ("GET", "/config", Router.sync { _ in .json(ConfigJSON.render(runtime, reloader: sidecar.reloader)) }),
+            ("GET", "/decisions", Router.sync { req in decisions(runtime, req) }),
+            ("POST", "/reload", Router.sync { req in
+                guard req.peer.isLoopback else {
+                    return .error(403, code: "admin.not-loopback", reason: "state changes are accepted only from loopback")
+                }
+                let r = sidecar.reloader.reload(trigger: "api")
+                return r.ok ? .json("{\"reloaded\":true,\"generation\":\(r.generation)}\n")
+                            : .error(422, code: "admin.reload-failed", reason: r.error ?? "reload failed")
+            }),
+        ])
+    }
+
+    /// Wraps the router: any method other than GET/HEAD from a non-loopback caller is refused before routing.
+    static func handler(sidecar: Sidecar) -> HTTPHandler {
+        let router = router(sidecar: sidecar)
+        return { req, respond in
+            if req.method != "GET" && req.method != "HEAD" && !req.peer.isLoopback {
+                respond(.error(403, code: "admin.not-loopback", reason: "state changes are accepted only from loopback"))
+                return
+            }
+            router.handle(req, respond: respond)
+        }
+    }
+
+    /// Ready when listeners are up, the identity is valid now, a trust bundle and the allow lists are loaded.
+    static func ready(_ sidecar: Sidecar) -> HTTPResponse {
+        let state = sidecar.runtime.state
+        let now = sidecar.runtime.clock.wallSeconds()
+        var problems: [String] = []
+        if !sidecar.listening { problems.append("listeners are not up") }
+        if state.identity.leaf.notAfter <= now { problems.append("our certificate expired") }
+        if state.identity.leaf.notBefore > now { problems.append("our certificate is not yet valid") }
+        if state.identity.trustBundle.isEmpty { problems.append("no trust bundle") }
+        if state.allowLists.count != state.config.inbound.count { problems.append("allow lists not loaded") }
+        let body = "{\"ready\":\(problems.isEmpty),\"identity\":\(JSONText.quote(state.identity.spiffeID.description)),"
+            + "\"problems\":[\(problems.map(JSONText.quote).joined(separator: ","))]}\n"
+        return .json(body, status: problems.isEmpty ? 200 : 503)
+    }
+
+    static func decisions(_ runtime: SidecarRuntime, _ req: HTTPRequest) -> HTTPResponse {
+        let q = req.head.query
+        var allowed: Bool?
+        switch q["verdict"] {
+        case nil: allowed = nil
+        case "allow": allowed = true
+        case "deny": allowed = false
+        case let other?:
+            return .error(400, code: "admin.bad-query", reason: "verdict must be allow or deny, not \(other.debugDescription)")
+        }
+        var limit = 100
+        if let l = q["limit"] {
+            guard let n = Int(l), (1...runtime.stats.decisions.capacity).contains(n) else {
+                return .error(400, code: "admin.bad-query", reason: "limit must be 1...\(runtime.stats.decisions.capacity)")
+            }
+            limit = n
+        }
+        let items = runtime.stats.decisions.recent(allowed: allowed, limit: limit).map { d in
+            "{\"time\":\(JSONText.quote(EventLog.iso8601(d.time))),\"direction\":\"\(d.direction.rawValue)\","
+                + "\"listener\":\(JSONText.quote(d.listener)),\"port\":\(d.port),\"peer\":\(JSONText.quote(d.peer)),"
+                + "\"identity\":\(d.identity.map(JSONText.quote) ?? "null"),\"verdict\":\"\(d.allowed ? "allow" : "deny")\","
+                + "\"rule\":\(JSONText.quote(d.rule)),\"reason\":\(JSONText.quote(d.reason))}"
+        }
+        return .json("{\"total\":\(runtime.stats.decisions.total),\"decisions\":[\n" + items.joined(separator: ",\n") + "\n]}\n")
+    }
+}

@@ -1,0 +1,220 @@
+import MeshHTTP1
+import Testing
+
+/// A small seeded generator (SplitMix64) so random splits and mutations are reproducible.
+struct SplitMix64: RandomNumberGenerator {
+    private var state: UInt64
+
+    init(seed: UInt64) { state = seed }
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+/// How bytes reach a parser.
+enum Split: Sendable, CustomStringConvertible {
+    case whole
+    case bytewise
+    case random(seed: UInt64)
+
+    /// The pieces `bytes` is cut into.
+    func pieces(_ bytes: [UInt8]) -> [[UInt8]] {
+        switch self {
+        case .whole:
+            return [bytes]
+        case .bytewise:
+            return bytes.map { [$0] }
+        case .random(let seed):
+            var rng = SplitMix64(seed: seed)
+            var pieces: [[UInt8]] = []
+            var i = 0
+            while i < bytes.count {
+                let n = Int.random(in: 0...min(17, bytes.count - i), using: &rng)  // empty feeds included
+                pieces.append(Array(bytes[i..<(i + n)]))
+                i += n
+            }
+            return pieces
+        }
+    }
+
+    var description: String {
+        switch self {
+        case .whole: "whole"
+        case .bytewise: "bytewise"
+        case .random(let seed): "random(\(seed))"
+        }
+    }
+
+    /// The splits every table input goes through.
+    static let all: [Split] = [.whole, .bytewise, .random(seed: 1), .random(seed: 2), .random(seed: 0xC0FFEE)]
+}
+
+/// Everything a parser said about some bytes: the events (adjacent body pieces merged) or the error.
+enum Outcome<Head: Sendable & Equatable>: Equatable, CustomStringConvertible {
+    case events([HTTPEvent<Head>])
+    case error(HTTPParseError)
+
+    var error: HTTPParseError? {
+        if case .error(let e) = self { return e }
+        return nil
+    }
+
+    var events: [HTTPEvent<Head>] {
+        if case .events(let e) = self { return e }
+        return []
+    }
+
+    var description: String {
+        switch self {
+        case .events(let e): "events \(e)"
+        case .error(let e): "error \(e)"
+        }
+    }
+}
+
+/// Merges adjacent `.body` events, so outcomes of different splits compare equal.
+func merged<Head>(_ events: [HTTPEvent<Head>]) -> [HTTPEvent<Head>] {
+    var out: [HTTPEvent<Head>] = []
+    for event in events {
+        if case .body(let more) = event, case .body(let some)? = out.last {
+            out[out.count - 1] = .body(some + more)
+        } else if case .body(let b) = event, b.isEmpty {
+            Issue.record("parser emitted an empty body event")
+        } else {
+            out.append(event)
+        }
+    }
+    return out
+}
+
+/// Feeds `bytes` to a request parser cut by `split` (odd pieces through the raw-buffer entry point).
+func parseRequest(_ bytes: [UInt8], limits: HTTPLimits = HTTPLimits(), split: Split = .whole,
+                  finish: Bool = false) -> Outcome<HTTPRequestHead> {
+    var parser = HTTPRequestParser(limits: limits)
+    var events: [HTTPEvent<HTTPRequestHead>] = []
+    do throws(HTTPParseError) {
+        for (n, piece) in split.pieces(bytes).enumerated() {
+            if n % 2 == 1 {
+                let result = piece.withUnsafeBytes { buffer in
+                    Result { () throws(HTTPParseError) in try parser.feed(buffer) }
+                }
+                events += try result.get()
+            } else {
+                events += try parser.feed(piece)
+            }
+        }
+        if finish { events += try parser.finish() }
+    } catch {
+        return .error(error)
+    }
+    return .events(merged(events))
+}
+
+/// Feeds `bytes` to a response parser that expects answers to `methods`, cut by `split`.
+func parseResponse(_ bytes: [UInt8], methods: [String] = [], limits: HTTPLimits = HTTPLimits(), split: Split = .whole,
+                   finish: Bool = false) -> Outcome<HTTPResponseHead> {
+    var parser = HTTPResponseParser(limits: limits)
+    for method in methods { parser.expect(requestMethod: method) }
+    var events: [HTTPEvent<HTTPResponseHead>] = []
+    do throws(HTTPParseError) {
+        for (n, piece) in split.pieces(bytes).enumerated() {
+            if n % 2 == 1 {
+                let result = piece.withUnsafeBytes { buffer in
+                    Result { () throws(HTTPParseError) in try parser.feed(buffer) }
+                }
+                events += try result.get()
+            } else {
+                events += try parser.feed(piece)
+            }
+        }
+        if finish { events += try parser.finish() }
+    } catch {
+        return .error(error)
+    }
+    return .events(merged(events))
+}
+
+/// The request outcome, after checking that every split gives the same one.
+func requestOutcome(_ text: String, limits: HTTPLimits = HTTPLimits(), finish: Bool = false,
+                    sourceLocation: SourceLocation = #_sourceLocation) -> Outcome<HTTPRequestHead> {
+    requestOutcome(Array(text.utf8), limits: limits, finish: finish, sourceLocation: sourceLocation)
+}
+
+func requestOutcome(_ bytes: [UInt8], limits: HTTPLimits = HTTPLimits(), finish: Bool = false,
+                    sourceLocation: SourceLocation = #_sourceLocation) -> Outcome<HTTPRequestHead> {
+    let whole = parseRequest(bytes, limits: limits, split: .whole, finish: finish)
+    for split in Split.all.dropFirst() {
+        let other = parseRequest(bytes, limits: limits, split: split, finish: finish)
+        #expect(other == whole, "split \(split) differs", sourceLocation: sourceLocation)
+    }
+    return whole
+}
+
+/// The response outcome, after checking that every split gives the same one.
+func responseOutcome(_ text: String, methods: [String] = [], limits: HTTPLimits = HTTPLimits(), finish: Bool = false,
+                     sourceLocation: SourceLocation = #_sourceLocation) -> Outcome<HTTPResponseHead> {
+    let bytes = Array(text.utf8)
+    let whole = parseResponse(bytes, methods: methods, limits: limits, split: .whole, finish: finish)
+    for split in Split.all.dropFirst() {
+        let other = parseResponse(bytes, methods: methods, limits: limits, split: split, finish: finish)
+        #expect(other == whole, "split \(split) differs", sourceLocation: sourceLocation)
+    }
+    return whole
+}
+
+/// A table row: input that must be refused with `status` and `code`.
+struct Rejection: Sendable, CustomTestStringConvertible {
+    let label: String
+    let input: String
+    let status: Int
+    let code: String
+    var limits = HTTPLimits()
+
+    init(_ label: String, _ input: String, _ status: Int, _ code: String, limits: HTTPLimits = HTTPLimits()) {
+        self.label = label
+        self.input = input
+        self.status = status
+        self.code = code
+        self.limits = limits
+    }
+
+    var testDescription: String { label }
+}
+
+/// Asserts that every split of a request refuses it with the row's status and code.
+func expectRequestRejected(_ row: Rejection, sourceLocation: SourceLocation = #_sourceLocation) {
+    let outcome = requestOutcome(row.input, limits: row.limits, sourceLocation: sourceLocation)
+    guard let error = outcome.error else {
+        Issue.record("\(row.label): expected \(row.code), got \(outcome)", sourceLocation: sourceLocation)
+        return
+    }
+    #expect(error.code == row.code, "\(row.label): \(error)", sourceLocation: sourceLocation)
+    #expect(error.status == row.status, "\(row.label): \(error)", sourceLocation: sourceLocation)
+}
+
+extension HTTPEvent {
+    var head: Head? {
+        if case .head(let h) = self { return h }
+        return nil
+    }
+}
+
+extension Array where Element == UInt8 {
+    var text: String { String(decoding: self, as: UTF8.self) }
+}
+
+/// Limits small enough to reach in a test.
+func smallLimits(headerBytes: Int = 32_768, headerCount: Int = 100, bodyBytes: Int = 1_048_576,
+                 chunkLine: Int = 4_096) -> HTTPLimits {
+    var limits = HTTPLimits()
+    limits.maxHeaderBytes = headerBytes
+    limits.maxHeaderCount = headerCount
+    limits.maxBodyBytes = bodyBytes
+    limits.maxChunkLineBytes = chunkLine
+    return limits
+}
