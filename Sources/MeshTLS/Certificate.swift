@@ -28,7 +28,14 @@ public final class Certificate: @unchecked Sendable {
                 throw MeshError("tls.chain-too-long", "more than \(maxCount) certificates in one file")
             }
         }
-        OpenSSLError.clear()  // the loop ends with a "no start line" error by design
+        // The loop ends with "no start line" when the text is used up; any other error is a corrupt block,
+        // which must fail the load rather than quietly drop an intermediate or a bundle root.
+        let last = ERR_peek_last_error()
+        let cleanEnd = last == 0 || (ERR_GET_LIB(last) == ERR_LIB_PEM && ERR_GET_REASON(last) == PEM_R_NO_START_LINE)
+        if !cleanEnd {
+            throw OpenSSLError.error("tls.bad-certificate", "certificate \(out.count + 1) in the file is corrupt or cut short")
+        }
+        OpenSSLError.clear()
         if out.isEmpty { throw MeshError("tls.bad-certificate", "no PEM certificate found") }
         return out
     }

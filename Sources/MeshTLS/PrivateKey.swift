@@ -22,12 +22,17 @@ public final class PrivateKey: @unchecked Sendable {
     /// Loads a PEM private key (PKCS#8 or SEC1). Only P-256 EC keys are accepted.
     public convenience init(pem: [UInt8]) throws {
         let bio = try MemoryBIO(pem)
-        guard let k = PEM_read_bio_PrivateKey(bio.bio, nil, nil, nil) else {
-            throw OpenSSLError.error("tls.bad-key", "not a PEM private key")
+        // A password callback that refuses: an encrypted key must fail, never prompt on a terminal.
+        guard let k = PEM_read_bio_PrivateKey(bio.bio, nil, { _, _, _, _ in 0 }, nil) else {
+            throw OpenSSLError.error("tls.bad-key", "not an unencrypted PEM private key")
         }
         self.init(owning: k)
-        guard EVP_PKEY_get_base_id(k) == EVP_PKEY_EC, EVP_PKEY_get_bits(k) == 256 else {
-            throw MeshError("tls.bad-key", "private key must be ECDSA P-256")
+        var group = [CChar](repeating: 0, count: 64)
+        var len = 0
+        let named = EVP_PKEY_get_group_name(k, &group, group.count, &len) == 1
+        let curve = named ? group.withUnsafeBufferPointer { String(cString: $0.baseAddress!) } : ""
+        guard EVP_PKEY_get_base_id(k) == EVP_PKEY_EC, curve == "prime256v1" || curve == "P-256" else {
+            throw MeshError("tls.bad-key", "private key must be ECDSA P-256 (found \(curve.isEmpty ? "another key type" : curve))")
         }
     }
 

@@ -15,11 +15,16 @@ public struct TLSIdentity: Sendable {
     public init(chain: [Certificate], key: PrivateKey, trustBundle: [Certificate], trustDomain: TrustDomain) throws {
         guard let leaf = chain.first else { throw MeshError("tls.no-certificate", "certificate chain is empty") }
         guard !trustBundle.isEmpty else { throw MeshError("tls.empty-bundle", "trust bundle has no certificate") }
-        switch SVIDValidator.validate(leaf, role: .server, trustDomain: trustDomain) {
-        case .success(let id): spiffeID = id
-        case .failure(let why):
-            throw MeshError("tls.bad-own-certificate", "our own certificate is not a valid X.509-SVID for \(trustDomain): \(why.rawValue)")
+        // We are a TLS server inbound and a TLS client outbound: our leaf must pass as both.
+        var id: SPIFFEID?
+        for role in [PeerRole.server, .client] {
+            switch SVIDValidator.validate(leaf, role: role, trustDomain: trustDomain) {
+            case .success(let got): id = got
+            case .failure(let why):
+                throw MeshError("tls.bad-own-certificate", "our own certificate is not a valid X.509-SVID for \(trustDomain): \(why.rawValue)")
+            }
         }
+        spiffeID = id!
         self.chain = chain
         self.key = key
         self.trustBundle = trustBundle

@@ -158,7 +158,11 @@ func requestOutcome(_ bytes: [UInt8], limits: HTTPLimits = HTTPLimits(), finish:
 /// The response outcome, after checking that every split gives the same one.
 func responseOutcome(_ text: String, methods: [String] = [], limits: HTTPLimits = HTTPLimits(), finish: Bool = false,
                      sourceLocation: SourceLocation = #_sourceLocation) -> Outcome<HTTPResponseHead> {
-    let bytes = Array(text.utf8)
+    responseOutcome(Array(text.utf8), methods: methods, limits: limits, finish: finish, sourceLocation: sourceLocation)
+}
+
+func responseOutcome(_ bytes: [UInt8], methods: [String] = [], limits: HTTPLimits = HTTPLimits(), finish: Bool = false,
+                     sourceLocation: SourceLocation = #_sourceLocation) -> Outcome<HTTPResponseHead> {
     let whole = parseResponse(bytes, methods: methods, limits: limits, split: .whole, finish: finish)
     for split in Split.all.dropFirst() {
         let other = parseResponse(bytes, methods: methods, limits: limits, split: split, finish: finish)

@@ -42,9 +42,7 @@ import Testing
         let authority = try TestAuthority()
         let one = try authority.mint(clientID.description).chain[0].pem()
         let truncated = one + one.prefix(200)
-        withKnownIssue("parseChain stops at the first unreadable block and returns what it read so far") {
-            expectMeshError("tls.bad-certificate") { _ = try Certificate.parseChain(pem: truncated) }
-        }
+        expectMeshError("tls.bad-certificate") { _ = try Certificate.parseChain(pem: truncated) }
     }
 
     @Test func parseChainKeepsLeafFirstOrder() throws {
@@ -111,14 +109,11 @@ import Testing
         }
     }
 
-    /// Other 256-bit curves are not P-256 either. Today `PrivateKey(pem:)` checks only "EC and 256 bits", so
-    /// these load, and a server using one fails every handshake with a misleading `tls-version` reason.
+    /// Other 256-bit curves are not P-256 either: refused at load, not at the first handshake.
     @Test(.enabled(if: OpenSSLCLI.isAvailable), arguments: ["secp256k1", "brainpoolP256r1"])
     func privateKeyRejectsOther256BitCurves(curve: String) throws {
         let pem = try OpenSSLCLI.generate("genpkey -algorithm EC -pkeyopt ec_paramgen_curve:\(curve)")
-        withKnownIssue("PrivateKey(pem:) accepts any 256-bit EC curve, not only P-256") {
-            expectMeshError("tls.bad-key") { _ = try PrivateKey(pem: pem) }
-        }
+        expectMeshError("tls.bad-key") { _ = try PrivateKey(pem: pem) }
     }
 }
 
