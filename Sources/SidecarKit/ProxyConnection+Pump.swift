@@ -107,11 +107,14 @@ extension ProxyConnection {
     /// Read interest where the other end can take more; write interest where bytes or a shutdown wait.
     func updateInterests() {
         guard let up else { return }
-        for (x, y) in [(down, up), (up, down)] {
-            var i: Interest = .none
-            if (!x.readClosed && y.pendingCount == 0 && !y.writeClosed) || x.writeWantsRead { i.insert(.read) }
-            if x.pendingCount > 0 || x.readWantsWrite || x.shutdownWantsWrite { i.insert(.write) }
-            setInterest(x, i)
-        }
+        updateInterest(down, other: up)
+        updateInterest(up, other: down)
+    }
+
+    private func updateInterest(_ x: ProxyEnd, other y: ProxyEnd) {
+        var i: Interest = .none
+        if (!x.readClosed && y.pendingCount == 0 && !y.writeClosed) || x.writeWantsRead { i.insert(.read) }
+        if x.pendingCount > 0 || x.readWantsWrite || x.shutdownWantsWrite { i.insert(.write) }
+        setInterest(x, i)
     }
 }
