@@ -8,6 +8,8 @@ let package = Package(
     products: [
         .executable(name: "mesh-sidecar", targets: ["mesh-sidecar"]),
         .executable(name: "mesh-dev", targets: ["mesh-dev"]),
+        .executable(name: "mesh-control", targets: ["mesh-control"]),
+        .executable(name: "meshctl", targets: ["meshctl"]),
     ],
     targets: [
         // L0
@@ -24,8 +26,12 @@ let package = Package(
         .target(name: "SidecarKit", dependencies: ["MeshCore", "MeshTLS", "MeshNet", "MeshHTTP1", "MeshHTTP"]),
         // L4
         .executableTarget(name: "mesh-sidecar", dependencies: ["SidecarKit"]),
+        .target(name: "ControlPlaneKit", dependencies: ["MeshCore", "MeshTLS", "MeshNet", "MeshHTTP", "MeshHTTP1"]),
+        .target(name: "MeshCLIKit", dependencies: ["MeshCore", "MeshTLS", "MeshNet", "MeshHTTP", "MeshHTTP1"]),
         .target(name: "MeshDevKit", dependencies: ["SidecarKit", "MeshTLS", "MeshNet", "MeshCore"]),
         .executableTarget(name: "mesh-dev", dependencies: ["MeshDevKit", "MeshCore"]),
+        .executableTarget(name: "mesh-control", dependencies: ["ControlPlaneKit"]),
+        .executableTarget(name: "meshctl", dependencies: ["MeshCLIKit"]),
         // Tests
         .testTarget(name: "MeshCoreTests", dependencies: ["MeshCore"]),
         .testTarget(name: "MeshHTTP1Tests", dependencies: ["MeshHTTP1"]),

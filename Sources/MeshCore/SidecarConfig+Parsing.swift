@@ -63,15 +63,46 @@ extension SidecarConfig {
     // MARK: - Sections
 
     private static func parseIdentity(_ node: JSONNode, baseDirectory: String) throws(MeshError) -> IdentityFiles {
-        let r = try node.object(fields: ["trustDomain", "certificate", "key", "trustBundle"])
+        let r = try node.object(fields: ["trustDomain", "certificate", "key", "trustBundle", "bootstrap"])
         let domainNode = try r.required("trustDomain")
         let domainText = try domainNode.string()
         let domain = try rethrow(at: domainNode) { try TrustDomain(domainText) }
         func file(_ key: String) throws(MeshError) -> String {
             try resolve(path: filePath(r.required(key)), baseDirectory: baseDirectory)
         }
-        return IdentityFiles(certificate: try file("certificate"), key: try file("key"),
-                             trustBundle: try file("trustBundle"), trustDomain: domain)
+        var files = IdentityFiles(certificate: try file("certificate"), key: try file("key"),
+                                  trustBundle: try file("trustBundle"), trustDomain: domain)
+        if let b = r.optional("bootstrap") { files.bootstrap = try parseBootstrap(b, trustDomain: domain, baseDirectory: baseDirectory) }
+        return files
+    }
+
+    /// `identity.bootstrap`: get the identity from the control plane with a join token, then keep it renewed.
+    private static func parseBootstrap(_ node: JSONNode, trustDomain: TrustDomain, baseDirectory: String) throws(MeshError) -> BootstrapSettings {
+        let r = try node.object(fields: ["controlPlane", "tokenFile", "trustAnchor", "trustAnchorSHA256", "controlPlaneIdentity"])
+        let cpNode = try r.required("controlPlane")
+        let cp: HostPort
+        do { cp = try HostPort(parsing: try cpNode.string()) } catch { throw cpNode.error(error.code, error.reason) }
+        let token = resolve(path: try filePath(r.required("tokenFile")), baseDirectory: baseDirectory)
+        var anchorFile: String?
+        var anchorSHA: String?
+        if let a = r.optional("trustAnchor") { anchorFile = resolve(path: try filePath(a), baseDirectory: baseDirectory) }
+        if let a = r.optional("trustAnchorSHA256") {
+            let hex = try a.string().lowercased()
+            guard hex.count == 64, hex.allSatisfy({ $0.isHexDigit }) else {
+                throw a.error("config.bad-value", "trustAnchorSHA256 must be 64 hex digits (SHA-256 of the root certificate's DER)")
+            }
+            anchorSHA = hex
+        }
+        guard (anchorFile == nil) != (anchorSHA == nil) else {
+            throw node.error("config.bad-value", "give exactly one of trustAnchor (a bundle file) or trustAnchorSHA256 (a fingerprint)")
+        }
+        var cpID = try rethrow(at: node) { try SPIFFEID.service(trustDomain: trustDomain, namespace: "mesh-system", name: "mesh-control") }
+        if let n = r.optional("controlPlaneIdentity") {
+            let text = try n.string()
+            cpID = try rethrow(at: n) { try SPIFFEID.workload(text) }
+        }
+        return BootstrapSettings(controlPlane: cp, tokenFile: token, trustAnchor: anchorFile, trustAnchorSHA256: anchorSHA,
+                                 controlPlaneIdentity: cpID)
     }
 
     private static func parseInbound(_ node: JSONNode, trustDomain: TrustDomain) throws(MeshError) -> InboundListener {

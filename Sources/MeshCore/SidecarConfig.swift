@@ -35,6 +35,9 @@ public struct IdentityFiles: Sendable, Equatable {
     public var trustBundle: String
     /// The only trust domain whose identities are accepted.
     public var trustDomain: TrustDomain
+    /// When set, the sidecar obtains `certificate`, `key` and `trustBundle` itself from the control plane
+    /// (join token first, then renewals) and writes them to those paths.
+    public var bootstrap: BootstrapSettings?
 
     public init(certificate: String, key: String, trustBundle: String, trustDomain: TrustDomain) {
         self.certificate = certificate
@@ -133,4 +136,24 @@ public struct AdminSettings: Sendable, Equatable {
     public var listen = HostPort(host: "127.0.0.1", port: 15000)
     public var enabled = true
     public init() {}
+}
+
+/// Where a bootstrapping sidecar gets its identity, and how it trusts the control plane the first time.
+public struct BootstrapSettings: Sendable, Equatable {
+    public var controlPlane: HostPort
+    /// A file holding the single-use join token (`meshctl token create`).
+    public var tokenFile: String
+    /// The trust bundle as a PEM file, or …
+    public var trustAnchor: String?
+    /// … the SHA-256 fingerprint (hex) of a root the control plane's bundle must contain.
+    public var trustAnchorSHA256: String?
+    /// The identity the control plane must present (default `spiffe://<td>/ns/mesh-system/sa/mesh-control`).
+    public var controlPlaneIdentity: SPIFFEID
+    public init(controlPlane: HostPort, tokenFile: String, trustAnchor: String?, trustAnchorSHA256: String?, controlPlaneIdentity: SPIFFEID) {
+        self.controlPlane = controlPlane
+        self.tokenFile = tokenFile
+        self.trustAnchor = trustAnchor
+        self.trustAnchorSHA256 = trustAnchorSHA256
+        self.controlPlaneIdentity = controlPlaneIdentity
+    }
 }

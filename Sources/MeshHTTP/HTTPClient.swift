@@ -15,6 +15,8 @@ public struct HTTPClient: Sendable {
     public let expectServer: SPIFFEID?
     public let timeoutMs: Int
     public let limits: HTTPLimits
+    /// Skip checking the server (only for fetching a bundle whose fingerprint the caller checks itself).
+    public let skipServerVerification: Bool
 
     public struct Response: Sendable {
         public let head: HTTPResponseHead
@@ -24,7 +26,8 @@ public struct HTTPClient: Sendable {
     }
 
     public init(address: SocketAddress, tls: TLSContext? = nil, expectServer: SPIFFEID? = nil, timeoutMs: Int = 10_000,
-                limits: HTTPLimits = HTTPLimits()) {
+                limits: HTTPLimits = HTTPLimits(), skipServerVerification: Bool = false) {
+        self.skipServerVerification = skipServerVerification
         self.address = address
         self.tls = tls
         self.expectServer = expectServer
@@ -53,7 +56,7 @@ public struct HTTPClient: Sendable {
                 case .failed(let why, let detail): throw MeshError("http.tls", "TLS handshake with \(address) failed: \(why.rawValue) \(detail)")
                 }
             }
-            if case .failure(let why) = s.verifyPeer(expecting: expectServer) {
+            if !skipServerVerification, case .failure(let why) = s.verifyPeer(expecting: expectServer) {
                 throw MeshError("http.tls", "server \(address) refused: \(why.rawValue)")
             }
             stream = s

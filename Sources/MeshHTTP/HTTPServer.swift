@@ -28,7 +28,8 @@ public final class HTTPServer: EventHandler, @unchecked Sendable {
     // @unchecked: all mutable state is confined to `loop`'s thread; `open` is atomic.
     public let loop: EventLoop
     let fd: Int32
-    let tls: TLSContext?
+    /// Swappable (on the loop thread) so a server can renew its own certificate without restarting.
+    var tls: TLSContext?
     let limits: HTTPServerLimits
     let handler: HTTPHandler
     let open = Atomic<Int>(0)
@@ -50,6 +51,9 @@ public final class HTTPServer: EventHandler, @unchecked Sendable {
     }
 
     deinit { scratch.deallocate() }
+
+    /// New connections use `context` from now on; established ones keep theirs. Call on the loop thread.
+    public func setTLS(_ context: TLSContext) { tls = context }
 
     /// Stops listening and closes every connection. Call on the loop thread.
     public func close() {

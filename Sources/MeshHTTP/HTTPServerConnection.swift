@@ -63,8 +63,13 @@ final class HTTPServerConnection: EventHandler, @unchecked Sendable {
         case .wantWrite: set(.write)
         case .failed: finish()
         case .done:
-            guard case .success(let id) = tls.verifyPeer() else { return finish() }
-            peerIdentity = id
+            // A context with optional client certificates lets a caller in without one (a join token or an
+            // operator token must then authenticate the request); a certificate that is there must be valid.
+            switch tls.verifyPeer() {
+            case .success(let id): peerIdentity = id
+            case .failure(.noCertificate): peerIdentity = nil
+            case .failure: return finish()
+            }
             handshaking = false
             arm(server.limits.idleTimeoutMs)
             readSome()

@@ -22,9 +22,10 @@ public struct CertificateTemplate: Sendable {
         self.notAfter = notAfter
     }
 
-    /// A workload SVID valid from `now - 60 s` for `lifetime` seconds.
+    /// A workload SVID valid for `lifetime` seconds from now, back-dated by a tenth of that (at most 60 s)
+    /// for clock skew, so that "half its life" stays close to half of `lifetime` even for short TTLs.
     public static func svid(_ id: SPIFFEID, now: Double, lifetime: Double) -> CertificateTemplate {
-        var t = CertificateTemplate(notBefore: now - 60, notAfter: now + lifetime)
+        var t = CertificateTemplate(notBefore: now - min(60, lifetime / 10), notAfter: now + lifetime)
         t.uriSANs = [id.description]
         return t
     }

@@ -2,15 +2,37 @@ internal import COpenSSL
 import CMeshShims
 import MeshCore
 
-/// A configured OpenSSL SSL_CTX for one role. TLS 1.3 only, mutual authentication always required.
+/// A configured OpenSSL SSL_CTX for one role. TLS 1.3 only. Mesh contexts (`init(peerRole:identity:…)`) always
+/// require mutual authentication; the API and bootstrap contexts (`TLSContext+Modes.swift`) relax it.
 /// Shared by every loop: after `init` it is only read (OpenSSL allows that across threads).
 public final class TLSContext: @unchecked Sendable {
     // @unchecked: the SSL_CTX is fully configured in init and never mutated afterwards; SSL objects created
     // from it on different threads is supported by OpenSSL. The session cache inside it has its own lock.
     let ctx: OpaquePointer
     public let role: PeerRole
-    public let identity: TLSIdentity
+    /// What we present, if anything (nil for the client contexts that present no certificate).
+    let ownIdentity: TLSIdentity?
+    /// The trust domain a peer's SVID must belong to; nil for the insecure bootstrap context, which trusts nothing
+    /// (its `verifyPeer` always refuses).
+    let trustDomain: TrustDomain?
     public let resumption: ResumptionMode
+
+    /// How the peer's certificate is checked.
+    enum PeerTrust {
+        /// Chain to `bundle` (purpose and depth checked by OpenSSL), then the SVID rules in `verifyPeer`.
+        case bundle([Certificate], TrustDomain, ClientCertificatePolicy)
+        /// Nothing is verified: for fetching a bundle whose fingerprint the caller checks itself.
+        case nothing
+    }
+
+    /// The identity this context was built with. Every mesh context (`init(peerRole:identity:…)`) and every
+    /// `server(identity:clientCertificates:)` context has one; the certificate-less client contexts
+    /// (`client(trusting:trustDomain:)`, `insecureClientForBootstrap()`) do not, and asking them is a programming
+    /// error that traps.
+    public var identity: TLSIdentity {
+        guard let ownIdentity else { preconditionFailure("this TLSContext presents no identity") }
+        return ownIdentity
+    }
 
     /// `role` is the role of the *peer*: `.client` builds our server context (inbound), `.server` our client
     /// context (outbound).
@@ -21,15 +43,24 @@ public final class TLSContext: @unchecked Sendable {
     }
 
     /// `presentCertificate: false` exists for tests of a client that shows no certificate.
-    init(peerRole role: PeerRole, identity: TLSIdentity, resumption: ResumptionMode,
-         sessionCacheSize: Int, sessionLifetimeSeconds: Int, presentCertificate: Bool) throws {
+    convenience init(peerRole role: PeerRole, identity: TLSIdentity, resumption: ResumptionMode,
+                     sessionCacheSize: Int, sessionLifetimeSeconds: Int, presentCertificate: Bool) throws {
+        try self.init(peerRole: role, identity: identity, presentCertificate: presentCertificate,
+                      trust: .bundle(identity.trustBundle, identity.trustDomain, .required), resumption: resumption,
+                      sessionCacheSize: sessionCacheSize, sessionLifetimeSeconds: sessionLifetimeSeconds)
+    }
+
+    /// Every context is built here. `identity` is presented when `presentCertificate` (it must then be non-nil).
+    init(peerRole role: PeerRole, identity: TLSIdentity?, presentCertificate: Bool, trust: PeerTrust,
+         resumption: ResumptionMode, sessionCacheSize: Int, sessionLifetimeSeconds: Int) throws {
         guard let ctx = SSL_CTX_new(role == .client ? TLS_server_method() : TLS_client_method()) else {
             throw OpenSSLError.error("tls.context", "SSL_CTX_new")
         }
         self.ctx = ctx
         self.role = role
         // If anything below throws, deinit frees ctx.
-        self.identity = identity
+        self.ownIdentity = identity
+        if case .bundle(_, let domain, _) = trust { self.trustDomain = domain } else { self.trustDomain = nil }
         self.resumption = resumption
         _ = CMeshShims_SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION)
         var options = CMeshShims_SSL_OP_NO_RENEGOTIATION | CMeshShims_SSL_OP_NO_COMPRESSION
@@ -38,13 +69,20 @@ public final class TLSContext: @unchecked Sendable {
         _ = CMeshShims_SSL_CTX_set_mode(ctx, Int(SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS))
 
         // Our identity.
-        if presentCertificate { try Self.useIdentity(ctx, identity) }
+        if presentCertificate, let identity { try Self.useIdentity(ctx, identity) }
 
         // Whom we trust, and how hard we check: chain to the bundle, proper purpose, bounded depth.
         guard let store = X509_STORE_new() else { throw OpenSSLError.error("tls.context", "X509_STORE_new") }
-        for root in identity.trustBundle { X509_STORE_add_cert(store, root.x509) }
         SSL_CTX_set_cert_store(ctx, store)
-        SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nil)
+        switch trust {
+        case .bundle(let bundle, _, let clientCertificates):
+            for root in bundle { X509_STORE_add_cert(store, root.x509) }
+            // A server with `.optional` still asks for a certificate and verifies one that is sent.
+            let mustSend = role == .server || clientCertificates == .required
+            SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | (mustSend ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0), nil)
+        case .nothing:
+            SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, nil)
+        }
         SSL_CTX_set_verify_depth(ctx, 4)
         let param = SSL_CTX_get0_param(ctx)
         X509_VERIFY_PARAM_set_purpose(param, role == .client ? X509_PURPOSE_SSL_CLIENT : X509_PURPOSE_SSL_SERVER)

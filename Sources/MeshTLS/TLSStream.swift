@@ -88,14 +88,16 @@ public final class TLSStream {
     }
 
     /// After the handshake: the peer's verified identity, or why it is refused. For outbound streams pass the
-    /// identity the server must present (secure naming).
+    /// identity the server must present (secure naming). On a stream of the insecure bootstrap context (no trust
+    /// domain, chain unverified) it always refuses with `.unknownCA`.
     public func verifyPeer(expecting expected: SPIFFEID? = nil) -> Result<SPIFFEID, PeerRejection> {
+        guard let trustDomain = context.trustDomain else { return .failure(.unknownCA) }
         guard let leaf = SSL_get0_peer_certificate(ssl) else { return .failure(.noCertificate) }
         let verify = SSL_get_verify_result(ssl)
         if verify != X509_V_OK { return .failure(SVIDValidator.rejection(forVerifyResult: verify)) }
         X509_up_ref(leaf)
         let cert = Certificate(owning: leaf)
-        let result = SVIDValidator.validate(cert, role: context.role, trustDomain: context.identity.trustDomain)
+        let result = SVIDValidator.validate(cert, role: context.role, trustDomain: trustDomain)
         if case .success(let id) = result, let expected, id != expected { return .failure(.wrongServerIdentity) }
         return result
     }

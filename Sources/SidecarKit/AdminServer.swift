@@ -15,7 +15,7 @@ enum AdminServer {
             ("GET", "/ready", Router.sync { _ in ready(sidecar) }),
             ("GET", "/stats", Router.sync { _ in .json(StatsJSON.render(runtime)) }),
             ("GET", "/metrics", Router.sync { _ in
-                .text(MetricsText.render(runtime, reloader: sidecar.reloader), contentType: "text/plain; version=0.0.4; charset=utf-8")
+                .text(MetricsText.render(runtime, reloader: sidecar.reloader, agent: sidecar.agent), contentType: "text/plain; version=0.0.4; charset=utf-8")
             }),
             ("GET", "/config", Router.sync { _ in .json(ConfigJSON.render(runtime, reloader: sidecar.reloader)) }),
             ("GET", "/decisions", Router.sync { req in decisions(runtime, req) }),

@@ -3,7 +3,7 @@ import MeshHTTP
 /// The Prometheus text exposition of a sidecar's counters (names and labels in the README). Label values
 /// come from closed sets (directions, reasons, configured rule names), never from client input.
 enum MetricsText {
-    static func render(_ runtime: SidecarRuntime, reloader: Reloader) -> String {
+    static func render(_ runtime: SidecarRuntime, reloader: Reloader, agent: IdentityAgent? = nil) -> String {
         var out = ""
         func family(_ name: String, _ type: String, _ help: String) {
             out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
@@ -57,6 +57,15 @@ enum MetricsText {
         let state = runtime.state
         family("mesh_certificate_expiry_timestamp_seconds", "gauge", "When our workload certificate expires (Unix time).")
         line("mesh_certificate_expiry_timestamp_seconds", [], JSONText.number(state.identity.leaf.notAfter))
+        let now = runtime.clock.wallSeconds()
+        let leaf = state.identity.leaf
+        family("mesh_certificate_expiring", "gauge", "1 when less than a quarter of our certificate's life is left (renewal is overdue).")
+        line("mesh_certificate_expiring", [], leaf.notAfter - now < (leaf.notAfter - leaf.notBefore) / 4 ? "1" : "0")
+        if let agent {
+            family("mesh_certificate_renewals_total", "counter", "Renewals with the control plane, by result.")
+            line("mesh_certificate_renewals_total", [("result", "success")], "\(agent.renewalsOK.load(ordering: .relaxed))")
+            line("mesh_certificate_renewals_total", [("result", "failure")], "\(agent.renewalsFailed.load(ordering: .relaxed))")
+        }
         family("mesh_reloads_total", "counter", "Reloads of configuration and identity material, by result.")
         line("mesh_reloads_total", [("result", "success")], "\(s.reloadsOK.load(ordering: .relaxed))")
         line("mesh_reloads_total", [("result", "failure")], "\(s.reloadsFailed.load(ordering: .relaxed))")

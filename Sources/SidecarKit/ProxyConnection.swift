@@ -55,6 +55,7 @@ final class ProxyConnection: EventHandler {
         let c = ProxyConnection(direction: .inbound, fd: fd, peer: peer, listener: l.name, port: l.listen.port,
                                 context: context, phase: .downstreamHandshake)
         c.opened()
+        if c.ownCertificateExpired() { return }
         do {
             c.down.tls = try TLSStream(context: c.state.inboundTLS, fd: fd)
             try context.loop.register(fd, .read, c)
@@ -73,6 +74,7 @@ final class ProxyConnection: EventHandler {
         let c = ProxyConnection(direction: .outbound, fd: fd, peer: peer, listener: l.name, port: l.listen.port,
                                 context: context, phase: .connecting)
         c.opened()
+        if c.ownCertificateExpired() { return }
         do {
             try context.loop.register(fd, .none, c)
         } catch {
@@ -84,6 +86,15 @@ final class ProxyConnection: EventHandler {
             return
         }
         c.connect(to: upstream.address)
+    }
+
+    /// Fail closed with a distinct reason once our own certificate has expired (the control plane was away
+    /// for too long): no peer would accept it, and we must not pretend otherwise.
+    private func ownCertificateExpired() -> Bool {
+        let leaf = state.identity.leaf
+        guard leaf.notAfter <= runtime.clock.wallSeconds() else { return false }
+        finish(reason: "own-certificate-expired", detail: "our certificate expired at \(EventLog.iso8601(leaf.notAfter))", refused: true)
+        return true
     }
 
     private func opened() {

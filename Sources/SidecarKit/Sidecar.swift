@@ -22,6 +22,9 @@ public final class Sidecar: @unchecked Sendable {
     /// True once every listener is bound and the loops run.
     public var listening: Bool { up.load(ordering: .relaxed) }
 
+    /// Keeps the identity renewed when it comes from the control plane (set before `start`).
+    public var agent: IdentityAgent?
+
     /// Reloads configuration and identity files (SIGHUP, `POST /reload`, file changes).
     public private(set) var reloader: Reloader!
 

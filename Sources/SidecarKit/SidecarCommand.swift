@@ -69,9 +69,29 @@ public enum SidecarCommand {
         case .failure(let e): return e.code
         case .success(let c): config = c
         }
+        if config.identity.bootstrap != nil && verb == "check-config" {
+            schemaOnly = true  // the identity files are the sidecar's to fetch
+        }
         if schemaOnly {
             out("ok: \(configPath): \(config.inbound.count) inbound, \(config.outbound.count) outbound listener(s)")
             return 0
+        }
+        let log: EventLog
+        do {
+            log = try EventLog(path: config.log.file)
+        } catch {
+            err("mesh-sidecar: log file: \(error)")
+            return 66
+        }
+        var agent: IdentityAgent?
+        if verb == "run", config.identity.bootstrap != nil {
+            // Not ready, and nothing listening, until the control plane has given us an identity.
+            let a = IdentityAgent(files: config.identity, log: { log.event($0, fields: $1) })
+            guard a.ensureIdentity() != nil else {
+                err("mesh-sidecar: no identity from the control plane (see the log)")
+                return 70
+            }
+            agent = a
         }
         switch loadIdentity(config, configPath: configPath) {
         case .failure(let e): return e.code
@@ -81,7 +101,7 @@ public enum SidecarCommand {
             out("ok: \(configPath): identity \(identity.spiffeID), \(config.inbound.count) inbound, \(config.outbound.count) outbound listener(s)")
             return 0
         }
-        return run(config: config, identity: identity, configPath: configPath)
+        return run(config: config, identity: identity, configPath: configPath, log: log, agent: agent)
     }
 
     static func loadConfig(_ path: String) -> Result<SidecarConfig, ExitCode> {
@@ -115,30 +135,27 @@ public enum SidecarCommand {
 
     /// Runs until SIGTERM/SIGINT. The main thread only waits for signals: SIGHUP reloads, and once a second
     /// it looks whether the config or identity files changed (and reloads if so).
-    static func run(config: SidecarConfig, identity: TLSIdentity, configPath: String) -> Int32 {
+    static func run(config: SidecarConfig, identity: TLSIdentity, configPath: String, log: EventLog, agent: IdentityAgent?) -> Int32 {
         var set = sigset_t()
         sigemptyset(&set)
         for sig in [SIGTERM, SIGINT, SIGHUP] { sigaddset(&set, sig) }
         pthread_sigmask(SIG_BLOCK, &set, nil)  // before any thread starts, so every thread inherits it
 
-        let log: EventLog
-        do {
-            log = try EventLog(path: config.log.file)
-        } catch {
-            err("mesh-sidecar: log file: \(error)")
-            return 66
-        }
         let sidecar: Sidecar
         do {
             let clock = SystemClock()
             let state = try SidecarState(config: config, identity: identity, generation: 1, loadedAt: clock.wallSeconds())
             sidecar = Sidecar(runtime: SidecarRuntime(config: config, state: state, log: log, clock: clock), configPath: configPath)
+            sidecar.agent = agent
             try sidecar.start()
         } catch {
             err("mesh-sidecar: cannot start: \(error)")
             log.event("start-failed", ["error": .string("\(error)")])
             return 70
         }
+        let runtime = sidecar.runtime
+        let renewal = agent?.startRenewal(current: { runtime.state.identity },
+                                          renewed: { sidecar.reloader.reload(trigger: "renewal") })
         var timeout = timespec(tv_sec: 1, tv_nsec: 0)
         while true {
             let sig = sigtimedwait(&set, nil, &timeout)
@@ -151,6 +168,8 @@ public enum SidecarCommand {
                 sidecar.reloader.reloadIfFilesChanged()
             }
         }
+        agent?.stop()
+        renewal?.join()
         sidecar.stop()
         return 0
     }

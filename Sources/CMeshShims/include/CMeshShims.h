@@ -35,6 +35,7 @@ static inline int CMeshShims_sk_GENERAL_NAME_num(const GENERAL_NAMES *s) { retur
 static inline GENERAL_NAME *CMeshShims_sk_GENERAL_NAME_value(const GENERAL_NAMES *s, int i) { return sk_GENERAL_NAME_value(s, i); }
 static inline int CMeshShims_sk_X509_num(const STACK_OF(X509) *s) { return sk_X509_num(s); }
 static inline X509 *CMeshShims_sk_X509_value(const STACK_OF(X509) *s, int i) { return sk_X509_value(s, i); }
+static inline void CMeshShims_sk_X509_EXTENSION_pop_free(STACK_OF(X509_EXTENSION) *s, sk_X509_EXTENSION_freefunc f) { sk_X509_EXTENSION_pop_free(s, f); }
 static inline void CMeshShims_OPENSSL_free(void *p) { OPENSSL_free(p); }
 static inline long CMeshShims_BIO_get_mem_data(BIO *b, char **pp) { return BIO_get_mem_data(b, pp); }
 static inline EVP_PKEY *CMeshShims_EVP_EC_gen(const char *curve) { return EVP_EC_gen(curve); }

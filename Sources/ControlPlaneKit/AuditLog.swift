@@ -1,0 +1,104 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Synchronization
+import MeshCore
+import MeshTLS
+
+/// The append-only audit log: one JSON object per line, each carrying the SHA-256 of the line before it
+/// (`prev`) and its own (`hash`, over `prev` and the record), fsynced before the API answers. Tampering with
+/// or losing a line breaks the chain, which `verify` detects.
+public final class AuditLog: Sendable {
+    public let path: String
+    private let state: Mutex<(fd: Int32, lastHash: String, count: Int)>
+    public static let genesis = String(repeating: "0", count: 64)
+
+    /// Opens (creating) the log and verifies the existing chain. A torn last line (a crash mid-append, never
+    /// acknowledged) is cut off; any other break is an error.
+    public init(path: String) throws(MeshError) {
+        self.path = path
+        let existing = DurableFile.exists(path) ? try DurableFile.read(path, limit: 1 << 30) : []
+        let (lastHash, count, validBytes) = try Self.verify(existing)
+        if validBytes < existing.count {
+            if truncate(path, off_t(validBytes)) != 0 { throw DurableFile.failure("truncate \(path)") }
+        }
+        let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
+        if fd < 0 { throw DurableFile.failure("open \(path)") }
+        state = Mutex((fd, lastHash, count))
+        try DurableFile.syncDirectory(DurableFile.directory(of: path))
+    }
+
+    deinit { _ = state.withLock { close($0.fd) } }
+
+    /// Appends `{"seq","time","actor","action", fields…, "prev","hash"}` and fsyncs. Throws when it cannot:
+    /// the caller must then not acknowledge the change.
+    @discardableResult
+    public func append(time: Double, actor: String, action: String, _ fields: [(String, JSONValue)]) throws(MeshError) -> String {
+        try state.withLock { (s) throws(MeshError) -> String in
+            var members: [(String, JSONValue)] = [("seq", .int(s.count + 1)), ("time", .string(Self.iso(time))),
+                                                  ("actor", .string(actor)), ("action", .string(action))]
+            members += fields
+            members.append(("prev", .string(s.lastHash)))
+            let body = JSONValue.object(members).text
+            let hash = SHA256.hex(Array((s.lastHash + body).utf8))
+            members.append(("hash", .string(hash)))
+            let line = Array((JSONValue.object(members).text + "\n").utf8)
+            var off = 0
+            while off < line.count {
+                let n = line.withUnsafeBytes { write(s.fd, $0.baseAddress! + off, $0.count - off) }
+                if n < 0 { if errno == EINTR { continue }; throw DurableFile.failure("append \(path)") }
+                off += n
+            }
+            if fsync(s.fd) != 0 { throw DurableFile.failure("fsync \(path)") }
+            s.lastHash = hash
+            s.count += 1
+            return hash
+        }
+    }
+
+    public var count: Int { state.withLock { $0.count } }
+    public var lastHash: String { state.withLock { $0.lastHash } }
+
+    /// Checks every line's chain; returns the last hash, the number of records, and how many bytes form whole,
+    /// valid lines (a torn final line without its newline is not counted).
+    public static func verify(_ bytes: [UInt8]) throws(MeshError) -> (lastHash: String, count: Int, validBytes: Int) {
+        var prev = genesis
+        var count = 0
+        var start = 0
+        while let nl = bytes[start...].firstIndex(of: 0x0A) {
+            let line = Array(bytes[start..<nl])
+            let value: JSONValue
+            do { value = try StrictJSON.parse(line) } catch { throw MeshError("audit.corrupt", "record \(count + 1): \(error)") }
+            guard case .object(var members) = value, let last = members.last, last.0 == "hash",
+                  let hash = last.1.stringValue, value["prev"]?.stringValue == prev else {
+                throw MeshError("audit.broken-chain", "record \(count + 1) does not follow record \(count)")
+            }
+            members.removeLast()
+            guard SHA256.hex(Array((prev + JSONValue.object(members).text).utf8)) == hash else {
+                throw MeshError("audit.broken-chain", "record \(count + 1) was altered (hash mismatch)")
+            }
+            prev = hash
+            count += 1
+            start = nl + 1
+        }
+        return (prev, count, start)
+    }
+
+    /// Every record, oldest first.
+    public func records() throws(MeshError) -> [JSONValue] {
+        let bytes = try DurableFile.read(path, limit: 1 << 30)
+        var out: [JSONValue] = []
+        for line in bytes.split(separator: 0x0A) {
+            if let v = try? StrictJSON.parse(Array(line)) { out.append(v) }
+        }
+        return out
+    }
+
+    static func iso(_ seconds: Double) -> String {
+        var t = time_t(seconds)
+        var tm = tm()
+        gmtime_r(&t, &tm)
+        func pad(_ v: Int32, _ w: Int) -> String { let s = String(v); return String(repeating: "0", count: max(0, w - s.count)) + s }
+        return "\(pad(tm.tm_year + 1900, 4))-\(pad(tm.tm_mon + 1, 2))-\(pad(tm.tm_mday, 2))T\(pad(tm.tm_hour, 2)):\(pad(tm.tm_min, 2)):\(pad(tm.tm_sec, 2))Z"
+    }
+}

@@ -1,0 +1,162 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import MeshCore
+import MeshNet
+import MeshTLS
+
+/// `mesh-control` as a function from arguments to an exit code.
+public enum ControlCommand {
+    public static let usage = """
+    Usage: mesh-control init --data-dir DIR --trust-domain TD
+                             [--import-ca-cert F --import-ca-key F --import-anchors F [--import-chain F]]
+           mesh-control serve --data-dir DIR [--listen 0.0.0.0:8443] [--cert-ttl 24h]
+                             [--rotation-overlap DURATION] [--issue-rate 30]
+           mesh-control --help
+
+    init   Create the CA (a self-signed ECDSA P-256 root, or an imported intermediate with its anchors), the
+           admin credential (DIR/admin.token, 0600: give it to meshctl) and the audit log.
+    serve  Run the HTTPS API. Certificates it issues live --cert-ttl (default 24h, at least 10s); a CA
+           rotation overlaps for --rotation-overlap (default: the cert TTL). At most --issue-rate
+           certificates per identity per minute.
+
+    The CA key is encrypted at rest with the passphrase in $MESH_CA_PASSPHRASE or the file named by
+    --ca-passphrase-file (both commands). Durations: 30s, 5m, 24h or plain seconds.
+    Exit codes: 0 ok, 64 bad usage, 66 cannot read a file, 70 failure.
+    """
+
+    public static func main(_ args: [String]) -> Int32 {
+        guard let verb = args.first else { err(usage); return 64 }
+        if verb == "--help" || verb == "-h" || verb == "help" { out(usage); return 0 }
+        var opts: [String: String] = [:]
+        var i = 1
+        while i < args.count {
+            guard args[i].hasPrefix("--"), i + 1 < args.count else { err("mesh-control: expected --option VALUE at '\(args[i])'\n\n\(usage)"); return 64 }
+            opts[String(args[i].dropFirst(2))] = args[i + 1]
+            i += 2
+        }
+        guard let dataDir = opts["data-dir"] else { err("mesh-control: --data-dir is required\n\n\(usage)"); return 64 }
+        let passphrase: [UInt8]
+        if let file = opts["ca-passphrase-file"] {
+            guard let p = try? DurableFile.read(file, limit: 4096) else { err("mesh-control: cannot read --ca-passphrase-file \(file)"); return 66 }
+            passphrase = Array(String(decoding: p, as: UTF8.self).trimmingCharacters(in: "\n").utf8)
+        } else if let env = getenv("MESH_CA_PASSPHRASE") {
+            passphrase = Array(String(cString: env).utf8)
+        } else {
+            err("mesh-control: set MESH_CA_PASSPHRASE or --ca-passphrase-file (the CA key is encrypted at rest)")
+            return 64
+        }
+        guard passphrase.count >= 8 else { err("mesh-control: the CA passphrase must be at least 8 bytes"); return 64 }
+        switch verb {
+        case "init": return initialize(dataDir: dataDir, opts: opts, passphrase: passphrase)
+        case "serve": return serve(dataDir: dataDir, opts: opts, passphrase: passphrase)
+        default: err("mesh-control: unknown command '\(verb)'\n\n\(usage)"); return 64
+        }
+    }
+
+    static func initialize(dataDir: String, opts: [String: String], passphrase: [UInt8]) -> Int32 {
+        guard let tdText = opts["trust-domain"] else { err("mesh-control init: --trust-domain is required"); return 64 }
+        let td: TrustDomain
+        do { td = try TrustDomain(tdText) } catch { err("mesh-control init: --trust-domain: \(error)"); return 64 }
+        var imported: (cert: Certificate, key: PrivateKey, chain: [Certificate], anchors: [Certificate])?
+        if let certFile = opts["import-ca-cert"] {
+            guard let keyFile = opts["import-ca-key"], let anchorsFile = opts["import-anchors"] else {
+                err("mesh-control init: --import-ca-cert needs --import-ca-key and --import-anchors")
+                return 64
+            }
+            do {
+                let cert = try Certificate.parseChain(pem: DurableFile.read(certFile), maxCount: 1)[0]
+                let key = try PrivateKey(pem: DurableFile.read(keyFile))
+                let chain = try opts["import-chain"].map { try Certificate.parseChain(pem: DurableFile.read($0)) } ?? []
+                let anchors = try Certificate.parseChain(pem: DurableFile.read(anchorsFile), maxCount: 16)
+                imported = (cert, key, chain, anchors)
+            } catch {
+                err("mesh-control init: import: \(error)")
+                return 66
+            }
+        }
+        do {
+            let secret = try ControlPlane.initialize(dataDir: dataDir, trustDomain: td, passphrase: passphrase,
+                                                     now: SystemClock().wallSeconds(), imported: imported)
+            out("initialized \(dataDir) for trust domain \(td)")
+            out("admin credential written to \(dataDir)/admin.token (0600); meshctl reads it with --data-dir or --token-file")
+            _ = secret
+            return 0
+        } catch let e as MeshError where e.code == "ca.exists" {
+            err("mesh-control init: \(e.reason)")
+            return 64
+        } catch {
+            err("mesh-control init: \(error)")
+            return 70
+        }
+    }
+
+    static func serve(dataDir: String, opts: [String: String], passphrase: [UInt8]) -> Int32 {
+        var settings = ControlSettings()
+        do {
+            if let t = opts["cert-ttl"] { settings.certTTL = try duration(t, min: 10) }
+            if let o = opts["rotation-overlap"] { settings.rotationOverlap = try duration(o, min: 1) }
+            if let r = opts["issue-rate"] {
+                guard let n = Int(r), n >= 1 else { throw MeshError("usage", "--issue-rate must be a whole number ≥ 1") }
+                settings.issuesPerMinute = n
+            }
+        } catch {
+            err("mesh-control serve: \(error)")
+            return 64
+        }
+        let listen = opts["listen"] ?? "0.0.0.0:8443"
+        let address: SocketAddress
+        do { address = try SocketAddress(HostPort(parsing: listen)) } catch { err("mesh-control serve: --listen: \(error)"); return 64 }
+        var set = sigset_t()
+        sigemptyset(&set)
+        sigaddset(&set, SIGTERM)
+        sigaddset(&set, SIGINT)
+        pthread_sigmask(SIG_BLOCK, &set, nil)
+        Syscall.ignoreSIGPIPE()
+        let server: ControlServer
+        do {
+            let cp = try ControlPlane(dataDir: dataDir, passphrase: passphrase, settings: settings)
+            server = try ControlServer(controlPlane: cp, log: { logLine("note", ["message": .string($0)]) })
+            try server.start(address: address)
+            logLine("started", ["listen": .string(server.boundAddress?.description ?? listen), "trustDomain": .string(cp.ca.trustDomain.name),
+                                "identity": .string(cp.identity.description), "certTTLSeconds": .int(Int(settings.certTTL)),
+                                "issuingRoot": .int(cp.ca.issuing.id)])
+        } catch {
+            err("mesh-control serve: \(error)")
+            return 70
+        }
+        var sig: Int32 = 0
+        sigwait(&set, &sig)
+        server.stop()
+        logLine("stopped", [:])
+        return 0
+    }
+
+    /// `30s`, `5m`, `24h`, `2d` or plain seconds.
+    public static func duration(_ text: String, min: Double) throws -> Double {
+        var t = text
+        var unit = 1.0
+        if let last = t.last, !last.isNumber {
+            switch last {
+            case "s": unit = 1
+            case "m": unit = 60
+            case "h": unit = 3600
+            case "d": unit = 86_400
+            default: throw MeshError("usage", "bad duration \(text.debugDescription): use 30s, 5m, 24h or 2d")
+            }
+            t.removeLast()
+        }
+        guard let v = Double(t), v > 0 else { throw MeshError("usage", "bad duration \(text.debugDescription)") }
+        guard v * unit >= min else { throw MeshError("usage", "duration \(text) is below the minimum of \(Int(min)) s") }
+        return v * unit
+    }
+
+    static func logLine(_ event: String, _ fields: [String: JSONValue]) {
+        let members: [(String, JSONValue)] = [("time", .string(AuditLog.iso(SystemClock().wallSeconds()))), ("event", .string(event))]
+            + fields.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+        Syscall.writeAll(fd: 2, JSONValue.object(members).text + "\n")
+    }
+
+    static func out(_ s: String) { Syscall.writeAll(fd: 1, s + "\n") }
+    static func err(_ s: String) { Syscall.writeAll(fd: 2, s + "\n") }
+}

@@ -1,0 +1,86 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import MeshCore
+import MeshHTTP
+import MeshNet
+import MeshTLS
+
+/// `mesh-control serve`: the HTTPS API on one event loop, plus a once-a-second tick that moves CA rotations
+/// along and renews the control plane's own serving certificate (at half its life, or when the issuing root
+/// or the bundle changes).
+public final class ControlServer: @unchecked Sendable {
+    // @unchecked: `server`, `servingNotAfter`, `servingIssuedAt` and `bundleKey` are touched only on `loop`'s thread
+    // after `start`.
+    public let controlPlane: ControlPlane
+    let loop: EventLoop
+    var server: HTTPServer?
+    var thread: LoopThread?
+    var servingIssuedAt = 0.0
+    var servingNotAfter = 0.0
+    var bundleKey = ""
+    let log: @Sendable (String) -> Void
+
+    public init(controlPlane: ControlPlane, log: @escaping @Sendable (String) -> Void = { _ in }) throws {
+        self.controlPlane = controlPlane
+        self.log = log
+        loop = try EventLoop(index: 0, clock: controlPlane.clock)
+    }
+
+    /// Binds `address` and starts serving on a new thread.
+    public func start(address: SocketAddress) throws {
+        let ctx = try servingContext()
+        let router = ControlAPI.router(controlPlane)
+        server = try HTTPServer(loop: loop, address: address, tls: ctx, handler: { req, respond in
+            router.handle(req, respond: respond)
+        })
+        scheduleTick()
+        thread = loop.startThread()
+    }
+
+    public var boundAddress: SocketAddress? { server?.address }
+
+    public func stop() {
+        loop.execute { [self] in server?.close() }
+        loop.stop()
+        thread?.join()
+    }
+
+    private func scheduleTick() {
+        loop.schedule(afterMs: 1000) { [weak self] in
+            guard let self else { return }
+            self.tick()
+            self.scheduleTick()
+        }
+    }
+
+    private func tick() {
+        do {
+            let issuerChanged = try controlPlane.tick()
+            let now = controlPlane.clock.wallSeconds()
+            let halfLife = servingIssuedAt + (servingNotAfter - servingIssuedAt) / 2
+            let bundleNow = controlPlane.ca.bundle.map(\.sha256Fingerprint).joined(separator: ",")
+            if issuerChanged || now >= halfLife || bundleNow != bundleKey {
+                server?.setTLS(try servingContext())
+                log("serving certificate renewed (issuing root \(controlPlane.ca.issuing.id))")
+            }
+        } catch {
+            log("tick failed: \(error)")
+        }
+    }
+
+    /// A fresh key and certificate for our own identity, and a server context that accepts callers with or
+    /// without a client certificate (tokens and operators have none).
+    func servingContext() throws -> TLSContext {
+        let cp = controlPlane
+        let now = cp.clock.wallSeconds()
+        let key = try PrivateKey.generateP256()
+        let lifetime = min(cp.settings.certTTL, 86_400)
+        let chain = try cp.ca.sign(.svid(cp.identity, now: now, lifetime: lifetime), for: key)
+        let identity = try TLSIdentity(chain: chain, key: key, trustBundle: cp.ca.bundle, trustDomain: cp.ca.trustDomain)
+        servingIssuedAt = now
+        servingNotAfter = chain[0].notAfter
+        bundleKey = cp.ca.bundle.map(\.sha256Fingerprint).joined(separator: ",")
+        return try TLSContext.server(identity: identity, clientCertificates: .optional)
+    }
+}

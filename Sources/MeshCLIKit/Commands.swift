@@ -1,0 +1,96 @@
+import MeshCore
+import MeshNet
+
+enum TokenCommands {
+    static func create(_ c: ControlClient, _ o: Options) throws -> Int32 {
+        guard let service = o.value("service") else { throw UsageError("token create needs --service NAMESPACE/NAME") }
+        let ttl = try o.value("ttl").map { try Duration.seconds($0) } ?? 3600
+        let r = try c.call("POST", "/v1/tokens", body: .object([("service", .string(service)), ("ttlSeconds", .int(ttl))]))
+        if o.json { MeshctlCommand.out(r.text); return 0 }
+        MeshctlCommand.out(r["token"]?.stringValue ?? "")
+        Syscall.writeAll(fd: 2, "token for \(r["spiffeID"]?.stringValue ?? "?"), single use, expires \(Table.time(r["expiresAt"]?.intValue))\n")
+        return 0
+    }
+}
+
+enum CACommands {
+    static func status(_ c: ControlClient, _ o: Options) throws -> Int32 {
+        let r = try c.call("GET", "/v1/ca")
+        print(r, o)
+        return 0
+    }
+
+    static func rotate(_ c: ControlClient, _ o: Options) throws -> Int32 {
+        let r = try c.call("POST", "/v1/ca/rotate")
+        print(r, o)
+        return 0
+    }
+
+    static func print(_ r: JSONValue, _ o: Options) {
+        if o.json { MeshctlCommand.out(r.text); return }
+        MeshctlCommand.out("trust domain \(r["trustDomain"]?.stringValue ?? "?"), issuing root \(r["issuing"]?.intValue ?? 0), "
+                           + "cert TTL \(r["certTTLSeconds"]?.intValue ?? 0) s, rotation overlap \(r["rotationOverlapSeconds"]?.intValue ?? 0) s")
+        let rows = (r["roots"]?.arrayValue ?? []).map { x in
+            [String(x["id"]?.intValue ?? 0), x["phase"]?.stringValue ?? "", String((x["sha256"]?.stringValue ?? "").prefix(16)),
+             Table.time(x["notAfter"]?.intValue), x["nextChangeAt"]?.intValue.map { Table.time($0) } ?? "-"]
+        }
+        MeshctlCommand.out(Table.render(["ROOT", "PHASE", "SHA256", "NOT AFTER", "NEXT CHANGE"], rows))
+    }
+}
+
+enum AuditCommand {
+    static func run(_ c: ControlClient, _ o: Options) throws -> Int32 {
+        let r = try c.call("GET", "/v1/audit")
+        if o.json { MeshctlCommand.out(r.text); return 0 }
+        let rows = (r["records"]?.arrayValue ?? []).map { x -> [String] in
+            let skip: Set<String> = ["seq", "time", "actor", "action", "prev", "hash"]
+            let detail: [String]
+            if case .object(let m) = x {
+                detail = m.filter { !skip.contains($0.0) }.map { "\($0.0)=\($0.1.stringValue ?? $0.1.text)" }
+            } else {
+                detail = []
+            }
+            return [String(x["seq"]?.intValue ?? 0), x["time"]?.stringValue ?? "", x["actor"]?.stringValue ?? "",
+                    x["action"]?.stringValue ?? "", detail.joined(separator: " ")]
+        }
+        MeshctlCommand.out(Table.render(["SEQ", "TIME", "ACTOR", "ACTION", "DETAIL"], rows))
+        MeshctlCommand.out("chain verified: \(r["verified"]?.boolValue == true), \(r["count"]?.intValue ?? 0) records")
+        return 0
+    }
+}
+
+enum Duration {
+    static func seconds(_ text: String) throws -> Int {
+        var t = text
+        var unit = 1
+        if let last = t.last, !last.isNumber {
+            switch last {
+            case "s": unit = 1
+            case "m": unit = 60
+            case "h": unit = 3600
+            case "d": unit = 86_400
+            default: throw UsageError("bad duration \(text.debugDescription): use 30s, 5m, 1h or 2d")
+            }
+            t.removeLast()
+        }
+        guard let v = Int(t), v > 0 else { throw UsageError("bad duration \(text.debugDescription)") }
+        return v * unit
+    }
+}
+
+enum Table {
+    static func render(_ header: [String], _ rows: [[String]]) -> String {
+        var widths = header.map(\.count)
+        for r in rows { for (i, c) in r.enumerated() where i < widths.count { widths[i] = max(widths[i], c.count) } }
+        func line(_ cells: [String]) -> String {
+            cells.enumerated().map { i, c in i == cells.count - 1 ? c : c + String(repeating: " ", count: widths[i] - c.count) }
+                .joined(separator: "  ")
+        }
+        return ([line(header)] + rows.map(line)).joined(separator: "\n")
+    }
+
+    static func time(_ t: Int?) -> String {
+        guard let t else { return "-" }
+        return AuditTime.iso(Double(t))
+    }
+}

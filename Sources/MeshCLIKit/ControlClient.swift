@@ -1,0 +1,89 @@
+/// MeshCLIKit is `meshctl`: the platform engineer's command line over the control-plane API.
+#if canImport(Glibc)
+import Glibc
+#endif
+import MeshCore
+import MeshHTTP
+import MeshHTTP1
+import MeshNet
+import MeshTLS
+
+/// How meshctl reaches and trusts the control plane, and proves it is an operator.
+/// Sources, first match wins: flags, then `MESHCTL_SERVER` / `MESHCTL_CA` / `MESHCTL_TOKEN_FILE`, then
+/// `--data-dir DIR` (DIR/bundle.pem and DIR/admin.token, for a control plane on this machine).
+struct ControlClient {
+    let client: HTTPClient
+    let adminToken: String?
+
+    static func make(_ o: Options) throws -> ControlClient {
+        let env = { (k: String) in getenv(k).map { String(cString: $0) } }
+        let server = o.value("server") ?? env("MESHCTL_SERVER") ?? "127.0.0.1:8443"
+        let dataDir = o.value("data-dir") ?? env("MESHCTL_DATA_DIR")
+        guard let caFile = o.value("ca") ?? env("MESHCTL_CA") ?? dataDir.map({ "\($0)/bundle.pem" }) else {
+            throw MeshError("usage", "say how to trust the control plane: --ca BUNDLE.pem (or MESHCTL_CA, or --data-dir)")
+        }
+        let tokenFile = o.value("token-file") ?? env("MESHCTL_TOKEN_FILE") ?? dataDir.map { "\($0)/admin.token" }
+        let bundle = try Certificate.parseChain(pem: try read(caFile), maxCount: 64, maxBytes: 1 << 20)
+        let td: TrustDomain
+        if let t = o.value("trust-domain") {
+            td = try TrustDomain(t)
+        } else if let uri = bundle.first?.uriSANs.first, let id = try? SPIFFEID(parsing: uri) {
+            td = id.trustDomain
+        } else {
+            throw MeshError("usage", "cannot tell the trust domain from \(caFile); pass --trust-domain")
+        }
+        let expect = try SPIFFEID.service(trustDomain: td, namespace: "mesh-system", name: "mesh-control")
+        let ctx = try TLSContext.client(trusting: bundle, trustDomain: td)
+        let token = try tokenFile.map { String(decoding: try read($0), as: UTF8.self).trimmingCharacters(in: " \n") }
+        return ControlClient(client: HTTPClient(address: try SocketAddress(HostPort(parsing: server)), tls: ctx,
+                                                expectServer: expect, timeoutMs: 15_000),
+                             adminToken: token)
+    }
+
+    /// Sends a request; a non-2xx answer becomes an error carrying the server's code and reason.
+    func call(_ method: String, _ path: String, body: JSONValue? = nil) throws -> JSONValue {
+        var h = HTTPHeaders()
+        if let adminToken { h.add("Authorization", "Bearer \(adminToken)") }
+        if body != nil { h.add("Content-Type", "application/json") }
+        let r = try client.send(method: method, path: path, headers: h, body: body.map { Array($0.text.utf8) } ?? [])
+        let json = (try? StrictJSON.parse(r.body)) ?? .null
+        guard (200..<300).contains(r.status) else {
+            throw MeshError(json["error"]?.stringValue ?? "http.\(r.status)", json["reason"]?.stringValue ?? r.text)
+        }
+        return json
+    }
+
+    static func read(_ path: String) throws -> [UInt8] {
+        switch FileIOLite.readAll(path) {
+        case .success(let b): return b
+        case .failure(let e): throw e
+        }
+    }
+}
+
+/// Small file reads without SidecarKit.
+enum FileIOLite {
+    static func readAll(_ path: String, limit: Int = 1 << 20) -> Result<[UInt8], MeshError> {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        if fd < 0 { return .failure(MeshError("file.unreadable", "cannot open \(path): \(String(cString: strerror(errno)))")) }
+        defer { close(fd) }
+        var out: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65_536)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n < 0 { if errno == EINTR { continue }; return .failure(MeshError("file.unreadable", "cannot read \(path)")) }
+            if n == 0 { return .success(out) }
+            out += chunk[0..<n]
+            if out.count > limit { return .failure(MeshError("file.too-large", "\(path) is larger than \(limit) bytes")) }
+        }
+    }
+}
+
+extension String {
+    func trimmingCharacters(in set: String) -> String {
+        var s = Substring(self)
+        while let f = s.first, set.contains(f) { s.removeFirst() }
+        while let l = s.last, set.contains(l) { s.removeLast() }
+        return String(s)
+    }
+}

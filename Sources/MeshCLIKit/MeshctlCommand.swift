@@ -1,0 +1,68 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import MeshCore
+import MeshNet
+
+/// `meshctl` as a function from arguments to an exit code.
+/// Exit codes: 0 ok, 1 the control plane refused (its error code is printed), 64 bad usage, 66 unreadable file,
+/// 69 the control plane could not be reached.
+public enum MeshctlCommand {
+    public static let usage = """
+    Usage: meshctl [--server HOST:PORT] [--ca BUNDLE.pem] [--token-file FILE] [--data-dir DIR] [-o json] COMMAND
+
+    Commands:
+      token create --service NS/NAME [--ttl 1h]   a single-use join token for that workload identity
+      ca status                                   roots, their phase and expiry, which one issues
+      ca rotate                                   start a CA rotation (new root distributed, then issuing)
+      audit                                       the control plane's audit log (chain verified)
+
+    Connection: --server (or MESHCTL_SERVER, default 127.0.0.1:8443); trust: --ca (or MESHCTL_CA); operator
+    credential: --token-file (or MESHCTL_TOKEN_FILE). --data-dir DIR (or MESHCTL_DATA_DIR) uses DIR/bundle.pem
+    and DIR/admin.token of a control plane on this machine.
+    Exit codes: 0 ok, 1 refused by the control plane, 64 bad usage, 66 cannot read a file, 69 unreachable.
+    """
+
+    public static func main(_ args: [String]) -> Int32 {
+        let o: Options
+        do { o = try Options(args) } catch { err("meshctl: \(error)\n\n\(usage)"); return 64 }
+        if o.value("help") != nil || o.positional.isEmpty || o.positional == ["help"] {
+            out(usage)
+            return o.positional.isEmpty && o.value("help") == nil ? 64 : 0
+        }
+        let words = o.positional
+        let client: ControlClient
+        do {
+            client = try ControlClient.make(o)
+        } catch let e as MeshError {
+            err("meshctl: \(e.reason)")
+            return e.code.hasPrefix("file.") ? 66 : 64
+        } catch {
+            err("meshctl: \(error)")
+            return 64
+        }
+        do {
+            switch (words.first, words.dropFirst().first) {
+            case ("token", "create"?): return try TokenCommands.create(client, o)
+            case ("ca", "status"?): return try CACommands.status(client, o)
+            case ("ca", "rotate"?): return try CACommands.rotate(client, o)
+            case ("audit", _): return try AuditCommand.run(client, o)
+            default:
+                err("meshctl: unknown command '\(words.joined(separator: " "))'\n\n\(usage)")
+                return 64
+            }
+        } catch let e as UsageError {
+            err("meshctl: \(e.description)")
+            return 64
+        } catch let e as MeshError {
+            err("meshctl: \(e.code): \(e.reason)")
+            return e.code.hasPrefix("http.connect") || e.code == "http.timeout" || e.code == "http.tls" ? 69 : 1
+        } catch {
+            err("meshctl: \(error)")
+            return 1
+        }
+    }
+
+    static func out(_ s: String) { Syscall.writeAll(fd: 1, s + "\n") }
+    static func err(_ s: String) { Syscall.writeAll(fd: 2, s + "\n") }
+}

@@ -1,0 +1,208 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Synchronization
+import MeshCore
+import MeshHTTP
+import MeshHTTP1
+import MeshNet
+import MeshTLS
+
+/// Gets this sidecar's identity from the control plane and keeps it fresh:
+/// - bootstrap: a new P-256 key (written 0600, never sent), a CSR, the join token → certificate chain and
+///   trust bundle, written to the configured identity files;
+/// - renewal: at about half the certificate's life (± 5 % jitter), a new key and CSR sent over mTLS with the
+///   current certificate; the files are replaced and the sidecar reloads (new handshakes use the new
+///   certificate, established connections carry on). When the control plane is away it retries with
+///   exponential backoff (1 s … 30 s, jittered) and alarms when less than a quarter of the life is left.
+public final class IdentityAgent: Sendable {
+    let settings: BootstrapSettings
+    let files: IdentityFiles
+    let clock: any Clock
+    let log: @Sendable (String, [(String, LogValue)]) -> Void
+    private let stopping = Atomic<Bool>(false)
+    private let rng = Mutex(SplitMix64(seed: UInt64(SystemClock().monotonicNs())))
+    public let renewalsOK = Atomic<Int>(0)
+    public let renewalsFailed = Atomic<Int>(0)
+
+    public init(files: IdentityFiles, clock: any Clock = SystemClock(),
+                log: @escaping @Sendable (String, [(String, LogValue)]) -> Void) {
+        self.files = files
+        self.settings = files.bootstrap!
+        self.clock = clock
+        self.log = log
+    }
+
+    public func stop() { stopping.store(true, ordering: .relaxed) }
+    var stopped: Bool { stopping.load(ordering: .relaxed) }
+
+    // MARK: bootstrap
+
+    /// Returns once valid identity files are on disk: the ones already there (a restart), or new ones from the
+    /// join token. Retries with backoff while the control plane cannot be reached; nil when stopped or when the
+    /// control plane refused the token for good (used, expired, unknown), with the reason logged.
+    public func ensureIdentity() -> TLSIdentity? {
+        if let id = try? TLSIdentity.load(files), id.leaf.notAfter > clock.wallSeconds() { return id }
+        var attempt = 0
+        while !stopped {
+            do {
+                try bootstrap()
+                return try TLSIdentity.load(files)
+            } catch let e as MeshError where e.code.hasPrefix("token.") || e.code == "bootstrap.anchor-mismatch" || e.code.hasPrefix("file.") {
+                log("bootstrap-refused", [("error", .string(e.description))])
+                return nil
+            } catch {
+                attempt += 1
+                log("bootstrap-retry", [("attempt", .int(attempt)), ("error", .string("\(error)"))])
+                sleep(backoff(attempt))
+            }
+        }
+        return nil
+    }
+
+    func bootstrap() throws {
+        let token = String(decoding: try read(settings.tokenFile), as: UTF8.self).trimmingCharacters(in: " \n\r\t")
+        let bundle = try bootstrapBundle()
+        let ctx = try TLSContext.client(trusting: bundle, trustDomain: files.trustDomain)
+        try obtain(via: ctx, token: token, trigger: "bootstrap")
+    }
+
+    /// The bundle to trust the control plane with: the configured file, or the control plane's own bundle
+    /// accepted only if it contains a root with the configured SHA-256 fingerprint.
+    func bootstrapBundle() throws -> [Certificate] {
+        if let file = settings.trustAnchor {
+            return try Certificate.parseChain(pem: try read(file), maxCount: 64, maxBytes: 1 << 20)
+        }
+        let want = settings.trustAnchorSHA256 ?? ""
+        let insecure = try HTTPClient(address: SocketAddress(settings.controlPlane), tls: TLSContext.insecureClientForBootstrap(),
+                                      timeoutMs: 10_000, skipServerVerification: true)
+        let r = try insecure.send(method: "GET", path: "/v1/bundle")
+        let doc = try StrictJSON.parse(r.body)
+        let offered = try Certificate.parseChain(pem: Array((doc["bundle"]?.stringValue ?? "").utf8), maxCount: 64, maxBytes: 1 << 20)
+        guard offered.contains(where: { $0.sha256Fingerprint == want }) else {
+            throw MeshError("bootstrap.anchor-mismatch", "the control plane's bundle has no root with SHA-256 \(want)")
+        }
+        return offered
+    }
+
+    /// New key + CSR → POST /v1/identity → write key (0600), certificate chain and bundle.
+    func obtain(via ctx: TLSContext, token: String?, trigger: String) throws {
+        let key = try PrivateKey.generateP256()
+        let csr = try CertificateSigningRequest.create(key: key)
+        var members: [(String, JSONValue)] = [("csr", .string(String(decoding: csr.pem(), as: UTF8.self)))]
+        if let token { members.append(("token", .string(token))) }
+        let client = HTTPClient(address: try SocketAddress(settings.controlPlane), tls: ctx,
+                                expectServer: settings.controlPlaneIdentity, timeoutMs: 10_000)
+        let r = try client.send(method: "POST", path: "/v1/identity", headers: HTTPHeaders([("Content-Type", "application/json")]),
+                                body: Array(JSONValue.object(members).text.utf8))
+        let doc = (try? StrictJSON.parse(r.body)) ?? .null
+        guard r.status == 200, let chainPEM = doc["certificateChain"]?.stringValue, let bundlePEM = doc["trustBundle"]?.stringValue else {
+            throw MeshError(doc["error"]?.stringValue ?? "identity.refused", doc["reason"]?.stringValue ?? "status \(r.status): \(r.text)")
+        }
+        // Check before writing: the answer must be a valid SVID for our trust domain, for our key.
+        let identity = try TLSIdentity(certificatePEM: Array(chainPEM.utf8), keyPEM: key.pem(), bundlePEM: Array(bundlePEM.utf8),
+                                       trustDomain: files.trustDomain)
+        _ = try TLSContext(peerRole: .client, identity: identity, resumption: .off)  // key matches certificate
+        try write(files.key, key.pem(), mode: 0o600)
+        try write(files.certificate, Array(chainPEM.utf8), mode: 0o644)
+        try write(files.trustBundle, Array(bundlePEM.utf8), mode: 0o644)
+        log("identity-obtained", [("trigger", .string(trigger)), ("identity", .string(identity.spiffeID.description)),
+                                  ("serial", .string(identity.leaf.serialHex)),
+                                  ("notAfter", .string(EventLog.iso8601(identity.leaf.notAfter)))])
+    }
+
+    // MARK: renewal
+
+    /// Runs the renewal loop on a new thread; `current` gives the identity in force, `renewed` is called after
+    /// new files are written (the sidecar reloads).
+    public func startRenewal(current: @escaping @Sendable () -> TLSIdentity, renewed: @escaping @Sendable () -> Void) -> LoopThread {
+        LoopThread(start: { [self] in
+            var attempt = 0
+            var alarmed = ""
+            while !stopped {
+                let id = current()
+                let now = clock.wallSeconds()
+                let life = id.leaf.notAfter - id.leaf.notBefore
+                let jitter = rng.withLock { Double($0.next() % 1000) / 1000 * 0.1 - 0.05 }
+                let renewAt = id.leaf.notBefore + life * (0.5 + jitter)
+                if attempt == 0 && now < renewAt {
+                    nap(until: renewAt)
+                    continue
+                }
+                do {
+                    let ctx = try TLSContext(peerRole: .server, identity: id, resumption: .off)
+                    try obtain(via: ctx, token: nil, trigger: "renewal")
+                    renewalsOK.add(1, ordering: .relaxed)
+                    attempt = 0
+                    renewed()
+                } catch {
+                    attempt += 1
+                    renewalsFailed.add(1, ordering: .relaxed)
+                    let left = id.leaf.notAfter - clock.wallSeconds()
+                    log("renewal-failed", [("attempt", .int(attempt)), ("error", .string("\(error)")),
+                                           ("secondsLeft", .int(Int(left)))])
+                    if left < life / 4 && alarmed != id.leaf.serialHex {
+                        alarmed = id.leaf.serialHex
+                        log("certificate-expiring", [("serial", .string(id.leaf.serialHex)), ("secondsLeft", .int(Int(left)))])
+                    }
+                    // Retry sooner than 30 s when the certificate is short-lived: a sixth of its life at most.
+                    nap(until: clock.wallSeconds() + min(Double(backoff(attempt)), max(1, life / 6)))
+                }
+            }
+        })
+    }
+
+    /// Sleeps in short steps so `stop` is noticed.
+    private func nap(until t: Double) {
+        while !stopped {
+            let left = t - clock.wallSeconds()
+            if left <= 0 { return }
+            usleep(UInt32(min(left, 0.2) * 1_000_000))
+        }
+    }
+
+    /// 1, 2, 4 … 30 s, ±20 %.
+    func backoff(_ attempt: Int) -> UInt32 {
+        let base = min(30.0, pow2(attempt - 1))
+        let j = rng.withLock { Double($0.next() % 1000) / 1000 * 0.4 + 0.8 }
+        return UInt32(max(1, (base * j).rounded()))
+    }
+
+    private func pow2(_ n: Int) -> Double { n <= 0 ? 1 : Double(1 << min(n, 10)) }
+
+    private func read(_ path: String) throws -> [UInt8] {
+        switch FileIO.readAll(path, limit: 1 << 20) {
+        case .success(let b): return b
+        case .failure(let e): throw e
+        }
+    }
+
+    /// Atomic replace (temp + rename), so the file watcher never reads half a file.
+    private func write(_ path: String, _ bytes: [UInt8], mode: mode_t) throws {
+        let tmp = path + ".tmp"
+        if case .failure(let e) = FileIO.writeAll(tmp, bytes, mode: mode) { throw e }
+        guard rename(tmp, path) == 0 else { throw MeshError("file.unwritable", "rename \(tmp): \(String(cString: strerror(errno)))") }
+    }
+}
+
+/// A small seeded generator (jitter must not need a global RNG; tests can seed it).
+struct SplitMix64: RandomNumberGenerator, Sendable {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+extension String {
+    func trimmingCharacters(in set: String) -> String {
+        var s = Substring(self)
+        while let f = s.first, set.contains(f) { s.removeFirst() }
+        while let l = s.last, set.contains(l) { s.removeLast() }
+        return String(s)
+    }
+}
