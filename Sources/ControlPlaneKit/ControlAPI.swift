@@ -50,8 +50,14 @@ enum ControlAPI {
             return .error(400, code: "issue.bad-request", reason: "the body needs a \"csr\" (PEM)")
         }
         let token = body["token"]?.stringValue
-        // With a token we do not look at a presented certificate; without one, the certificate is the credential.
-        let issued = try cp.issue(csrPEM: Array(csr.utf8), token: token, peer: token == nil ? req.peerIdentity : nil)
+        // With a token we do not look at a presented certificate; without one, the certificate is the credential,
+        // valid now or expired less than the grace period ago.
+        var peer: SPIFFEID?
+        if token == nil, let id = req.peerIdentity, let notAfter = req.peerNotAfter, let notBefore = req.peerNotBefore {
+            try cp.checkRenewalCredential(id, notBefore: notBefore, notAfter: notAfter)
+            peer = id
+        }
+        let issued = try cp.issue(csrPEM: Array(csr.utf8), token: token, peer: peer)
         return .json(JSONValue.object([
             ("spiffeID", .string(issued.identity.description)),
             ("certificateChain", .string(String(decoding: issued.chain.flatMap { $0.pem() }, as: UTF8.self))),
@@ -117,7 +123,7 @@ enum ControlAPI {
 
     static func status(for code: String) -> Int {
         if code.hasPrefix("token.used") || code.hasPrefix("token.expired") || code.hasPrefix("token.unknown") { return 403 }
-        if code == "issue.unauthenticated" { return 401 }
+        if code == "issue.unauthenticated" || code == "issue.certificate-expired" { return 401 }
         if code == "issue.rate-limited" { return 429 }
         if code == "ca.rotation-in-progress" { return 409 }
         if code.hasPrefix("store.") || code.hasPrefix("audit.") || code.hasPrefix("ca.") && code != "ca.rotation-in-progress" { return 500 }

@@ -15,6 +15,11 @@ public struct ControlSettings: Sendable {
     public var rotationOverlap: Double?
     /// Issuances per identity per minute (default 30); beyond it 429.
     public var issuesPerMinute = 30
+    /// How long after its certificate expired a sidecar may still renew with it (default: `certTTL`); later it
+    /// needs a new join token. It proves possession of the key the CA certified, so this only bridges an
+    /// outage of the control plane.
+    public var renewalGrace: Double?
+    public var grace: Double { renewalGrace ?? certTTL }
     public init() {}
     public var overlap: Double { rotationOverlap ?? certTTL }
 }
@@ -114,6 +119,17 @@ public final class ControlPlane: Sendable {
             ("csrAskedFor", .array(asked.map { .string($0) })),
         ])
         return Issued(identity: identity, chain: chain, bundle: ca.bundle)
+    }
+
+    /// A renewing certificate must be valid now, or expired less than `settings.grace` ago.
+    public func checkRenewalCredential(_ id: SPIFFEID, notBefore: Double, notAfter: Double) throws {
+        let now = clock.wallSeconds()
+        if notBefore > now + 60 {
+            throw MeshError("issue.certificate-not-yet-valid", "\(id): the presented certificate is not valid yet")
+        }
+        if notAfter + settings.grace < now {
+            throw MeshError("issue.certificate-expired", "\(id): the presented certificate expired \(Int(now - notAfter)) s ago, beyond the \(Int(settings.grace)) s grace; use a new join token")
+        }
     }
 
     private func checkRate(_ id: SPIFFEID, now: Double) throws {

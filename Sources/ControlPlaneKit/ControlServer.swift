@@ -70,7 +70,8 @@ public final class ControlServer: @unchecked Sendable {
     }
 
     /// A fresh key and certificate for our own identity, and a server context that accepts callers with or
-    /// without a client certificate (tokens and operators have none).
+    /// without a client certificate (tokens and operators have none). Client certificate validity is checked
+    /// by the API, not OpenSSL: an expired one may still renew within the grace period.
     func servingContext() throws -> TLSContext {
         let cp = controlPlane
         let now = cp.clock.wallSeconds()
@@ -81,6 +82,6 @@ public final class ControlServer: @unchecked Sendable {
         servingIssuedAt = now
         servingNotAfter = chain[0].notAfter
         bundleKey = cp.ca.bundle.map(\.sha256Fingerprint).joined(separator: ",")
-        return try TLSContext.server(identity: identity, clientCertificates: .optional)
+        return try TLSContext.apiServer(identity: identity)
     }
 }

@@ -16,6 +16,7 @@ final class HTTPServerConnection: EventHandler, @unchecked Sendable {
     var tls: TLSStream?
     var handshaking = false
     var peerIdentity: SPIFFEID?
+    var peerValidity: (Double, Double)?
     var parser: HTTPRequestParser
     var queued: [HTTPEvent<HTTPRequestHead>] = []
     var head: HTTPRequestHead?
@@ -66,7 +67,9 @@ final class HTTPServerConnection: EventHandler, @unchecked Sendable {
             // A context with optional client certificates lets a caller in without one (a join token or an
             // operator token must then authenticate the request); a certificate that is there must be valid.
             switch tls.verifyPeer() {
-            case .success(let id): peerIdentity = id
+            case .success(let id):
+                peerIdentity = id
+                if let leaf = tls.peerChain().first { peerValidity = (leaf.notBefore, leaf.notAfter) }
             case .failure(.noCertificate): peerIdentity = nil
             case .failure: return finish()
             }
@@ -123,7 +126,8 @@ final class HTTPServerConnection: EventHandler, @unchecked Sendable {
                 guard let h = head else { continue }
                 inFlight = true
                 cancelTimer()
-                let request = HTTPRequest(head: h, body: body, peer: peer, peerIdentity: peerIdentity)
+                let request = HTTPRequest(head: h, body: body, peer: peer, peerIdentity: peerIdentity,
+                                          peerNotBefore: peerValidity?.0, peerNotAfter: peerValidity?.1)
                 head = nil
                 body = []
                 let loop = self.loop

@@ -12,12 +12,18 @@ public struct HTTPRequest: Sendable {
     public let peer: SocketAddress
     /// The caller's verified SPIFFE ID when the server runs mTLS and the caller presented a certificate.
     public let peerIdentity: SPIFFEID?
+    /// Validity of the caller's certificate (seconds since the epoch), when it presented one.
+    public let peerNotBefore: Double?
+    public let peerNotAfter: Double?
 
-    public init(head: HTTPRequestHead, body: [UInt8], peer: SocketAddress, peerIdentity: SPIFFEID? = nil) {
+    public init(head: HTTPRequestHead, body: [UInt8], peer: SocketAddress, peerIdentity: SPIFFEID? = nil,
+                peerNotBefore: Double? = nil, peerNotAfter: Double? = nil) {
         self.head = head
         self.body = body
         self.peer = peer
         self.peerIdentity = peerIdentity
+        self.peerNotBefore = peerNotBefore
+        self.peerNotAfter = peerNotAfter
     }
 
     public var method: String { head.method }

@@ -57,3 +57,15 @@ extension TLSStream {
         return out
     }
 }
+
+extension TLSContext {
+    /// The control plane's API server: like `server(identity:clientCertificates: .optional)`, but OpenSSL does
+    /// not check the validity period of client certificates (chain, purpose and SVID rules still apply). The
+    /// caller decides what an expired certificate may still do — the control plane lets a sidecar whose
+    /// certificate expired within a grace period renew it, and nothing else.
+    public static func apiServer(identity: TLSIdentity) throws -> TLSContext {
+        let c = try server(identity: identity, clientCertificates: .optional)
+        X509_VERIFY_PARAM_set_flags(SSL_CTX_get0_param(c.ctx), UInt(X509_V_FLAG_NO_CHECK_TIME))
+        return c
+    }
+}

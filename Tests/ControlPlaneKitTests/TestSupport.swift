@@ -1,0 +1,128 @@
+import Foundation
+import MeshCore
+import MeshNet
+import MeshTLS
+import Synchronization
+import Testing
+
+/// A fresh folder per test, removed when the value goes away.
+final class TempDir {
+    let path: String
+
+    init() throws {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("cp-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: false)
+        path = url.path
+    }
+
+    deinit { try? FileManager.default.removeItem(atPath: path) }
+
+    func file(_ name: String) -> String { "\(path)/\(name)" }
+
+    func read(_ name: String) throws -> [UInt8] { Array(try Data(contentsOf: URL(fileURLWithPath: file(name)))) }
+    func text(_ name: String) throws -> String { String(decoding: try read(name), as: UTF8.self) }
+    func write(_ name: String, _ bytes: [UInt8]) throws { try Data(bytes).write(to: URL(fileURLWithPath: file(name))) }
+    func write(_ name: String, _ text: String) throws { try write(name, Array(text.utf8)) }
+    func exists(_ name: String) -> Bool { FileManager.default.fileExists(atPath: file(name)) }
+
+    /// Permission bits of `name` (e.g. 0o600).
+    func mode(_ name: String) throws -> Int {
+        let attributes = try FileManager.default.attributesOfItem(atPath: file(name))
+        return (attributes[.posixPermissions] as? NSNumber)?.intValue ?? -1
+    }
+
+    func names() throws -> [String] { try FileManager.default.contentsOfDirectory(atPath: path).sorted() }
+
+    /// Runs `openssl args…` in this folder; throws with its stderr when it exits non-zero.
+    @discardableResult
+    func openssl(_ args: [String]) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["openssl"] + args
+        process.currentDirectoryURL = URL(fileURLWithPath: path)
+        let output = Pipe()
+        let errors = Pipe()
+        process.standardOutput = output
+        process.standardError = errors
+        try process.run()
+        let printed = output.fileHandleForReading.readDataToEndOfFile()
+        let complaint = errors.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            throw MeshError("test.openssl", "openssl \(args.joined(separator: " ")): \(String(decoding: complaint, as: UTF8.self))")
+        }
+        return String(decoding: printed, as: UTF8.self)
+    }
+
+    /// Asks the `openssl` CLI whether `chain[0]` chains to `bundle` through the rest of `chain`.
+    func opensslVerifies(chain: [Certificate], bundle: [Certificate]) throws -> Bool {
+        try write("verify-leaf.pem", chain[0].pem())
+        try write("verify-bundle.pem", bundle.flatMap { $0.pem() })
+        var args = ["verify", "-CAfile", "verify-bundle.pem"]
+        if chain.count > 1 {
+            try write("verify-untrusted.pem", chain.dropFirst().flatMap { $0.pem() })
+            args += ["-untrusted", "verify-untrusted.pem"]
+        }
+        do {
+            return try openssl(args + ["verify-leaf.pem"]).contains("OK")
+        } catch {
+            return false
+        }
+    }
+
+    /// The subject CN of the certificate that issued `cert`, read by the `openssl` CLI.
+    func issuerCommonName(of cert: Certificate) throws -> String {
+        try write("issuer-of.pem", cert.pem())
+        let line = try openssl(["x509", "-in", "issuer-of.pem", "-noout", "-issuer", "-nameopt", "multiline"])
+        let cn = line.split(separator: "\n").first { $0.contains("commonName") }
+        return cn.map { String($0.split(separator: "=", maxSplits: 1).last ?? "").trimmingCharacters(in: .whitespaces) } ?? ""
+    }
+
+    /// A PEM CSR for a fresh P-256 key that asks for `uri` (made with the CLI: our own API cannot add SANs).
+    func csrAsking(for uri: String) throws -> [UInt8] {
+        try write("csr.key", PrivateKey.generateP256().pem())
+        try openssl(["req", "-new", "-key", "csr.key", "-subj", "/CN=x", "-addext", "subjectAltName=URI:\(uri)", "-out", "csr.pem"])
+        return try read("csr.pem")
+    }
+}
+
+/// Wall and monotonic time that move only when the test says so.
+final class TestClock: MeshNet.Clock {
+    private let seconds: Mutex<Double>
+
+    init(_ start: Double) { seconds = Mutex(start) }
+
+    func advance(_ by: Double) { seconds.withLock { $0 += by } }
+    func set(_ to: Double) { seconds.withLock { $0 = to } }
+
+    func wallSeconds() -> Double { seconds.withLock { $0 } }
+    func monotonicMs() -> Int64 { Int64(wallSeconds() * 1000) }
+    func monotonicNs() -> Int64 { Int64(wallSeconds() * 1_000_000_000) }
+}
+
+/// Whole seconds close to now, so that certificates minted at "now" verify with the real clock too.
+func wholeSecondsNow() -> Double { Double(Int(SystemClock().wallSeconds())) }
+
+let testPassphrase = Array("correct horse battery staple".utf8)
+
+func trustDomain(_ name: String = "mesh.local") throws -> TrustDomain { try TrustDomain(name) }
+
+/// Runs `body`, expecting a MeshError with `code`; returns it.
+@discardableResult
+func expectMeshError(_ code: String, sourceLocation: SourceLocation = #_sourceLocation,
+                     _ body: () throws -> Void) -> MeshError? {
+    do {
+        try body()
+        Issue.record("expected \(code), but nothing was thrown", sourceLocation: sourceLocation)
+        return nil
+    } catch let error as MeshError {
+        #expect(error.code == code, "reason: \(error.reason)", sourceLocation: sourceLocation)
+        return error
+    } catch {
+        Issue.record("expected MeshError \(code), got \(error)", sourceLocation: sourceLocation)
+        return nil
+    }
+}
+
+/// The lines of a text file, without their newlines.
+func lines(_ text: String) -> [String] { text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init).filter { !$0.isEmpty } }

@@ -1,0 +1,117 @@
+import Foundation
+import Glibc
+
+/// A real `mesh-control` (init + serve) on loopback, and helpers to run `meshctl` against it and to start
+/// bootstrapping sidecars. Everything lives in a fresh temporary folder.
+final class ControlPlaneFixture {
+    let dir: String
+    let port = TCP.freePort()
+    let passphrase = "test-passphrase-\(UUID().uuidString.prefix(8))"
+    let certTTL: Int
+    let overlap: Int?
+    var process: Process?
+    var sidecars: [SidecarProcess] = []
+    var apps: [TestApp] = []
+
+    init(certTTL: Int = 3600, overlap: Int? = nil) throws {
+        self.certTTL = certTTL
+        self.overlap = overlap
+        dir = NSTemporaryDirectory() + "mesh-cp-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let r = try run("mesh-control", ["init", "--data-dir", "\(dir)/data", "--trust-domain", "mesh.local"])
+        guard r.status == 0 else { throw TestFailure("mesh-control init: \(r.stderr)") }
+        try start()
+    }
+
+    var dataDir: String { "\(dir)/data" }
+    var logPath: String { "\(dir)/control.log" }
+
+    func start() throws {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "\(SidecarProcess.binDir)/mesh-control")
+        var args = ["serve", "--data-dir", dataDir, "--listen", "127.0.0.1:\(port)", "--cert-ttl", "\(certTTL)s"]
+        if let overlap { args += ["--rotation-overlap", "\(overlap)s"] }
+        p.arguments = args
+        p.environment = ["MESH_CA_PASSPHRASE": passphrase]
+        if !FileManager.default.fileExists(atPath: logPath) { _ = FileManager.default.createFile(atPath: logPath, contents: nil) }
+        let log = FileHandle(forWritingAtPath: logPath)!
+        log.seekToEndOfFile()
+        p.standardError = log
+        try p.run()
+        process = p
+        let deadline = Date().addingTimeInterval(10)
+        while (try? TCP.connect(port: port)).map({ close($0) }) == nil {
+            if Date() > deadline || !p.isRunning { throw TestFailure("mesh-control did not start: \((try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "")") }
+            usleep(20_000)
+        }
+    }
+
+    /// `kill -9`: no chance to clean up.
+    func kill9() {
+        guard let p = process, p.isRunning else { return }
+        kill(p.processIdentifier, SIGKILL)
+        p.waitUntilExit()
+    }
+
+    /// Runs a built executable to completion.
+    func run(_ tool: String, _ args: [String], env: [String: String] = [:]) throws -> (status: Int32, stdout: String, stderr: String) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "\(SidecarProcess.binDir)/\(tool)")
+        p.arguments = args
+        p.environment = ["MESH_CA_PASSPHRASE": passphrase].merging(env) { $1 }
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        let o = out.fileHandleForReading.readDataToEndOfFile()
+        let e = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+    }
+
+    func meshctl(_ args: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+        try run("meshctl", ["--server", "127.0.0.1:\(port)", "--data-dir", dataDir] + args)
+    }
+
+    /// A join token for `ns/name`, written to a file; returns the file's path.
+    func tokenFile(_ service: String, ttl: String = "1h") throws -> String {
+        let r = try meshctl(["token", "create", "--service", service, "--ttl", ttl])
+        guard r.status == 0 else { throw TestFailure("token create: \(r.stderr)") }
+        let path = "\(dir)/\(service.replacingOccurrences(of: "/", with: "-"))-\(UUID().uuidString.prefix(4)).token"
+        try r.stdout.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    /// A sidecar that bootstraps from a join token (trust anchor: the bundle file) and keeps renewing.
+    func sidecar(_ service: String, inbound: [[String: Any]] = [], outbound: [[String: Any]] = []) throws -> SidecarProcess {
+        let name = service.split(separator: "/").last.map(String.init)!
+        let token = try tokenFile(service)
+        try FileManager.default.createDirectory(atPath: "\(dir)/\(name)", withIntermediateDirectories: true)
+        var cfg: [String: Any] = [
+            "identity": ["trustDomain": "mesh.local", "certificate": "\(name)/svid.crt", "key": "\(name)/svid.key",
+                         "trustBundle": "\(name)/bundle.crt",
+                         "bootstrap": ["controlPlane": "127.0.0.1:\(port)", "tokenFile": token, "trustAnchor": "\(dataDir)/bundle.pem"]],
+            "loops": 1, "log": ["logAllowed": true],
+        ]
+        if !inbound.isEmpty { cfg["inbound"] = inbound }
+        if !outbound.isEmpty { cfg["outbound"] = outbound }
+        let s = try SidecarProcess(name: name, config: cfg, dir: dir)
+        sidecars.append(s)
+        return s
+    }
+
+    func auditRecords() throws -> [[String: Any]] {
+        let r = try meshctl(["-o", "json", "audit"])
+        guard r.status == 0, let doc = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any] else {
+            throw TestFailure("audit: \(r.stderr)")
+        }
+        return doc["records"] as? [[String: Any]] ?? []
+    }
+
+    func stop() {
+        for s in sidecars { s.stop() }
+        for a in apps { a.stop() }
+        if let p = process, p.isRunning { p.terminate(); p.waitUntilExit() }
+        try? FileManager.default.removeItem(atPath: dir)
+    }
+}
