@@ -161,6 +161,22 @@ import Testing
         #expect(try actions(cp).filter { $0 == "certificate.issue" }.count == 5)
     }
 
+    /// Known bug: `issue` redeems the token before the rate check, so a rate-limited join spends the
+    /// single-use token and issues nothing. Remove `withKnownIssue` once the rate is checked first.
+    @Test func aRateLimitedJoinDoesNotSpendTheToken() throws {
+        let dir = try TempDir()
+        let clock = TestClock(t0)
+        let (cp, _) = try controlPlane(dir, clock, settings(issuesPerMinute: 1))
+        _ = try cp.issue(csrPEM: plainCSR(), token: nil, peer: cart)
+        let token = try cp.createToken(for: cart, ttl: 600, actor: "operator")
+        expectMeshError("issue.rate-limited") { _ = try cp.issue(csrPEM: plainCSR(), token: token.secret, peer: nil) }
+        clock.advance(61)
+        withKnownIssue("ControlPlane.issue redeems the token before checking the rate limit") {
+            let issued = try cp.issue(csrPEM: plainCSR(), token: token.secret, peer: nil)
+            #expect(issued.identity == cart)
+        }
+    }
+
     @Test func certificatesLiveTheConfiguredTTL() throws {
         let dir = try TempDir()
         let clock = TestClock(t0)

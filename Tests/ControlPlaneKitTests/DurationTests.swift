@@ -32,4 +32,13 @@ import Testing
     @Test func acceptsExactlyTheMinimum() throws {
         #expect(try ControlCommand.duration("10s", min: 10) == 10)
     }
+
+    /// Known bug: `Double("inf")` parses, so `--cert-ttl infs` is accepted and later traps converting to
+    /// `Int`/`time_t`. Remove `withKnownIssue` once `duration` refuses non-finite (and absurdly large) values.
+    @Test(arguments: ["infs", "infinityh", "1e30s"])
+    func refusesANonFiniteOrHugeDuration(_ text: String) {
+        withKnownIssue("ControlCommand.duration accepts inf and values beyond Int/time_t") {
+            expectMeshError("usage") { _ = try ControlCommand.duration(text, min: 10) }
+        }
+    }
 }
