@@ -43,13 +43,20 @@ public final class AuditLog: Sendable {
             let hash = SHA256.hex(Array((s.lastHash + body).utf8))
             members.append(("hash", .string(hash)))
             let line = Array((JSONValue.object(members).text + "\n").utf8)
+            // On any failure, cut the file back to where it was: the log must stay a valid chain.
+            let size = lseek(s.fd, 0, SEEK_END)
+            func undo(_ what: String) -> MeshError {
+                let e = DurableFile.failure(what)
+                if size >= 0 { _ = ftruncate(s.fd, size) }
+                return e
+            }
             var off = 0
             while off < line.count {
                 let n = line.withUnsafeBytes { write(s.fd, $0.baseAddress! + off, $0.count - off) }
-                if n < 0 { if errno == EINTR { continue }; throw DurableFile.failure("append \(path)") }
+                if n < 0 { if errno == EINTR { continue }; throw undo("append \(path)") }
                 off += n
             }
-            if fsync(s.fd) != 0 { throw DurableFile.failure("fsync \(path)") }
+            if fsync(s.fd) != 0 { throw undo("fsync \(path)") }
             s.lastHash = hash
             s.count += 1
             return hash

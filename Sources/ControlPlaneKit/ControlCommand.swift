@@ -146,7 +146,8 @@ public enum ControlCommand {
             }
             t.removeLast()
         }
-        guard let v = Double(t), v > 0 else { throw MeshError("usage", "bad duration \(text.debugDescription)") }
+        guard let v = Double(t), v.isFinite, v > 0 else { throw MeshError("usage", "bad duration \(text.debugDescription)") }
+        guard v * unit <= 10 * 365 * 86_400 else { throw MeshError("usage", "duration \(text) is longer than 10 years (the root's lifetime)") }
         guard v * unit >= min else { throw MeshError("usage", "duration \(text) is below the minimum of \(Int(min)) s") }
         return v * unit
     }

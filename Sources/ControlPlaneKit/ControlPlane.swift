@@ -43,6 +43,7 @@ public final class ControlPlane: Sendable {
         self.dataDir = dataDir
         self.settings = settings
         self.clock = clock
+        DurableFile.removeLeftovers(in: dataDir)  // never-acknowledged temp files of an interrupted write
         ca = try CAStore(dataDir: dataDir, passphrase: passphrase)
         tokens = try TokenStore(dataDir: dataDir)
         audit = try AuditLog(path: "\(dataDir)/audit.log")
@@ -102,15 +103,15 @@ public final class ControlPlane: Sendable {
         let identity: SPIFFEID
         let via: String
         if let token {
-            identity = try tokens.redeem(token, now: now)
+            identity = try tokens.redeem(token, now: now) { id in try self.checkRate(id, now: now) }
             via = "token"
         } else if let peer {
             identity = peer
             via = "renewal"
+            try checkRate(identity, now: now)
         } else {
             throw MeshError("issue.unauthenticated", "present a join token or your current certificate")
         }
-        try checkRate(identity, now: now)
         let chain = try ca.sign(.svid(identity, now: now, lifetime: settings.certTTL), for: csr)
         let asked = csr.requestedURIs.filter { $0 != identity.description }
         try audit.append(time: now, actor: via == "token" ? "join-token" : identity.description, action: "certificate.issue", [

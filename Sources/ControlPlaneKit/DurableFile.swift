@@ -13,7 +13,8 @@ public enum DurableFile {
     public static func write(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o600) throws(MeshError) {
         let dir = directory(of: path)
         let tmp = "\(path).tmp-\(getpid())"
-        let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
+        unlink(tmp)  // a leftover would keep its old mode
+        let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
         if fd < 0 { throw failure("create \(tmp)") }
         var off = 0
         while off < bytes.count {

@@ -49,8 +49,10 @@ public final class TokenStore: Sendable {
         return (secret, token.expiresAt)
     }
 
-    /// Spends `secret`: returns the identity it is bound to, or why not. Marks it used durably first.
-    public func redeem(_ secret: String, now: Double) throws -> SPIFFEID {
+    /// Spends `secret`: returns the identity it is bound to, or why not. `beforeSpending` runs with the
+    /// identity before the token is marked used (a rate limit that refuses must not burn the token). Marks it
+    /// used durably before returning.
+    public func redeem(_ secret: String, now: Double, beforeSpending: (SPIFFEID) throws -> Void = { _ in }) throws -> SPIFFEID {
         let hash = SHA256.hex(Array(secret.utf8))
         return try tokens.withLock { (list) throws -> SPIFFEID in
             guard let i = list.firstIndex(where: { Self.constantTimeEqual($0.hash, hash) }) else {
@@ -58,6 +60,7 @@ public final class TokenStore: Sendable {
             }
             if list[i].usedAt != nil { throw MeshError("token.used", "the join token was already used; create a new one") }
             if list[i].expiresAt <= now { throw MeshError("token.expired", "the join token expired; create a new one") }
+            try beforeSpending(list[i].identity)
             var next = list
             next[i].usedAt = now
             try persist(next)

@@ -161,8 +161,7 @@ import Testing
         #expect(try actions(cp).filter { $0 == "certificate.issue" }.count == 5)
     }
 
-    /// Known bug: `issue` redeems the token before the rate check, so a rate-limited join spends the
-    /// single-use token and issues nothing. Remove `withKnownIssue` once the rate is checked first.
+    /// The rate limit is checked before the token is spent: a refused join can be retried with the same token.
     @Test func aRateLimitedJoinDoesNotSpendTheToken() throws {
         let dir = try TempDir()
         let clock = TestClock(t0)
@@ -171,10 +170,8 @@ import Testing
         let token = try cp.createToken(for: cart, ttl: 600, actor: "operator")
         expectMeshError("issue.rate-limited") { _ = try cp.issue(csrPEM: plainCSR(), token: token.secret, peer: nil) }
         clock.advance(61)
-        withKnownIssue("ControlPlane.issue redeems the token before checking the rate limit") {
-            let issued = try cp.issue(csrPEM: plainCSR(), token: token.secret, peer: nil)
-            #expect(issued.identity == cart)
-        }
+        let issued = try cp.issue(csrPEM: plainCSR(), token: token.secret, peer: nil)
+        #expect(issued.identity == cart)
     }
 
     @Test func certificatesLiveTheConfiguredTTL() throws {
