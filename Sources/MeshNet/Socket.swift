@@ -14,7 +14,7 @@ public enum Socket {
         do {
             try setOption(fd, SOL_SOCKET, SO_REUSEADDR, 1)
             if reusePort { try setOption(fd, SOL_SOCKET, SO_REUSEPORT, 1) }
-            _ = try Syscall.must("bind") { address.withSockaddr { bind(fd, $0, $1) } }
+            if address.withSockaddr({ bind(fd, $0, $1) }) != 0 { throw SyscallError("bind \(address)", errno) }
             _ = try Syscall.must("listen") { Glibc.listen(fd, backlog) }
         } catch {
             close(fd)
