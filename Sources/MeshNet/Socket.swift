@@ -11,7 +11,7 @@ public enum Socket {
         let fd = try Syscall.must("socket") {
             socket(address.family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         }
-        do {
+        do throws(SyscallError) {
             try setOption(fd, SOL_SOCKET, SO_REUSEADDR, 1)
             if reusePort { try setOption(fd, SOL_SOCKET, SO_REUSEPORT, 1) }
             if address.withSockaddr({ bind(fd, $0, $1) }) != 0 { throw SyscallError("bind \(address)", errno) }
