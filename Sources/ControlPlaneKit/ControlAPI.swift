@@ -2,6 +2,7 @@ import MeshCore
 import MeshHTTP
 import MeshHTTP1
 import MeshTLS
+import MeshNet
 
 /// The control plane's HTTPS API (default port 8443). Sidecars authenticate with a join token or their
 /// current certificate (mTLS); operators with `Authorization: Bearer <admin token>`.
@@ -16,8 +17,8 @@ import MeshTLS
 /// | `POST /v1/ca/rotate` | operator | start a CA rotation |
 /// | `GET /v1/audit` | operator | the audit log, with its chain verified |
 enum ControlAPI {
-    static func router(_ cp: ControlPlane) -> Router {
-        Router([
+    static func router(_ cp: ControlPlane, loop: EventLoop) -> Router {
+        Router(PolicyAPI.routes(cp, loop: loop) + [
             ("GET", "/healthz", Router.sync { _ in .text("ok\n") }),
             ("GET", "/v1/bundle", Router.sync { _ in bundle(cp) }),
             ("POST", "/v1/identity", Router.sync { req in guarded { try issue(cp, req) } }),
@@ -125,7 +126,8 @@ enum ControlAPI {
         if code.hasPrefix("token.used") || code.hasPrefix("token.expired") || code.hasPrefix("token.unknown") { return 403 }
         if code == "issue.unauthenticated" || code == "issue.certificate-expired" { return 401 }
         if code == "issue.rate-limited" { return 429 }
-        if code == "ca.rotation-in-progress" { return 409 }
+        if code == "ca.rotation-in-progress" || code == "policy.conflict" { return 409 }
+        if code.hasPrefix("json.") || code.hasPrefix("policy.") || code.hasPrefix("config.") || code.hasPrefix("spiffe.") { return 422 }
         if code.hasPrefix("store.") || code.hasPrefix("audit.") || code.hasPrefix("ca.") && code != "ca.rotation-in-progress"
             || ["tls.ca", "tls.key-encrypt", "tokens.random", "tokens.corrupt", "init.random"].contains(code) { return 500 }
         return 400

@@ -32,6 +32,9 @@ public final class ControlPlane: Sendable {
     public let ca: CAStore
     public let tokens: TokenStore
     public let audit: AuditLog
+    /// The mesh configuration (services, segments, rules) and its distribution to sidecars.
+    public let policy: PolicyStore
+    public let distribution: PolicyDistribution
     public let clock: any Clock
     let adminTokenHash: String
     private let recentIssues = Mutex<[SPIFFEID: [Double]]>([:])
@@ -47,6 +50,8 @@ public final class ControlPlane: Sendable {
         ca = try CAStore(dataDir: dataDir, passphrase: passphrase)
         tokens = try TokenStore(dataDir: dataDir)
         audit = try AuditLog(path: "\(dataDir)/audit.log")
+        policy = try PolicyStore(dataDir: dataDir, audit: audit)
+        distribution = PolicyDistribution(store: policy, clock: clock)
         let stored = try DurableFile.read("\(dataDir)/admin.token.sha256")
         adminTokenHash = String(decoding: stored, as: UTF8.self).trimmingCharacters(in: " \n")
     }

@@ -30,7 +30,7 @@ public final class ControlServer: @unchecked Sendable {
     /// Binds `address` and starts serving on a new thread.
     public func start(address: SocketAddress) throws {
         let ctx = try servingContext()
-        let router = ControlAPI.router(controlPlane)
+        let router = ControlAPI.router(controlPlane, loop: loop)
         server = try HTTPServer(loop: loop, address: address, tls: ctx, handler: { req, respond in
             router.handle(req, respond: respond)
         })

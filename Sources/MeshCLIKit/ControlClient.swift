@@ -41,8 +41,8 @@ struct ControlClient {
     }
 
     /// Sends a request; a non-2xx answer becomes an error carrying the server's code and reason.
-    func call(_ method: String, _ path: String, body: JSONValue? = nil) throws -> JSONValue {
-        var h = HTTPHeaders()
+    func call(_ method: String, _ path: String, body: JSONValue? = nil, headers: [(String, String)] = []) throws -> JSONValue {
+        var h = HTTPHeaders(headers)
         if let adminToken { h.add("Authorization", "Bearer \(adminToken)") }
         if body != nil { h.add("Content-Type", "application/json") }
         let r = try client.send(method: method, path: path, headers: h, body: body.map { Array($0.text.utf8) } ?? [])

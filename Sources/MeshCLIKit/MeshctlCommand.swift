@@ -16,6 +16,12 @@ public enum MeshctlCommand {
       ca status                                   roots, their phase and expiry, which one issues
       ca rotate                                   start a CA rotation (new root distributed, then issuing)
       audit                                       the control plane's audit log (chain verified)
+      validate -f DIR                             check a mesh configuration offline (exit 64 when invalid)
+      apply -f DIR [--dry-run]                    show the diff against the applied mesh and apply it (If-Match)
+      get services|segments|rules                 what the applied mesh holds
+      check --from NS/NAME --to NS/NAME --port N  allowed or denied, by which rule, and why no other rule matched
+                                                  (exit 0 allowed, 1 denied)
+      status                                      each sidecar: the mesh version it applied, in sync or stale
 
     Connection: --server (or MESHCTL_SERVER, default 127.0.0.1:8443); trust: --ca (or MESHCTL_CA); operator
     credential: --token-file (or MESHCTL_TOKEN_FILE). --data-dir DIR (or MESHCTL_DATA_DIR) uses DIR/bundle.pem
@@ -31,6 +37,7 @@ public enum MeshctlCommand {
             return o.positional.isEmpty && o.value("help") == nil ? 64 : 0
         }
         let words = o.positional
+        if words.first == "validate" { return PolicyCommands.validate(o) }
         let client: ControlClient
         do {
             client = try ControlClient.make(o)
@@ -47,6 +54,10 @@ public enum MeshctlCommand {
             case ("ca", "status"?): return try CACommands.status(client, o)
             case ("ca", "rotate"?): return try CACommands.rotate(client, o)
             case ("audit", _): return try AuditCommand.run(client, o)
+            case ("apply", _): return try PolicyCommands.apply(client, o)
+            case ("get", let what?): return try PolicyCommands.get(client, o, what: what)
+            case ("check", _): return try PolicyCommands.check(client, o)
+            case ("status", _): return try PolicyCommands.status(client, o)
             default:
                 err("meshctl: unknown command '\(words.joined(separator: " "))'\n\n\(usage)")
                 return 64

@@ -7,8 +7,8 @@ struct Options {
         var i = 0
         while i < args.count {
             let a = args[i]
-            if a == "-o" || a.hasPrefix("--") {
-                let name = a == "-o" ? "output" : String(a.dropFirst(2))
+            if a == "-o" || a == "-f" || a.hasPrefix("--") {
+                let name = a == "-o" ? "output" : a == "-f" ? "f" : String(a.dropFirst(2))
                 if name == "help" { values["help"] = "true"; i += 1; continue }
                 if name == "dry-run" { values["dry-run"] = "true"; i += 1; continue }
                 guard i + 1 < args.count else { throw UsageError("\(a) needs a value") }

@@ -22,7 +22,7 @@ extension SidecarConfig {
     /// joined to `baseDirectory` (normally the folder of the config file) as text; the filesystem is not touched.
     public static func parse(json: [UInt8], baseDirectory: String) throws -> SidecarConfig {
         let root = try JSONNode(StrictJSON.parse(json))
-            .object(fields: ["identity", "inbound", "outbound", "limits", "tls", "log", "loops", "admin"])
+            .object(fields: ["identity", "inbound", "outbound", "limits", "tls", "log", "loops", "admin", "policy"])
         let identity = try parseIdentity(root.required("identity"), baseDirectory: baseDirectory)
         let domain = identity.trustDomain
         var inbound: [InboundListener] = []
@@ -44,6 +44,10 @@ extension SidecarConfig {
         if let node = root.optional("log") { config.log = try parseLog(node, baseDirectory: baseDirectory) }
         if let node = root.optional("loops") { config.loops = try node.int(in: Ranges.loops) }
         if let node = root.optional("admin") { config.admin = try parseAdmin(node) }
+        if let node = root.optional("policy") {
+            config.policy = try parsePolicy(node, baseDirectory: baseDirectory)
+            try checkManaged(config, node: node)
+        }
         if config.admin.enabled {
             let all = inbound.map { ($0.listen, "inbound") } + outbound.map { ($0.listen, "outbound") }
             if let clash = all.first(where: { $0.0.port == config.admin.listen.port && ($0.0.host == config.admin.listen.host
@@ -106,7 +110,7 @@ extension SidecarConfig {
     }
 
     private static func parseInbound(_ node: JSONNode, trustDomain: TrustDomain) throws(MeshError) -> InboundListener {
-        let r = try node.object(fields: ["name", "listen", "forwardTo", "allow"])
+        let r = try node.object(fields: ["name", "listen", "forwardTo", "allow", "port"])
         let name = try listenerName(r.required("name"))
         let listen = try address(r.required("listen"), connecting: false)
         let forwardTo = try address(r.required("forwardTo"), connecting: true)
@@ -120,15 +124,44 @@ extension SidecarConfig {
             firstIndex[id] = allow.count
             allow.append(id)
         }
-        return InboundListener(name: name, listen: listen, forwardTo: forwardTo, allow: allow)
+        var l = InboundListener(name: name, listen: listen, forwardTo: forwardTo, allow: allow)
+        if let p = r.optional("port") { l.servicePort = try p.int(in: 1...65_535) }
+        return l
     }
 
     private static func parseOutbound(_ node: JSONNode, trustDomain: TrustDomain) throws(MeshError) -> OutboundListener {
-        let r = try node.object(fields: ["name", "listen", "upstream", "expectIdentity"])
-        return OutboundListener(name: try listenerName(r.required("name")),
-                                listen: try address(r.required("listen"), connecting: false),
-                                upstream: try address(r.required("upstream"), connecting: true),
-                                expectIdentity: try workloadID(r.required("expectIdentity"), trustDomain: trustDomain))
+        let r = try node.object(fields: ["name", "listen", "upstream", "expectIdentity", "to", "port"])
+        var l = OutboundListener(name: try listenerName(r.required("name")),
+                                 listen: try address(r.required("listen"), connecting: false),
+                                 upstream: try address(r.required("upstream"), connecting: true),
+                                 expectIdentity: try workloadID(r.required("expectIdentity"), trustDomain: trustDomain))
+        if let t = r.optional("to") { l.destination = try ServiceKey(parsing: try t.string()) }
+        if let p = r.optional("port") { l.destinationPort = try p.int(in: 1...65_535) }
+        return l
+    }
+
+    /// `policy`: the allow lists come from the control plane's mesh configuration instead of this file.
+    private static func parsePolicy(_ node: JSONNode, baseDirectory: String) throws(MeshError) -> PolicySettings {
+        let r = try node.object(fields: ["fromControlPlane", "lastKnownGood"])
+        guard try r.required("fromControlPlane").bool() else {
+            throw node.error("config.bad-value", "fromControlPlane must be true (leave policy out for static allow lists)")
+        }
+        return PolicySettings(lastKnownGood: resolve(path: try filePath(r.required("lastKnownGood")), baseDirectory: baseDirectory))
+    }
+
+    /// With policy from the control plane: the identity must come from it too, every inbound listener names the
+    /// service port it serves (and has no allow list of its own), every outbound one its destination and port.
+    private static func checkManaged(_ c: SidecarConfig, node: JSONNode) throws(MeshError) {
+        guard c.identity.bootstrap != nil else {
+            throw node.error("config.bad-value", "policy from the control plane needs identity.bootstrap (the control plane's address and trust)")
+        }
+        for (i, l) in c.inbound.enumerated() {
+            if l.servicePort == nil { throw MeshError("config.missing-field", "inbound[\(i)].port: the service port this listener serves is required with policy from the control plane") }
+            if !l.allow.isEmpty { throw MeshError("config.bad-value", "inbound[\(i)].allow: must be [] with policy from the control plane (the mesh's rules decide)") }
+        }
+        for (i, l) in c.outbound.enumerated() where l.destination == nil || l.destinationPort == nil {
+            throw MeshError("config.missing-field", "outbound[\(i)]: \"to\" (namespace/name) and \"port\" are required with policy from the control plane")
+        }
     }
 
     private static func parseLimits(_ node: JSONNode) throws(MeshError) -> Limits {

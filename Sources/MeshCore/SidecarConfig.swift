@@ -11,6 +11,8 @@ public struct SidecarConfig: Sendable, Equatable {
     public var loops: Int
     /// The local stats endpoint.
     public var admin = AdminSettings()
+    /// Set when allow lists come from the control plane's mesh configuration.
+    public var policy: PolicySettings?
 
     public init(identity: IdentityFiles, inbound: [InboundListener] = [], outbound: [OutboundListener] = [],
                 limits: Limits = Limits(), tls: TLSSettings = TLSSettings(), log: LogSettings = LogSettings(),
@@ -64,6 +66,8 @@ public struct InboundListener: Sendable, Equatable {
     public var listen: HostPort
     public var forwardTo: HostPort
     public var allow: [SPIFFEID]
+    /// The service port this listener serves (policy from the control plane decides per port).
+    public var servicePort: Int?
     public init(name: String, listen: HostPort, forwardTo: HostPort, allow: [SPIFFEID]) {
         self.name = name
         self.listen = listen
@@ -78,6 +82,9 @@ public struct OutboundListener: Sendable, Equatable {
     public var listen: HostPort
     public var upstream: HostPort
     public var expectIdentity: SPIFFEID
+    /// The destination service and port, for the egress check of policy from the control plane.
+    public var destination: ServiceKey?
+    public var destinationPort: Int?
     public init(name: String, listen: HostPort, upstream: HostPort, expectIdentity: SPIFFEID) {
         self.name = name
         self.listen = listen
@@ -156,4 +163,11 @@ public struct BootstrapSettings: Sendable, Equatable {
         self.trustAnchorSHA256 = trustAnchorSHA256
         self.controlPlaneIdentity = controlPlaneIdentity
     }
+}
+
+/// Policy from the control plane: where the last slice applied is kept, so a restart without the control
+/// plane still enforces it.
+public struct PolicySettings: Sendable, Equatable {
+    public var lastKnownGood: String
+    public init(lastKnownGood: String) { self.lastKnownGood = lastKnownGood }
 }

@@ -44,6 +44,23 @@ final class LoopContext {
         sessions[upstream] = list
     }
 
+    /// Once a second while the policy has grants that expire: re-check live connections, so an expired grant
+    /// ends the connections it allowed within a second.
+    func scheduleExpiryChecks() {
+        loop.schedule(afterMs: 1000) { [weak self] in
+            guard let self else { return }
+            let state = self.sidecar.state
+            if let slice = state.slice, let next = slice.nextExpiry(after: self.lastExpiryCheck),
+               next <= self.sidecar.clock.wallSeconds() {
+                self.recheck(with: state)
+            }
+            self.lastExpiryCheck = self.sidecar.clock.wallSeconds()
+            self.scheduleExpiryChecks()
+        }
+    }
+
+    var lastExpiryCheck: Double = 0
+
     /// Policy or identity changed: close the connections the new state no longer allows.
     func recheck(with state: SidecarState) {
         for c in Array(connections.values) { c.recheck(with: state) }

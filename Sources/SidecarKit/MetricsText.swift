@@ -38,6 +38,12 @@ enum MetricsText {
         for (k, v) in s.decisionCounts().sorted(by: { ($0.key.direction.rawValue, $0.key.rule, $0.key.allowed ? 1 : 0) < ($1.key.direction.rawValue, $1.key.rule, $1.key.allowed ? 1 : 0) }) {
             line("mesh_authz_decisions_total", [("direction", k.direction.rawValue), ("verdict", k.allowed ? "allow" : "deny"), ("rule", k.rule)], "\(v)")
         }
+        family("mesh_authz_shadow_decisions_total", "counter", "Audit rules: the verdict they would have given where it differs from the enforced one (never enforced).")
+        for (k, v) in s.shadowCounts().sorted(by: { ($0.key.direction.rawValue, $0.key.rule) < ($1.key.direction.rawValue, $1.key.rule) }) {
+            line("mesh_authz_shadow_decisions_total", [("direction", k.direction.rawValue), ("verdict", k.allowed ? "allow" : "deny"), ("rule", k.rule)], "\(v)")
+        }
+        family("mesh_policy_version", "gauge", "Version of the mesh policy slice in force (0: static allow lists or none yet).")
+        line("mesh_policy_version", [], "\(runtime.state.slice?.version ?? 0)")
         for (name, help, pick) in [
             ("mesh_tls_handshake_duration_seconds", "Time from accept (inbound) or connect (outbound) to a finished mTLS handshake.", { (d: DirectionStats) in d.handshakeSeconds }),
             ("mesh_connection_duration_seconds", "Lifetime of finished connections.", { (d: DirectionStats) in d.connectionSeconds }),

@@ -30,6 +30,10 @@ final class ProxyConnection: EventHandler {
     var holdsHandshakeSlot = false
     var handshakeDone = false
     var handshakeStartNs: Int64 = 0
+    /// Inbound: the service port this listener serves; outbound: the destination service and port (policy
+    /// from the control plane decides by them).
+    var servicePort: Int?
+    var destination: (service: ServiceKey, port: Int)?
     var loop: EventLoop { context.loop }
     var runtime: SidecarRuntime { context.sidecar }
 
@@ -54,6 +58,7 @@ final class ProxyConnection: EventHandler {
     static func startInbound(fd: Int32, peer: SocketAddress, listener l: InboundListener, context: LoopContext) {
         let c = ProxyConnection(direction: .inbound, fd: fd, peer: peer, listener: l.name, port: l.listen.port,
                                 context: context, phase: .downstreamHandshake)
+        c.servicePort = l.servicePort
         c.opened()
         if c.ownCertificateExpired() { return }
         do {
@@ -73,6 +78,7 @@ final class ProxyConnection: EventHandler {
     static func startOutbound(fd: Int32, peer: SocketAddress, listener l: OutboundListener, context: LoopContext) {
         let c = ProxyConnection(direction: .outbound, fd: fd, peer: peer, listener: l.name, port: l.listen.port,
                                 context: context, phase: .connecting)
+        if let d = l.destination, let p = l.destinationPort { c.destination = (d, p) }
         c.opened()
         if c.ownCertificateExpired() { return }
         do {
@@ -83,6 +89,11 @@ final class ProxyConnection: EventHandler {
         }
         guard let upstream = c.state.upstreams[l.name] else {
             c.finish(reason: Verdict.defaultDenyRule, detail: "no upstream named \(l.name)", refused: true)
+            return
+        }
+        // Both ends enforce: egress the mesh's policy does not allow never leaves this sidecar.
+        if let verdict = c.egressVerdict(c.state), case .deny(let rule, _) = verdict {
+            c.finish(reason: "egress-not-allowed", detail: c.destination.map { "to \($0.service):\($0.port)" }, refused: true, rule: rule)
             return
         }
         c.connect(to: upstream.address)
@@ -148,11 +159,7 @@ final class ProxyConnection: EventHandler {
             finish(reason: why.rawValue, detail: nil, refused: true)
         case .success(let id):
             peerIdentity = id
-            guard let list = state.allowLists[listener] else {
-                finish(reason: DenyReason.noPolicy.rawValue, detail: nil, refused: true, rule: Verdict.defaultDenyRule)
-                return
-            }
-            switch list.evaluate(id) {
+            switch inboundVerdict(id, in: state) {
             case .deny(let rule, let reason):
                 finish(reason: reason.rawValue, detail: nil, refused: true, rule: rule)
             case .allow(let rule):
@@ -181,12 +188,45 @@ final class ProxyConnection: EventHandler {
         }
     }
 
-    /// Continuous verification: after a reload, a connection whose peer the new policy no longer allows ends
-    /// now (`permission-revoked`), as does an outbound one whose upstream must now be someone else.
+    /// The inbound decision: the mesh's slice when policy comes from the control plane (counting the shadow
+    /// verdict of audit rules, never enforcing it), else this listener's static allow list. Fails closed.
+    func inboundVerdict(_ id: SPIFFEID, in s: SidecarState, countShadow: Bool = true) -> Verdict {
+        if s.config.policy != nil {
+            guard let slice = s.slice, let port = servicePort else {
+                return .deny(rule: Verdict.defaultDenyRule, reason: .noPolicy)
+            }
+            let d = slice.decideInbound(from: id, port: port, now: runtime.clock.wallSeconds())
+            if countShadow, let shadow = d.shadow, shadow != d.enforced {
+                runtime.stats.count(shadow: shadow, direction)
+                runtime.log.event("shadow-decision", fields: [
+                    ("listener", .string(listener)), ("identity", .string(id.description)),
+                    ("enforced", .string(d.enforced.rule)), ("shadowVerdict", .string(shadow.isAllowed ? "allow" : "deny")),
+                    ("shadowRule", .string(shadow.rule))])
+            }
+            return d.enforced
+        }
+        return s.allowLists[listener]?.evaluate(id) ?? .deny(rule: Verdict.defaultDenyRule, reason: .noPolicy)
+    }
+
+    /// The egress decision (nil when policy is static: the configured upstream is the permission).
+    func egressVerdict(_ s: SidecarState) -> Verdict? {
+        guard s.config.policy != nil else { return nil }
+        guard let slice = s.slice, let d = destination else { return .deny(rule: Verdict.defaultDenyRule, reason: .noPolicy) }
+        return slice.egress(to: d.service, port: d.port, now: runtime.clock.wallSeconds())
+    }
+
+    /// Continuous verification: after a reload or a policy update, and when a grant expires, a connection whose
+    /// peer the policy no longer allows ends now (`permission-revoked`), as does an outbound one whose upstream
+    /// must now be someone else or whose egress is no longer allowed.
     func recheck(with new: SidecarState) {
         guard phase != .closed, handshakeDone, let id = peerIdentity else { return }
+        if direction == .outbound, let v = egressVerdict(new), !v.isAllowed {
+            finish(reason: "permission-revoked", detail: "egress no longer allowed (generation \(new.generation))",
+                   refused: true, rule: v.rule, reset: true)
+            return
+        }
         if direction == .inbound {
-            let verdict = new.allowLists[listener]?.evaluate(id) ?? .deny(rule: Verdict.defaultDenyRule, reason: .noPolicy)
+            let verdict = inboundVerdict(id, in: new, countShadow: false)
             if !verdict.isAllowed {
                 finish(reason: "permission-revoked", detail: "no longer allowed after reload (generation \(new.generation))",
                        refused: true, rule: verdict.rule, reset: true)

@@ -47,7 +47,6 @@ public final class Reloader: Sendable {
             let record: ReloadRecord
             switch buildState() {
             case .success(let (state, config)):
-                runtime.swap(state)
                 onSwap(state)
                 sigs = FileSignatures(paths: Self.watchedPaths(config, configPath))
                 record = ReloadRecord(time: runtime.clock.wallSeconds(), trigger: trigger, ok: true, error: nil,
@@ -101,8 +100,11 @@ public final class Reloader: Sendable {
         }
         do {
             let identity = try TLSIdentity.load(config.identity)
-            let state = try SidecarState(config: config, identity: identity, generation: runtime.state.generation + 1,
-                                         loadedAt: runtime.clock.wallSeconds())
+            let now = runtime.clock.wallSeconds()
+            // Built and swapped in one step, keeping the policy slice in force.
+            let state = try runtime.update { old in
+                try SidecarState(config: config, identity: identity, generation: old.generation + 1, loadedAt: now, slice: old.slice)
+            }
             return .success((state, config))
         } catch let e as MeshError {
             return .failure(e)

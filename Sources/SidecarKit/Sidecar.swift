@@ -53,6 +53,7 @@ public final class Sidecar: @unchecked Sendable {
             for i in 0..<count {
                 let loop = try EventLoop(index: i, clock: runtime.clock)
                 let ctx = LoopContext(loop: loop, sidecar: runtime, bufferBytes: config.limits.bufferBytes)
+                if config.policy != nil { ctx.scheduleExpiryChecks() }
                 loops.append(loop)
                 contexts.append(ctx)
                 for l in config.inbound {

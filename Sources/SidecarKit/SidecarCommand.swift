@@ -97,11 +97,24 @@ public enum SidecarCommand {
         case .failure(let e): return e.code
         case .success(let id): identity = id
         }
+        var policyAgent: PolicyAgent?
+        var slice: ServiceSlice?
+        if verb == "run", let p = config.policy, let b = config.identity.bootstrap {
+            // Last-known-good first (a restart keeps enforcing without the control plane); else wait for the
+            // first slice: until then nothing listens and the sidecar is not ready.
+            let a = PolicyAgent(settings: p, bootstrap: b, log: { log.event($0, fields: $1) })
+            slice = a.lastKnownGood(for: identity.spiffeID)
+            if let slice { log.event("policy-last-known-good", ["version": .int(slice.version)]) }
+            if slice == nil { slice = a.firstSlice(identity: identity) }
+            guard slice != nil else { return 70 }
+            policyAgent = a
+        }
         if verb == "check-config" {
             out("ok: \(configPath): identity \(identity.spiffeID), \(config.inbound.count) inbound, \(config.outbound.count) outbound listener(s)")
             return 0
         }
-        return run(config: config, identity: identity, configPath: configPath, log: log, agent: agent)
+        return run(config: config, identity: identity, configPath: configPath, log: log, agent: agent,
+                   policyAgent: policyAgent, slice: slice)
     }
 
     static func loadConfig(_ path: String) -> Result<SidecarConfig, ExitCode> {
@@ -135,7 +148,8 @@ public enum SidecarCommand {
 
     /// Runs until SIGTERM/SIGINT. The main thread only waits for signals: SIGHUP reloads, and once a second
     /// it looks whether the config or identity files changed (and reloads if so).
-    static func run(config: SidecarConfig, identity: TLSIdentity, configPath: String, log: EventLog, agent: IdentityAgent?) -> Int32 {
+    static func run(config: SidecarConfig, identity: TLSIdentity, configPath: String, log: EventLog, agent: IdentityAgent?,
+                    policyAgent: PolicyAgent?, slice: ServiceSlice?) -> Int32 {
         var set = sigset_t()
         sigemptyset(&set)
         for sig in [SIGTERM, SIGINT, SIGHUP] { sigaddset(&set, sig) }
@@ -144,7 +158,7 @@ public enum SidecarCommand {
         let sidecar: Sidecar
         do {
             let clock = SystemClock()
-            let state = try SidecarState(config: config, identity: identity, generation: 1, loadedAt: clock.wallSeconds())
+            let state = try SidecarState(config: config, identity: identity, generation: 1, loadedAt: clock.wallSeconds(), slice: slice)
             sidecar = Sidecar(runtime: SidecarRuntime(config: config, state: state, log: log, clock: clock), configPath: configPath)
             sidecar.agent = agent
             try sidecar.start()
@@ -156,6 +170,12 @@ public enum SidecarCommand {
         let runtime = sidecar.runtime
         let renewal = agent?.startRenewal(current: { runtime.state.identity },
                                           renewed: { sidecar.reloader.reload(trigger: "renewal") })
+        let policyThread = policyAgent?.start(
+            identity: { runtime.state.identity }, version: { runtime.state.slice?.version ?? -1 },
+            apply: { slice in
+                let state = runtime.update { $0.with(slice: slice, generation: $0.generation + 1) }
+                sidecar.recheckConnections(with: state)
+            })
         var timeout = timespec(tv_sec: 1, tv_nsec: 0)
         while true {
             let sig = sigtimedwait(&set, nil, &timeout)
@@ -169,7 +189,9 @@ public enum SidecarCommand {
             }
         }
         agent?.stop()
+        policyAgent?.stop()
         renewal?.join()
+        _ = policyThread  // may sit in a long poll: the process exit ends it
         sidecar.stop()
         return 0
     }

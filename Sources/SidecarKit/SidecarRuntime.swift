@@ -25,6 +25,15 @@ public final class SidecarRuntime: Sendable {
     /// Swaps in a new snapshot; established connections keep the one they started with.
     public func swap(_ new: SidecarState) { current.withLock { $0 = new } }
 
+    /// Builds the next snapshot from the current one and swaps it in, atomically with respect to other
+    /// updates (a reload and a policy update cannot undo each other).
+    public func update(_ next: (SidecarState) throws -> SidecarState) rethrows -> SidecarState {
+        try current.withLock { s in
+            s = try next(s)
+            return s
+        }
+    }
+
     /// Takes a connection slot; false when `maxConnections` are open.
     func admit() -> Bool {
         let n = stats.open.add(1, ordering: .relaxed).newValue

@@ -22,13 +22,34 @@ public final class SidecarState: Sendable {
     public let loadedAt: Double
     /// The configuration this snapshot was built from.
     public let config: SidecarConfig
+    /// With policy from the control plane: this service's slice of the mesh (nil until the first one arrives).
+    public let slice: ServiceSlice?
+
+    private init(copying o: SidecarState, slice: ServiceSlice?, generation: Int) {
+        identity = o.identity
+        inboundTLS = o.inboundTLS
+        outboundTLS = o.outboundTLS
+        allowLists = o.allowLists
+        upstreams = o.upstreams
+        appAddresses = o.appAddresses
+        loadedAt = o.loadedAt
+        config = o.config
+        self.slice = slice
+        self.generation = generation
+    }
+
+    /// The same state with another policy slice (TLS contexts shared, not rebuilt).
+    public func with(slice: ServiceSlice, generation: Int) -> SidecarState {
+        SidecarState(copying: self, slice: slice, generation: generation)
+    }
 
     public struct Upstream: Sendable {
         public let address: SocketAddress
         public let expectIdentity: SPIFFEID
     }
 
-    public init(config: SidecarConfig, identity: TLSIdentity, generation: Int, loadedAt: Double) throws {
+    public init(config: SidecarConfig, identity: TLSIdentity, generation: Int, loadedAt: Double, slice: ServiceSlice? = nil) throws {
+        self.slice = slice
         self.identity = identity
         self.generation = generation
         self.loadedAt = loadedAt

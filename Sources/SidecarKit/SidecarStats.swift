@@ -60,6 +60,15 @@ public final class SidecarStats: Sendable {
         verdicts.withLock { $0[DecisionKey(direction: direction, allowed: allowed, rule: rule), default: 0] += 1 }
     }
 
+    /// Audit rules: what would have been decided, had they been enforced (never enforced).
+    private let shadows = Mutex<[DecisionKey: Int]>([:])
+
+    public func count(shadow: Verdict, _ direction: Direction) {
+        shadows.withLock { $0[DecisionKey(direction: direction, allowed: shadow.isAllowed, rule: shadow.rule), default: 0] += 1 }
+    }
+
+    public func shadowCounts() -> [DecisionKey: Int] { shadows.withLock { $0 } }
+
     public func failureCounts() -> [FailureKey: Int] { reasons.withLock { $0 } }
     public func decisionCounts() -> [DecisionKey: Int] { verdicts.withLock { $0 } }
 }

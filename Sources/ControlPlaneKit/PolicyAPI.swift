@@ -1,0 +1,119 @@
+import MeshCore
+import MeshHTTP
+import MeshHTTP1
+import MeshNet
+
+/// The policy half of the API.
+///
+/// | method, path | who | what |
+/// | --- | --- | --- |
+/// | `GET /v1/mesh` | operator | the applied mesh: version (also as `ETag`), content hash, files |
+/// | `PUT /v1/mesh` | operator | replace the whole mesh, `If-Match: <version>` required; `{"files": [{"name","content"}]}` → version, diff |
+/// | `POST /v1/mesh/validate` | operator | validate a mesh and show the diff; nothing changes (`apply --dry-run`) |
+/// | `GET /v1/check?from=ns/name&to=ns/name&port=N` | operator | verdict, deciding rule, and why each other rule did not match |
+/// | `GET /v1/slice?version=N` | sidecar (mTLS) | its own slice, at once if newer than N, else long poll (30 s, then 304) |
+/// | `POST /v1/status` | sidecar (mTLS) | `{"version": N}`: the version it applied |
+/// | `GET /v1/sidecars` | operator | each sidecar's applied version, last seen, in sync or stale |
+enum PolicyAPI {
+    static func routes(_ cp: ControlPlane, loop: EventLoop) -> [(method: String, path: String, handler: HTTPHandler)] {
+        [
+            ("GET", "/v1/mesh", Router.sync { req in ControlAPI.admin(cp, req) { mesh(cp) } }),
+            ("PUT", "/v1/mesh", Router.sync { req in ControlAPI.admin(cp, req) { try apply(cp, req) } }),
+            ("POST", "/v1/mesh/validate", Router.sync { req in ControlAPI.admin(cp, req) {
+                let (_, diff) = try cp.policy.validate(try files(req))
+                return .json(JSONValue.object([("valid", .bool(true)), ("baseVersion", .int(cp.policy.snapshot.version)),
+                                               ("diff", .array(diff.map { .string($0) }))]).text + "\n")
+            } }),
+            ("GET", "/v1/check", Router.sync { req in ControlAPI.admin(cp, req) { try check(cp, req) } }),
+            ("GET", "/v1/slice", { req, respond in
+                guard let id = req.peerIdentity, let service = serviceKey(id) else {
+                    respond(.error(401, code: "auth.sidecar-required", reason: "present your workload certificate (mTLS)"))
+                    return
+                }
+                let version = Int(req.head.query["version"] ?? "-1") ?? -1
+                cp.distribution.longPoll(service: service, version: version, loop: loop, respond: respond)
+            }),
+            ("POST", "/v1/status", Router.sync { req in
+                guard let id = req.peerIdentity else {
+                    return .error(401, code: "auth.sidecar-required", reason: "present your workload certificate (mTLS)")
+                }
+                let v = (try? StrictJSON.parse(req.body))?["version"]?.intValue ?? -1
+                cp.distribution.report(identity: id.description, version: v)
+                return .json("{\"ok\":true}\n")
+            }),
+            ("GET", "/v1/sidecars", Router.sync { req in ControlAPI.admin(cp, req) { sidecars(cp) } }),
+        ]
+    }
+
+    /// `spiffe://td/ns/<ns>/sa/<name>` → `ns/name`.
+    static func serviceKey(_ id: SPIFFEID) -> ServiceKey? {
+        let parts = id.path.split(separator: "/")
+        guard parts.count == 4, parts[0] == "ns", parts[2] == "sa" else { return nil }
+        return ServiceKey(namespace: String(parts[1]), name: String(parts[3]))
+    }
+
+    static func files(_ req: HTTPRequest) throws -> [(name: String, content: String)] {
+        let doc = try StrictJSON.parse(req.body)
+        guard let list = doc["files"]?.arrayValue else {
+            throw MeshError("policy.bad-request", "the body needs \"files\": [{\"name\": …, \"content\": …}]")
+        }
+        return try list.map {
+            guard let n = $0["name"]?.stringValue, let c = $0["content"]?.stringValue else {
+                throw MeshError("policy.bad-request", "every file needs a name and a content")
+            }
+            return (n, c)
+        }
+    }
+
+    static func mesh(_ cp: ControlPlane) -> HTTPResponse {
+        let s = cp.policy.snapshot
+        var r = HTTPResponse.json(JSONValue.object([
+            ("version", .int(s.version)), ("hash", .string(s.hash)),
+            ("files", .array(s.files.map { .object([("name", .string($0.name)), ("content", .string($0.content))]) })),
+            ("mesh", s.policy?.json() ?? .null),
+        ]).text + "\n")
+        r.headers.add("ETag", "\"\(s.version)\"")
+        return r
+    }
+
+    static func apply(_ cp: ControlPlane, _ req: HTTPRequest) throws -> HTTPResponse {
+        guard let match = req.head.headers["If-Match"] else {
+            return .error(428, code: "policy.if-match-required", reason: "send If-Match: \"<version>\" (the version your change is based on)")
+        }
+        guard let base = Int(match.trimmingCharacters(in: "\" ")) else {
+            return .error(400, code: "policy.bad-if-match", reason: "If-Match must be a version number")
+        }
+        let (snap, diff) = try cp.policy.apply(try files(req), ifMatch: base, actor: "operator", now: cp.clock.wallSeconds())
+        cp.distribution.wakeAll()
+        var r = HTTPResponse.json(JSONValue.object([("version", .int(snap.version)), ("hash", .string(snap.hash)),
+                                                    ("diff", .array(diff.map { .string($0) }))]).text + "\n")
+        r.headers.add("ETag", "\"\(snap.version)\"")
+        return r
+    }
+
+    static func check(_ cp: ControlPlane, _ req: HTTPRequest) throws -> HTTPResponse {
+        let q = req.head.query
+        guard let fromText = q["from"], let toText = q["to"], let port = q["port"].flatMap(Int.init) else {
+            return .error(400, code: "check.bad-query", reason: "use ?from=ns/name&to=ns/name&port=N")
+        }
+        guard let compiled = cp.policy.snapshot.compiled else {
+            return .error(404, code: "policy.none", reason: "no mesh configuration has been applied yet")
+        }
+        let to = try ServiceKey(parsing: toText)
+        let now = cp.clock.wallSeconds()
+        let explanation = fromText.hasPrefix("spiffe://")
+            ? try compiled.explain(from: try SPIFFEID.workload(fromText), to: to, port: port, now: now)
+            : try compiled.explain(from: try ServiceKey(parsing: fromText), to: to, port: port, now: now)
+        return .json(JSONValue.object([("version", .int(compiled.version)), ("explanation", explanation.json())]).text + "\n")
+    }
+
+    static func sidecars(_ cp: ControlPlane) -> HTTPResponse {
+        let current = cp.policy.snapshot.version
+        let now = cp.clock.wallSeconds()
+        return .json(JSONValue.object([("version", .int(current)), ("sidecars", .array(cp.distribution.sidecars.map { s in
+            .object([("identity", .string(s.identity)), ("appliedVersion", .int(s.appliedVersion)),
+                     ("lastSeen", .int(Int(s.lastSeen))), ("secondsAgo", .int(Int(now - s.lastSeen))),
+                     ("state", .string(s.appliedVersion == current && now - s.lastSeen < 90 ? "in-sync" : "stale"))])
+        }))]).text + "\n")
+    }
+}

@@ -1,0 +1,186 @@
+/// Reading one service, segment or rule object. Errors are `<path>: <problem>`; `MeshPolicy.load` puts the
+/// file name in front. References to other objects are checked later, when every file has been read.
+enum PolicyFields {
+    static func service(_ node: JSONNode, limits: PolicyLimits, at: PolicyLocation) throws(MeshError) -> ServiceDraft {
+        let r = try node.object(fields: ["namespace", "name", "labels", "ports", "address"])
+        let key = ServiceKey(namespace: try label(r.required("namespace")), name: try label(r.required("name")))
+        let labels = try labelMap(r.optional("labels"), limits: limits) ?? [:]
+        let portsNode = try r.required("ports")
+        let ports = try portList(portsNode, limits: limits)
+        var address: HostPort?
+        if let node = r.optional("address") {
+            let text = try node.string()
+            let hostPort = try rethrow(at: node) { try HostPort(parsing: text) }
+            let host = Array(hostPort.host.utf8)
+            guard IPLiteral.ipv4(host) != nil || IPLiteral.ipv6(host[...]) != nil else {
+                throw node.error("config.bad-address", "\(text.debugDescription): the host must be an IP literal")
+            }
+            guard !HostAddresses(hostPort.host).isWildcard else {
+                throw node.error("config.bad-address", "\(text.debugDescription): cannot connect to the unspecified address")
+            }
+            address = hostPort
+        }
+        return ServiceDraft(key: key, labels: labels, ports: ports, address: address, at: at)
+    }
+
+    static func segment(_ node: JSONNode, limits: PolicyLimits) throws(MeshError) -> PolicySegment {
+        let r = try node.object(fields: ["name", "selector", "services"])
+        let name = try label(r.required("name"))
+        let selector = try labelMap(r.optional("selector"), limits: limits)
+        let servicesNode = r.optional("services")
+        let services = try servicesNode.map { n throws(MeshError) in try serviceKeys(n, limits: limits) }
+        guard (selector == nil) != (services == nil) else {
+            throw node.error("policy.bad-segment", "a segment needs exactly one of selector or services")
+        }
+        if selector?.isEmpty == true {
+            throw node.error("policy.bad-segment", "selector is empty; it would select every service")
+        }
+        if services?.isEmpty == true { throw node.error("policy.bad-segment", "services is empty") }
+        return PolicySegment(name: name, selector: selector, services: services, members: [])
+    }
+
+    static func rule(_ node: JSONNode, limits: PolicyLimits) throws(MeshError) -> PolicyRule {
+        let r = try node.object(fields: ["name", "action", "from", "to", "ports", "mode", "expires", "description"])
+        let nameNode = try r.required("name")
+        let name = try label(nameNode)
+        if name == Verdict.defaultDenyRule {
+            throw nameNode.error("policy.reserved-name", "\(name.debugDescription) is reserved for the verdict when no rule matches")
+        }
+        let action = try choice(r.required("action"), PolicyAction.self)
+        let fromNode = try r.required("from")
+        let from = try fromNode.object(fields: ["segments", "services", "identities"])
+        let sources = RuleSources(segments: try names(from.optional("segments"), limits: limits),
+                                  services: try from.optional("services").map { n throws(MeshError) in try serviceKeys(n, limits: limits) } ?? [],
+                                  identities: try patterns(from.optional("identities"), limits: limits))
+        if sources.segments.isEmpty && sources.services.isEmpty && sources.identities.isEmpty {
+            throw fromNode.error("policy.empty-from", "from needs at least one segment, service or identity")
+        }
+        let toNode = try r.required("to")
+        let to = try toNode.object(fields: ["segments", "services"])
+        let targets = RuleTargets(segments: try names(to.optional("segments"), limits: limits),
+                                  services: try to.optional("services").map { n throws(MeshError) in try serviceKeys(n, limits: limits) } ?? [])
+        if targets.segments.isEmpty && targets.services.isEmpty {
+            throw toNode.error("policy.empty-to", "to needs at least one segment or service")
+        }
+        let ports = try r.optional("ports").map { n throws(MeshError) in try portList(n, limits: limits) }
+        let mode = try r.optional("mode").map { n throws(MeshError) in try choice(n, PolicyMode.self) } ?? .enforce
+        var expires: PolicyTimestamp?
+        if let n = r.optional("expires") {
+            let text = try n.string()
+            expires = try rethrow(at: n) { try PolicyTimestamp(parsing: text) }
+        }
+        let description = try r.optional("description")?.string()
+        if let description, description.utf8.count > MeshPolicy.maxDescriptionBytes {
+            throw node.appendingError("description", "policy.too-long",
+                                      "\(description.utf8.count) bytes; the limit is \(MeshPolicy.maxDescriptionBytes)")
+        }
+        return PolicyRule(name: name, action: action, from: sources, to: targets, ports: ports, mode: mode,
+                          expires: expires, description: description)
+    }
+
+    // MARK: - Fields
+
+    static func label(_ node: JSONNode) throws(MeshError) -> String {
+        let text = try node.string()
+        guard PolicyNames.isLabel(text) else {
+            throw node.error("policy.bad-name", "\(text.debugDescription) is not 1-63 of [a-z0-9-], starting and ending with [a-z0-9]")
+        }
+        return text
+    }
+
+    static func choice<T: RawRepresentable & CaseIterable>(_ node: JSONNode, _: T.Type) throws(MeshError) -> T
+    where T.RawValue == String {
+        let text = try node.string()
+        guard let value = T.allCases.first(where: { $0.rawValue.utf8.elementsEqual(text.utf8) }) else {
+            let all = T.allCases.map(\.rawValue).joined(separator: ", ")
+            throw node.error("config.bad-value", "\(text.debugDescription) is not one of: \(all)")
+        }
+        return value
+    }
+
+    /// The elements of an array of at most `maxEntriesPerList`, each read by `read`; duplicates are refused.
+    static func list<T: Hashable>(_ node: JSONNode?, limits: PolicyLimits,
+                                  _ read: (JSONNode) throws(MeshError) -> T) throws(MeshError) -> [T] {
+        guard let node else { return [] }
+        let items = try node.elements()
+        if items.count > limits.maxEntriesPerList {
+            throw node.error("policy.too-many-entries", "\(items.count) entries; the limit is \(limits.maxEntriesPerList)")
+        }
+        var seen: [T: Int] = [:]
+        var out: [T] = []
+        for item in items {
+            let value = try read(item)
+            if let first = seen[value] {
+                throw item.error("policy.duplicate-entry", "the same entry as [\(first)]")
+            }
+            seen[value] = out.count
+            out.append(value)
+        }
+        return out
+    }
+
+    static func portList(_ node: JSONNode, limits: PolicyLimits) throws(MeshError) -> [Int] {
+        let ports = try list(node, limits: limits) { n throws(MeshError) in try n.int(in: 1...65535) }
+        if ports.isEmpty { throw node.error("policy.no-ports", "at least one port is needed") }
+        return ports
+    }
+
+    static func names(_ node: JSONNode?, limits: PolicyLimits) throws(MeshError) -> [String] {
+        try list(node, limits: limits) { n throws(MeshError) in try label(n) }
+    }
+
+    static func serviceKeys(_ node: JSONNode, limits: PolicyLimits) throws(MeshError) -> [ServiceKey] {
+        try list(node, limits: limits) { n throws(MeshError) in
+            let text = try n.string()
+            return try rethrow(at: n) { try ServiceKey(parsing: text) }
+        }
+    }
+
+    static func patterns(_ node: JSONNode?, limits: PolicyLimits) throws(MeshError) -> [IdentityPattern] {
+        try list(node, limits: limits) { n throws(MeshError) in
+            let text = try n.string()
+            return try rethrow(at: n) { try IdentityPattern(parsing: text) }
+        }
+    }
+
+    static func labelMap(_ node: JSONNode?, limits: PolicyLimits) throws(MeshError) -> [String: String]? {
+        guard let node else { return nil }
+        guard case .object(let members) = node.value else {
+            throw node.error("config.wrong-type", "expected an object, found \(node.value.kindDescription)")
+        }
+        if members.count > limits.maxEntriesPerList {
+            throw node.error("policy.too-many-entries", "\(members.count) labels; the limit is \(limits.maxEntriesPerList)")
+        }
+        var labels: [String: String] = [:]
+        for (key, value) in members {
+            let valueNode = JSONNode(value, path: node.path.appending(key))
+            guard PolicyNames.isLabelKey(key) else {
+                throw valueNode.error("policy.bad-label", "label key \(key.debugDescription) is not 1-253 of [A-Za-z0-9._/-]")
+            }
+            let text = try valueNode.string()
+            guard PolicyNames.isLabelValue(text) else {
+                throw valueNode.error("policy.bad-label", "label value \(text.debugDescription) is not 0-63 of [A-Za-z0-9._-]")
+            }
+            labels[key] = text
+        }
+        return labels
+    }
+
+    /// Runs `body`; its error comes back with `<path>: ` in front of the reason, code unchanged.
+    static func rethrow<T>(at node: JSONNode, _ body: () throws -> T) throws(MeshError) -> T {
+        do {
+            return try body()
+        } catch let error as MeshError {
+            throw node.error(error.code, error.reason)
+        } catch {
+            throw node.error("policy.invalid", "\(error)")
+        }
+    }
+}
+
+extension JSONNode {
+    /// An error about member `key` of this object.
+    func appendingError(_ key: String, _ code: String, _ message: String) -> MeshError {
+        MeshError(code, "\(path.appending(key)): \(message)")
+    }
+}

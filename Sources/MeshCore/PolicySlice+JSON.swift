@@ -1,0 +1,154 @@
+/// The wire format of a slice (control plane → sidecar). Example:
+/// ```json
+/// {"version": 7, "service": "shop/payments", "identity": "spiffe://mesh.local/ns/shop/sa/payments",
+///  "rules": [{"name": "frontend-to-payments", "action": "allow", "mode": "enforce", "expires": null}],
+///  "inbound": [{"port": 8080, "identities": [{"identity": "spiffe://mesh.local/ns/shop/sa/frontend", "rules": [0]}],
+///               "prefixes": [{"pattern": "spiffe://mesh.local/ns/batch/sa/*", "rules": [0]}]}],
+///  "outbound": [{"service": "shop/ledger", "identity": "spiffe://mesh.local/ns/shop/sa/ledger",
+///                "address": "127.0.0.1:15445", "ports": [{"port": 8080, "rules": [0]}]}]}
+/// ```
+/// Rule numbers index `rules`, strictly ascending. Reading is strict (unknown fields, duplicates, numbers out of
+/// range, identities of another trust domain, audit rules on outbound are refused); codes as for the policy
+/// files plus `policy.bad-slice`; reasons start with the JSON path.
+extension ServiceSlice {
+    public func json() -> JSONValue {
+        let rulesJSON = rules.map { rule -> JSONValue in
+            .object([("name", .string(rule.name)), ("action", .string(rule.action.rawValue)),
+                     ("mode", .string(rule.mode.rawValue)), ("expires", .optional(rule.expires?.description))])
+        }
+        let inboundJSON = inboundPorts.map { port -> JSONValue in
+            let table = inbound[port]!
+            let ids = table.identities.keys.sorted { $0.description.utf8.lexicographicallyPrecedes($1.description.utf8) }
+            return .object([
+                ("port", .int(port)),
+                ("identities", .array(ids.map { .object([("identity", .string($0.description)), ("rules", Self.numbers(table.identities[$0]!))]) })),
+                ("prefixes", .array(table.prefixes.map { .object([("pattern", .string($0.pattern.description)), ("rules", Self.numbers($0.rules))]) })),
+            ])
+        }
+        let outboundJSON = destinations.map { d -> JSONValue in
+            .object([("service", .string(d.service.description)), ("identity", .string(d.identity.description)),
+                     ("address", .optional(d.address?.description)),
+                     ("ports", .array(d.portNumbers.map { .object([("port", .int($0)), ("rules", Self.numbers(d.ports[$0]!))]) }))])
+        }
+        return .object([("version", .int(version)), ("service", .string(service.description)),
+                        ("identity", .string(identity.description)), ("rules", .array(rulesJSON)),
+                        ("inbound", .array(inboundJSON)), ("outbound", .array(outboundJSON))])
+    }
+
+    /// Parses strict JSON bytes and then the slice; `maxBytes` bounds the document (default 64 MiB).
+    public init(bytes: [UInt8], maxBytes: Int = 64 * 1024 * 1024) throws(MeshError) {
+        try self.init(json: StrictJSON.parse(bytes, limits: StrictJSON.Limits(maxBytes: maxBytes)))
+    }
+
+    public init(json: JSONValue) throws(MeshError) {
+        let r = try JSONNode(json).object(fields: ["version", "service", "identity", "rules", "inbound", "outbound"])
+        let version = try r.required("version").int(in: 0...Int.max)
+        let serviceNode = try r.required("service")
+        let serviceText = try serviceNode.string()
+        let service = try PolicyFields.rethrow(at: serviceNode) { try ServiceKey(parsing: serviceText) }
+        let identityNode = try r.required("identity")
+        let identity = try Self.workload(identityNode, domain: nil)
+        let expected = try? SPIFFEID.service(trustDomain: identity.trustDomain, namespace: service.namespace, name: service.name)
+        guard identity == expected else {
+            throw identityNode.error("policy.bad-slice", "\(identity) is not the identity of \(service)")
+        }
+        let domain = identity.trustDomain
+        var rules: [SliceRule] = []
+        for node in try r.required("rules").elements() {
+            let o = try node.object(fields: ["name", "action", "mode", "expires"])
+            var expires: PolicyTimestamp?
+            if let n = o.optional("expires") {
+                let text = try n.string()
+                expires = try PolicyFields.rethrow(at: n) { try PolicyTimestamp(parsing: text) }
+            }
+            rules.append(SliceRule(name: try PolicyFields.label(o.required("name")),
+                                   action: try PolicyFields.choice(o.required("action"), PolicyAction.self),
+                                   mode: try PolicyFields.choice(o.required("mode"), PolicyMode.self), expires: expires))
+        }
+        func ruleList(_ node: JSONNode, enforcedOnly: Bool) throws(MeshError) -> [Int] {
+            let list = try node.elements()
+            var out: [Int] = []
+            for item in list {
+                let n = try item.int(in: 0...max(0, rules.count - 1))
+                guard n < rules.count, out.last.map({ $0 < n }) ?? true else {
+                    throw item.error("policy.bad-slice", "rule numbers must be indexes of rules, strictly ascending")
+                }
+                if enforcedOnly && rules[n].mode != .enforce {
+                    throw item.error("policy.bad-slice", "outbound rules must be enforced rules")
+                }
+                out.append(n)
+            }
+            if out.isEmpty { throw node.error("policy.bad-slice", "at least one rule number is needed") }
+            return out
+        }
+        var inbound: [Int: InboundPort] = [:]
+        for node in try r.required("inbound").elements() {
+            let o = try node.object(fields: ["port", "identities", "prefixes"])
+            let portNode = try o.required("port")
+            let port = try portNode.int(in: 1...65535)
+            var identities: [SPIFFEID: [Int]] = [:]
+            for item in try o.required("identities").elements() {
+                let e = try item.object(fields: ["identity", "rules"])
+                let idNode = try e.required("identity")
+                let id = try Self.workload(idNode, domain: domain)
+                guard identities.updateValue(try ruleList(e.required("rules"), enforcedOnly: false), forKey: id) == nil else {
+                    throw idNode.error("policy.duplicate-entry", "\(id) is listed twice")
+                }
+            }
+            var prefixes: [SlicePrefix] = []
+            for item in try o.required("prefixes").elements() {
+                let e = try item.object(fields: ["pattern", "rules"])
+                let patternNode = try e.required("pattern")
+                let text = try patternNode.string()
+                let pattern = try PolicyFields.rethrow(at: patternNode) { try IdentityPattern(parsing: text) }
+                guard case .prefix = pattern, pattern.trustDomain == domain,
+                      !prefixes.contains(where: { $0.pattern == pattern }) else {
+                    throw patternNode.error("policy.bad-slice", "\(text.debugDescription) is not a new wildcard pattern of \(domain)")
+                }
+                prefixes.append(SlicePrefix(pattern: pattern, rules: try ruleList(e.required("rules"), enforcedOnly: false)))
+            }
+            guard inbound.updateValue(InboundPort(identities: identities, prefixes: prefixes), forKey: port) == nil else {
+                throw portNode.error("policy.duplicate-entry", "port \(port) is listed twice")
+            }
+        }
+        var outbound: [ServiceKey: SliceDestination] = [:]
+        for node in try r.required("outbound").elements() {
+            let o = try node.object(fields: ["service", "identity", "address", "ports"])
+            let keyNode = try o.required("service")
+            let keyText = try keyNode.string()
+            let key = try PolicyFields.rethrow(at: keyNode) { try ServiceKey(parsing: keyText) }
+            let id = try Self.workload(o.required("identity"), domain: domain)
+            var address: HostPort?
+            if let n = o.optional("address") {
+                let text = try n.string()
+                address = try PolicyFields.rethrow(at: n) { try HostPort(parsing: text) }
+            }
+            var ports: [Int: [Int]] = [:]
+            for item in try o.required("ports").elements() {
+                let e = try item.object(fields: ["port", "rules"])
+                let portNode = try e.required("port")
+                let port = try portNode.int(in: 1...65535)
+                guard ports.updateValue(try ruleList(e.required("rules"), enforcedOnly: true), forKey: port) == nil else {
+                    throw portNode.error("policy.duplicate-entry", "port \(port) is listed twice")
+                }
+            }
+            guard outbound.updateValue(SliceDestination(service: key, identity: id, address: address, ports: ports),
+                                       forKey: key) == nil else {
+                throw keyNode.error("policy.duplicate-entry", "\(key) is listed twice")
+            }
+        }
+        self.init(version: version, service: service, identity: identity, rules: rules, inbound: inbound, outbound: outbound)
+    }
+
+    private static func numbers(_ list: [Int]) -> JSONValue { .array(list.map { .int($0) }) }
+
+    /// A workload ID, in `domain` when given (`policy.foreign-trust-domain`).
+    private static func workload(_ node: JSONNode, domain: TrustDomain?) throws(MeshError) -> SPIFFEID {
+        let text = try node.string()
+        let id = try PolicyFields.rethrow(at: node) { try SPIFFEID.workload(text) }
+        if let domain, id.trustDomain != domain {
+            throw node.error("policy.foreign-trust-domain", "\(id) is not in the trust domain \(domain)")
+        }
+        return id
+    }
+}

@@ -1,0 +1,134 @@
+/// One service's share of the compiled policy: what it may accept (inbound, per port) and what it may call
+/// (outbound, per destination). Built by `MeshPolicy.compile(version:)`, sent to the sidecar as JSON
+/// (`json()` / `init(json:)`). A decision is a hash probe on the port, one on the peer identity, and a short
+/// scan of wildcard prefixes; it agrees with `MeshPolicy.evaluate`.
+public struct ServiceSlice: Sendable, Equatable {
+    public let version: Int
+    public let service: ServiceKey
+    /// The identity this service presents.
+    public let identity: SPIFFEID
+    /// The rules this slice refers to, in evaluation order (numbers in `inbound` and `outbound` index this).
+    public let rules: [SliceRule]
+    /// Port → who may connect (and who is denied, and the audit rules).
+    public let inbound: [Int: InboundPort]
+    /// Destination → how to reach it; only destinations some enforced allow rule reaches.
+    public let outbound: [ServiceKey: SliceDestination]
+    private let kinds: [RuleKind]
+    /// `expires` as seconds, `+infinity` when the rule does not expire.
+    private let deadlines: [Double]
+
+    init(version: Int, service: ServiceKey, identity: SPIFFEID, rules: [SliceRule], inbound: [Int: InboundPort],
+         outbound: [ServiceKey: SliceDestination]) {
+        self.version = version
+        self.service = service
+        self.identity = identity
+        self.rules = rules
+        self.inbound = inbound
+        self.outbound = outbound
+        kinds = rules.map { RuleKind($0.action, $0.mode) }
+        deadlines = rules.map { $0.expires?.seconds ?? .infinity }
+    }
+
+    /// Decides whether `peer` (the verified identity of the caller) may connect on `port`.
+    public func decideInbound(from peer: SPIFFEID, port: Int, now: Double) -> PolicyDecision {
+        if let refused = PolicyDecision.screen(peer, in: identity.trustDomain) { return refused }
+        guard let table = inbound[port] else { return .defaultDeny }
+        var accumulator = DecisionAccumulator()
+        if let list = table.identities[peer] { fold(list, into: &accumulator, now: now) }
+        for prefix in table.prefixes where prefix.pattern.matches(peer) {
+            fold(prefix.rules, into: &accumulator, now: now)
+        }
+        return accumulator.decision { rules[$0].name }
+    }
+
+    /// Decides whether this service may call `destination` on `port` (enforced rules only). It allows exactly
+    /// when the destination's `decideInbound` would; a deny is named after the deny rule only on ports some
+    /// allow rule reaches (the slice keeps no deny-only destinations), `default-deny` otherwise.
+    public func egress(to destination: ServiceKey, port: Int, now: Double) -> Verdict {
+        guard let list = outbound[destination]?.ports[port] else { return PolicyDecision.defaultDeny.enforced }
+        var accumulator = DecisionAccumulator()
+        fold(list, into: &accumulator, now: now)
+        return accumulator.decision { rules[$0].name }.enforced
+    }
+
+    /// The earliest `expires` strictly after `now`, when some rule of the slice still has one ahead: the time
+    /// to re-check live connections.
+    public func nextExpiry(after now: Double) -> Double? {
+        deadlines.filter { $0 > now && $0 != .infinity }.min()
+    }
+
+    /// Inbound ports with any rule, ascending.
+    public var inboundPorts: [Int] { inbound.keys.sorted() }
+
+    /// Destinations, ascending.
+    public var destinations: [SliceDestination] { outbound.keys.sorted().map { outbound[$0]! } }
+
+    @inline(__always)
+    private func fold(_ list: [Int], into accumulator: inout DecisionAccumulator, now: Double) {
+        for rule in list where now < deadlines[rule] {
+            accumulator.add(rule, kinds[rule])
+        }
+    }
+
+    public static func == (a: ServiceSlice, b: ServiceSlice) -> Bool {
+        a.version == b.version && a.service == b.service && a.identity == b.identity && a.rules == b.rules
+            && a.inbound == b.inbound && a.outbound == b.outbound
+    }
+}
+
+/// What a slice needs of a rule.
+public struct SliceRule: Sendable, Equatable {
+    public let name: String
+    public let action: PolicyAction
+    public let mode: PolicyMode
+    public let expires: PolicyTimestamp?
+
+    public init(name: String, action: PolicyAction, mode: PolicyMode, expires: PolicyTimestamp?) {
+        self.name = name
+        self.action = action
+        self.mode = mode
+        self.expires = expires
+    }
+}
+
+/// Who the rules of one inbound port name. Rule numbers index `ServiceSlice.rules`, ascending.
+public struct InboundPort: Sendable, Equatable {
+    /// Exact identity → the rules (allow, deny, audit) naming it.
+    public let identities: [SPIFFEID: [Int]]
+    /// Wildcard patterns and their rules, in pattern order.
+    public let prefixes: [SlicePrefix]
+
+    public init(identities: [SPIFFEID: [Int]], prefixes: [SlicePrefix]) {
+        self.identities = identities
+        self.prefixes = prefixes
+    }
+}
+
+public struct SlicePrefix: Sendable, Equatable {
+    public let pattern: IdentityPattern
+    public let rules: [Int]
+
+    public init(pattern: IdentityPattern, rules: [Int]) {
+        self.pattern = pattern
+        self.rules = rules
+    }
+}
+
+/// A service this one may call: the identity it must present, its sidecar address when known, and per port the
+/// enforced rules (allow and deny) that cover the call.
+public struct SliceDestination: Sendable, Equatable {
+    public let service: ServiceKey
+    public let identity: SPIFFEID
+    public let address: HostPort?
+    public let ports: [Int: [Int]]
+
+    public init(service: ServiceKey, identity: SPIFFEID, address: HostPort?, ports: [Int: [Int]]) {
+        self.service = service
+        self.identity = identity
+        self.address = address
+        self.ports = ports
+    }
+
+    /// The ports with a rule, ascending (a deny rule may still refuse some of them).
+    public var portNumbers: [Int] { ports.keys.sorted() }
+}

@@ -1,0 +1,105 @@
+import Foundation
+import MeshCore
+import Testing
+
+/// The example mesh in `mesh-config/mesh/` must load and decide as documented; every bundle in
+/// `mesh-config/mesh-invalid/` (a file, or a folder of files) must be refused with the code listed here.
+@Suite struct PolicyMeshFilesTests {
+    typealias D = PolicyDoc
+    static let folder = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("mesh-config")
+    static let now = 1_780_000_000.0  // 2026-05-28
+
+    static let expectedCodes: [String: String] = [
+        "bad-expires.json": "policy.bad-time",
+        "duplicate-key.json": "json.duplicate-key",
+        "duplicate-rule-name.json": "policy.duplicate-name",
+        "duplicate-service.json": "policy.duplicate-name",
+        "empty-from.json": "policy.empty-from",
+        "foreign-trust-domain.json": "policy.foreign-trust-domain",
+        "invalid-spiffe-pattern.json": "policy.bad-pattern",
+        "port-out-of-range.json": "config.out-of-range",
+        "reserved-rule-name.json": "policy.reserved-name",
+        "rule-port-not-on-destination.json": "policy.port-not-on-destination",
+        "segment-selector-and-services.json": "policy.bad-segment",
+        "two-trust-domains": "policy.duplicate-trust-domain",
+        "unknown-field.json": "config.unknown-field",
+        "unknown-segment.json": "policy.unknown-segment",
+        "unknown-service.json": "policy.unknown-service",
+        "uppercase-trust-domain-pattern.json": "spiffe.bad-trust-domain-char",
+    ]
+
+    /// Every `*.json` in `folder` (or `folder` itself when it is a file), as `MeshPolicy.load` takes them.
+    static func bundle(_ url: URL) throws -> [(name: String, bytes: [UInt8])] {
+        var isFolder: ObjCBool = false
+        _ = FileManager.default.fileExists(atPath: url.path, isDirectory: &isFolder)
+        let urls = isFolder.boolValue
+            ? try FileManager.default.contentsOfDirectory(atPath: url.path).filter { $0.hasSuffix(".json") }
+                .map { url.appendingPathComponent($0) }
+            : [url]
+        return try urls.map { (name: $0.lastPathComponent, bytes: [UInt8](try Data(contentsOf: $0))) }
+    }
+
+    static func example() throws -> MeshPolicy {
+        try MeshPolicy.load(files: bundle(folder.appendingPathComponent("mesh")))
+    }
+
+    static let invalidBundles = ((try? FileManager.default.contentsOfDirectory(
+        atPath: folder.appendingPathComponent("mesh-invalid").path)) ?? []).filter { !$0.hasPrefix(".") && !$0.hasSuffix(".md") }.sorted()
+
+    @Test func loadsTheExampleMesh() throws {
+        let policy = try Self.example()
+        #expect(policy.services.map(\.key.name).sorted() == ["frontend", "ledger", "orders", "payments"])
+        #expect(policy.segment(named: "pci")?.members == [D.key("ledger"), D.key("payments")])
+        #expect(policy.rules.contains { $0.mode == .audit })
+        #expect(policy.rules.contains { $0.expires?.description.hasPrefix("2027-") == true })
+        #expect(policy.rules.contains { $0.action == .deny })
+    }
+
+    @Test(arguments: [
+        ("frontend", "payments", 8080, Verdict.allow(rule: "frontend-to-payments")),
+        ("frontend", "payments", 9090, .deny(rule: "web-no-pci-admin", reason: .notAllowed)),
+        ("frontend", "orders", 8080, .allow(rule: "frontend-to-orders")),
+        ("orders", "payments", 8080, .allow(rule: "orders-to-payments")),
+        ("orders", "payments", 9090, .allow(rule: "orders-to-payments")),
+        ("payments", "ledger", 8080, .allow(rule: "payments-to-ledger")),
+        ("payments", "ledger", 9090, .deny(rule: "default-deny", reason: .notAllowed)),
+        ("ledger", "payments", 8080, .deny(rule: "default-deny", reason: .notAllowed)),
+        ("frontend", "ledger", 8080, .deny(rule: "default-deny", reason: .notAllowed)),
+    ])
+    func decidesTheExampleMesh(from: String, to: String, port: Int, expected: Verdict) throws {
+        let compiled = try Self.example().compile(version: 1)
+        let explanation = try compiled.explain(from: D.key(from), to: D.key(to), port: port, now: Self.now)
+        #expect(explanation.decision.enforced == expected)
+        let egress = compiled.slice(for: D.key(from))!.egress(to: D.key(to), port: port, now: Self.now)
+        #expect(egress.isAllowed == expected.isAllowed)
+        if expected.isAllowed { #expect(egress == expected) }
+    }
+
+    @Test func theExampleHasAnAuditRuleAndAnExpiringGrant() throws {
+        let compiled = try Self.example().compile(version: 1)
+        let ordersToLedger = compiled.decide(from: D.sa("orders"), to: D.key("ledger"), port: 8080, now: Self.now)
+        #expect(ordersToLedger == PolicyDecision(enforced: .deny(rule: "default-deny", reason: .notAllowed),
+                                                 shadow: .allow(rule: "orders-to-ledger")))
+        let cron = D.sa("reconcile", ns: "batch")
+        let grant = try #require(compiled.policy.rule(named: "batch-reconcile-ledger")?.expires?.seconds)
+        #expect(compiled.decide(from: cron, to: D.key("ledger"), port: 8080, now: grant - 1).enforced
+            == .allow(rule: "batch-reconcile-ledger"))
+        #expect(compiled.decide(from: cron, to: D.key("ledger"), port: 8080, now: grant).enforced.rule == "default-deny")
+        #expect(compiled.slice(for: D.key("ledger"))?.nextExpiry(after: Self.now) == grant)
+    }
+
+    @Test func listsEveryInvalidBundle() {
+        #expect(Set(Self.invalidBundles) == Set(Self.expectedCodes.keys))
+    }
+
+    @Test(arguments: invalidBundles)
+    func refusesInvalidBundle(name: String) throws {
+        let files = try Self.bundle(Self.folder.appendingPathComponent("mesh-invalid/\(name)"))
+        let error = expectMeshError(Self.expectedCodes[name] ?? "(listed in expectedCodes)") {
+            _ = try MeshPolicy.load(files: files)
+        }
+        #expect(files.contains { error?.reason.hasPrefix($0.name + ": ") == true }, "reason: \(error?.reason ?? "")")
+    }
+}
