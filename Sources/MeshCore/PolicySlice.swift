@@ -35,8 +35,14 @@ public struct ServiceSlice: Sendable, Equatable {
         guard let table = inbound[port] else { return .defaultDeny }
         var accumulator = DecisionAccumulator()
         if let list = table.identities[peer] { fold(list, into: &accumulator, now: now) }
-        for prefix in table.prefixes where prefix.pattern.matches(peer) {
-            fold(prefix.rules, into: &accumulator, now: now)
+        if !table.prefixes.isEmpty {
+            // The peer is in our trust domain (screened), like every pattern: compare path bytes only.
+            var path = peer.path
+            path.withUTF8 { bytes in
+                for (index, prefix) in table.prefixPaths.enumerated() where Self.starts(bytes, with: prefix) {
+                    fold(table.prefixes[index].rules, into: &accumulator, now: now)
+                }
+            }
         }
         return accumulator.decision { rules[$0].name }
     }
@@ -62,6 +68,16 @@ public struct ServiceSlice: Sendable, Equatable {
 
     /// Destinations, ascending.
     public var destinations: [SliceDestination] { outbound.keys.sorted().map { outbound[$0]! } }
+
+    /// True when `bytes` continues after `prefix` (a prefix ends with `/`, a workload path never does).
+    @inline(__always)
+    private static func starts(_ bytes: UnsafeBufferPointer<UInt8>, with prefix: [UInt8]) -> Bool {
+        guard bytes.count > prefix.count else { return false }
+        return prefix.withUnsafeBufferPointer { p in
+            for i in 0..<p.count where p[i] != bytes[i] { return false }
+            return true
+        }
+    }
 
     @inline(__always)
     private func fold(_ list: [Int], into accumulator: inout DecisionAccumulator, now: Double) {
@@ -97,10 +113,16 @@ public struct InboundPort: Sendable, Equatable {
     public let identities: [SPIFFEID: [Int]]
     /// Wildcard patterns and their rules, in pattern order.
     public let prefixes: [SlicePrefix]
+    /// The UTF-8 path prefix of each pattern (an exact pattern, not expected here, never matches by prefix).
+    let prefixPaths: [[UInt8]]
 
     public init(identities: [SPIFFEID: [Int]], prefixes: [SlicePrefix]) {
         self.identities = identities
         self.prefixes = prefixes
+        prefixPaths = prefixes.map { prefix in
+            guard case .prefix(_, let path) = prefix.pattern else { return Array(repeating: 0, count: SPIFFEID.maxLength) }
+            return Array(path.utf8)
+        }
     }
 }
 

@@ -25,8 +25,12 @@ final class SidecarProcess {
         var log = (cfg["log"] as? [String: Any]) ?? [:]
         log["file"] = logPath
         cfg["log"] = log
-        adminPort = TCP.freePort()
-        if cfg["admin"] == nil { cfg["admin"] = ["listen": "127.0.0.1:\(adminPort)"] }
+        if let listen = (cfg["admin"] as? [String: Any])?["listen"] as? String, let p = listen.split(separator: ":").last.flatMap({ UInt16($0) }) {
+            adminPort = p  // a restart with the same config keeps its stats port
+        } else {
+            adminPort = TCP.freePort()
+            cfg["admin"] = ["listen": "127.0.0.1:\(adminPort)"]
+        }
         self.config = cfg
         try Self.write(cfg, to: configPath)
         _ = FileManager.default.createFile(atPath: stderrPath, contents: nil)
