@@ -127,7 +127,7 @@ enum ControlAPI {
         if code == "issue.unauthenticated" || code == "issue.certificate-expired" { return 401 }
         if code == "issue.rate-limited" { return 429 }
         if code == "ca.rotation-in-progress" || code == "policy.conflict" { return 409 }
-        if code.hasPrefix("json.") || code.hasPrefix("policy.") || code.hasPrefix("config.") || code.hasPrefix("spiffe.") { return 422 }
+        if code.hasPrefix("policy.") || code.hasPrefix("config.") || code.hasPrefix("spiffe.") { return 422 }
         if code.hasPrefix("store.") || code.hasPrefix("audit.") || code.hasPrefix("ca.") && code != "ca.rotation-in-progress"
             || ["tls.ca", "tls.key-encrypt", "tokens.random", "tokens.corrupt", "init.random"].contains(code) { return 500 }
         return 400

@@ -19,6 +19,11 @@ public struct PolicyDecision: Sendable, Equatable {
     /// Nothing applies: `default-deny`, identity not allowed.
     public static let defaultDeny = PolicyDecision(enforced: .deny(rule: Verdict.defaultDenyRule, reason: .notAllowed))
 
+    /// `now` as used for expiry: NaN and ±infinity count as the far future, so every expiring rule has expired
+    /// (fail closed) while rules without `expires` still apply.
+    @inline(__always)
+    static func clamp(_ now: Double) -> Double { now.isFinite ? now : .greatestFiniteMagnitude }
+
     /// Refuses a peer that cannot match any rule: no workload path (`no-identity`) or another trust domain
     /// (`foreign-trust-domain`). nil when the peer may be evaluated.
     static func screen(_ peer: SPIFFEID, in domain: TrustDomain) -> PolicyDecision? {
@@ -101,7 +106,7 @@ extension MeshPolicy {
         if !ports.contains(port) {
             return "port \(port) not in [\(ports.map(String.init).joined(separator: ", "))]"
         }
-        if let expires = rule.expires, now >= expires.seconds { return "expired at \(expires)" }
+        if let expires = rule.expires, PolicyDecision.clamp(now) >= expires.seconds { return "expired at \(expires)" }
         return nil
     }
 }

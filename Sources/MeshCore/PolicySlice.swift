@@ -29,7 +29,8 @@ public struct ServiceSlice: Sendable, Equatable {
         deadlines = rules.map { $0.expires?.seconds ?? .infinity }
     }
 
-    /// Decides whether `peer` (the verified identity of the caller) may connect on `port`.
+    /// Decides whether `peer` (the verified identity of the caller) may connect on `port` at `now` (seconds since
+    /// the epoch; a rule stops applying when `now >= expires`).
     public func decideInbound(from peer: SPIFFEID, port: Int, now: Double) -> PolicyDecision {
         if let refused = PolicyDecision.screen(peer, in: identity.trustDomain) { return refused }
         guard let table = inbound[port] else { return .defaultDeny }
@@ -81,6 +82,7 @@ public struct ServiceSlice: Sendable, Equatable {
 
     @inline(__always)
     private func fold(_ list: [Int], into accumulator: inout DecisionAccumulator, now: Double) {
+        let now = PolicyDecision.clamp(now)
         for rule in list where now < deadlines[rule] {
             accumulator.add(rule, kinds[rule])
         }
@@ -113,10 +115,12 @@ public struct InboundPort: Sendable, Equatable {
     public let identities: [SPIFFEID: [Int]]
     /// Wildcard patterns and their rules, in pattern order.
     public let prefixes: [SlicePrefix]
-    /// The UTF-8 path prefix of each pattern (an exact pattern, not expected here, never matches by prefix).
+    /// The UTF-8 path prefix of each pattern, for a byte comparison.
     let prefixPaths: [[UInt8]]
 
-    public init(identities: [SPIFFEID: [Int]], prefixes: [SlicePrefix]) {
+    /// `prefixes` hold only wildcard patterns of the slice's trust domain (the compiler and `init(json:)`
+    /// guarantee it); anything else would never match.
+    init(identities: [SPIFFEID: [Int]], prefixes: [SlicePrefix]) {
         self.identities = identities
         self.prefixes = prefixes
         prefixPaths = prefixes.map { prefix in
@@ -130,7 +134,7 @@ public struct SlicePrefix: Sendable, Equatable {
     public let pattern: IdentityPattern
     public let rules: [Int]
 
-    public init(pattern: IdentityPattern, rules: [Int]) {
+    init(pattern: IdentityPattern, rules: [Int]) {
         self.pattern = pattern
         self.rules = rules
     }

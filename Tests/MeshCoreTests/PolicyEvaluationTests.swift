@@ -49,6 +49,8 @@ struct EvaluationCase: Sendable, CustomTestStringConvertible {
         EvaluationCase("a grant one second before it expires", [D.rule("a", "allow", expires)], now: expiry - 1, .allow(rule: "a")),
         EvaluationCase("a grant at exactly its expiry", [D.rule("a", "allow", expires)], now: expiry, defaultDeny),
         EvaluationCase("a grant after its expiry", [D.rule("a", "allow", expires)], now: expiry + 86_400, defaultDeny),
+        EvaluationCase("a NaN clock has every grant expired", [D.rule("e", "allow", expires), D.rule("b")], now: .nan, .allow(rule: "b")),
+        EvaluationCase("an infinite clock has every grant expired", [D.rule("e", "allow", expires)], now: .infinity, defaultDeny),
         EvaluationCase("an expired deny stops denying", [D.rule("a"), D.rule("d", "deny", expires)], now: expiry, .allow(rule: "a")),
         EvaluationCase("an audit allow gives only a shadow verdict", [D.rule("x", "allow", #""mode": "audit""#)], defaultDeny, shadow: .allow(rule: "x")),
         EvaluationCase("an audit deny does not deny", [D.rule("a"), D.rule("x", "deny", #""mode": "audit""#)], .allow(rule: "a"), shadow: deny("x")),
