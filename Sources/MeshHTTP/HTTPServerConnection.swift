@@ -80,7 +80,13 @@ final class HTTPServerConnection: EventHandler, @unchecked Sendable {
         }
     }
 
+    /// Reads what is there; with TLS, also everything OpenSSL already holds (read-ahead buffers records that
+    /// epoll cannot see).
     private func readSome() {
+        repeat { readOnce() } while !inFlight && !closed && (tls?.hasPending ?? false)
+    }
+
+    private func readOnce() {
         let buf = server.scratch
         let n: Int
         if let tls {
@@ -151,6 +157,7 @@ final class HTTPServerConnection: EventHandler, @unchecked Sendable {
         if outputOffset == output.count {
             arm(parser.isIdle ? server.limits.idleTimeoutMs : server.limits.requestTimeoutMs)
             processQueue()
+            if !inFlight && !closed && (tls?.hasPending ?? false) { readSome() }
         }
         if !closed { updateInterest() }
     }

@@ -67,6 +67,9 @@ public final class TLSContext: @unchecked Sendable {
         if resumption != .tickets { options |= CMeshShims_SSL_OP_NO_TICKET }
         SSL_CTX_set_options(ctx, options)
         _ = CMeshShims_SSL_CTX_set_mode(ctx, Int(SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS))
+        // Read-ahead: one read(2) takes a record's header and body (and whatever follows) instead of two reads
+        // per record. Callers must then drain while `hasPending` (buffered bytes are invisible to epoll).
+        CMeshShims_SSL_CTX_set_read_ahead(ctx, 1)
 
         // Our identity.
         if presentCertificate, let identity { try Self.useIdentity(ctx, identity) }

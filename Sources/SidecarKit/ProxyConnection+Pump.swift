@@ -37,12 +37,15 @@ extension ProxyConnection {
         updateInterests()
     }
 
-    /// Reads from `a` and writes to `b` until `a` has nothing more, `b` pushes back, or four reads are done
-    /// (fairness between connections on the loop).
+    /// Reads from `a` and writes to `b` until `a` has nothing more, `b` pushes back, or four socket reads are
+    /// done (fairness between connections on the loop). Bytes OpenSSL already holds are always drained: epoll
+    /// would never report them.
     func pump(from a: ProxyEnd, to b: ProxyEnd) {
         guard !a.readClosed, b.pendingCount == 0, !b.writeClosed else { return }
         let buffer = context.scratch
-        for _ in 0..<4 {
+        var rounds = 0
+        while rounds < 4 || (a.tls?.hasPending ?? false) {
+            rounds += 1
             switch a.read(into: buffer) {
             case .bytes(let n):
                 lastActivity = loop.now
