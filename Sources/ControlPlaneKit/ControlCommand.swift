@@ -39,7 +39,7 @@ public enum ControlCommand {
         let passphrase: [UInt8]
         if let file = opts["ca-passphrase-file"] {
             guard let p = try? DurableFile.read(file, limit: 4096) else { err("mesh-control: cannot read --ca-passphrase-file \(file)"); return 66 }
-            passphrase = Array(String(decoding: p, as: UTF8.self).trimmingCharacters(in: "\n").utf8)
+            passphrase = Array(String(decoding: p, as: UTF8.self).trimming("\n").utf8)
         } else if let env = getenv("MESH_CA_PASSPHRASE") {
             passphrase = Array(String(cString: env).utf8)
         } else {
@@ -134,22 +134,9 @@ public enum ControlCommand {
 
     /// `30s`, `5m`, `24h`, `2d` or plain seconds.
     public static func duration(_ text: String, min: Double) throws -> Double {
-        var t = text
-        var unit = 1.0
-        if let last = t.last, !last.isNumber {
-            switch last {
-            case "s": unit = 1
-            case "m": unit = 60
-            case "h": unit = 3600
-            case "d": unit = 86_400
-            default: throw MeshError("usage", "bad duration \(text.debugDescription): use 30s, 5m, 24h or 2d")
-            }
-            t.removeLast()
-        }
-        guard let v = Double(t), v.isFinite, v > 0 else { throw MeshError("usage", "bad duration \(text.debugDescription)") }
-        guard v * unit <= 10 * 365 * 86_400 else { throw MeshError("usage", "duration \(text) is longer than 10 years (the root's lifetime)") }
-        guard v * unit >= min else { throw MeshError("usage", "duration \(text) is below the minimum of \(Int(min)) s") }
-        return v * unit
+        let v = try DurationText.seconds(text)
+        guard v >= min else { throw MeshError("usage", "duration \(text) is below the minimum of \(Int(min)) s") }
+        return v
     }
 
     static func logLine(_ event: String, _ fields: [String: JSONValue]) {

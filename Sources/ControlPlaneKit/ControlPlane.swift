@@ -53,7 +53,7 @@ public final class ControlPlane: Sendable {
         policy = try PolicyStore(dataDir: dataDir, audit: audit)
         distribution = PolicyDistribution(store: policy, clock: clock)
         let stored = try DurableFile.read("\(dataDir)/admin.token.sha256")
-        adminTokenHash = String(decoding: stored, as: UTF8.self).trimmingCharacters(in: " \n")
+        adminTokenHash = String(decoding: stored, as: UTF8.self).trimming(" \n")
     }
 
     /// `mesh-control init`: CA, admin credential (`DIR/admin.token`, 0600, shown once), empty audit log.
@@ -176,11 +176,3 @@ public final class ControlPlane: Sendable {
     }
 }
 
-extension String {
-    func trimmingCharacters(in set: String) -> String {
-        var s = Substring(self)
-        while let f = s.first, set.contains(f) { s.removeFirst() }
-        while let l = s.last, set.contains(l) { s.removeLast() }
-        return String(s)
-    }
-}

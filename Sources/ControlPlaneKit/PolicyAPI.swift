@@ -80,7 +80,7 @@ enum PolicyAPI {
         guard let match = req.head.headers["If-Match"] else {
             return .error(428, code: "policy.if-match-required", reason: "send If-Match: \"<version>\" (the version your change is based on)")
         }
-        guard let base = Int(match.trimmingCharacters(in: "\" ")) else {
+        guard let base = Int(match.trimming("\" ")) else {
             return .error(400, code: "policy.bad-if-match", reason: "If-Match must be a version number")
         }
         let (snap, diff) = try cp.policy.apply(try files(req), ifMatch: base, actor: "operator", now: cp.clock.wallSeconds())

@@ -61,20 +61,7 @@ enum AuditCommand {
 
 enum Duration {
     static func seconds(_ text: String) throws -> Int {
-        var t = text
-        var unit = 1
-        if let last = t.last, !last.isNumber {
-            switch last {
-            case "s": unit = 1
-            case "m": unit = 60
-            case "h": unit = 3600
-            case "d": unit = 86_400
-            default: throw UsageError("bad duration \(text.debugDescription): use 30s, 5m, 1h or 2d")
-            }
-            t.removeLast()
-        }
-        guard let v = Int(t), v > 0 else { throw UsageError("bad duration \(text.debugDescription)") }
-        return v * unit
+        do { return Int(try DurationText.seconds(text)) } catch { throw UsageError(error.reason) }
     }
 }
 

@@ -34,7 +34,7 @@ struct ControlClient {
         }
         let expect = try SPIFFEID.service(trustDomain: td, namespace: "mesh-system", name: "mesh-control")
         let ctx = try TLSContext.client(trusting: bundle, trustDomain: td)
-        let token = try tokenFile.map { String(decoding: try read($0), as: UTF8.self).trimmingCharacters(in: " \n") }
+        let token = try tokenFile.map { String(decoding: try read($0), as: UTF8.self).trimming(" \n") }
         return ControlClient(client: HTTPClient(address: try SocketAddress(HostPort(parsing: server)), tls: ctx,
                                                 expectServer: expect, timeoutMs: 15_000),
                              adminToken: token)
@@ -79,11 +79,3 @@ enum FileIOLite {
     }
 }
 
-extension String {
-    func trimmingCharacters(in set: String) -> String {
-        var s = Substring(self)
-        while let f = s.first, set.contains(f) { s.removeFirst() }
-        while let l = s.last, set.contains(l) { s.removeLast() }
-        return String(s)
-    }
-}

@@ -5,6 +5,7 @@
 import Glibc
 #endif
 import MeshNet
+import MeshCore
 
 /// One JSON object per line, on stderr or appended to a file. A line is written with one `write(2)`, so
 /// lines from different loops never interleave.
@@ -31,13 +32,7 @@ public final class EventLog: Sendable {
 
     /// Writes `{"ts":…,"event":…, fields…}`. Field values are strings, numbers or booleans.
     public func event(_ name: String, _ fields: KeyValuePairs<String, LogValue> = [:]) {
-        var line = "{\"ts\":\"\(Self.iso8601(clock.wallSeconds()))\",\"event\":\(LogValue.string(name).json)"
-        for (k, v) in fields {
-            if case .none = v { continue }
-            line += ",\(LogValue.string(k).json):\(v.json)"
-        }
-        line += "}\n"
-        Syscall.writeAll(fd: fd, line)
+        event(name, fields: fields.map { ($0.key, $0.value) })
     }
 
     /// Like `event` with fields built at run time.
@@ -52,18 +47,7 @@ public final class EventLog: Sendable {
     }
 
     /// `2026-11-30T07:43:05.123Z`.
-    public static func iso8601(_ seconds: Double) -> String {
-        var t = time_t(seconds)
-        var tm = tm()
-        gmtime_r(&t, &tm)
-        let ms = Int((seconds - Double(Int(seconds))) * 1000)
-        func pad(_ v: Int32, _ w: Int) -> String {
-            let s = String(v)
-            return String(repeating: "0", count: max(0, w - s.count)) + s
-        }
-        return "\(pad(tm.tm_year + 1900, 4))-\(pad(tm.tm_mon + 1, 2))-\(pad(tm.tm_mday, 2))T"
-            + "\(pad(tm.tm_hour, 2)):\(pad(tm.tm_min, 2)):\(pad(tm.tm_sec, 2)).\(pad(Int32(ms), 3))Z"
-    }
+    public static func iso8601(_ seconds: Double) -> String { UTCTime.iso8601(seconds, milliseconds: true) }
 }
 
 /// A value in a log line.
@@ -82,25 +66,7 @@ public enum LogValue: Sendable, ExpressibleByStringLiteral, ExpressibleByInteger
         case .int(let i): return String(i)
         case .bool(let b): return b ? "true" : "false"
         case .none: return "null"
-        case .string(let s):
-            var out = "\""
-            for u in s.unicodeScalars {
-                switch u {
-                case "\"": out += "\\\""
-                case "\\": out += "\\\\"
-                case "\n": out += "\\n"
-                case "\r": out += "\\r"
-                case "\t": out += "\\t"
-                default:
-                    if u.value < 0x20 || u.value == 0x7f {
-                        let h = String(u.value, radix: 16)
-                        out += "\\u" + String(repeating: "0", count: 4 - h.count) + h
-                    } else {
-                        out.unicodeScalars.append(u)
-                    }
-                }
-            }
-            return out + "\""
+        case .string(let s): return JSONValue.quoted(s)
         }
     }
 }

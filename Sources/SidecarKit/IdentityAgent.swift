@@ -61,7 +61,7 @@ public final class IdentityAgent: Sendable {
     }
 
     func bootstrap() throws {
-        let token = String(decoding: try read(settings.tokenFile), as: UTF8.self).trimmingCharacters(in: " \n\r\t")
+        let token = String(decoding: try read(settings.tokenFile), as: UTF8.self).trimming(" \n\r\t")
         let bundle = try bootstrapBundle()
         let ctx = try TLSContext.client(trusting: bundle, trustDomain: files.trustDomain)
         try obtain(via: ctx, token: token, trigger: "bootstrap")
@@ -198,11 +198,3 @@ struct SplitMix64: RandomNumberGenerator, Sendable {
     }
 }
 
-extension String {
-    func trimmingCharacters(in set: String) -> String {
-        var s = Substring(self)
-        while let f = s.first, set.contains(f) { s.removeFirst() }
-        while let l = s.last, set.contains(l) { s.removeLast() }
-        return String(s)
-    }
-}
