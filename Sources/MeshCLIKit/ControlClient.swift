@@ -54,28 +54,11 @@ struct ControlClient {
     }
 
     static func read(_ path: String) throws -> [UInt8] {
-        switch FileIOLite.readAll(path) {
+        switch FileIO.readAll(path, limit: 1 << 20) {
         case .success(let b): return b
         case .failure(let e): throw e
         }
     }
 }
 
-/// Small file reads without SidecarKit.
-enum FileIOLite {
-    static func readAll(_ path: String, limit: Int = 1 << 20) -> Result<[UInt8], MeshError> {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        if fd < 0 { return .failure(MeshError("file.unreadable", "cannot open \(path): \(String(cString: strerror(errno)))")) }
-        defer { close(fd) }
-        var out: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 65_536)
-        while true {
-            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if n < 0 { if errno == EINTR { continue }; return .failure(MeshError("file.unreadable", "cannot read \(path)")) }
-            if n == 0 { return .success(out) }
-            out += chunk[0..<n]
-            if out.count > limit { return .failure(MeshError("file.too-large", "\(path) is larger than \(limit) bytes")) }
-        }
-    }
-}
 

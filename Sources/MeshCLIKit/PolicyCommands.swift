@@ -17,7 +17,7 @@ enum PolicyCommands {
         }
         if names.isEmpty { throw MeshError("file.unreadable", "no *.json files in \(dir)") }
         return try names.sorted().map { n in
-            switch FileIOLite.readAll("\(dir)/\(n)", limit: 4 << 20) {
+            switch FileIO.readAll("\(dir)/\(n)", limit: 4 << 20) {
             case .success(let b): return (n, String(decoding: b, as: UTF8.self))
             case .failure(let e): throw e
             }
