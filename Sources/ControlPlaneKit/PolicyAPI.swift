@@ -11,8 +11,8 @@ import MeshNet
 /// | `PUT /v1/mesh` | operator | replace the whole mesh, `If-Match: <version>` required; `{"files": [{"name","content"}]}` → version, diff |
 /// | `POST /v1/mesh/validate` | operator | validate a mesh and show the diff; nothing changes (`apply --dry-run`) |
 /// | `GET /v1/check?from=ns/name&to=ns/name&port=N` | operator | verdict, deciding rule, and why each other rule did not match |
-/// | `GET /v1/slice?version=N` | sidecar (mTLS) | its own slice, at once if newer than N, else long poll (30 s, then 304) |
-/// | `POST /v1/status` | sidecar (mTLS) | `{"version": N}`: the version it applied |
+/// | `GET /v1/slice?version=N` | sidecar (mTLS) | its own slice, at once if newer than N, else long poll (30 s, then 304); N is also its status report (the version it applied) |
+/// | `POST /v1/status` | sidecar (mTLS) | `{"version": N}`: report the version applied without polling |
 /// | `GET /v1/sidecars` | operator | each sidecar's applied version, last seen, in sync or stale |
 enum PolicyAPI {
     static func routes(_ cp: ControlPlane, loop: EventLoop) -> [(method: String, path: String, handler: HTTPHandler)] {
@@ -31,6 +31,8 @@ enum PolicyAPI {
                     return
                 }
                 let version = Int(req.head.query["version"] ?? "-1") ?? -1
+                // The version a sidecar polls from is the one it has applied: every poll is also its status report.
+                if version >= 0 { cp.distribution.report(identity: id.description, version: version) }
                 cp.distribution.longPoll(service: service, version: version, loop: loop, respond: respond)
             }),
             ("POST", "/v1/status", Router.sync { req in

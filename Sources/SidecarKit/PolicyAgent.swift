@@ -12,7 +12,7 @@ import MeshTLS
 /// (`GET /v1/slice?version=N`, mTLS with our workload certificate), applies a new slice atomically (one swap
 /// of the sidecar state; live connections the new slice no longer allows are closed), persists it as
 /// last-known-good (so a restart without the control plane still enforces it), and reports the version it
-/// applied (`POST /v1/status`). When the control plane is away it keeps the slice in force and retries with
+/// applied (the `version` of each poll). When the control plane is away it keeps the slice in force and retries with
 /// backoff; nothing ever opens up.
 public final class PolicyAgent: Sendable {
     let settings: PolicySettings
@@ -85,7 +85,7 @@ public final class PolicyAgent: Sendable {
                       apply: @escaping @Sendable (ServiceSlice) -> Void) -> LoopThread {
         LoopThread(start: { [self] in
             var attempt = 0
-            report(identity: identity(), version: version())  // the control plane sees us at once
+            // Each poll carries the version in force, which is our status report: no extra connection.
             while !stopped {
                 let id = identity()
                 switch fetch(identity: id, after: version()) {
@@ -95,10 +95,8 @@ public final class PolicyAgent: Sendable {
                     apply(s)
                     applied.store(s.version, ordering: .relaxed)
                     log("policy-applied", [("version", .int(s.version)), ("rules", .int(s.rules.count))])
-                    report(identity: id, version: s.version)
                 case .unchanged:
                     attempt = 0
-                    report(identity: id, version: version())
                 case .failed(let why):
                     attempt += 1
                     pollFailures.add(1, ordering: .relaxed)
@@ -112,12 +110,6 @@ public final class PolicyAgent: Sendable {
         })
     }
 
-    func report(identity: TLSIdentity, version: Int) {
-        guard let ctx = try? TLSContext(peerRole: .server, identity: identity, resumption: .off),
-              let address = try? SocketAddress(bootstrap.controlPlane) else { return }
-        let client = HTTPClient(address: address, tls: ctx, expectServer: bootstrap.controlPlaneIdentity, timeoutMs: 5000)
-        _ = try? client.send(method: "POST", path: "/v1/status", body: Array("{\"version\":\(version)}".utf8))
-    }
 
     /// Last-known-good, replaced atomically (temp + fsync + rename).
     func persist(_ s: ServiceSlice) {
