@@ -66,7 +66,11 @@ public final class TLSContext: @unchecked Sendable {
         var options = CMeshShims_SSL_OP_NO_RENEGOTIATION | CMeshShims_SSL_OP_NO_COMPRESSION
         if resumption != .tickets { options |= CMeshShims_SSL_OP_NO_TICKET }
         SSL_CTX_set_options(ctx, options)
-        _ = CMeshShims_SSL_CTX_set_mode(ctx, Int(SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS))
+        // NO_AUTO_CHAIN: send our leaf (and configured intermediates) only. Without it OpenSSL appends the root
+        // from the trust store, and every peer decodes one more certificate per handshake for nothing (the
+        // peer has the root already) — measured at ~0.5 ms of CPU per connection pair on OpenSSL 3.0.
+        _ = CMeshShims_SSL_CTX_set_mode(ctx, Int(SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER
+                                                 | SSL_MODE_RELEASE_BUFFERS | SSL_MODE_NO_AUTO_CHAIN))
         // Read-ahead: one read(2) takes a record's header and body (and whatever follows) instead of two reads
         // per record. Callers must then drain while `hasPending` (buffered bytes are invisible to epoll).
         CMeshShims_SSL_CTX_set_read_ahead(ctx, 1)
