@@ -232,7 +232,7 @@ final class HTTPServerConnection: EventHandler, @unchecked Sendable {
         guard !closed else { return }
         closed = true
         cancelTimer()
-        loop.deregister(fd)
+        loop.forget(fd)  // close takes it out of the epoll set
         close(fd)
         tls = nil
         server.ended(self)

@@ -98,6 +98,16 @@ public final class EventLoop: @unchecked Sendable {
         generations[i] = 0
     }
 
+    /// For an fd about to be closed: forget its handler without an `epoll_ctl` call (closing the last
+    /// descriptor of a socket removes it from the epoll set). Events already fetched for it are dropped as stale.
+    /// Only valid because we never duplicate descriptors.
+    public func forget(_ fd: Int32) {
+        let i = Int(fd)
+        guard i < generations.count, generations[i] != 0 else { return }
+        handlers[i] = nil
+        generations[i] = 0
+    }
+
     // MARK: timers
 
     /// Runs `action` on this loop after `ms` milliseconds unless cancelled. Returns the timer's id.

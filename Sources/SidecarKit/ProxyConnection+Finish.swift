@@ -21,7 +21,7 @@ extension ProxyConnection {
             context.keepSession(s, for: listener, generation: state.generation)
         }
         for end in [down, up].compactMap({ $0 }) {
-            loop.deregister(end.fd)
+            loop.forget(end.fd)  // close takes it out of the epoll set; no epoll_ctl needed
             if reset { Socket.closeWithReset(end.fd) } else { close(end.fd) }
             end.releaseBuffer()
             end.tls = nil
