@@ -9,6 +9,7 @@ import MeshNet
 /// | --- | --- | --- |
 /// | `GET /v1/mesh` | operator | the applied mesh: version (also as `ETag`), content hash, files |
 /// | `PUT /v1/mesh` | operator | replace the whole mesh, `If-Match: <version>` required; `{"files": [{"name","content"}]}` → version, diff |
+/// | `GET`/`PUT /v1/mesh/services`, `…/segments`, `…/rules` | operator | read or replace one section (If-Match), the rest kept |
 /// | `POST /v1/mesh/validate` | operator | validate a mesh and show the diff; nothing changes (`apply --dry-run`) |
 /// | `GET /v1/check?from=ns/name&to=ns/name&port=N` | operator | verdict, deciding rule, and why each other rule did not match |
 /// | `GET /v1/slice?version=N` | sidecar (mTLS) | its own slice, at once if newer than N, else long poll (30 s, then 304); N is also its status report (the version it applied) |
@@ -24,6 +25,12 @@ enum PolicyAPI {
                 return .json(JSONValue.object([("valid", .bool(true)), ("baseVersion", .int(cp.policy.snapshot.version)),
                                                ("diff", .array(diff.map { .string($0) }))]).text + "\n")
             } }),
+            ("GET", "/v1/mesh/services", Router.sync { req in ControlAPI.admin(cp, req) { section(cp, "services") } }),
+            ("GET", "/v1/mesh/segments", Router.sync { req in ControlAPI.admin(cp, req) { section(cp, "segments") } }),
+            ("GET", "/v1/mesh/rules", Router.sync { req in ControlAPI.admin(cp, req) { section(cp, "rules") } }),
+            ("PUT", "/v1/mesh/services", Router.sync { req in ControlAPI.admin(cp, req) { try replaceSection(cp, req, "services") } }),
+            ("PUT", "/v1/mesh/segments", Router.sync { req in ControlAPI.admin(cp, req) { try replaceSection(cp, req, "segments") } }),
+            ("PUT", "/v1/mesh/rules", Router.sync { req in ControlAPI.admin(cp, req) { try replaceSection(cp, req, "rules") } }),
             ("GET", "/v1/check", Router.sync { req in ControlAPI.admin(cp, req) { try check(cp, req) } }),
             ("GET", "/v1/slice", { req, respond in
                 guard let id = req.peerIdentity, let service = serviceKey(id) else {
@@ -91,6 +98,33 @@ enum PolicyAPI {
                                                     ("diff", .array(diff.map { .string($0) }))]).text + "\n")
         r.headers.add("ETag", "\"\(snap.version)\"")
         return r
+    }
+
+    /// One section of the applied mesh (`services`, `segments` or `rules`), with the version as ETag.
+    static func section(_ cp: ControlPlane, _ name: String) -> HTTPResponse {
+        let s = cp.policy.snapshot
+        var r = HTTPResponse.json(JSONValue.object([("version", .int(s.version)),
+                                                    (name, s.policy?.json()[name] ?? .array([]))]).text + "\n")
+        r.headers.add("ETag", "\"\(s.version)\"")
+        return r
+    }
+
+    /// Replaces one section (body `{"<section>": [...]}`), keeping the rest of the applied mesh; the result is
+    /// validated whole and stored as one document, with the same If-Match, audit and distribution as a full apply.
+    static func replaceSection(_ cp: ControlPlane, _ req: HTTPRequest, _ name: String) throws -> HTTPResponse {
+        guard let current = cp.policy.snapshot.policy else {
+            return .error(409, code: "policy.none", reason: "apply a whole mesh first (PUT /v1/mesh)")
+        }
+        let body = try StrictJSON.parse(req.body)
+        guard let items = body[name], items.arrayValue != nil else {
+            return .error(400, code: "policy.bad-request", reason: "the body needs \"\(name)\": [...]")
+        }
+        guard case .object(var members) = current.json() else { return .error(500, code: "internal", reason: "mesh is not an object") }
+        members = members.map { $0.0 == name ? ($0.0, items) : $0 }
+        let proxy = HTTPRequest(head: req.head, body: Array(JSONValue.object([("files", .array([
+            .object([("name", .string("mesh.json")), ("content", .string(JSONValue.object(members).text))])]))]).text.utf8),
+                            peer: req.peer, peerIdentity: req.peerIdentity)
+        return try apply(cp, proxy)
     }
 
     static func check(_ cp: ControlPlane, _ req: HTTPRequest) throws -> HTTPResponse {

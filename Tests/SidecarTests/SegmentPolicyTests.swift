@@ -104,15 +104,31 @@ struct SegmentPolicyTests {
         #expect(missing.contains("428"))
     }
 
-    /// PUT /v1/mesh with curl (status line and body).
-    static func put(_ cp: ControlPlaneFixture, body: String, ifMatch: String?) throws -> String {
+    /// One section replaced on its own (rules here); the rest of the mesh is kept and the change is enforced.
+    @Test func replacingOnlyTheRulesKeepsServicesAndIsEnforced() throws {
+        let mesh = try ManagedMesh(rules: Self.frontendToPayments)
+        defer { mesh.stop() }
+        #expect(mesh.call("ledger") == "")
+        let rules = #"{"rules": [{"name": "ledger-to-payments", "action": "allow", "from": {"services": ["shop/ledger"]}, "to": {"services": ["shop/payments"]}, "ports": [8080]}]}"#
+        let r = try Self.put(mesh.cp, body: rules, ifMatch: "1", path: "/v1/mesh/rules")
+        #expect(r.contains("200 OK") && r.contains("\"version\":2"), "\(r)")
+        #expect(mesh.waitVersion("ledger", 2))
+        #expect(mesh.call("ledger").hasSuffix("hello from payments\n"))
+        #expect(mesh.call("frontend") == "")
+        let services = try mesh.cp.meshctl(["-o", "json", "get", "services"])
+        #expect(services.stdout.contains("shop/payments") || services.stdout.contains("\"payments\""))
+        #expect(try Self.put(mesh.cp, body: rules, ifMatch: "1", path: "/v1/mesh/rules").contains("409"))
+    }
+
+    /// PUT with curl (status line and body).
+    static func put(_ cp: ControlPlaneFixture, body: String, ifMatch: String?, path: String = "/v1/mesh") throws -> String {
         let token = try String(contentsOfFile: "\(cp.dataDir)/admin.token", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
         var args = ["-s", "-i", "-m", "5", "--cacert", "\(cp.dataDir)/bundle.pem", "--resolve", "ignored:1:127.0.0.1", "-k",
                     "-X", "PUT", "-H", "Authorization: Bearer \(token)", "-H", "Content-Type: application/json", "--data", body]
         if let ifMatch { args += ["-H", "If-Match: \"\(ifMatch)\""] }
-        args.append("https://127.0.0.1:\(cp.port)/v1/mesh")
+        args.append("https://127.0.0.1:\(cp.port)\(path)")
         p.arguments = args
         let out = Pipe()
         p.standardOutput = out
