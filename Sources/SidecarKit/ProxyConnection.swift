@@ -269,7 +269,6 @@ final class ProxyConnection: EventHandler {
             startPumping()
             return
         }
-        guard let upstream = state.upstreams[listener] else { return }
         do {
             let session = context.takeSession(for: listener, generation: state.generation)
             up.tls = try TLSStream(context: state.outboundTLS, fd: up.fd, resume: session)
@@ -277,7 +276,6 @@ final class ProxyConnection: EventHandler {
             finish(reason: "internal-error", detail: "\(error)", refused: false)
             return
         }
-        _ = upstream
         phase = .upstreamHandshake
         handshakeStartNs = runtime.clock.monotonicNs()
         armDeadline(ms: runtime.config.limits.handshakeTimeoutMs, reason: PeerRejection.handshakeTimeout.rawValue)

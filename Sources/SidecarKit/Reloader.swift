@@ -78,19 +78,10 @@ public final class Reloader: Sendable {
     }
 
     private func buildState() -> Result<(SidecarState, SidecarConfig), MeshError> {
-        let bytes: [UInt8]
-        switch FileIO.readAll(configPath, limit: 4 << 20) {
-        case .failure(let e): return .failure(e)
-        case .success(let b): bytes = b
-        }
-        let dir = configPath.contains("/") ? String(configPath[..<configPath.lastIndex(of: "/")!]) : "."
         let config: SidecarConfig
-        do {
-            config = try SidecarConfig.parse(json: bytes, baseDirectory: dir.isEmpty ? "/" : dir)
-        } catch let e as MeshError {
-            return .failure(e)
-        } catch {
-            return .failure(MeshError("config.invalid", "\(error)"))
+        switch SidecarConfig.load(path: configPath) {
+        case .failure(let e): return .failure(e)
+        case .success(let c): config = c
         }
         let old = runtime.config
         if config.inbound.map({ "\($0.name)@\($0.listen)" }) != old.inbound.map({ "\($0.name)@\($0.listen)" })

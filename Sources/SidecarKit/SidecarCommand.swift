@@ -118,18 +118,13 @@ public enum SidecarCommand {
     }
 
     static func loadConfig(_ path: String) -> Result<SidecarConfig, ExitCode> {
-        let bytes: [UInt8]
-        switch FileIO.readAll(path, limit: 4 << 20) {
-        case .failure(let e):
+        switch SidecarConfig.load(path: path) {
+        case .success(let c): return .success(c)
+        case .failure(let e) where e.code.hasPrefix("file.") && e.code != "file.too-large":
             err("mesh-sidecar: config \(path): \(e.reason)")
-            return .failure(ExitCode(e.code == "file.too-large" ? 64 : 66))
-        case .success(let b): bytes = b
-        }
-        let dir = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) : "."
-        do {
-            return .success(try SidecarConfig.parse(json: bytes, baseDirectory: dir.isEmpty ? "/" : dir))
-        } catch {
-            err("mesh-sidecar: config \(path): \(error)")
+            return .failure(ExitCode(66))
+        case .failure(let e):
+            err("mesh-sidecar: config \(path): \(e.code): \(e.reason)")
             return .failure(ExitCode(64))
         }
     }
