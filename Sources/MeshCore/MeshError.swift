@@ -2,16 +2,30 @@
 /// sidecar configuration schema. Nothing here performs I/O, reads a clock or draws randomness.
 
 /// An error with a stable, machine-readable code and a human reason. Compare errors on `code`.
+///
+/// The code is a declared `ErrorCode` (see `ErrorCodes+*.swift`): its kind decides the HTTP status an API
+/// answers with and the exit code a command ends with, so neither is guessed from the code's text.
 public struct MeshError: Error, Equatable, Sendable, CustomStringConvertible {
-    /// Stable identifier, e.g. `spiffe.bad-scheme` or `config.unknown-field`. Never reworded.
-    public let code: String
+    /// The declared code, with its kind.
+    public let errorCode: ErrorCode
     /// What failed, why, and where, for a person.
     public let reason: String
 
-    public init(_ code: String, _ reason: String) {
-        self.code = code
+    public init(_ code: ErrorCode, _ reason: String) {
+        self.errorCode = code
         self.reason = reason
     }
+
+    /// Transitional: a code given as text takes the kind it was declared with (`ErrorCode.declared`);
+    /// an undeclared text is an internal error. Call sites move to the declared constants.
+    public init(_ code: String, _ reason: String) {
+        self.init(ErrorCode.declared[code] ?? ErrorCode(code, .internal), reason)
+    }
+
+    /// Stable identifier, e.g. `spiffe.bad-scheme` or `config.unknown-field`. Never reworded.
+    public var code: String { errorCode.id }
+    /// What kind of failure this is: decides HTTP status and exit code.
+    public var kind: ErrorKind { errorCode.kind }
 
     public var description: String { "\(code): \(reason)" }
 }
