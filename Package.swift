@@ -1,7 +1,8 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-// Layers (see DESIGN.md): L0 C shims, L1 pure core, L2 TLS + event loop, L3 sidecar logic, L4 thin mains.
+// Layers (see DESIGN.md): L0 C shims, L1 pure core + API wire types, L2 TLS + event loop + control-plane client,
+// L3 sidecar logic, L4 thin mains.
 let package = Package(
     name: "swift-mesh",
     platforms: [.macOS(.v14)],
@@ -18,16 +19,20 @@ let package = Package(
         // L1
         .target(name: "MeshCore"),
         .target(name: "MeshHTTP1"),
+        .target(name: "MeshAPI", dependencies: ["MeshCore"]),
         // L2
         .target(name: "MeshTLS", dependencies: ["MeshCore", "COpenSSL", "CMeshShims"]),
         .target(name: "MeshNet", dependencies: ["MeshCore", "CMeshShims"]),
         .target(name: "MeshHTTP", dependencies: ["MeshCore", "MeshHTTP1", "MeshNet", "MeshTLS"]),
+        .target(name: "MeshControlClient", dependencies: ["MeshAPI", "MeshCore", "MeshHTTP", "MeshHTTP1", "MeshNet", "MeshTLS"]),
         // L3
-        .target(name: "SidecarKit", dependencies: ["MeshCore", "MeshTLS", "MeshNet", "MeshHTTP1", "MeshHTTP"]),
+        .target(name: "SidecarKit", dependencies: ["MeshCore", "MeshTLS", "MeshNet", "MeshHTTP1", "MeshHTTP", "MeshAPI",
+                                                  "MeshControlClient"]),
         // L4
         .executableTarget(name: "mesh-sidecar", dependencies: ["SidecarKit"]),
-        .target(name: "ControlPlaneKit", dependencies: ["MeshCore", "MeshTLS", "MeshNet", "MeshHTTP", "MeshHTTP1"]),
-        .target(name: "MeshCLIKit", dependencies: ["MeshCore", "MeshTLS", "MeshNet", "MeshHTTP", "MeshHTTP1"]),
+        .target(name: "ControlPlaneKit", dependencies: ["MeshCore", "MeshTLS", "MeshNet", "MeshHTTP", "MeshHTTP1", "MeshAPI"]),
+        .target(name: "MeshCLIKit", dependencies: ["MeshCore", "MeshTLS", "MeshNet", "MeshHTTP", "MeshHTTP1", "MeshAPI",
+                                                  "MeshControlClient"]),
         .target(name: "MeshDevKit", dependencies: ["SidecarKit", "MeshTLS", "MeshNet", "MeshCore", "MeshHTTP", "MeshHTTP1"]),
         .executableTarget(name: "mesh-dev", dependencies: ["MeshDevKit", "MeshCore"]),
         .executableTarget(name: "mesh-control", dependencies: ["ControlPlaneKit"]),
@@ -35,6 +40,9 @@ let package = Package(
         // Tests
         .testTarget(name: "MeshCoreTests", dependencies: ["MeshCore"]),
         .testTarget(name: "MeshHTTP1Tests", dependencies: ["MeshHTTP1"]),
+        .testTarget(name: "MeshAPITests", dependencies: ["MeshAPI", "MeshCore"]),
+        .testTarget(name: "MeshControlClientTests", dependencies: ["MeshControlClient", "MeshAPI", "MeshCore", "MeshNet", "MeshTLS",
+                                                                   "ControlPlaneKit"]),
         .testTarget(name: "MeshHTTPTests", dependencies: ["MeshHTTP", "MeshHTTP1", "MeshNet", "MeshTLS", "MeshCore"]),
         .testTarget(name: "MeshTLSTests", dependencies: ["MeshTLS", "MeshCore", "MeshNet"]),
         .testTarget(name: "SidecarTests", dependencies: ["SidecarKit", "MeshTLS", "MeshCore", "MeshNet", "mesh-sidecar", "mesh-dev"]),

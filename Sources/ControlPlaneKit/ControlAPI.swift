@@ -1,3 +1,4 @@
+import MeshAPI
 import MeshCore
 import MeshHTTP
 import MeshHTTP1
@@ -38,11 +39,8 @@ enum ControlAPI {
     }
 
     static func bundle(_ cp: ControlPlane) -> HTTPResponse {
-        .json(JSONValue.object([
-            ("trustDomain", .string(cp.ca.trustDomain.name)),
-            ("bundle", .string(String(decoding: cp.ca.bundlePEM, as: UTF8.self))),
-            ("controlPlane", .string(cp.identity.description)),
-        ]).text + "\n")
+        .json(BundleAnswer(trustDomain: cp.ca.trustDomain, bundlePEM: String(decoding: cp.ca.bundlePEM, as: UTF8.self),
+                           controlPlane: cp.identity).answerText)
     }
 
     static func issue(_ cp: ControlPlane, _ req: HTTPRequest) throws -> HTTPResponse {
@@ -59,13 +57,10 @@ enum ControlAPI {
             peer = id
         }
         let issued = try cp.issue(csrPEM: Array(csr.utf8), token: token, peer: peer)
-        return .json(JSONValue.object([
-            ("spiffeID", .string(issued.identity.description)),
-            ("certificateChain", .string(String(decoding: issued.chain.flatMap { $0.pem() }, as: UTF8.self))),
-            ("trustBundle", .string(String(decoding: issued.bundle.flatMap { $0.pem() }, as: UTF8.self))),
-            ("serial", .string(issued.chain[0].serialHex)),
-            ("notAfter", .int(Int(issued.chain[0].notAfter))),
-        ]).text + "\n")
+        return .json(IdentityAnswer(spiffeID: issued.identity,
+                                    certificateChainPEM: String(decoding: issued.chain.flatMap { $0.pem() }, as: UTF8.self),
+                                    trustBundlePEM: String(decoding: issued.bundle.flatMap { $0.pem() }, as: UTF8.self),
+                                    serial: issued.chain[0].serialHex, notAfter: Int(issued.chain[0].notAfter)).answerText)
     }
 
     static func createToken(_ cp: ControlPlane, _ req: HTTPRequest) throws -> HTTPResponse {
@@ -83,22 +78,15 @@ enum ControlAPI {
             return .error(400, code: "token.bad-ttl", reason: "ttlSeconds must be 1...2592000")
         }
         let t = try cp.createToken(for: id, ttl: Double(ttl), actor: "operator")
-        return .json(JSONValue.object([("token", .string(t.secret)), ("spiffeID", .string(id.description)),
-                                       ("expiresAt", .int(Int(t.expiresAt)))]).text + "\n", status: 201)
+        return .json(TokenAnswer(token: t.secret, spiffeID: id, expiresAt: Int(t.expiresAt)).answerText, status: 201)
     }
 
     static func caStatus(_ cp: ControlPlane) -> JSONValue {
-        .object([
-            ("trustDomain", .string(cp.ca.trustDomain.name)),
-            ("issuing", .int(cp.ca.issuing.id)),
-            ("certTTLSeconds", .int(Int(cp.settings.certTTL))),
-            ("rotationOverlapSeconds", .int(Int(cp.settings.overlap))),
-            ("roots", .array(cp.ca.all.map { r in
-                .object([("id", .int(r.id)), ("phase", .string(r.phase.rawValue)),
-                         ("sha256", .string(r.certificate.sha256Fingerprint)), ("subject", .string(r.certificate.commonName)),
-                         ("notAfter", .int(Int(r.certificate.notAfter))), ("nextChangeAt", r.nextAt.map { .int(Int($0)) } ?? .null)])
-            })),
-        ])
+        CAStatus(trustDomain: cp.ca.trustDomain.name, issuing: cp.ca.issuing.id, certTTLSeconds: Int(cp.settings.certTTL),
+                 rotationOverlapSeconds: Int(cp.settings.overlap), roots: cp.ca.all.map { r in
+            CAStatus.Root(id: r.id, phase: r.phase.rawValue, sha256: r.certificate.sha256Fingerprint, subject: r.certificate.commonName,
+                          notAfter: Int(r.certificate.notAfter), nextChangeAt: r.nextAt.map { Int($0) })
+        }).json
     }
 
     /// Operator endpoints: a valid bearer admin token, else 401.

@@ -1,3 +1,4 @@
+import MeshAPI
 import MeshCore
 import MeshHTTP
 import MeshHTTP1
@@ -146,10 +147,10 @@ enum PolicyAPI {
     static func sidecars(_ cp: ControlPlane) -> HTTPResponse {
         let current = cp.policy.snapshot.version
         let now = cp.clock.wallSeconds()
-        return .json(JSONValue.object([("version", .int(current)), ("sidecars", .array(cp.distribution.sidecars.map { s in
-            .object([("identity", .string(s.identity)), ("appliedVersion", .int(s.appliedVersion)),
-                     ("lastSeen", .int(Int(s.lastSeen))), ("secondsAgo", .int(Int(now - s.lastSeen))),
-                     ("state", .string(s.appliedVersion == current && now - s.lastSeen < 90 ? "in-sync" : "stale"))])
-        }))]).text + "\n")
+        return .json(SidecarStatusList(version: current, sidecars: cp.distribution.sidecars.map { s in
+            SidecarStatusList.Row(identity: s.identity, appliedVersion: s.appliedVersion, lastSeen: Int(s.lastSeen),
+                                  secondsAgo: Int(now - s.lastSeen),
+                                  state: s.appliedVersion == current && now - s.lastSeen < 90 ? .inSync : .stale)
+        }).answerText)
     }
 }

@@ -1,3 +1,4 @@
+import MeshAPI
 import MeshCore
 import MeshNet
 
@@ -5,34 +6,31 @@ enum TokenCommands {
     static func create(_ c: ControlClient, _ o: Options) throws -> Int32 {
         guard let service = o.value("service") else { throw UsageError("token create needs --service NAMESPACE/NAME") }
         let ttl = try o.value("ttl").map { try Duration.seconds($0) } ?? 3600
-        let r = try c.call("POST", "/v1/tokens", body: .object([("service", .string(service)), ("ttlSeconds", .int(ttl))]))
-        if o.json { MeshctlCommand.out(r.text); return 0 }
-        MeshctlCommand.out(r["token"]?.stringValue ?? "")
-        Syscall.writeAll(fd: 2, "token for \(r["spiffeID"]?.stringValue ?? "?"), single use, expires \(Table.time(r["expiresAt"]?.intValue))\n")
+        let r = try c.api.createToken(TokenRequest(service: service, ttlSeconds: ttl))
+        if o.json { MeshctlCommand.out(r.json.text); return 0 }
+        MeshctlCommand.out(r.token)
+        Syscall.writeAll(fd: 2, "token for \(r.spiffeID), single use, expires \(Table.time(r.expiresAt))\n")
         return 0
     }
 }
 
 enum CACommands {
     static func status(_ c: ControlClient, _ o: Options) throws -> Int32 {
-        let r = try c.call("GET", "/v1/ca")
-        print(r, o)
+        print(try c.api.caStatus(), o)
         return 0
     }
 
     static func rotate(_ c: ControlClient, _ o: Options) throws -> Int32 {
-        let r = try c.call("POST", "/v1/ca/rotate")
-        print(r, o)
+        print(try c.api.rotateCA(), o)
         return 0
     }
 
-    static func print(_ r: JSONValue, _ o: Options) {
-        if o.json { MeshctlCommand.out(r.text); return }
-        MeshctlCommand.out("trust domain \(r["trustDomain"]?.stringValue ?? "?"), issuing root \(r["issuing"]?.intValue ?? 0), "
-                           + "cert TTL \(r["certTTLSeconds"]?.intValue ?? 0) s, rotation overlap \(r["rotationOverlapSeconds"]?.intValue ?? 0) s")
-        let rows = (r["roots"]?.arrayValue ?? []).map { x in
-            [String(x["id"]?.intValue ?? 0), x["phase"]?.stringValue ?? "", String((x["sha256"]?.stringValue ?? "").prefix(16)),
-             Table.time(x["notAfter"]?.intValue), x["nextChangeAt"]?.intValue.map { Table.time($0) } ?? "-"]
+    static func print(_ r: CAStatus, _ o: Options) {
+        if o.json { MeshctlCommand.out(r.json.text); return }
+        MeshctlCommand.out("trust domain \(r.trustDomain), issuing root \(r.issuing), "
+                           + "cert TTL \(r.certTTLSeconds) s, rotation overlap \(r.rotationOverlapSeconds) s")
+        let rows = r.roots.map { x in
+            [String(x.id), x.phase, String(x.sha256.prefix(16)), Table.time(x.notAfter), x.nextChangeAt.map { Table.time($0) } ?? "-"]
         }
         MeshctlCommand.out(Table.render(["ROOT", "PHASE", "SHA256", "NOT AFTER", "NEXT CHANGE"], rows))
     }

@@ -2,9 +2,8 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import MeshControlClient
 import MeshCore
-import MeshHTTP
-import MeshHTTP1
 import MeshNet
 import MeshTLS
 
@@ -12,8 +11,8 @@ import MeshTLS
 /// Sources, first match wins: flags, then `MESHCTL_SERVER` / `MESHCTL_CA` / `MESHCTL_TOKEN_FILE`, then
 /// `--data-dir DIR` (DIR/bundle.pem and DIR/admin.token, for a control plane on this machine).
 struct ControlClient {
-    let client: HTTPClient
-    let adminToken: String?
+    /// The one control-plane client (wire types, error bodies → `MeshError`), with the admin token.
+    let api: ControlPlaneClient
 
     static func make(_ o: Options) throws -> ControlClient {
         let env = { (k: String) in getenv(k).map { String(cString: $0) } }
@@ -35,22 +34,14 @@ struct ControlClient {
         let expect = try SPIFFEID.service(trustDomain: td, namespace: "mesh-system", name: "mesh-control")
         let ctx = try TLSContext.client(trusting: bundle, trustDomain: td)
         let token = try tokenFile.map { String(decoding: try read($0), as: UTF8.self).trimming(" \n") }
-        return ControlClient(client: HTTPClient(address: try SocketAddress(HostPort(parsing: server)), tls: ctx,
-                                                expectServer: expect, timeoutMs: 15_000),
-                             adminToken: token)
+        return ControlClient(api: ControlPlaneClient(addresses: [try SocketAddress(HostPort(parsing: server))], tls: ctx,
+                                                     expectServer: expect, timeoutMs: 15_000, bearerToken: token))
     }
 
-    /// Sends a request; a non-2xx answer becomes an error carrying the server's code and reason.
+    /// An answer whose schema belongs to the policy model (mesh, check, audit), as JSON; a refusal throws the
+    /// server's code and reason.
     func call(_ method: String, _ path: String, body: JSONValue? = nil, headers: [(String, String)] = []) throws -> JSONValue {
-        var h = HTTPHeaders(headers)
-        if let adminToken { h.add("Authorization", "Bearer \(adminToken)") }
-        if body != nil { h.add("Content-Type", "application/json") }
-        let r = try client.send(method: method, path: path, headers: h, body: body.map { Array($0.text.utf8) } ?? [])
-        let json = (try? StrictJSON.parse(r.body)) ?? .null
-        guard (200..<300).contains(r.status) else {
-            throw MeshError(json["error"]?.stringValue ?? "http.\(r.status)", json["reason"]?.stringValue ?? r.text)
-        }
-        return json
+        try api.json(method, path, body: body, headers: headers)
     }
 
     static func read(_ path: String) throws -> [UInt8] {

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import MeshAPI
 import MeshCore
 import MeshNet
 
@@ -119,11 +120,10 @@ enum PolicyCommands {
     }
 
     static func status(_ c: ControlClient, _ o: Options) throws -> Int32 {
-        let r = try c.call("GET", "/v1/sidecars")
-        if o.json { MeshctlCommand.out(r.text); return 0 }
-        MeshctlCommand.out("mesh version \(r["version"]?.intValue ?? 0)")
-        let rows = (r["sidecars"]?.arrayValue ?? []).map { [$0["identity"]?.stringValue ?? "", String($0["appliedVersion"]?.intValue ?? 0),
-                                                            $0["state"]?.stringValue ?? "", "\($0["secondsAgo"]?.intValue ?? 0) s ago"] }
+        let r = try c.api.sidecars()
+        if o.json { MeshctlCommand.out(r.json.text); return 0 }
+        MeshctlCommand.out("mesh version \(r.version)")
+        let rows = r.sidecars.map { [$0.identity, String($0.appliedVersion), $0.state.rawValue, "\($0.secondsAgo) s ago"] }
         MeshctlCommand.out(Table.render(["SIDECAR", "VERSION", "STATE", "LAST SEEN"], rows))
         return 0
     }

@@ -2,9 +2,9 @@
 import Glibc
 #endif
 import Synchronization
+import MeshAPI
+import MeshControlClient
 import MeshCore
-import MeshHTTP
-import MeshHTTP1
 import MeshNet
 import MeshTLS
 
@@ -14,7 +14,8 @@ import MeshTLS
 /// - renewal: at about half the certificate's life (± 5 % jitter), a new key and CSR sent over mTLS with the
 ///   current certificate; the files are replaced and the sidecar reloads (new handshakes use the new
 ///   certificate, established connections carry on). When the control plane is away it retries with
-///   exponential backoff (1 s … 30 s, jittered) and alarms when less than a quarter of the life is left.
+///   exponential backoff and full jitter (`RetryPolicy`: 1 s … 30 s, and at most a sixth of the certificate's
+///   life) and alarms when less than a quarter of the life is left.
 public final class IdentityAgent: Sendable {
     let settings: BootstrapSettings
     let files: IdentityFiles
@@ -43,21 +44,27 @@ public final class IdentityAgent: Sendable {
     /// control plane refused the token for good (used, expired, unknown), with the reason logged.
     public func ensureIdentity() -> TLSIdentity? {
         if let id = try? TLSIdentity.load(files), id.leaf.notAfter > clock.wallSeconds() { return id }
-        var attempt = 0
-        while !stopped {
-            do {
+        if stopped { return nil }
+        var backoff = Backoff(random: SystemRandomNumberGenerator())
+        do {
+            return try backoff.run(sleep: { [self] delay in nap(until: clock.wallSeconds() + delay); return !stopped },
+                                   final: { error in (error as? MeshError).map(Self.refusedForGood) ?? false },
+                                   retrying: { [self] attempt, error, _ in
+                                       log("bootstrap-retry", [("attempt", .int(attempt)), ("error", .string("\(error)"))])
+                                   }) {
                 try bootstrap()
                 return try TLSIdentity.load(files)
-            } catch let e as MeshError where e.code.hasPrefix("token.") || e.code == "bootstrap.anchor-mismatch" || e.code.hasPrefix("file.") {
-                log("bootstrap-refused", [("error", .string(e.description))])
-                return nil
-            } catch {
-                attempt += 1
-                log("bootstrap-retry", [("attempt", .int(attempt)), ("error", .string("\(error)"))])
-                sleep(backoff(attempt))
             }
+        } catch {
+            log("bootstrap-refused", [("error", .string("\(error)"))])
+            return nil
         }
-        return nil
+    }
+
+    /// A token the control plane will never accept (used, expired, unknown), a bundle without our anchor, or a
+    /// file we cannot read: retrying cannot help.
+    static func refusedForGood(_ e: MeshError) -> Bool {
+        e.code.hasPrefix("token.") || e.errorCode == .bootstrapAnchorMismatch || e.code.hasPrefix("file.")
     }
 
     func bootstrap() throws {
@@ -74,13 +81,13 @@ public final class IdentityAgent: Sendable {
             return try Certificate.parseChain(pem: try read(file), maxCount: 64, maxBytes: 1 << 20)
         }
         let want = settings.trustAnchorSHA256 ?? ""
-        let insecure = try HTTPClient(address: SocketAddress(settings.controlPlane), tls: TLSContext.insecureClientForBootstrap(),
-                                      timeoutMs: 10_000, skipServerVerification: true)
-        let r = try insecure.send(method: "GET", path: "/v1/bundle")
-        let doc = try StrictJSON.parse(r.body)
-        let offered = try Certificate.parseChain(pem: Array((doc["bundle"]?.stringValue ?? "").utf8), maxCount: 64, maxBytes: 1 << 20)
+        let insecure = ControlPlaneClient(addresses: [try SocketAddress(settings.controlPlane)],
+                                          tls: try TLSContext.insecureClientForBootstrap(), expectServer: nil,
+                                          timeoutMs: 10_000, skipServerVerification: true)
+        let answer = try insecure.bundle()
+        let offered = try Certificate.parseChain(pem: Array(answer.bundlePEM.utf8), maxCount: 64, maxBytes: 1 << 20)
         guard offered.contains(where: { $0.sha256Fingerprint == want }) else {
-            throw MeshError("bootstrap.anchor-mismatch", "the control plane's bundle has no root with SHA-256 \(want)")
+            throw MeshError(.bootstrapAnchorMismatch, "the control plane's bundle has no root with SHA-256 \(want)")
         }
         return offered
     }
@@ -89,16 +96,9 @@ public final class IdentityAgent: Sendable {
     func obtain(via ctx: TLSContext, token: String?, trigger: String) throws {
         let key = try PrivateKey.generateP256()
         let csr = try CertificateSigningRequest.create(key: key)
-        var members: [(String, JSONValue)] = [("csr", .string(String(decoding: csr.pem(), as: UTF8.self)))]
-        if let token { members.append(("token", .string(token))) }
-        let client = HTTPClient(address: try SocketAddress(settings.controlPlane), tls: ctx,
-                                expectServer: settings.controlPlaneIdentity, timeoutMs: 10_000)
-        let r = try client.send(method: "POST", path: "/v1/identity", headers: HTTPHeaders([("Content-Type", "application/json")]),
-                                body: Array(JSONValue.object(members).text.utf8))
-        let doc = (try? StrictJSON.parse(r.body)) ?? .null
-        guard r.status == 200, let chainPEM = doc["certificateChain"]?.stringValue, let bundlePEM = doc["trustBundle"]?.stringValue else {
-            throw MeshError(doc["error"]?.stringValue ?? "identity.refused", doc["reason"]?.stringValue ?? "status \(r.status): \(r.text)")
-        }
+        let answer = try ControlPlaneClient(settings: settings, tls: ctx)
+            .issue(IdentityRequest(csrPEM: String(decoding: csr.pem(), as: UTF8.self), token: token))
+        let chainPEM = answer.certificateChainPEM, bundlePEM = answer.trustBundlePEM
         // Check before writing: the answer must be a valid SVID for our trust domain, for our key.
         let identity = try TLSIdentity(certificatePEM: Array(chainPEM.utf8), keyPEM: key.pem(), bundlePEM: Array(bundlePEM.utf8),
                                        trustDomain: files.trustDomain)
@@ -117,7 +117,7 @@ public final class IdentityAgent: Sendable {
     /// new files are written (the sidecar reloads).
     public func startRenewal(current: @escaping @Sendable () -> TLSIdentity, renewed: @escaping @Sendable () -> Void) -> LoopThread {
         LoopThread(start: { [self] in
-            var attempt = 0
+            var backoff = Backoff(random: SystemRandomNumberGenerator())
             var alarmed = ""
             while !stopped {
                 let id = current()
@@ -125,7 +125,7 @@ public final class IdentityAgent: Sendable {
                 let life = id.leaf.notAfter - id.leaf.notBefore
                 let jitter = rng.withLock { Double($0.next() % 1000) / 1000 * 0.1 - 0.05 }
                 let renewAt = id.leaf.notBefore + life * (0.5 + jitter)
-                if attempt == 0 && now < renewAt {
+                if backoff.attempt == 0 && now < renewAt {
                     nap(until: renewAt)
                     continue
                 }
@@ -133,20 +133,20 @@ public final class IdentityAgent: Sendable {
                     let ctx = try TLSContext(peerRole: .server, identity: id, resumption: .off)
                     try obtain(via: ctx, token: nil, trigger: "renewal")
                     renewalsOK.add(1, ordering: .relaxed)
-                    attempt = 0
+                    backoff.succeeded()
                     renewed()
                 } catch {
-                    attempt += 1
+                    // Retry sooner than 30 s when the certificate is short-lived: a sixth of its life at most.
+                    let delay = backoff.failed(cap: max(1, life / 6))
                     renewalsFailed.add(1, ordering: .relaxed)
                     let left = id.leaf.notAfter - clock.wallSeconds()
-                    log("renewal-failed", [("attempt", .int(attempt)), ("error", .string("\(error)")),
+                    log("renewal-failed", [("attempt", .int(backoff.attempt)), ("error", .string("\(error)")),
                                            ("secondsLeft", .int(Int(left)))])
                     if left < life / 4 && alarmed != id.leaf.serialHex {
                         alarmed = id.leaf.serialHex
                         log("certificate-expiring", [("serial", .string(id.leaf.serialHex)), ("secondsLeft", .int(Int(left)))])
                     }
-                    // Retry sooner than 30 s when the certificate is short-lived: a sixth of its life at most.
-                    nap(until: clock.wallSeconds() + min(Double(backoff(attempt)), max(1, life / 6)))
+                    nap(until: clock.wallSeconds() + delay)
                 }
             }
         })
@@ -160,15 +160,6 @@ public final class IdentityAgent: Sendable {
             usleep(UInt32(min(left, 0.2) * 1_000_000))
         }
     }
-
-    /// 1, 2, 4 … 30 s, ±20 %.
-    func backoff(_ attempt: Int) -> UInt32 {
-        let base = min(30.0, pow2(attempt - 1))
-        let j = rng.withLock { Double($0.next() % 1000) / 1000 * 0.4 + 0.8 }
-        return UInt32(max(1, (base * j).rounded()))
-    }
-
-    private func pow2(_ n: Int) -> Double { n <= 0 ? 1 : Double(1 << min(n, 10)) }
 
     private func read(_ path: String) throws -> [UInt8] {
         switch FileIO.readAll(path, limit: 1 << 20) {

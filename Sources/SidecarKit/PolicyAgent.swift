@@ -2,9 +2,9 @@
 import Glibc
 #endif
 import Synchronization
+import MeshAPI
+import MeshControlClient
 import MeshCore
-import MeshHTTP
-import MeshHTTP1
 import MeshNet
 import MeshTLS
 
@@ -13,7 +13,8 @@ import MeshTLS
 /// of the sidecar state; live connections the new slice no longer allows are closed), persists it as
 /// last-known-good (so a restart without the control plane still enforces it), and reports the version it
 /// applied (the `version` of each poll). When the control plane is away it keeps the slice in force and retries with
-/// backoff; nothing ever opens up.
+/// exponential backoff and full jitter (`RetryPolicy`: 1 s … 30 s; 1 s … 15 s while waiting for the first slice),
+/// so a fleet of sidecars does not poll in lock-step after an outage; nothing ever opens up.
 public final class PolicyAgent: Sendable {
     let settings: PolicySettings
     let bootstrap: BootstrapSettings
@@ -40,18 +41,30 @@ public final class PolicyAgent: Sendable {
 
     /// Blocks until the control plane hands us a slice (before that the sidecar serves nothing); nil if stopped.
     public func firstSlice(identity: TLSIdentity) -> ServiceSlice? {
-        var attempt = 0
+        var backoff = Backoff(policy: Self.firstSliceRetry, random: SystemRandomNumberGenerator())
         while !stopped {
             switch fetch(identity: identity, after: -1) {
             case .slice(let s):
                 persist(s)
                 return s
             case .unchanged, .failed:
-                attempt += 1
-                usleep(UInt32(min(30, 1 << min(attempt, 5))) * 1_000_000 / 2)
+                nap(backoff.failed())
             }
         }
         return nil
+    }
+
+    /// Until the first slice arrives the sidecar serves nothing: retry within 15 s at most.
+    static let firstSliceRetry = RetryPolicy(floor: 1, cap: 15)
+
+    /// Sleeps in short steps so `stop` is noticed.
+    private func nap(_ seconds: Double) {
+        var slept = 0.0
+        while slept < seconds && !stopped {
+            let step = min(0.2, seconds - slept)
+            usleep(UInt32(step * 1_000_000))
+            slept += step
+        }
     }
 
     enum Fetch { case slice(ServiceSlice), unchanged, failed(String) }
@@ -59,16 +72,10 @@ public final class PolicyAgent: Sendable {
     func fetch(identity: TLSIdentity, after version: Int) -> Fetch {
         do {
             let ctx = try TLSContext(peerRole: .server, identity: identity, resumption: .off)
-            let client = HTTPClient(address: try SocketAddress(bootstrap.controlPlane), tls: ctx,
-                                    expectServer: bootstrap.controlPlaneIdentity, timeoutMs: (PolicyAgent.longPollSeconds + 10) * 1000,
-                                    limits: { var l = HTTPLimits(); l.maxBodyBytes = 64 << 20; return l }())
-            let r = try client.send(method: "GET", path: "/v1/slice?version=\(version)")
-            if r.status == 304 { return .unchanged }
-            guard r.status == 200 else {
-                let doc = (try? StrictJSON.parse(r.body)) ?? .null
-                return .failed("\(r.status) \(doc["error"]?.stringValue ?? ""): \(doc["reason"]?.stringValue ?? r.text)")
-            }
-            let slice = try ServiceSlice(bytes: r.body)
+            let client = try ControlPlaneClient(settings: bootstrap, tls: ctx, timeoutMs: (PolicyAgent.longPollSeconds + 10) * 1000,
+                                                maxBodyBytes: 64 << 20)
+            guard case .slice(let answer) = try client.pollSlice(after: version) else { return .unchanged }
+            let slice = try ServiceSlice(json: answer.slice)
             guard slice.identity == identity.spiffeID else {
                 return .failed("the control plane sent the slice of \(slice.identity), not ours")
             }
@@ -84,27 +91,25 @@ public final class PolicyAgent: Sendable {
     public func start(identity: @escaping @Sendable () -> TLSIdentity, version: @escaping @Sendable () -> Int,
                       apply: @escaping @Sendable (ServiceSlice) -> Void) -> LoopThread {
         LoopThread(start: { [self] in
-            var attempt = 0
+            var backoff = Backoff(random: SystemRandomNumberGenerator())
             // Each poll carries the version in force, which is our status report: no extra connection.
             while !stopped {
                 let id = identity()
                 switch fetch(identity: id, after: version()) {
                 case .slice(let s):
-                    attempt = 0
+                    backoff.succeeded()
                     persist(s)
                     apply(s)
                     applied.store(s.version, ordering: .relaxed)
                     log("policy-applied", [("version", .int(s.version)), ("rules", .int(s.rules.count))])
                 case .unchanged:
-                    attempt = 0
+                    backoff.succeeded()
                 case .failed(let why):
-                    attempt += 1
+                    let wait = backoff.failed()
                     pollFailures.add(1, ordering: .relaxed)
-                    log("policy-poll-failed", [("attempt", .int(attempt)), ("error", .string(why)),
+                    log("policy-poll-failed", [("attempt", .int(backoff.attempt)), ("error", .string(why)),
                                                ("inForce", .int(version()))])
-                    let wait = min(30.0, Double(1 << min(attempt - 1, 5)))
-                    var slept = 0.0
-                    while slept < wait && !stopped { usleep(200_000); slept += 0.2 }
+                    nap(wait)
                 }
             }
         })

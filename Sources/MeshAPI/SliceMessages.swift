@@ -1,0 +1,50 @@
+import MeshCore
+
+/// `GET /v1/slice?version=N` (sidecar, mTLS): its slice when newer than N, else 304 after the long poll. The
+/// slice's own schema belongs to the policy model (`ServiceSlice`), so the answer here is the version and the
+/// slice document kept whole; the sidecar reads it strictly with `ServiceSlice(json:)`.
+public struct SliceAnswer: WireMessage {
+    public var version: Int
+    /// The whole slice document (it includes `version`).
+    public var slice: JSONValue
+
+    /// Slices may be large: up to 64 MiB (SECURITY.md: slices are bounded by the mesh they come from).
+    public static let limits = StrictJSON.Limits(maxBytes: 64 << 20)
+
+    /// The path of a poll from `version` (the version in force, which is also the sidecar's status report).
+    public static func path(after version: Int) -> String { "/v1/slice?version=\(version)" }
+
+    /// Reads only what the transport needs (an object with an integer `version` ≥ 0); the rest is the policy
+    /// model's to check.
+    public init(json: JSONValue) throws(MeshError) {
+        guard case .object(let members) = json else {
+            throw MeshError(.apiWrongType, "$: expected an object")
+        }
+        guard let v = members.first(where: { $0.0 == "version" })?.1 else {
+            throw MeshError(.apiMissingField, "version: required field is missing")
+        }
+        version = try Wire.read { () throws(MeshError) in try JSONNode(v, path: JSONPath.root.appending("version")).int(in: 0...Int.max) }
+        slice = json
+    }
+
+    public var json: JSONValue { slice }
+}
+
+/// What a poll gives: a newer slice, or nothing new (304).
+public enum SlicePoll: Sendable, Equatable {
+    case slice(SliceAnswer)
+    case unchanged
+}
+
+/// `POST /v1/status` (sidecar, mTLS): the version it applied, reported without polling.
+public struct StatusReport: WireMessage {
+    public var version: Int
+
+    public init(version: Int) { self.version = version }
+
+    public init(json: JSONValue) throws(MeshError) {
+        version = try Wire.object(json, ["version"]).int("version")
+    }
+
+    public var json: JSONValue { .object([("version", .int(version))]) }
+}

@@ -1,0 +1,32 @@
+import MeshAPI
+import MeshCore
+
+/// The API's calls, one per route, with their wire types.
+extension ControlPlaneClient {
+    /// `GET /v1/bundle` (public).
+    public func bundle() throws -> BundleAnswer { try call("GET", "/v1/bundle") }
+
+    /// `POST /v1/identity`: a join token (bootstrap) or our mTLS certificate (renewal) and a CSR.
+    public func issue(_ request: IdentityRequest) throws -> IdentityAnswer { try call("POST", "/v1/identity", request) }
+
+    /// `GET /v1/slice?version=N`: our slice if newer than N, else `.unchanged` after the long poll (304).
+    public func pollSlice(after version: Int) throws -> SlicePoll {
+        let path = SliceAnswer.path(after: version)
+        let r = try send("GET", path)
+        if r.status == 304 { return .unchanged }
+        guard r.status == 200 else { throw Self.refusal(r) }
+        return .slice(try Self.decode(SliceAnswer.self, r, path: path, limits: SliceAnswer.limits))
+    }
+
+    /// `POST /v1/tokens` (operator).
+    public func createToken(_ request: TokenRequest) throws -> TokenAnswer { try call("POST", "/v1/tokens", request) }
+
+    /// `GET /v1/ca` (operator).
+    public func caStatus() throws -> CAStatus { try call("GET", "/v1/ca") }
+
+    /// `POST /v1/ca/rotate` (operator): the status after the rotation started.
+    public func rotateCA() throws -> CAStatus { try call("POST", "/v1/ca/rotate") }
+
+    /// `GET /v1/sidecars` (operator).
+    public func sidecars() throws -> SidecarStatusList { try call("GET", "/v1/sidecars") }
+}

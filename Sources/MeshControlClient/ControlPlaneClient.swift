@@ -1,0 +1,105 @@
+import MeshAPI
+import MeshCore
+import MeshHTTP
+import MeshHTTP1
+import MeshNet
+import MeshTLS
+
+/// A blocking client of the control-plane API (one request per connection, on the caller's thread; never on
+/// an event loop). Answers come back as `MeshAPI` wire types; a refusal comes back as the `MeshError` of its
+/// error body, with the kind its code was declared with.
+///
+/// Addresses are tried in order, moving on only when the connection could not be made (`http.connect`):
+/// once a request may have reached a control plane it is not sent again elsewhere (a join token is single use).
+public struct ControlPlaneClient: Sendable {
+    public let addresses: [SocketAddress]
+    public let tls: TLSContext
+    /// The SPIFFE ID the control plane must present (secure naming); nil only with `skipServerVerification`.
+    public let expectServer: SPIFFEID?
+    public let timeoutMs: Int
+    /// Bounds an answer's body (slices can be large).
+    public let maxBodyBytes: Int
+    /// The operator's admin token, sent as `Authorization: Bearer …`.
+    public let bearerToken: String?
+    /// Only for fetching the bundle at bootstrap, whose root the caller checks against a fingerprint.
+    public let skipServerVerification: Bool
+
+    public init(addresses: [SocketAddress], tls: TLSContext, expectServer: SPIFFEID?, timeoutMs: Int = 10_000,
+                maxBodyBytes: Int = 16 << 20, bearerToken: String? = nil, skipServerVerification: Bool = false) {
+        precondition(!addresses.isEmpty, "a control-plane client needs an address")
+        self.addresses = addresses
+        self.tls = tls
+        self.expectServer = expectServer
+        self.timeoutMs = timeoutMs
+        self.maxBodyBytes = maxBodyBytes
+        self.bearerToken = bearerToken
+        self.skipServerVerification = skipServerVerification
+    }
+
+    /// A sidecar's client: the configured control plane and identity, our TLS context.
+    public init(settings: BootstrapSettings, tls: TLSContext, timeoutMs: Int = 10_000, maxBodyBytes: Int = 16 << 20) throws {
+        self.init(addresses: [try SocketAddress(settings.controlPlane)], tls: tls, expectServer: settings.controlPlaneIdentity,
+                  timeoutMs: timeoutMs, maxBodyBytes: maxBodyBytes)
+    }
+
+    /// One exchange, whatever the status; fails over to the next address only when nothing was sent.
+    public func send(_ method: String, _ path: String, body: [UInt8] = [], headers: [(String, String)] = []) throws -> HTTPClient.Response {
+        var h = HTTPHeaders(headers)
+        if let bearerToken { h.add("Authorization", "Bearer \(bearerToken)") }
+        if !body.isEmpty { h.add("Content-Type", "application/json") }
+        var limits = HTTPLimits()
+        limits.maxBodyBytes = maxBodyBytes
+        var lastError: MeshError?
+        for address in addresses {
+            let client = HTTPClient(address: address, tls: tls, expectServer: expectServer, timeoutMs: timeoutMs,
+                                    limits: limits, skipServerVerification: skipServerVerification)
+            do {
+                return try client.send(method: method, path: path, headers: h, body: body)
+            } catch let e as MeshError where e.errorCode == .httpConnect {
+                lastError = e
+            }
+        }
+        throw lastError!
+    }
+
+    /// A 2xx answer, else the refusal it carries.
+    public func exchange(_ method: String, _ path: String, body: [UInt8] = [], headers: [(String, String)] = []) throws -> HTTPClient.Response {
+        let r = try send(method, path, body: body, headers: headers)
+        guard (200..<300).contains(r.status) else { throw Self.refusal(r) }
+        return r
+    }
+
+    /// A typed call: `request` (if any) as the body, the 2xx answer read strictly as `A`.
+    public func call<A: WireMessage>(_ method: String, _ path: String, _ request: (any WireMessage)? = nil,
+                                     headers: [(String, String)] = [], limits: StrictJSON.Limits = StrictJSON.Limits(),
+                                     as: A.Type = A.self) throws -> A {
+        let r = try exchange(method, path, body: request?.bytes ?? [], headers: headers)
+        return try Self.decode(A.self, r, path: path, limits: limits)
+    }
+
+    /// An untyped call, for answers whose schema belongs to the policy model (mesh, check, audit).
+    public func json(_ method: String, _ path: String, body: JSONValue? = nil, headers: [(String, String)] = []) throws -> JSONValue {
+        let r = try exchange(method, path, body: body.map { Array($0.text.utf8) } ?? [], headers: headers)
+        do {
+            return try StrictJSON.parse(r.body, limits: StrictJSON.Limits(maxBytes: maxBodyBytes))
+        } catch {
+            throw MeshError(.apiUnexpectedAnswer, "\(path) answered \(r.status) with a body that is not JSON: \(error)")
+        }
+    }
+
+    /// The refusal in a non-2xx answer: its error body, or, when there is none, `api.unexpected-answer`.
+    static func refusal(_ r: HTTPClient.Response) -> MeshError {
+        if let body = try? ErrorBody(bytes: r.body) { return body.meshError }
+        return MeshError(.apiUnexpectedAnswer, "status \(r.status): \(r.text)")
+    }
+
+    /// A 2xx body that is not the answer the API promises is the control plane's fault, not the caller's.
+    static func decode<A: WireMessage>(_ type: A.Type, _ r: HTTPClient.Response, path: String,
+                                       limits: StrictJSON.Limits) throws -> A {
+        do {
+            return try A(bytes: r.body, limits: limits)
+        } catch {
+            throw MeshError(.apiUnexpectedAnswer, "\(path) answered \(r.status) with \(error.code): \(error.reason)")
+        }
+    }
+}
