@@ -1,7 +1,8 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-// Layers (see DESIGN.md): L0 C shims, L1 pure core, L2 TLS + event loop, L3 sidecar logic, L4 thin mains.
+// Layers (see DESIGN.md): L0 C shims, L1 pure core, L2 TLS + event loop + files + observability, L3 sidecar,
+// control plane and CLI logic, L4 thin mains.
 let package = Package(
     name: "swift-mesh",
     platforms: [.macOS(.v14)],
@@ -21,12 +22,13 @@ let package = Package(
         // L2
         .target(name: "MeshTLS", dependencies: ["MeshCore", "COpenSSL", "CMeshShims"]),
         .target(name: "MeshNet", dependencies: ["MeshCore", "CMeshShims"]),
+        .target(name: "MeshObservability", dependencies: ["MeshCore", "MeshNet"]),  // on MeshNet: clock, one-write lines
         .target(name: "MeshHTTP", dependencies: ["MeshCore", "MeshHTTP1", "MeshNet", "MeshTLS"]),
         // L3
-        .target(name: "SidecarKit", dependencies: ["MeshCore", "MeshTLS", "MeshNet", "MeshHTTP1", "MeshHTTP"]),
+        .target(name: "SidecarKit", dependencies: ["MeshCore", "MeshTLS", "MeshNet", "MeshObservability", "MeshHTTP1", "MeshHTTP"]),
         // L4
         .executableTarget(name: "mesh-sidecar", dependencies: ["SidecarKit"]),
-        .target(name: "ControlPlaneKit", dependencies: ["MeshCore", "MeshTLS", "MeshNet", "MeshHTTP", "MeshHTTP1"]),
+        .target(name: "ControlPlaneKit", dependencies: ["MeshCore", "MeshTLS", "MeshNet", "MeshObservability", "MeshHTTP", "MeshHTTP1"]),
         .target(name: "MeshCLIKit", dependencies: ["MeshCore", "MeshTLS", "MeshNet", "MeshHTTP", "MeshHTTP1"]),
         .target(name: "MeshDevKit", dependencies: ["SidecarKit", "MeshTLS", "MeshNet", "MeshCore", "MeshHTTP", "MeshHTTP1"]),
         .executableTarget(name: "mesh-dev", dependencies: ["MeshDevKit", "MeshCore"]),
@@ -36,8 +38,10 @@ let package = Package(
         .testTarget(name: "MeshCoreTests", dependencies: ["MeshCore"]),
         .testTarget(name: "MeshHTTP1Tests", dependencies: ["MeshHTTP1"]),
         .testTarget(name: "MeshHTTPTests", dependencies: ["MeshHTTP", "MeshHTTP1", "MeshNet", "MeshTLS", "MeshCore"]),
+        .testTarget(name: "MeshNetTests", dependencies: ["MeshNet", "MeshCore"]),
+        .testTarget(name: "MeshObservabilityTests", dependencies: ["MeshObservability", "MeshNet", "MeshCore"]),
         .testTarget(name: "MeshTLSTests", dependencies: ["MeshTLS", "MeshCore", "MeshNet"]),
-        .testTarget(name: "SidecarTests", dependencies: ["SidecarKit", "MeshTLS", "MeshCore", "MeshNet", "mesh-sidecar", "mesh-dev"]),
+        .testTarget(name: "SidecarTests", dependencies: ["SidecarKit", "MeshTLS", "MeshCore", "MeshNet", "MeshObservability", "mesh-sidecar", "mesh-dev"]),
         .testTarget(name: "ControlPlaneKitTests", dependencies: ["ControlPlaneKit", "MeshCore", "MeshTLS", "MeshNet", "MeshHTTP", "MeshHTTP1"]),
     ],
     swiftLanguageModes: [.v6]
