@@ -3,6 +3,7 @@ import Glibc
 #endif
 import Synchronization
 import MeshCore
+import MeshNet
 import MeshTLS
 
 /// The append-only audit log: one JSON object per line, each carrying the SHA-256 of the line before it

@@ -3,6 +3,7 @@ import Glibc
 #endif
 import Synchronization
 import MeshCore
+import MeshNet
 import MeshTLS
 
 /// The roots the control plane holds, and where each is in its life:

@@ -1,8 +1,12 @@
+/// ControlPlaneKit is mesh-control's logic: the certificate authority and its rotation, join tokens,
+/// issuance, the audit log, the durable store, and the HTTPS API. The `mesh-control` main only calls
+/// `ControlCommand.main`.
 #if canImport(Glibc)
 import Glibc
 #endif
 import MeshCore
 import MeshNet
+import MeshObservability
 import MeshTLS
 
 /// `mesh-control` as a function from arguments to an exit code.
@@ -139,10 +143,11 @@ public enum ControlCommand {
         return v
     }
 
-    static func logLine(_ event: String, _ fields: [String: JSONValue]) {
-        let members: [(String, JSONValue)] = [("time", .string(AuditLog.iso(SystemClock().wallSeconds()))), ("event", .string(event))]
-            + fields.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
-        Syscall.writeAll(fd: 2, JSONValue.object(members).text + "\n")
+    /// The process log on stderr, in the one JSON-lines shape every mesh process writes.
+    static let log = EventLog()
+
+    static func logLine(_ event: String, _ fields: KeyValuePairs<String, LogValue>) {
+        log.event(event, fields)
     }
 
     static func out(_ s: String) { Syscall.writeAll(fd: 1, s + "\n") }

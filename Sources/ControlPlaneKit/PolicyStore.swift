@@ -3,6 +3,7 @@ import Glibc
 #endif
 import Synchronization
 import MeshCore
+import MeshNet
 import MeshTLS
 
 /// The mesh configuration (services, segments, rules) as the operator last applied it: the set of files,

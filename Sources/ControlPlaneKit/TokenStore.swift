@@ -3,6 +3,7 @@ import Glibc
 #endif
 import Synchronization
 import MeshCore
+import MeshNet
 import MeshTLS
 
 /// Join tokens: single-use, bound to one workload identity, with an expiry. Only their SHA-256 is stored

@@ -64,8 +64,8 @@ public enum DevCommand {
             let domain = try TrustDomain(td)
             let ca = try CertificateAuthority.selfSignedRoot(trustDomain: domain, now: now(), lifetime: days * 86_400)
             mkdir(dir, 0o755)
-            try FileIO.writeAll("\(dir)/ca.crt", ca.certificate.pem(), mode: 0o644).get()
-            try FileIO.writeAll("\(dir)/ca.key", ca.key.pem(), mode: 0o600).get()
+            try DurableFile.write("\(dir)/ca.crt", ca.certificate.pem(), mode: 0o644)
+            try DurableFile.write("\(dir)/ca.key", ca.key.pem(), mode: 0o600)
             out("created \(dir)/ca.crt (sha256 \(ca.certificate.sha256Fingerprint)) and \(dir)/ca.key")
             return 0
         } catch {
@@ -88,8 +88,8 @@ public enum DevCommand {
             let ca = CertificateAuthority(certificate: try Certificate.parseChain(pem: certPEM)[0], key: try PrivateKey(pem: keyPEM))
             let key = try PrivateKey.generateP256()
             let cert = try ca.issue(.svid(id, now: now(), lifetime: ttl), for: key)
-            try FileIO.writeAll("\(prefix).crt", cert.pem(), mode: 0o644).get()
-            try FileIO.writeAll("\(prefix).key", key.pem(), mode: 0o600).get()
+            try DurableFile.write("\(prefix).crt", cert.pem(), mode: 0o644)
+            try DurableFile.write("\(prefix).key", key.pem(), mode: 0o600)
             out("issued \(id) serial \(cert.serialHex) → \(prefix).crt, \(prefix).key")
             return 0
         } catch {

@@ -3,7 +3,8 @@ import Glibc
 #endif
 import MeshCore
 
-/// Reading small files (configuration, PEM) whole, with a size cap, without Foundation.
+/// Reading small files (configuration, PEM) whole, with a size cap, without Foundation. Writing is
+/// `DurableFile`'s job.
 public enum FileIO {
     public static func readAll(_ path: String, limit: Int) -> Result<[UInt8], MeshError> {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
@@ -26,24 +27,5 @@ public enum FileIO {
             }
         }
         return .success(out)
-    }
-
-    /// Writes `bytes` to `path` (created 0600 when new, truncated otherwise).
-    public static func writeAll(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o600) -> Result<Void, MeshError> {
-        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
-        if fd < 0 {
-            return .failure(MeshError("file.unwritable", "cannot create \(path): \(String(cString: strerror(errno)))"))
-        }
-        defer { close(fd) }
-        var off = 0
-        while off < bytes.count {
-            let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + off, $0.count - off) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                return .failure(MeshError("file.unwritable", "cannot write \(path): \(String(cString: strerror(errno)))"))
-            }
-            off += n
-        }
-        return .success(())
     }
 }

@@ -2,6 +2,7 @@ import MeshCore
 import MeshHTTP
 import MeshHTTP1
 import MeshNet
+import MeshObservability
 import MeshTLS
 
 /// The stats endpoint a service owner curls beside the sidecar (default `127.0.0.1:15000`):
@@ -13,9 +14,9 @@ enum AdminServer {
         return Router([
             ("GET", "/healthz", Router.sync { _ in .text("ok\n") }),
             ("GET", "/ready", Router.sync { _ in ready(sidecar) }),
-            ("GET", "/stats", Router.sync { _ in .json(StatsJSON.render(runtime)) }),
+            ("GET", "/stats", Router.sync { _ in .json(StatsJSON.render(snapshot(sidecar))) }),
             ("GET", "/metrics", Router.sync { _ in
-                .text(MetricsText.render(runtime, reloader: sidecar.reloader, agent: sidecar.agent), contentType: "text/plain; version=0.0.4; charset=utf-8")
+                .text(PrometheusText.render(snapshot(sidecar)), contentType: PrometheusText.contentType)
             }),
             ("GET", "/config", Router.sync { _ in .json(ConfigJSON.render(runtime, reloader: sidecar.reloader)) }),
             ("GET", "/decisions", Router.sync { req in decisions(runtime, req) }),
@@ -28,6 +29,11 @@ enum AdminServer {
                             : .error(422, code: "admin.reload-failed", reason: r.error ?? "reload failed")
             }),
         ])
+    }
+
+    /// The counters now: one value for both renderings.
+    static func snapshot(_ sidecar: Sidecar) -> StatsSnapshot {
+        .sidecar(sidecar.runtime, reloader: sidecar.reloader, identityAgent: sidecar.agent, policyAgent: sidecar.policyAgent)
     }
 
     /// Wraps the router: any method other than GET/HEAD from a non-loopback caller is refused before routing.

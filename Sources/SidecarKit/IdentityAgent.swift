@@ -6,6 +6,7 @@ import MeshAPI
 import MeshControlClient
 import MeshCore
 import MeshNet
+import MeshObservability
 import MeshTLS
 
 /// Gets this sidecar's identity from the control plane and keeps it fresh:
@@ -168,11 +169,15 @@ public final class IdentityAgent: Sendable {
         }
     }
 
-    /// Atomic replace (temp + rename), so the file watcher never reads half a file.
+    /// Durable replace (temp + fsync + rename + fsync folder): the file watcher never reads half a file, and
+    /// a crash never leaves a key that does not match its certificate. A failure keeps its `file.` code, which
+    /// ends bootstrap (no point retrying a folder we cannot write).
     private func write(_ path: String, _ bytes: [UInt8], mode: mode_t) throws {
-        let tmp = path + ".tmp"
-        if case .failure(let e) = FileIO.writeAll(tmp, bytes, mode: mode) { throw e }
-        guard rename(tmp, path) == 0 else { throw MeshError("file.unwritable", "rename \(tmp): \(String(cString: strerror(errno)))") }
+        do {
+            try DurableFile.write(path, bytes, mode: mode)
+        } catch {
+            throw MeshError("file.unwritable", error.reason)
+        }
     }
 }
 

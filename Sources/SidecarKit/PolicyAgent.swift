@@ -6,6 +6,7 @@ import MeshAPI
 import MeshControlClient
 import MeshCore
 import MeshNet
+import MeshObservability
 import MeshTLS
 
 /// Keeps this sidecar's slice of the mesh policy current: long-polls the control plane
@@ -20,8 +21,13 @@ public final class PolicyAgent: Sendable {
     let bootstrap: BootstrapSettings
     let log: @Sendable (String, [(String, LogValue)]) -> Void
     private let stopping = Atomic<Bool>(false)
+    /// Version of the last slice this agent applied (0: none yet).
     public let applied = Atomic<Int>(0)
+    /// Polls the control plane answered (a new slice or "unchanged"), and polls that failed.
+    public let pollsOK = Atomic<Int>(0)
     public let pollFailures = Atomic<Int>(0)
+    /// True from loading the last-known-good slice at start until the control plane answers a poll.
+    public let lastKnownGoodInForce = Atomic<Bool>(false)
 
     public init(settings: PolicySettings, bootstrap: BootstrapSettings, log: @escaping @Sendable (String, [(String, LogValue)]) -> Void) {
         self.settings = settings
@@ -32,10 +38,11 @@ public final class PolicyAgent: Sendable {
     public func stop() { stopping.store(true, ordering: .relaxed) }
     var stopped: Bool { stopping.load(ordering: .relaxed) }
 
-    /// The slice kept from a previous run, if it is ours and readable.
+    /// The slice kept from a previous run, if it is ours and readable (counted as in force from now on).
     public func lastKnownGood(for identity: SPIFFEID) -> ServiceSlice? {
         guard case .success(let bytes) = FileIO.readAll(settings.lastKnownGood, limit: 64 << 20),
               let slice = try? ServiceSlice(bytes: bytes), slice.identity == identity else { return nil }
+        lastKnownGoodInForce.store(true, ordering: .relaxed)
         return slice
     }
 
@@ -43,7 +50,7 @@ public final class PolicyAgent: Sendable {
     public func firstSlice(identity: TLSIdentity) -> ServiceSlice? {
         var backoff = Backoff(policy: Self.firstSliceRetry, random: SystemRandomNumberGenerator())
         while !stopped {
-            switch fetch(identity: identity, after: -1) {
+            switch count(fetch(identity: identity, after: -1)) {
             case .slice(let s):
                 persist(s)
                 return s
@@ -87,6 +94,17 @@ public final class PolicyAgent: Sendable {
 
     static let longPollSeconds = 30
 
+    /// Counts a poll's outcome; any answer from the control plane confirms or replaces the last-known-good slice.
+    private func count(_ result: Fetch) -> Fetch {
+        if case .failed = result {
+            pollFailures.add(1, ordering: .relaxed)
+        } else {
+            pollsOK.add(1, ordering: .relaxed)
+            lastKnownGoodInForce.store(false, ordering: .relaxed)
+        }
+        return result
+    }
+
     /// The long-poll loop, on its own thread. `apply` swaps the slice in and returns the version in force.
     public func start(identity: @escaping @Sendable () -> TLSIdentity, version: @escaping @Sendable () -> Int,
                       apply: @escaping @Sendable (ServiceSlice) -> Void) -> LoopThread {
@@ -95,7 +113,7 @@ public final class PolicyAgent: Sendable {
             // Each poll carries the version in force, which is our status report: no extra connection.
             while !stopped {
                 let id = identity()
-                switch fetch(identity: id, after: version()) {
+                switch count(fetch(identity: id, after: version())) {
                 case .slice(let s):
                     backoff.succeeded()
                     persist(s)
@@ -106,7 +124,6 @@ public final class PolicyAgent: Sendable {
                     backoff.succeeded()
                 case .failed(let why):
                     let wait = backoff.failed()
-                    pollFailures.add(1, ordering: .relaxed)
                     log("policy-poll-failed", [("attempt", .int(backoff.attempt)), ("error", .string(why)),
                                                ("inForce", .int(version()))])
                     nap(wait)
@@ -116,12 +133,9 @@ public final class PolicyAgent: Sendable {
     }
 
 
-    /// Last-known-good, replaced atomically (temp + fsync + rename).
+    /// Last-known-good, replaced durably (temp + fsync + rename + fsync folder). A failure keeps the old file
+    /// and the slice in force: the next restart is merely older, never open.
     func persist(_ s: ServiceSlice) {
-        let tmp = settings.lastKnownGood + ".tmp"
-        guard case .success = FileIO.writeAll(tmp, Array(s.json().text.utf8), mode: 0o600) else { return }
-        let fd = open(tmp, O_RDONLY | O_CLOEXEC)
-        if fd >= 0 { fsync(fd); close(fd) }
-        rename(tmp, settings.lastKnownGood)
+        try? DurableFile.write(settings.lastKnownGood, Array(s.json().text.utf8), mode: 0o600)
     }
 }

@@ -4,6 +4,7 @@ import Glibc
 import Synchronization
 import MeshCore
 import MeshNet
+import MeshObservability
 import MeshTLS
 
 /// What the last reload did, for `/config`, `/metrics` and the log.

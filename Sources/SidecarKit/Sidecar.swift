@@ -1,8 +1,12 @@
+/// SidecarKit is the sidecar's application logic: listeners, the proxied connection, the runtime snapshot
+/// of identity and policy, the sidecar's counters and what the stats endpoint shows. The thin `mesh-sidecar`
+/// main only parses arguments and calls `SidecarCommand`.
 #if canImport(Glibc)
 import Glibc
 #endif
 import MeshCore
 import MeshNet
+import MeshObservability
 import MeshTLS
 import MeshHTTP
 import Synchronization
@@ -24,6 +28,10 @@ public final class Sidecar: @unchecked Sendable {
 
     /// Keeps the identity renewed when it comes from the control plane (set before `start`).
     public var agent: IdentityAgent?
+
+    /// Keeps the policy slice current when it comes from the control plane (set before `start`; its counters
+    /// are on the stats endpoint).
+    public var policyAgent: PolicyAgent?
 
     /// Reloads configuration and identity files (SIGHUP, `POST /reload`, file changes).
     public private(set) var reloader: Reloader!

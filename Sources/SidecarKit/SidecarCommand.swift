@@ -3,6 +3,7 @@ import Glibc
 #endif
 import MeshCore
 import MeshNet
+import MeshObservability
 import MeshTLS
 import MeshHTTP
 
@@ -156,6 +157,7 @@ public enum SidecarCommand {
             let state = try SidecarState(config: config, identity: identity, generation: 1, loadedAt: clock.wallSeconds(), slice: slice)
             sidecar = Sidecar(runtime: SidecarRuntime(config: config, state: state, log: log, clock: clock), configPath: configPath)
             sidecar.agent = agent
+            sidecar.policyAgent = policyAgent
             try sidecar.start()
         } catch {
             err("mesh-sidecar: cannot start: \(error)")

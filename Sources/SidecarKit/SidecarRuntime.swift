@@ -1,6 +1,9 @@
 import Synchronization
 import MeshCore
 import MeshNet
+// Re-exported: SidecarKit's public API (the runtime's log, the agents' log closures, the counters) is made of
+// MeshObservability types, so every file here and every user of SidecarKit sees them.
+@_exported import MeshObservability
 import MeshTLS
 
 /// The shared, thread-safe part of a running sidecar: configuration, the current state snapshot, counters

@@ -1,5 +1,6 @@
 import Synchronization
 import MeshCore
+import MeshObservability
 import MeshTLS
 
 /// Direction of a proxied connection, as seen from this sidecar.

@@ -1,24 +1,45 @@
 import MeshCore
 import MeshHTTP
+import MeshObservability
 
 /// `GET /stats` and `GET /config` bodies, built by hand (no Foundation in the sidecar).
 enum StatsJSON {
-    static func render(_ runtime: SidecarRuntime) -> String {
-        let s = runtime.stats
+    /// The same snapshot `/metrics` renders, in the JSON shape `/stats` has always had; the agents' sections
+    /// appear only when the agents run.
+    static func render(_ snap: StatsSnapshot) -> String {
         func dir(_ d: Direction) -> String {
-            let x = s.of(d)
-            return "{\"opened\":\(x.opened.load(ordering: .relaxed)),\"closed\":\(x.closed.load(ordering: .relaxed)),"
-                + "\"active\":\(x.active.load(ordering: .relaxed)),\"bytesFromDownstream\":\(x.bytesFromDownstream.load(ordering: .relaxed)),"
-                + "\"bytesFromUpstream\":\(x.bytesFromUpstream.load(ordering: .relaxed)),\"handshakes\":\(x.handshakes.load(ordering: .relaxed)),"
-                + "\"handshakesResumed\":\(x.handshakesResumed.load(ordering: .relaxed))}"
+            let l: KeyValuePairs<String, String> = ["direction": d.rawValue]
+            let resumed = snap.int("mesh_tls_handshakes_total", ["direction": d.rawValue, "resumed": "true"])
+            let full = snap.int("mesh_tls_handshakes_total", ["direction": d.rawValue, "resumed": "false"])
+            return "{\"opened\":\(snap.int("mesh_connections_opened_total", l)),\"closed\":\(snap.int("mesh_connections_closed_total", l)),"
+                + "\"active\":\(snap.int("mesh_connections_active", l)),"
+                + "\"bytesFromDownstream\":\(snap.int("mesh_proxied_bytes_total", ["direction": d.rawValue, "from": "downstream"])),"
+                + "\"bytesFromUpstream\":\(snap.int("mesh_proxied_bytes_total", ["direction": d.rawValue, "from": "upstream"])),"
+                + "\"handshakes\":\(full + resumed),\"handshakesResumed\":\(resumed)}"
         }
-        let failures = s.failureCounts().sorted { ($0.key.direction.rawValue, $0.key.reason) < ($1.key.direction.rawValue, $1.key.reason) }
-            .map { "{\"direction\":\"\($0.key.direction.rawValue)\",\"reason\":\(JSONText.quote($0.key.reason)),\"count\":\($0.value)}" }
-        let decisions = s.decisionCounts().sorted { ($0.key.direction.rawValue, $0.key.rule) < ($1.key.direction.rawValue, $1.key.rule) }
-            .map { "{\"direction\":\"\($0.key.direction.rawValue)\",\"verdict\":\"\($0.key.allowed ? "allow" : "deny")\",\"rule\":\(JSONText.quote($0.key.rule)),\"count\":\($0.value)}" }
-        return "{\"inbound\":\(dir(.inbound)),\"outbound\":\(dir(.outbound)),\"open\":\(s.open.load(ordering: .relaxed)),"
+        func samples(_ name: String) -> [MetricSample] { snap.family(name)?.samples ?? [] }
+        let failures = samples("mesh_connection_failures_total").map {
+            "{\"direction\":\"\($0.label("direction") ?? "")\",\"reason\":\(JSONText.quote($0.label("reason") ?? "")),\"count\":\($0.value.intValue)}"
+        }
+        let decisions = samples("mesh_authz_decisions_total").map {
+            "{\"direction\":\"\($0.label("direction") ?? "")\",\"verdict\":\"\($0.label("verdict") ?? "")\",\"rule\":\(JSONText.quote($0.label("rule") ?? "")),\"count\":\($0.value.intValue)}"
+        }
+        func results(_ name: String) -> String {
+            "{\"success\":\(snap.int(name, ["result": "success"])),\"failure\":\(snap.int(name, ["result": "failure"]))}"
+        }
+        var out = "{\"inbound\":\(dir(.inbound)),\"outbound\":\(dir(.outbound)),\"open\":\(snap.int("mesh_connections_open")),"
             + "\"failures\":[\(failures.joined(separator: ","))],\"decisions\":[\(decisions.joined(separator: ","))],"
-            + "\"reloads\":{\"success\":\(s.reloadsOK.load(ordering: .relaxed)),\"failure\":\(s.reloadsFailed.load(ordering: .relaxed))}}\n"
+            + "\"reloads\":\(results("mesh_reloads_total"))"
+        if snap.family("mesh_certificate_renewals_total") != nil {
+            let notAfter = EventLog.iso8601(Double(snap.int("mesh_certificate_expiry_timestamp_seconds")))
+            out += ",\"identity\":{\"renewals\":\(results("mesh_certificate_renewals_total")),\"notAfter\":\(JSONText.quote(notAfter)),"
+                + "\"expiring\":\(snap.int("mesh_certificate_expiring") == 1)}"
+        }
+        if snap.family("mesh_policy_polls_total") != nil {
+            out += ",\"policy\":{\"version\":\(snap.int("mesh_policy_version")),\"polls\":\(results("mesh_policy_polls_total")),"
+                + "\"lastKnownGood\":\(snap.int("mesh_policy_last_known_good") == 1)}"
+        }
+        return out + "}\n"
     }
 }
 

@@ -5,6 +5,7 @@ import Synchronization
 public final class Histogram: Sendable {
     public let bounds: [Double]
     private let counts: [Counter]
+    /// Whole microseconds, so a sum and its deltas stay exact.
     private let sumMicros = Atomic<Int>(0)
     private let total = Atomic<Int>(0)
 
@@ -22,15 +23,16 @@ public final class Histogram: Sendable {
         total.add(1, ordering: .relaxed)
     }
 
-    /// Cumulative counts per bound (as Prometheus wants), the +Inf count, and the sum in seconds.
-    public func snapshot() -> (cumulative: [Int], count: Int, sum: Double) {
+    /// Cumulative counts per bound (as Prometheus wants), the +Inf count, and the sum.
+    public func snapshot() -> HistogramSnapshot {
         var running = 0
         var out: [Int] = []
         for c in counts {
             running += c.value.load(ordering: .relaxed)
             out.append(running)
         }
-        return (out, total.load(ordering: .relaxed), Double(sumMicros.load(ordering: .relaxed)) / 1_000_000)
+        return HistogramSnapshot(bounds: bounds, cumulative: out, count: total.load(ordering: .relaxed),
+                                 sumMicros: sumMicros.load(ordering: .relaxed))
     }
 
     /// 0.5 ms … 10 s: TLS handshakes.

@@ -1,12 +1,12 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import ControlPlaneKit
 import MeshCore
+import MeshNet
 import Testing
 
-/// Durable replacement of whole files: what is written is what is read, with the asked mode, and leftovers
-/// of interrupted writes are swept away.
+/// Durable replacement of whole files (MeshNet, used by the control plane, the sidecar and the dev tools):
+/// what is written is what is read, with the asked mode, and leftovers of interrupted writes are swept away.
 @Suite struct DurableFileTests {
     @Test func writtenBytesReadBackUnchanged() throws {
         let dir = try TempDir()
@@ -83,5 +83,31 @@ import Testing
         try DurableFile.makeDirectory(dir.file("ca"))
         try DurableFile.makeDirectory(dir.file("ca"))
         #expect(try dir.mode("ca") == 0o700)
+    }
+
+    @Test func aSymlinkAtThePathIsReplacedNotWrittenThrough() throws {
+        let dir = try TempDir()
+        try dir.write("elsewhere", "untouched")
+        #expect(symlink(dir.file("elsewhere"), dir.file("svid.key")) == 0)
+        try DurableFile.write(dir.file("svid.key"), Array("new key".utf8))
+        #expect(try dir.text("elsewhere") == "untouched")
+        #expect(try dir.text("svid.key") == "new key")
+        var st = stat()
+        #expect(lstat(dir.file("svid.key"), &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG)
+    }
+
+    @Test func aStaleTemporaryFileDoesNotKeepItsMode() throws {
+        let dir = try TempDir()
+        try dir.write("secret.tmp-\(getpid())", "old")
+        #expect(chmod(dir.file("secret.tmp-\(getpid())"), 0o666) == 0)
+        try DurableFile.write(dir.file("secret"), Array("s".utf8), mode: 0o600)
+        #expect(try dir.mode("secret") == 0o600)
+        #expect(try dir.names() == ["secret"])
+    }
+
+    @Test(arguments: [("/var/lib/mesh/state.json", "/var/lib/mesh"), ("/state.json", "/"), ("state.json", "."),
+                      ("data/ca/root-1.key", "data/ca")])
+    func theFolderToSyncIsThePathsOwn(_ path: String, _ folder: String) {
+        #expect(DurableFile.directory(of: path) == folder)
     }
 }

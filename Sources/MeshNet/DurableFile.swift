@@ -1,6 +1,3 @@
-/// ControlPlaneKit is mesh-control's logic: the certificate authority and its rotation, join tokens,
-/// issuance, the audit log, durable files, and the HTTPS API. The `mesh-control` main only calls
-/// `ControlCommand.main`.
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -8,13 +5,16 @@ import MeshCore
 
 /// Replacing a file so that a crash leaves either the old or the new content, never a mix: write a
 /// temporary file in the same folder, fsync it, rename it over the old one, fsync the folder. A failed step
-/// means the write failed and nothing may be acknowledged.
+/// means the write failed and nothing may be acknowledged. Every file the mesh writes (the control plane's
+/// store, the sidecar's keys, certificates and last-known-good policy, the dev tools' PKI) goes through here.
 public enum DurableFile {
+    /// The temporary file is created new (`O_EXCL`) and never through a symlink (`O_NOFOLLOW`), so nobody
+    /// can make us write a key elsewhere; it has `mode` (default 0600, owner only; less the umask) before its first byte.
     public static func write(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o600) throws(MeshError) {
         let dir = directory(of: path)
         let tmp = "\(path).tmp-\(getpid())"
         unlink(tmp)  // a leftover would keep its old mode
-        let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
+        let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode)
         if fd < 0 { throw failure("create \(tmp)") }
         var off = 0
         while off < bytes.count {
@@ -83,13 +83,15 @@ public enum DurableFile {
         if mkdir(path, mode) != 0 && errno != EEXIST { throw failure("mkdir \(path)") }
     }
 
-    static func directory(of path: String) -> String {
+    /// The folder holding `path` (`.` for a bare name).
+    public static func directory(of path: String) -> String {
         guard let slash = path.lastIndex(of: "/") else { return "." }
         let d = String(path[..<slash])
         return d.isEmpty ? "/" : d
     }
 
-    static func failure(_ what: String) -> MeshError {
+    /// A `store.io` error naming the step that failed and the errno it left.
+    public static func failure(_ what: String) -> MeshError {
         MeshError("store.io", "\(what): \(String(cString: strerror(errno)))")
     }
 }

@@ -1,6 +1,6 @@
-/// SidecarKit is the sidecar's application logic: listeners, the proxied connection, the runtime snapshot
-/// of identity and policy, counters and the JSON event log. The thin `mesh-sidecar` main only parses
-/// arguments and calls `SidecarCommand`.
+/// MeshObservability is what the sidecar, the control plane and the CLI share to be observed: the JSON-lines
+/// event log, lock-free counters and histograms, and `StatsSnapshot` (one value rendered as JSON or
+/// Prometheus text, and subtracted from an earlier one for telemetry deltas).
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -8,7 +8,8 @@ import MeshNet
 import MeshCore
 
 /// One JSON object per line, on stderr or appended to a file. A line is written with one `write(2)`, so
-/// lines from different loops never interleave.
+/// lines from different loops never interleave. Every process of the mesh logs through this type, so every
+/// line has the same shape: `{"ts":"<UTC, ms>","event":"<name>", fields…}`.
 public final class EventLog: Sendable {
     private let fd: Int32
     private let ownsFD: Bool
@@ -26,6 +27,13 @@ public final class EventLog: Sendable {
             fd = 2
             ownsFD = false
         }
+    }
+
+    /// Lines on an already open descriptor (default stderr) that stays open when the log goes away.
+    public init(fileDescriptor: Int32 = 2, clock: any Clock = SystemClock()) {
+        self.clock = clock
+        fd = fileDescriptor
+        ownsFD = false
     }
 
     deinit { if ownsFD { close(fd) } }
