@@ -72,13 +72,13 @@ public final class FileCAStateRepository: CAStateRepository {
             guard s.state.revision == expected else {
                 throw MeshError(.caConflict, "the CA state is at revision \(s.state.revision), not \(expected)")
             }
-            var onDisk = s.rootsOnDisk
-            for r in next.all where !onDisk.contains(r.id) {
+            for r in next.all where !s.rootsOnDisk.contains(r.id) {
                 try Self.writeRootFiles(dir: dir, r, passphrase: passphrase)
-                onDisk.insert(r.id)
             }
             try Self.persist(dir: dir, next)
-            s = (next, onDisk)
+            // Only the roots `state.json` names count as stored: after going back to an earlier state, a root
+            // with a dropped id is a new root with its own files.
+            s = (next, Set(next.all.map(\.id)))
         }
         observers.notify(next)
     }
