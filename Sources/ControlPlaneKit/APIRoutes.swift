@@ -12,26 +12,26 @@ struct APIRoutes: Sendable {
     typealias Route = (method: String, path: String, handler: HTTPHandler)
 
     /// Anyone; answered on the loop.
-    func read(_ method: String, _ path: String, _ body: @escaping @Sendable (HTTPRequest) throws -> HTTPResponse) -> Route {
+    func onLoop(_ method: String, _ path: String, _ body: @escaping @Sendable (HTTPRequest) throws -> HTTPResponse) -> Route {
         (method, path, Router.sync { req in ControlAPI.guarded { try body(req) } })
     }
 
     /// Operator only; answered on the loop.
-    func adminRead(_ method: String, _ path: String, _ body: @escaping @Sendable (HTTPRequest) throws -> HTTPResponse) -> Route {
-        read(method, path) { [cp] req in
+    func adminOnLoop(_ method: String, _ path: String, _ body: @escaping @Sendable (HTTPRequest) throws -> HTTPResponse) -> Route {
+        onLoop(method, path) { [cp] req in
             try ControlAPI.requireAdmin(cp, req)
             return try body(req)
         }
     }
 
     /// Anyone (the use case authenticates); run on the blocking worker.
-    func write(_ method: String, _ path: String, _ body: @escaping @Sendable (HTTPRequest) throws -> HTTPResponse) -> Route {
+    func blocking(_ method: String, _ path: String, _ body: @escaping @Sendable (HTTPRequest) throws -> HTTPResponse) -> Route {
         (method, path, { [work] req, respond in work.run { respond(ControlAPI.guarded { try body(req) }) } })
     }
 
     /// Operator only; run on the blocking worker.
-    func adminWrite(_ method: String, _ path: String, _ body: @escaping @Sendable (HTTPRequest) throws -> HTTPResponse) -> Route {
-        write(method, path) { [cp] req in
+    func adminBlocking(_ method: String, _ path: String, _ body: @escaping @Sendable (HTTPRequest) throws -> HTTPResponse) -> Route {
+        blocking(method, path) { [cp] req in
             try ControlAPI.requireAdmin(cp, req)
             return try body(req)
         }

@@ -20,16 +20,16 @@ enum ControlAPI {
     static func router(_ cp: ControlPlane, loop: EventLoop, work: BlockingWork) -> Router {
         let r = APIRoutes(cp: cp, work: work)
         return Router(PolicyAPI.routes(r, loop: loop) + [
-            r.read("GET", "/healthz") { _ in .text("ok\n") },
-            r.read("GET", "/v1/bundle") { _ in bundle(cp) },
-            r.write("POST", "/v1/identity") { req in try issue(cp, req) },
-            r.adminWrite("POST", "/v1/tokens") { req in try createToken(cp, req) },
-            r.adminRead("GET", "/v1/ca") { _ in .json(caStatus(cp)) },
-            r.adminWrite("POST", "/v1/ca/rotate") { _ in
+            r.onLoop("GET", "/healthz") { _ in .text("ok\n") },
+            r.onLoop("GET", "/v1/bundle") { _ in bundle(cp) },
+            r.blocking("POST", "/v1/identity") { req in try issue(cp, req) },
+            r.adminBlocking("POST", "/v1/tokens") { req in try createToken(cp, req) },
+            r.adminOnLoop("GET", "/v1/ca") { _ in .json(caStatus(cp)) },
+            r.adminBlocking("POST", "/v1/ca/rotate") { _ in
                 _ = try cp.rotate(actor: "operator")
                 return .json(caStatus(cp))
             },
-            r.adminWrite("GET", "/v1/audit") { _ in  // reads the whole file: off the loop
+            r.adminBlocking("GET", "/v1/audit") { _ in  // reads and checks the whole log
                 let records = try cp.audit.records()
                 let verified = try cp.audit.verify()
                 return .json(.object([("verified", .bool(true)), ("count", .int(verified)), ("records", .array(records))]))
@@ -80,8 +80,8 @@ enum ControlAPI {
             throw MeshError(.tokenBadService, "service must be namespace/name, not \(service.debugDescription)")
         }
         let id = try SPIFFEID.service(trustDomain: cp.ca.trustDomain, namespace: String(parts[0]), name: String(parts[1]))
-        let ttl = body["ttlSeconds"]?.intValue ?? 3600
-        let t = try cp.createToken(for: id, ttl: Double(ttl), actor: "operator")
+        let ttl = body["ttlSeconds"]?.intValue.map(Double.init) ?? cp.settings.defaultTokenTTL
+        let t = try cp.createToken(for: id, ttl: ttl, actor: "operator")
         return .json(.object([("token", .string(t.secret)), ("spiffeID", .string(id.description)),
                               ("expiresAt", .int(Int(t.expiresAt)))]), status: 201)
     }

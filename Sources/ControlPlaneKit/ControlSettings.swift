@@ -16,6 +16,8 @@ public struct ControlSettings: Sendable {
     public var inSyncWindow: Double = 90
     /// How far in the future a renewing certificate's notBefore may lie (clock skew between hosts, default 60 s).
     public var clockSkew: Double = 60
+    /// How long a join token lives when the operator does not say (default 1 h).
+    public var defaultTokenTTL: Double = 3600
     /// Longest a join token may live (default 30 days).
     public var maxTokenTTL: Double = 30 * 86_400
 

@@ -18,26 +18,26 @@ enum PolicyAPI {
     static func routes(_ r: APIRoutes, loop: EventLoop) -> [APIRoutes.Route] {
         let cp = r.cp
         return [
-            r.adminRead("GET", "/v1/mesh") { _ in mesh(cp.policy) },
-            r.adminWrite("PUT", "/v1/mesh") { req in
+            r.adminOnLoop("GET", "/v1/mesh") { _ in mesh(cp.policy) },
+            r.adminBlocking("PUT", "/v1/mesh") { req in
                 try changed(cp.applyPolicy(try files(req), ifMatch: try ifMatch(req), actor: "operator"))
             },
-            r.adminRead("POST", "/v1/mesh/validate") { req in
+            r.adminOnLoop("POST", "/v1/mesh/validate") { req in
                 let v = try cp.validatePolicy(try files(req))
                 return .json(.object([("valid", .bool(true)), ("baseVersion", .int(v.baseVersion)),
                                       ("diff", .array(v.diff.map { .string($0) }))]))
             },
         ] + ControlPlane.policySections.sorted().flatMap { name in [
-            r.adminRead("GET", "/v1/mesh/\(name)") { _ in section(cp.policy, name) },
-            r.adminWrite("PUT", "/v1/mesh/\(name)") { req in
+            r.adminOnLoop("GET", "/v1/mesh/\(name)") { _ in section(cp.policy, name) },
+            r.adminBlocking("PUT", "/v1/mesh/\(name)") { req in
                 let body = try StrictJSON.parse(req.body)
                 guard let items = body[name] else { throw MeshError(.policyBadRequest, "the body needs \"\(name)\": [...]") }
                 return try changed(cp.replaceSection(name, with: items, ifMatch: try ifMatch(req), actor: "operator"))
             },
         ] } + [
-            r.adminRead("GET", "/v1/check") { req in try check(cp, req) },
+            r.adminOnLoop("GET", "/v1/check") { req in try check(cp, req) },
             ("GET", "/v1/slice", slice(cp, loop: loop)),
-            r.adminRead("GET", "/v1/sidecars") { _ in sidecars(cp) },
+            r.adminOnLoop("GET", "/v1/sidecars") { _ in sidecars(cp) },
         ]
     }
 
