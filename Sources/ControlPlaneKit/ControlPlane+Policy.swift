@@ -20,20 +20,22 @@ extension ControlPlane {
     /// Replaces the mesh if `ifMatch` is the version in force: validate all, compare-and-set, audit, swap, notify.
     /// A failure at any step changes nothing.
     public func applyPolicy(_ files: [PolicyFile], ifMatch: Int, actor: String) throws -> PolicyChange {
-        let base = policy
-        guard ifMatch == base.version else {
-            throw MeshError(.policyConflict, "the mesh is at version \(base.version), not \(ifMatch): fetch it again and re-apply")
+        try writes.withLock { _ throws -> PolicyChange in
+            let base = policy
+            guard ifMatch == base.version else {
+                throw MeshError(.policyConflict, "the mesh is at version \(base.version), not \(ifMatch): fetch it again and re-apply")
+            }
+            let parsed = try PolicySnapshot.parse(files)
+            let diff = parsed.diff(from: base.policy)
+            let next = PolicySnapshot(stored: StoredPolicy(version: ifMatch + 1, files: files), policy: parsed)
+            try commit(next, over: base) {
+                try audit.record(time: now(), actor: actor, action: "policy.apply", [
+                    ("oldVersion", .int(base.version)), ("newVersion", .int(next.version)), ("contentSHA256", .string(next.hash)),
+                    ("changes", .int(diff.count)),
+                ])
+            }
+            return PolicyChange(snapshot: next, diff: diff)
         }
-        let parsed = try PolicySnapshot.parse(files)
-        let diff = parsed.diff(from: base.policy)
-        let next = PolicySnapshot(stored: StoredPolicy(version: ifMatch + 1, files: files), policy: parsed)
-        try commit(next, over: base) {
-            try audit.record(time: now(), actor: actor, action: "policy.apply", [
-                ("oldVersion", .int(base.version)), ("newVersion", .int(next.version)), ("contentSHA256", .string(next.hash)),
-                ("changes", .int(diff.count)),
-            ])
-        }
-        return PolicyChange(snapshot: next, diff: diff)
     }
 
     /// Replaces one section (`services`, `segments` or `rules`) with `items`, keeping the rest of the mesh in
@@ -51,6 +53,7 @@ extension ControlPlane {
     }
 
     /// Compare-and-set → audit (undone when it fails: not audited means not accepted) → swap → notify.
+    /// Called holding `writes`.
     private func commit(_ next: PolicySnapshot, over base: PolicySnapshot, audit: () throws -> Void) throws {
         policyState.withLock { $0.pending = next.version }
         defer { policyState.withLock { $0.pending = nil } }

@@ -24,6 +24,9 @@ public final class ControlPlane: Sendable {
     public let distribution: PolicyDistribution
     let rateLimit: IssueRateLimit
     let adminTokenHash: String
+    /// Changes of the mesh or the CA state run one at a time (reading the base, writing, swapping), so the
+    /// in-memory snapshot only moves forward, in commit order.
+    let writes = Mutex<Void>(())
     /// The snapshot in force, and the version of a write of ours in flight (its own notification is not news).
     let policyState: Mutex<(snapshot: PolicySnapshot, pending: Int?)>
     let caState: Mutex<(state: CAState, pending: Int?)>

@@ -70,6 +70,23 @@ import Testing
         #expect(told.all == [1], "one notification per accepted change")
     }
 
+    @Test func ofConcurrentAppliesOnOneVersionExactlyOneIsAccepted() throws {
+        let f = try fixture()
+        let (told, s) = told(f.cp)
+        defer { s.cancel() }
+        let before = f.audit.count
+        let cp = f.cp
+        let outcomes = RepositoryContract.concurrently(6) { _ -> String in
+            do { _ = try cp.applyPolicy(Self.mesh, ifMatch: 0, actor: "operator"); return "ok" } catch let e as MeshError { return e.code } catch { return "\(error)" }
+        }
+        #expect(outcomes.filter { $0 == "ok" }.count == 1)
+        #expect(outcomes.filter { $0 == "policy.conflict" }.count == 5)
+        #expect(f.audit.count == before + 1)
+        #expect(told.all == [1])
+        #expect(f.cp.policy.version == 1)
+        #expect(try f.repository.load().version == 1)
+    }
+
     @Test func aStaleIfMatchConflictsBeforeValidating() throws {
         let f = try fixture()
         _ = try f.cp.applyPolicy(Self.mesh, ifMatch: 0, actor: "operator")
