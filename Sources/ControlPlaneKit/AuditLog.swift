@@ -8,8 +8,8 @@ import MeshTLS
 
 /// The append-only audit log: one JSON object per line, each carrying the SHA-256 of the line before it
 /// (`prev`) and its own (`hash`, over `prev` and the record), fsynced before the API answers. Tampering with
-/// or losing a line breaks the chain, which `verify` detects.
-public final class AuditLog: Sendable {
+/// or losing a line breaks the chain, which `verify` detects. The file implementation of `AuditSink`.
+public final class AuditLog: AuditSink {
     public let path: String
     private let state: Mutex<(fd: Int32, lastHash: String, count: Int)>
     public static let genesis = String(repeating: "0", count: 64)
@@ -76,20 +76,29 @@ public final class AuditLog: Sendable {
         while let nl = bytes[start...].firstIndex(of: 0x0A) {
             let line = Array(bytes[start..<nl])
             let value: JSONValue
-            do { value = try StrictJSON.parse(line) } catch { throw MeshError("audit.corrupt", "record \(count + 1): \(error)") }
+            do { value = try StrictJSON.parse(line) } catch { throw MeshError(.auditCorrupt, "record \(count + 1): \(error)") }
             guard case .object(var members) = value, let last = members.last, last.0 == "hash",
                   let hash = last.1.stringValue, value["prev"]?.stringValue == prev else {
-                throw MeshError("audit.broken-chain", "record \(count + 1) does not follow record \(count)")
+                throw MeshError(.auditBrokenChain, "record \(count + 1) does not follow record \(count)")
             }
             members.removeLast()
             guard SHA256.hex(Array((prev + JSONValue.object(members).text).utf8)) == hash else {
-                throw MeshError("audit.broken-chain", "record \(count + 1) was altered (hash mismatch)")
+                throw MeshError(.auditBrokenChain, "record \(count + 1) was altered (hash mismatch)")
             }
             prev = hash
             count += 1
             start = nl + 1
         }
         return (prev, count, start)
+    }
+
+    public func record(time: Double, actor: String, action: String, _ fields: [(String, JSONValue)]) throws {
+        try append(time: time, actor: actor, action: action, fields)
+    }
+
+    /// Reads the file back and checks its whole chain; the number of records.
+    public func verify() throws -> Int {
+        try Self.verify(try DurableFile.read(path, limit: 1 << 30)).count
     }
 
     /// Every record, oldest first.

@@ -86,7 +86,7 @@ public enum ControlCommand {
             out("admin credential written to \(dataDir)/admin.token (0600); meshctl reads it with --data-dir or --token-file")
             _ = secret
             return 0
-        } catch let e as MeshError where e.code == "ca.exists" {
+        } catch let e as MeshError where e.errorCode == .caExists {
             err("mesh-control init: \(e.reason)")
             return 64
         } catch {
@@ -101,7 +101,7 @@ public enum ControlCommand {
             if let t = opts["cert-ttl"] { settings.certTTL = try duration(t, min: 10) }
             if let o = opts["rotation-overlap"] { settings.rotationOverlap = try duration(o, min: 1) }
             if let r = opts["issue-rate"] {
-                guard let n = Int(r), n >= 1 else { throw MeshError("usage", "--issue-rate must be a whole number ≥ 1") }
+                guard let n = Int(r), n >= 1 else { throw MeshError(.usage, "--issue-rate must be a whole number ≥ 1") }
                 settings.issuesPerMinute = n
             }
         } catch {
@@ -139,7 +139,7 @@ public enum ControlCommand {
     /// `30s`, `5m`, `24h`, `2d` or plain seconds.
     public static func duration(_ text: String, min: Double) throws -> Double {
         let v = try DurationText.seconds(text)
-        guard v >= min else { throw MeshError("usage", "duration \(text) is below the minimum of \(Int(min)) s") }
+        guard v >= min else { throw MeshError(.usage, "duration \(text) is below the minimum of \(Int(min)) s") }
         return v
     }
 

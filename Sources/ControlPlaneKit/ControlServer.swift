@@ -8,7 +8,7 @@ import MeshTLS
 
 /// `mesh-control serve`: the HTTPS API on one event loop, plus a once-a-second tick that moves CA rotations
 /// along and renews the control plane's own serving certificate (at half its life, or when the issuing root
-/// or the bundle changes).
+/// or the bundle changes). Use cases that write run on `work`, off the loop; so does the tick's CA step.
 public final class ControlServer: @unchecked Sendable {
     // @unchecked: `server`, `servingNotAfter`, `servingIssuedAt` and `bundleKey` are touched only on `loop`'s thread
     // after `start`.
@@ -20,23 +20,28 @@ public final class ControlServer: @unchecked Sendable {
     var servingNotAfter = 0.0
     var bundleKey = ""
     let log: @Sendable (String) -> Void
+    let work = BlockingWork()
 
-    public init(controlPlane: ControlPlane, log: @escaping @Sendable (String) -> Void = { _ in }) throws {
+    /// `clock` drives the loop's timers (the long-poll wait, the tick).
+    public init(controlPlane: ControlPlane, clock: any Clock = SystemClock(), log: @escaping @Sendable (String) -> Void = { _ in }) throws {
         self.controlPlane = controlPlane
         self.log = log
-        loop = try EventLoop(index: 0, clock: controlPlane.clock)
+        loop = try EventLoop(index: 0, clock: clock)
     }
 
     /// Binds `address` and starts serving on a new thread.
     public func start(address: SocketAddress) throws {
         let ctx = try servingContext()
-        let router = ControlAPI.router(controlPlane, loop: loop)
+        let router = ControlAPI.router(controlPlane, loop: loop, work: work)
         server = try HTTPServer(loop: loop, address: address, tls: ctx, handler: { req, respond in
             router.handle(req, respond: respond)
         })
         scheduleTick()
         thread = loop.startThread()
     }
+
+    /// The serving certificate lives at most a day (shorter with a shorter `certTTL`), renewed at half.
+    static let maxServingLifetime = 86_400.0
 
     public var boundAddress: SocketAddress? { server?.address }
 
@@ -46,18 +51,26 @@ public final class ControlServer: @unchecked Sendable {
         thread?.join()
     }
 
+    /// The next tick is armed when this one has finished, so slow storage never piles ticks up.
     private func scheduleTick() {
         loop.schedule(afterMs: 1000) { [weak self] in
             guard let self else { return }
-            self.tick()
-            self.scheduleTick()
+            let cp = controlPlane
+            work.run { [self] in
+                let issuerChanged: Bool
+                do { issuerChanged = try cp.tick() } catch { log("tick failed: \(error)"); issuerChanged = false }
+                loop.execute { [self] in
+                    renewServingIfNeeded(issuerChanged: issuerChanged)
+                    scheduleTick()
+                }
+            }
         }
     }
 
-    private func tick() {
+    /// On the loop: a new serving certificate when the issuer or the bundle changed, or at half its life.
+    private func renewServingIfNeeded(issuerChanged: Bool) {
         do {
-            let issuerChanged = try controlPlane.tick()
-            let now = controlPlane.clock.wallSeconds()
+            let now = controlPlane.now()
             let halfLife = servingIssuedAt + (servingNotAfter - servingIssuedAt) / 2
             let bundleNow = controlPlane.ca.bundle.map(\.sha256Fingerprint).joined(separator: ",")
             if issuerChanged || now >= halfLife || bundleNow != bundleKey {
@@ -74,14 +87,15 @@ public final class ControlServer: @unchecked Sendable {
     /// by the API, not OpenSSL: an expired one may still renew within the grace period.
     func servingContext() throws -> TLSContext {
         let cp = controlPlane
-        let now = cp.clock.wallSeconds()
+        let now = cp.now()
+        let ca = cp.ca
         let key = try PrivateKey.generateP256()
-        let lifetime = min(cp.settings.certTTL, 86_400)
-        let chain = try cp.ca.sign(.svid(cp.identity, now: now, lifetime: lifetime), for: key)
-        let identity = try TLSIdentity(chain: chain, key: key, trustBundle: cp.ca.bundle, trustDomain: cp.ca.trustDomain)
+        let lifetime = min(cp.settings.certTTL, Self.maxServingLifetime)
+        let chain = try ca.sign(.svid(cp.identity, now: now, lifetime: lifetime), for: key)
+        let identity = try TLSIdentity(chain: chain, key: key, trustBundle: ca.bundle, trustDomain: ca.trustDomain)
         servingIssuedAt = now
         servingNotAfter = chain[0].notAfter
-        bundleKey = cp.ca.bundle.map(\.sha256Fingerprint).joined(separator: ",")
+        bundleKey = ca.bundle.map(\.sha256Fingerprint).joined(separator: ",")
         return try TLSContext.apiServer(identity: identity)
     }
 }

@@ -1,82 +1,105 @@
 import Synchronization
 import MeshCore
-import MeshHTTP
 import MeshNet
 
-/// Hands each sidecar its own slice of the mesh. `GET /v1/slice?version=N` answers at once when the slice's
-/// version is newer than N, otherwise waits (long poll, `waitSeconds`, default 30) and answers as soon as an
-/// apply makes one. Sidecars report the version they applied (`POST /v1/status`), so operators can see who
-/// is in sync (`GET /v1/sidecars`).
+/// Hands each sidecar its own slice of the mesh, and parks long polls until the mesh changes: a poll for a
+/// version older than the one in force is answered at once, otherwise it waits (`waitSeconds`) and is answered
+/// as soon as a change arrives. The version a sidecar polls from is its status report, so operators can see who
+/// is in sync. Knows nothing of HTTP: it answers with `Answer`s.
 public final class PolicyDistribution: Sendable {
-    struct Waiter: Sendable {
-        let id: Int
-        let service: ServiceKey
-        let respond: @Sendable (HTTPResponse) -> Void
+    /// What a poll gets.
+    public enum Answer: Sendable {
+        case slice(ServiceSlice)
+        /// Nothing newer within the wait.
+        case unchanged
+        case refused(MeshError)
     }
 
     public struct SidecarStatus: Sendable {
         public let identity: String
         public var appliedVersion: Int
         public var lastSeen: Double
+        /// Applied the version in force and heard from within the in-sync window.
+        public var inSync: Bool
     }
 
-    let store: PolicyStore
-    let clock: any Clock
-    private let waiters = Mutex<(next: Int, list: [Waiter])>((0, []))
-    private let statuses = Mutex<[String: SidecarStatus]>([:])
+    struct Waiter: Sendable {
+        let id: Int
+        let service: ServiceKey
+        let answer: @Sendable (Answer) -> Void
+    }
+
+    /// How long a poll waits for a change before it is answered `unchanged`.
     public static let waitSeconds = 30
+    let inSyncWindow: Double
+    let now: @Sendable () -> Double
+    /// The snapshot handed out and the parked polls, under one lock: a poll parks only if no newer version is
+    /// already in, and a change swaps and takes every parked poll at once, so no wake-up is lost.
+    private let state: Mutex<(snapshot: PolicySnapshot, next: Int, waiters: [Waiter])>
+    private let statuses = Mutex<[String: (version: Int, lastSeen: Double)]>([:])
 
-    public init(store: PolicyStore, clock: any Clock) {
-        self.store = store
-        self.clock = clock
+    init(_ snapshot: PolicySnapshot, inSyncWindow: Double, now: @escaping @Sendable () -> Double) {
+        state = Mutex((snapshot, 0, []))
+        self.inSyncWindow = inSyncWindow
+        self.now = now
     }
 
-    /// The slice of `service` at the current version, as the wire document.
-    func sliceResponse(_ service: ServiceKey) -> HTTPResponse {
-        let snap = store.snapshot
+    /// The slice of `service` in the snapshot handed out now.
+    public func slice(for service: ServiceKey) -> Answer { Self.slice(state.withLock { $0.snapshot }, service) }
+
+    static func slice(_ snap: PolicySnapshot, _ service: ServiceKey) -> Answer {
         guard let compiled = snap.compiled else {
-            return .error(404, code: "policy.none", reason: "no mesh configuration has been applied yet")
+            return .refused(MeshError(.policyNone, "no mesh configuration has been applied yet"))
         }
         guard let slice = compiled.slice(for: service) else {
-            return .error(404, code: "policy.unknown-service", reason: "\(service) is not a service of the mesh (version \(snap.version))")
+            return .refused(MeshError(.policyServiceNotInMesh, "\(service) is not a service of the mesh (version \(snap.version))"))
         }
-        return .json(slice.json().text + "\n")
+        return .slice(slice)
     }
 
-    /// Answers now if newer than `version`, else parks the request on `loop` until an apply or the timeout.
-    func longPoll(service: ServiceKey, version: Int, loop: EventLoop, respond: @escaping @Sendable (HTTPResponse) -> Void) {
-        if store.snapshot.version > version || store.snapshot.compiled == nil && version < 0 {
-            respond(sliceResponse(service))
-            return
+    /// Answers now if newer than `version` (or when nothing is applied and the caller has nothing), else parks
+    /// the poll until a change or `waitSeconds` on `loop` (call on `loop`'s thread). `answer` is called once.
+    func longPoll(service: ServiceKey, after version: Int, loop: EventLoop, answer: @escaping @Sendable (Answer) -> Void) {
+        let parked = state.withLock { s -> Int? in
+            if s.snapshot.version > version || s.snapshot.compiled == nil && version < 0 { return nil }
+            s.next += 1
+            s.waiters.append(Waiter(id: s.next, service: service, answer: answer))
+            return s.next
         }
-        let id = waiters.withLock { w -> Int in
-            w.next += 1
-            w.list.append(Waiter(id: w.next, service: service, respond: respond))
-            return w.next
-        }
+        guard let id = parked else { return answer(slice(for: service)) }
         loop.schedule(afterMs: Int64(Self.waitSeconds) * 1000) { [self] in
-            let mine = waiters.withLock { w -> Waiter? in
-                guard let i = w.list.firstIndex(where: { $0.id == id }) else { return nil }
-                return w.list.remove(at: i)
+            let mine = state.withLock { s -> Waiter? in
+                guard let i = s.waiters.firstIndex(where: { $0.id == id }) else { return nil }
+                return s.waiters.remove(at: i)
             }
-            mine?.respond(HTTPResponse(status: 304))
+            mine?.answer(.unchanged)
         }
     }
 
-    /// After an apply: every parked sidecar gets its new slice now.
-    func wakeAll() {
-        let all = waiters.withLock { w -> [Waiter] in
-            let l = w.list
-            w.list.removeAll()
-            return l
+    /// A new snapshot is in force: every parked poll gets its slice now.
+    func policyChanged(_ snapshot: PolicySnapshot) {
+        let woken = state.withLock { s -> [Waiter] in
+            guard snapshot.version >= s.snapshot.version else { return [] }
+            s.snapshot = snapshot
+            defer { s.waiters.removeAll() }
+            return s.waiters
         }
-        for w in all { w.respond(sliceResponse(w.service)) }
+        for w in woken { w.answer(Self.slice(snapshot, w.service)) }
     }
 
+    /// `identity` has applied `version` (it polls from it).
     func report(identity: String, version: Int) {
-        let now = clock.wallSeconds()
-        statuses.withLock { $0[identity] = SidecarStatus(identity: identity, appliedVersion: version, lastSeen: now) }
+        let now = now()
+        statuses.withLock { $0[identity] = (version, now) }
     }
 
-    public var sidecars: [SidecarStatus] { statuses.withLock { Array($0.values) }.sorted { $0.identity < $1.identity } }
+    /// Each sidecar heard from, by identity.
+    public var sidecars: [SidecarStatus] {
+        let current = state.withLock { $0.snapshot.version }
+        let now = now()
+        return statuses.withLock { $0 }.map { id, s in
+            SidecarStatus(identity: id, appliedVersion: s.version, lastSeen: s.lastSeen,
+                          inSync: s.version == current && now - s.lastSeen < inSyncWindow)
+        }.sorted { $0.identity < $1.identity }
+    }
 }

@@ -11,13 +11,13 @@ import Testing
     private let retireAfter = 3600.0
 
     /// Each root as `id:phase@nextAt`, for comparing whole states.
-    private func describe(_ ca: CAStore) -> [String] {
+    private func describe(_ ca: StoredCA) -> [String] {
         ca.all.map { "\($0.id):\($0.phase.rawValue)@\($0.nextAt.map { String(Int($0)) } ?? "-")" }
     }
 
     /// Loads the store afresh and checks it matches `ca` (phases, schedule, bundle, the bundle file).
-    private func reloaded(_ ca: CAStore, _ dir: TempDir, sourceLocation: SourceLocation = #_sourceLocation) throws -> CAStore {
-        let again = try CAStore(dataDir: dir.path, passphrase: testPassphrase)
+    private func reloaded(_ ca: StoredCA, _ dir: TempDir, sourceLocation: SourceLocation = #_sourceLocation) throws -> StoredCA {
+        let again = try StoredCA(dataDir: dir.path, passphrase: testPassphrase)
         #expect(describe(again) == describe(ca), sourceLocation: sourceLocation)
         #expect(again.bundle.map(\.sha256Fingerprint) == ca.bundle.map(\.sha256Fingerprint), sourceLocation: sourceLocation)
         #expect(again.issuing.certificate.sha256Fingerprint == ca.issuing.certificate.sha256Fingerprint, sourceLocation: sourceLocation)
@@ -25,9 +25,9 @@ import Testing
         return again
     }
 
-    private func freshCA(_ dir: TempDir) throws -> CAStore {
-        try CAStore.initialize(dataDir: dir.path, trustDomain: trustDomain(), passphrase: testPassphrase, now: t0)
-        return try CAStore(dataDir: dir.path, passphrase: testPassphrase)
+    private func freshCA(_ dir: TempDir) throws -> StoredCA {
+        try FileCAStateRepository.initialize(dataDir: dir.path, trustDomain: trustDomain(), passphrase: testPassphrase, now: t0)
+        return try StoredCA(dataDir: dir.path, passphrase: testPassphrase)
     }
 
     @Test func rotatingStagesANewRootBesideTheIssuingOne() throws {

@@ -10,8 +10,8 @@ import Testing
 
     @Test func loadsWhatInitializeWrote() throws {
         let dir = try TempDir()
-        try CAStore.initialize(dataDir: dir.path, trustDomain: trustDomain(), passphrase: testPassphrase, now: now)
-        let ca = try CAStore(dataDir: dir.path, passphrase: testPassphrase)
+        try FileCAStateRepository.initialize(dataDir: dir.path, trustDomain: trustDomain(), passphrase: testPassphrase, now: now)
+        let ca = try StoredCA(dataDir: dir.path, passphrase: testPassphrase)
         #expect(ca.trustDomain.name == "mesh.local")
         #expect(ca.all.count == 1)
         #expect(ca.issuing.id == 1)
@@ -26,13 +26,13 @@ import Testing
 
     @Test func refusesAWrongPassphrase() throws {
         let dir = try TempDir()
-        try CAStore.initialize(dataDir: dir.path, trustDomain: trustDomain(), passphrase: testPassphrase, now: now)
-        expectMeshError("tls.bad-passphrase") { _ = try CAStore(dataDir: dir.path, passphrase: Array("wrong passphrase".utf8)) }
+        try FileCAStateRepository.initialize(dataDir: dir.path, trustDomain: trustDomain(), passphrase: testPassphrase, now: now)
+        expectMeshError("tls.bad-passphrase") { _ = try StoredCA(dataDir: dir.path, passphrase: Array("wrong passphrase".utf8)) }
     }
 
     @Test func keepsTheKeyEncryptedAndPrivate() throws {
         let dir = try TempDir()
-        try CAStore.initialize(dataDir: dir.path, trustDomain: trustDomain(), passphrase: testPassphrase, now: now)
+        try FileCAStateRepository.initialize(dataDir: dir.path, trustDomain: trustDomain(), passphrase: testPassphrase, now: now)
         let key = try dir.text("ca/root-1.key")
         #expect(key.hasPrefix("-----BEGIN " + "ENCRYPTED PRIVATE KEY-----"))
         #expect(!key.contains("BEGIN " + "PRIVATE KEY"))
@@ -44,31 +44,31 @@ import Testing
 
     @Test func refusesToInitializeTwice() throws {
         let dir = try TempDir()
-        try CAStore.initialize(dataDir: dir.path, trustDomain: trustDomain(), passphrase: testPassphrase, now: now)
+        try FileCAStateRepository.initialize(dataDir: dir.path, trustDomain: trustDomain(), passphrase: testPassphrase, now: now)
         let before = try dir.read("ca/root-1.crt")
         expectMeshError("ca.exists") {
-            try CAStore.initialize(dataDir: dir.path, trustDomain: trustDomain(), passphrase: testPassphrase, now: now)
+            try FileCAStateRepository.initialize(dataDir: dir.path, trustDomain: trustDomain(), passphrase: testPassphrase, now: now)
         }
         #expect(try dir.read("ca/root-1.crt") == before, "the first CA is untouched")
     }
 
     @Test func loadingAnEmptyFolderSaysMissing() throws {
         let dir = try TempDir()
-        expectMeshError("store.missing") { _ = try CAStore(dataDir: dir.path, passphrase: testPassphrase) }
+        expectMeshError("store.missing") { _ = try StoredCA(dataDir: dir.path, passphrase: testPassphrase) }
     }
 
     @Test func removesLeftoverTemporaryFilesWhenLoading() throws {
         let dir = try TempDir()
-        try CAStore.initialize(dataDir: dir.path, trustDomain: trustDomain(), passphrase: testPassphrase, now: now)
+        try FileCAStateRepository.initialize(dataDir: dir.path, trustDomain: trustDomain(), passphrase: testPassphrase, now: now)
         try dir.write("ca/state.json.tmp-99999", "{\"trunc")
-        _ = try CAStore(dataDir: dir.path, passphrase: testPassphrase)
+        _ = try StoredCA(dataDir: dir.path, passphrase: testPassphrase)
         #expect(!dir.exists("ca/state.json.tmp-99999"))
     }
 
     @Test func signsALeafThatChainsToTheIssuingRoot() throws {
         let dir = try TempDir()
-        try CAStore.initialize(dataDir: dir.path, trustDomain: trustDomain(), passphrase: testPassphrase, now: now)
-        let ca = try CAStore(dataDir: dir.path, passphrase: testPassphrase)
+        try FileCAStateRepository.initialize(dataDir: dir.path, trustDomain: trustDomain(), passphrase: testPassphrase, now: now)
+        let ca = try StoredCA(dataDir: dir.path, passphrase: testPassphrase)
         let key = try PrivateKey.generateP256()
         let id = try SPIFFEID.workload("spiffe://mesh.local/ns/shop/sa/cart")
         let chain = try ca.sign(.svid(id, now: now, lifetime: 3600), for: CertificateSigningRequest.create(key: key))
@@ -82,8 +82,8 @@ import Testing
 
     @Test func signsForAKeyWeHold() throws {
         let dir = try TempDir()
-        try CAStore.initialize(dataDir: dir.path, trustDomain: trustDomain(), passphrase: testPassphrase, now: now)
-        let ca = try CAStore(dataDir: dir.path, passphrase: testPassphrase)
+        try FileCAStateRepository.initialize(dataDir: dir.path, trustDomain: trustDomain(), passphrase: testPassphrase, now: now)
+        let ca = try StoredCA(dataDir: dir.path, passphrase: testPassphrase)
         let key = try PrivateKey.generateP256()
         let id = try SPIFFEID.workload("spiffe://mesh.local/ns/mesh-system/sa/mesh-control")
         let chain = try ca.sign(.svid(id, now: now, lifetime: 3600), for: key)
@@ -92,8 +92,8 @@ import Testing
 
     @Test func aLeafFromAnotherCADoesNotVerify() throws {
         let dir = try TempDir()
-        try CAStore.initialize(dataDir: dir.path, trustDomain: trustDomain(), passphrase: testPassphrase, now: now)
-        let ca = try CAStore(dataDir: dir.path, passphrase: testPassphrase)
+        try FileCAStateRepository.initialize(dataDir: dir.path, trustDomain: trustDomain(), passphrase: testPassphrase, now: now)
+        let ca = try StoredCA(dataDir: dir.path, passphrase: testPassphrase)
         let stranger = try CertificateAuthority.selfSignedRoot(trustDomain: trustDomain(), now: now)
         let id = try SPIFFEID.workload("spiffe://mesh.local/ns/shop/sa/cart")
         let leaf = try stranger.issue(.svid(id, now: now, lifetime: 3600), for: PrivateKey.generateP256())
@@ -108,10 +108,10 @@ import Testing
         let interKey = try PrivateKey.generateP256()
         let inter = try root.issue(.ca(trustDomain: td, commonName: "corp mesh intermediate", now: now, lifetime: 86_400 * 30),
                                    for: interKey)
-        try CAStore.initialize(dataDir: dir.path, trustDomain: td, passphrase: testPassphrase, now: now,
+        try FileCAStateRepository.initialize(dataDir: dir.path, trustDomain: td, passphrase: testPassphrase, now: now,
                                imported: (cert: inter, key: interKey, chain: [], anchors: [root.certificate]))
         #expect(try dir.text("ca/root-1.key").hasPrefix("-----BEGIN " + "ENCRYPTED PRIVATE KEY-----"))
-        let ca = try CAStore(dataDir: dir.path, passphrase: testPassphrase)
+        let ca = try StoredCA(dataDir: dir.path, passphrase: testPassphrase)
         #expect(ca.bundle.map(\.sha256Fingerprint) == [root.certificate.sha256Fingerprint])
         #expect(ca.issuing.certificate.sha256Fingerprint == inter.sha256Fingerprint)
 
@@ -133,9 +133,9 @@ import Testing
         let lowerKey = try PrivateKey.generateP256()
         let lower = try CertificateAuthority(certificate: upper, key: upperKey)
             .issue(.ca(trustDomain: td, commonName: "corp lower", now: now, lifetime: 86_400), for: lowerKey)
-        try CAStore.initialize(dataDir: dir.path, trustDomain: td, passphrase: testPassphrase, now: now,
+        try FileCAStateRepository.initialize(dataDir: dir.path, trustDomain: td, passphrase: testPassphrase, now: now,
                                imported: (cert: lower, key: lowerKey, chain: [upper], anchors: [root.certificate]))
-        let ca = try CAStore(dataDir: dir.path, passphrase: testPassphrase)
+        let ca = try StoredCA(dataDir: dir.path, passphrase: testPassphrase)
         let id = try SPIFFEID.workload("spiffe://mesh.local/ns/shop/sa/cart")
         let chain = try ca.sign(.svid(id, now: now, lifetime: 3600), for: CertificateSigningRequest.create(key: PrivateKey.generateP256()))
         #expect(chain.dropFirst().map(\.sha256Fingerprint) == [lower.sha256Fingerprint, upper.sha256Fingerprint])

@@ -25,6 +25,11 @@ import Testing
         return (try ControlPlane(dataDir: dir.path, passphrase: testPassphrase, settings: settings, clock: clock), secret)
     }
 
+    /// A renewal with a certificate for `id` that is valid throughout the test.
+    private func renewing(_ id: SPIFFEID) -> ControlPlane.Credential {
+        .certificate(id, notBefore: t0, notAfter: t0 + 100_000)
+    }
+
     private func plainCSR() throws -> [UInt8] {
         try CertificateSigningRequest.create(key: PrivateKey.generateP256(), commonName: "cart").pem()
     }
@@ -70,7 +75,7 @@ import Testing
         let token = try cp.createToken(for: cart, ttl: 600, actor: "operator")
         let admin = "spiffe://mesh.local/ns/shop/sa/admin"
         let csr = try dir.csrAsking(for: admin)
-        let issued = try cp.issue(csrPEM: csr, token: token.secret, peer: nil)
+        let issued = try cp.issue(csrPEM: csr, credential: .joinToken(token.secret))
         #expect(issued.identity == cart)
         #expect(issued.chain[0].uriSANs == [cart.description])
         #expect(issued.chain[0].commonName.isEmpty, "nothing of the CSR's subject is copied")
@@ -93,8 +98,8 @@ import Testing
         let dir = try TempDir()
         let (cp, _) = try controlPlane(dir, TestClock(t0), settings())
         let token = try cp.createToken(for: cart, ttl: 600, actor: "operator")
-        _ = try cp.issue(csrPEM: plainCSR(), token: token.secret, peer: nil)
-        expectMeshError("token.used") { _ = try cp.issue(csrPEM: plainCSR(), token: token.secret, peer: nil) }
+        _ = try cp.issue(csrPEM: plainCSR(), credential: .joinToken(token.secret))
+        expectMeshError("token.used") { _ = try cp.issue(csrPEM: plainCSR(), credential: .joinToken(token.secret)) }
     }
 
     @Test func anExpiredTokenIssuesNothing() throws {
@@ -103,7 +108,7 @@ import Testing
         let (cp, _) = try controlPlane(dir, clock, settings())
         let token = try cp.createToken(for: cart, ttl: 60, actor: "operator")
         clock.advance(60)
-        expectMeshError("token.expired") { _ = try cp.issue(csrPEM: plainCSR(), token: token.secret, peer: nil) }
+        expectMeshError("token.expired") { _ = try cp.issue(csrPEM: plainCSR(), credential: .joinToken(token.secret)) }
         #expect(try !actions(cp).contains("certificate.issue"))
     }
 
@@ -117,7 +122,7 @@ import Testing
     @Test func renewalIssuesForThePresentedIdentity() throws {
         let dir = try TempDir()
         let (cp, _) = try controlPlane(dir, TestClock(t0), settings())
-        let issued = try cp.issue(csrPEM: plainCSR(), token: nil, peer: cart)
+        let issued = try cp.issue(csrPEM: plainCSR(), credential: renewing(cart))
         #expect(issued.identity == cart)
         #expect(issued.chain[0].uriSANs == [cart.description])
         let last = try cp.audit.records().last
@@ -129,7 +134,7 @@ import Testing
     @Test func refusesIssuingWithoutTokenOrCertificate() throws {
         let dir = try TempDir()
         let (cp, _) = try controlPlane(dir, TestClock(t0), settings())
-        expectMeshError("issue.unauthenticated") { _ = try cp.issue(csrPEM: plainCSR(), token: nil, peer: nil) }
+        expectMeshError("issue.unauthenticated") { _ = try cp.issue(csrPEM: plainCSR(), credential: .none) }
         #expect(try actions(cp) == ["ca.init"])
     }
 
@@ -137,9 +142,9 @@ import Testing
         let dir = try TempDir()
         let (cp, _) = try controlPlane(dir, TestClock(t0), settings())
         let token = try cp.createToken(for: cart, ttl: 600, actor: "operator")
-        expectMeshError("tls.bad-csr") { _ = try cp.issue(csrPEM: Array("garbage".utf8), token: token.secret, peer: nil) }
+        expectMeshError("tls.bad-csr") { _ = try cp.issue(csrPEM: Array("garbage".utf8), credential: .joinToken(token.secret)) }
         // The CSR is read before the token is spent.
-        #expect(try cp.issue(csrPEM: plainCSR(), token: token.secret, peer: nil).identity == cart)
+        #expect(try cp.issue(csrPEM: plainCSR(), credential: .joinToken(token.secret)).identity == cart)
     }
 
     @Test func limitsIssuesPerIdentityPerMinute() throws {
@@ -147,17 +152,17 @@ import Testing
         let clock = TestClock(t0)
         let (cp, _) = try controlPlane(dir, clock, settings(issuesPerMinute: 2))
         let other = try SPIFFEID.workload("spiffe://mesh.local/ns/shop/sa/other")
-        _ = try cp.issue(csrPEM: plainCSR(), token: nil, peer: cart)
+        _ = try cp.issue(csrPEM: plainCSR(), credential: renewing(cart))
         clock.advance(30)
-        _ = try cp.issue(csrPEM: plainCSR(), token: nil, peer: cart)
+        _ = try cp.issue(csrPEM: plainCSR(), credential: renewing(cart))
         clock.advance(29)
-        expectMeshError("issue.rate-limited") { _ = try cp.issue(csrPEM: plainCSR(), token: nil, peer: cart) }
-        #expect(try cp.issue(csrPEM: plainCSR(), token: nil, peer: other).identity == other, "the limit is per identity")
+        expectMeshError("issue.rate-limited") { _ = try cp.issue(csrPEM: plainCSR(), credential: renewing(cart)) }
+        #expect(try cp.issue(csrPEM: plainCSR(), credential: renewing(other)).identity == other, "the limit is per identity")
         clock.advance(2)  // 61 s after the first: one slot is free again
-        _ = try cp.issue(csrPEM: plainCSR(), token: nil, peer: cart)
-        expectMeshError("issue.rate-limited") { _ = try cp.issue(csrPEM: plainCSR(), token: nil, peer: cart) }
+        _ = try cp.issue(csrPEM: plainCSR(), credential: renewing(cart))
+        expectMeshError("issue.rate-limited") { _ = try cp.issue(csrPEM: plainCSR(), credential: renewing(cart)) }
         clock.advance(61)
-        _ = try cp.issue(csrPEM: plainCSR(), token: nil, peer: cart)
+        _ = try cp.issue(csrPEM: plainCSR(), credential: renewing(cart))
         #expect(try actions(cp).filter { $0 == "certificate.issue" }.count == 5)
     }
 
@@ -166,11 +171,11 @@ import Testing
         let dir = try TempDir()
         let clock = TestClock(t0)
         let (cp, _) = try controlPlane(dir, clock, settings(issuesPerMinute: 1))
-        _ = try cp.issue(csrPEM: plainCSR(), token: nil, peer: cart)
+        _ = try cp.issue(csrPEM: plainCSR(), credential: renewing(cart))
         let token = try cp.createToken(for: cart, ttl: 600, actor: "operator")
-        expectMeshError("issue.rate-limited") { _ = try cp.issue(csrPEM: plainCSR(), token: token.secret, peer: nil) }
+        expectMeshError("issue.rate-limited") { _ = try cp.issue(csrPEM: plainCSR(), credential: .joinToken(token.secret)) }
         clock.advance(61)
-        let issued = try cp.issue(csrPEM: plainCSR(), token: token.secret, peer: nil)
+        let issued = try cp.issue(csrPEM: plainCSR(), credential: .joinToken(token.secret))
         #expect(issued.identity == cart)
     }
 
@@ -179,7 +184,7 @@ import Testing
         let clock = TestClock(t0)
         let (cp, _) = try controlPlane(dir, clock, settings())
         clock.advance(1234)
-        let leaf = try cp.issue(csrPEM: plainCSR(), token: nil, peer: cart).chain[0]
+        let leaf = try cp.issue(csrPEM: plainCSR(), credential: renewing(cart)).chain[0]
         let now = clock.wallSeconds()
         #expect(abs(leaf.notAfter - now - 3600) <= 1)
         #expect(leaf.notBefore <= now)
@@ -207,7 +212,7 @@ import Testing
         #expect(try cp.tick() == true)
         #expect(cp.ca.issuing.id == 2)
         #expect(try actions(cp).suffix(2) == ["ca.schedule", "ca.schedule"])
-        let renewed = try cp.issue(csrPEM: plainCSR(), token: nil, peer: cart)
+        let renewed = try cp.issue(csrPEM: plainCSR(), credential: renewing(cart))
         #expect(try dir.issuerCommonName(of: renewed.chain[0]) == "mesh.local root 2")
         #expect(renewed.bundle.count == 2)
 
@@ -226,11 +231,11 @@ import Testing
         let clock = TestClock(t0)
         let (cp, secret) = try controlPlane(dir, clock, settings())
         let token = try cp.createToken(for: cart, ttl: 600, actor: "operator")
-        _ = try cp.issue(csrPEM: plainCSR(), token: token.secret, peer: nil)
+        _ = try cp.issue(csrPEM: plainCSR(), credential: .joinToken(token.secret))
         _ = try cp.rotate(actor: "operator")
         let again = try ControlPlane(dataDir: dir.path, passphrase: testPassphrase, settings: settings(), clock: clock)
         #expect(again.isAdmin(secret))
-        expectMeshError("token.used") { _ = try again.issue(csrPEM: plainCSR(), token: token.secret, peer: nil) }
+        expectMeshError("token.used") { _ = try again.issue(csrPEM: plainCSR(), credential: .joinToken(token.secret)) }
         #expect(again.audit.count == 4)
         #expect(again.ca.all.map(\.phase) == [.issuing, .staged])
     }

@@ -1,3 +1,4 @@
+import ControlPlaneKit
 import Foundation
 import MeshCore
 import MeshNet
@@ -126,3 +127,38 @@ func expectMeshError(_ code: String, sourceLocation: SourceLocation = #_sourceLo
 
 /// The lines of a text file, without their newlines.
 func lines(_ text: String) -> [String] { text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init).filter { !$0.isEmpty } }
+
+/// The CA as the store tests drive it: a `CAState` committed through the file repository after each change,
+/// the way the control plane does (without the audit).
+final class StoredCA {
+    let repository: FileCAStateRepository
+    private(set) var state: CAState
+
+    init(dataDir: String, passphrase: [UInt8]) throws {
+        repository = try FileCAStateRepository(dataDir: dataDir, passphrase: passphrase)
+        state = try repository.load()
+    }
+
+    var trustDomain: TrustDomain { state.trustDomain }
+    var all: [CAState.Root] { state.all }
+    var issuing: CAState.Root { state.issuing }
+    var bundle: [Certificate] { state.bundle }
+    var bundlePEM: [UInt8] { state.bundlePEM }
+
+    func sign(_ template: CertificateTemplate, for csr: CertificateSigningRequest) throws -> [Certificate] { try state.sign(template, for: csr) }
+    func sign(_ template: CertificateTemplate, for key: PrivateKey) throws -> [Certificate] { try state.sign(template, for: key) }
+
+    func rotate(now: Double, overlap: Double) throws -> CAState.Root {
+        let (next, root) = try state.rotated(now: now, overlap: overlap)
+        try repository.compareAndSet(expected: state.revision, next)
+        state = next
+        return root
+    }
+
+    func advance(now: Double, retireAfter: Double) throws -> [String] {
+        guard let (next, changes) = state.advanced(now: now, retireAfter: retireAfter) else { return [] }
+        try repository.compareAndSet(expected: state.revision, next)
+        state = next
+        return changes
+    }
+}

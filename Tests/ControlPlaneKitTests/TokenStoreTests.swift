@@ -10,7 +10,7 @@ import Testing
 
     @Test func redeemingReturnsTheBoundIdentity() throws {
         let dir = try TempDir()
-        let store = try TokenStore(dataDir: dir.path)
+        let store = try FileTokenRepository(dataDir: dir.path)
         let token = try store.create(identity: cart, ttl: 600, now: now, createdBy: "operator")
         #expect(token.expiresAt == now + 600)
         #expect(token.secret.hasPrefix("mjt_"))
@@ -20,7 +20,7 @@ import Testing
 
     @Test func refusesAReusedToken() throws {
         let dir = try TempDir()
-        let store = try TokenStore(dataDir: dir.path)
+        let store = try FileTokenRepository(dataDir: dir.path)
         let token = try store.create(identity: cart, ttl: 600, now: now, createdBy: "operator")
         _ = try store.redeem(token.secret, now: now + 1)
         expectMeshError("token.used") { _ = try store.redeem(token.secret, now: now + 2) }
@@ -29,14 +29,14 @@ import Testing
     @Test(arguments: [0.0, 1, 3600])
     func refusesAnExpiredToken(_ late: Double) throws {
         let dir = try TempDir()
-        let store = try TokenStore(dataDir: dir.path)
+        let store = try FileTokenRepository(dataDir: dir.path)
         let token = try store.create(identity: cart, ttl: 60, now: now, createdBy: "operator")
         expectMeshError("token.expired") { _ = try store.redeem(token.secret, now: now + 60 + late) }
     }
 
     @Test func acceptsATokenJustBeforeItExpires() throws {
         let dir = try TempDir()
-        let store = try TokenStore(dataDir: dir.path)
+        let store = try FileTokenRepository(dataDir: dir.path)
         let token = try store.create(identity: cart, ttl: 60, now: now, createdBy: "operator")
         #expect(try store.redeem(token.secret, now: now + 59) == cart)
     }
@@ -44,21 +44,21 @@ import Testing
     @Test(arguments: ["", "mjt_", "mjt_0000000000000000000000000000000000000000000000000000000000000000", "not a token"])
     func refusesAnUnknownSecret(_ secret: String) throws {
         let dir = try TempDir()
-        let store = try TokenStore(dataDir: dir.path)
+        let store = try FileTokenRepository(dataDir: dir.path)
         _ = try store.create(identity: cart, ttl: 600, now: now, createdBy: "operator")
         expectMeshError("token.unknown") { _ = try store.redeem(secret, now: now) }
     }
 
     @Test func refusesTheStoredHashUsedAsASecret() throws {
         let dir = try TempDir()
-        let store = try TokenStore(dataDir: dir.path)
+        let store = try FileTokenRepository(dataDir: dir.path)
         let token = try store.create(identity: cart, ttl: 600, now: now, createdBy: "operator")
         expectMeshError("token.unknown") { _ = try store.redeem(SHA256.hex(Array(token.secret.utf8)), now: now) }
     }
 
     @Test func onlyTheHashIsOnDisk() throws {
         let dir = try TempDir()
-        let store = try TokenStore(dataDir: dir.path)
+        let store = try FileTokenRepository(dataDir: dir.path)
         let token = try store.create(identity: cart, ttl: 600, now: now, createdBy: "operator")
         let text = try dir.text("tokens.json")
         #expect(!text.contains(token.secret))
@@ -70,7 +70,7 @@ import Testing
 
     @Test func eachTokenIsDifferent() throws {
         let dir = try TempDir()
-        let store = try TokenStore(dataDir: dir.path)
+        let store = try FileTokenRepository(dataDir: dir.path)
         let secrets = try (0..<5).map { _ in try store.create(identity: cart, ttl: 600, now: now, createdBy: "op").secret }
         #expect(Set(secrets).count == 5)
     }
@@ -80,33 +80,33 @@ import Testing
         let secret: String
         let unused: String
         do {
-            let store = try TokenStore(dataDir: dir.path)
+            let store = try FileTokenRepository(dataDir: dir.path)
             secret = try store.create(identity: cart, ttl: 600, now: now, createdBy: "operator").secret
             unused = try store.create(identity: cart, ttl: 600, now: now, createdBy: "operator").secret
             _ = try store.redeem(secret, now: now + 1)
         }
-        let reopened = try TokenStore(dataDir: dir.path)
+        let reopened = try FileTokenRepository(dataDir: dir.path)
         expectMeshError("token.used") { _ = try reopened.redeem(secret, now: now + 2) }
         #expect(try reopened.redeem(unused, now: now + 3) == cart)
-        let again = try TokenStore(dataDir: dir.path)
+        let again = try FileTokenRepository(dataDir: dir.path)
         expectMeshError("token.used") { _ = try again.redeem(unused, now: now + 4) }
     }
 
     @Test func anExpiryStaysAfterReopening() throws {
         let dir = try TempDir()
-        let secret = try TokenStore(dataDir: dir.path).create(identity: cart, ttl: 60, now: now, createdBy: "op").secret
-        let reopened = try TokenStore(dataDir: dir.path)
+        let secret = try FileTokenRepository(dataDir: dir.path).create(identity: cart, ttl: 60, now: now, createdBy: "op").secret
+        let reopened = try FileTokenRepository(dataDir: dir.path)
         expectMeshError("token.expired") { _ = try reopened.redeem(secret, now: now + 61) }
     }
 
     @Test func aCorruptTokenFileIsRefused() throws {
         let dir = try TempDir()
         try dir.write("tokens.json", "{\"tokens\":[{\"hash\":\"ab\"}]}\n")
-        expectMeshError("tokens.corrupt") { _ = try TokenStore(dataDir: dir.path) }
+        expectMeshError("tokens.corrupt") { _ = try FileTokenRepository(dataDir: dir.path) }
     }
 
     @Test(arguments: [("ab", "ab", true), ("ab", "ac", false), ("ab", "abc", false), ("", "", true)])
     func comparesSecretsInConstantTime(_ a: String, _ b: String, _ equal: Bool) {
-        #expect(TokenStore.constantTimeEqual(a, b) == equal)
+        #expect(JoinTokenSecret.constantTimeEqual(a, b) == equal)
     }
 }

@@ -1,0 +1,77 @@
+import MeshCore
+import MeshTLS
+
+/// Join tokens and certificate issuance (bootstrap with a token, renewal with the current certificate).
+extension ControlPlane {
+    /// What a caller proves to get a certificate.
+    public enum Credential: Sendable {
+        /// A join token's secret (first time).
+        case joinToken(String)
+        /// The caller's current certificate, already verified by TLS (renewal); its validity is checked here.
+        case certificate(SPIFFEID, notBefore: Double, notAfter: Double)
+        case none
+    }
+
+    public struct Issued: Sendable {
+        public let identity: SPIFFEID
+        public let chain: [Certificate]
+        public let bundle: [Certificate]
+    }
+
+    /// A single-use join token for `identity`, valid `ttl` seconds: validate → store durably → audit.
+    public func createToken(for identity: SPIFFEID, ttl: Double, actor: String) throws -> (secret: String, expiresAt: Double) {
+        guard (1...settings.maxTokenTTL).contains(ttl) else {
+            throw MeshError(.tokenBadTtl, "ttlSeconds must be 1...\(Int(settings.maxTokenTTL))")
+        }
+        let ca = self.ca
+        guard identity.trustDomain == ca.trustDomain else {
+            throw MeshError(.tokenForeignTrustDomain, "\(identity) is not in trust domain \(ca.trustDomain)")
+        }
+        let now = now()
+        let t = try tokens.create(identity: identity, ttl: ttl, now: now, createdBy: actor)
+        try audit.record(time: now, actor: actor, action: "token.create",
+                         [("identity", .string(identity.description)), ("expiresAt", .int(Int(t.expiresAt)))])
+        return t
+    }
+
+    /// Signs `csrPEM` for the identity the credential proves. The CSR's own subject and SANs are ignored: the CA
+    /// decides the identity. Order: read the CSR → check the credential (a token is consumed atomically, after
+    /// the rate limit admitted it) → sign → audit.
+    public func issue(csrPEM: [UInt8], credential: Credential) throws -> Issued {
+        let now = now()
+        let csr = try CertificateSigningRequest(pem: csrPEM)
+        let identity: SPIFFEID
+        let via: String
+        switch credential {
+        case .joinToken(let secret):
+            identity = try tokens.redeem(secret, now: now) { id in try self.rateLimit.admit(id, now: now) }
+            via = "token"
+        case .certificate(let id, let notBefore, let notAfter):
+            try checkRenewal(id, notBefore: notBefore, notAfter: notAfter, now: now)
+            try rateLimit.admit(id, now: now)
+            identity = id
+            via = "renewal"
+        case .none:
+            throw MeshError(.issueUnauthenticated, "present a join token or your current certificate")
+        }
+        let ca = self.ca
+        let chain = try ca.sign(.svid(identity, now: now, lifetime: settings.certTTL), for: csr)
+        let asked = csr.requestedURIs.filter { $0 != identity.description }
+        try audit.record(time: now, actor: via == "token" ? "join-token" : identity.description, action: "certificate.issue", [
+            ("identity", .string(identity.description)), ("via", .string(via)), ("serial", .string(chain[0].serialHex)),
+            ("notAfter", .int(Int(chain[0].notAfter))), ("root", .int(ca.issuing.id)),
+            ("csrAskedFor", .array(asked.map { .string($0) })),
+        ])
+        return Issued(identity: identity, chain: chain, bundle: ca.bundle)
+    }
+
+    /// A renewing certificate must be valid now (allowing `clockSkew`), or expired less than `grace` ago.
+    private func checkRenewal(_ id: SPIFFEID, notBefore: Double, notAfter: Double, now: Double) throws {
+        if notBefore > now + settings.clockSkew {
+            throw MeshError(.issueCertificateNotYetValid, "\(id): the presented certificate is not valid yet")
+        }
+        if notAfter + settings.grace < now {
+            throw MeshError(.issueCertificateExpired, "\(id): the presented certificate expired \(Int(now - notAfter)) s ago, beyond the \(Int(settings.grace)) s grace; use a new join token")
+        }
+    }
+}

@@ -1,0 +1,28 @@
+/// Settings of `mesh-control serve`, with their defaults.
+public struct ControlSettings: Sendable {
+    /// Lifetime of issued workload certificates (default 24 h; at least 10 s).
+    public var certTTL: Double = 86_400
+    /// How long a new root is distributed before it issues, and an old one is kept after it stops (default:
+    /// `certTTL`, the longest leaf lifetime, so every sidecar renews once in between).
+    public var rotationOverlap: Double?
+    /// Issuances per identity per minute (default 30); beyond it 429.
+    public var issuesPerMinute = 30
+    /// How long after its certificate expired a sidecar may still renew with it (default: `certTTL`); later it
+    /// needs a new join token. It proves possession of the key the CA certified, so this only bridges an
+    /// outage of the control plane.
+    public var renewalGrace: Double?
+    /// A sidecar is "in sync" when it applied the current version and was heard from within this many seconds
+    /// (default 90: three long polls of 30 s, so one lost poll does not make it look stale).
+    public var inSyncWindow: Double = 90
+    /// How far in the future a renewing certificate's notBefore may lie (clock skew between hosts, default 60 s).
+    public var clockSkew: Double = 60
+    /// How long a join token lives when the operator does not say (default 1 h).
+    public var defaultTokenTTL: Double = 3600
+    /// Longest a join token may live (default 30 days).
+    public var maxTokenTTL: Double = 30 * 86_400
+
+    public init() {}
+
+    public var grace: Double { renewalGrace ?? certTTL }
+    public var overlap: Double { rotationOverlap ?? certTTL }
+}
