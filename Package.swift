@@ -17,27 +17,29 @@ let package = Package(
         .target(name: "CMeshShims", dependencies: ["COpenSSL"]),
         // L1
         .target(name: "MeshCore"),
+        .target(name: "MeshPolicy", dependencies: ["MeshCore"]),
         .target(name: "MeshHTTP1"),
         // L2
         .target(name: "MeshTLS", dependencies: ["MeshCore", "COpenSSL", "CMeshShims"]),
         .target(name: "MeshNet", dependencies: ["MeshCore", "CMeshShims"]),
         .target(name: "MeshHTTP", dependencies: ["MeshCore", "MeshHTTP1", "MeshNet", "MeshTLS"]),
         // L3
-        .target(name: "SidecarKit", dependencies: ["MeshCore", "MeshTLS", "MeshNet", "MeshHTTP1", "MeshHTTP"]),
+        .target(name: "SidecarKit", dependencies: ["MeshCore", "MeshPolicy", "MeshTLS", "MeshNet", "MeshHTTP1", "MeshHTTP"]),
         // L4
         .executableTarget(name: "mesh-sidecar", dependencies: ["SidecarKit"]),
-        .target(name: "ControlPlaneKit", dependencies: ["MeshCore", "MeshTLS", "MeshNet", "MeshHTTP", "MeshHTTP1"]),
-        .target(name: "MeshCLIKit", dependencies: ["MeshCore", "MeshTLS", "MeshNet", "MeshHTTP", "MeshHTTP1"]),
+        .target(name: "ControlPlaneKit", dependencies: ["MeshCore", "MeshPolicy", "MeshTLS", "MeshNet", "MeshHTTP", "MeshHTTP1"]),
+        .target(name: "MeshCLIKit", dependencies: ["MeshCore", "MeshPolicy", "MeshTLS", "MeshNet", "MeshHTTP", "MeshHTTP1"]),
         .target(name: "MeshDevKit", dependencies: ["SidecarKit", "MeshTLS", "MeshNet", "MeshCore", "MeshHTTP", "MeshHTTP1"]),
         .executableTarget(name: "mesh-dev", dependencies: ["MeshDevKit", "MeshCore"]),
         .executableTarget(name: "mesh-control", dependencies: ["ControlPlaneKit"]),
         .executableTarget(name: "meshctl", dependencies: ["MeshCLIKit"]),
         // Tests
         .testTarget(name: "MeshCoreTests", dependencies: ["MeshCore"]),
+        .testTarget(name: "MeshPolicyTests", dependencies: ["MeshPolicy", "MeshCore"]),
         .testTarget(name: "MeshHTTP1Tests", dependencies: ["MeshHTTP1"]),
         .testTarget(name: "MeshHTTPTests", dependencies: ["MeshHTTP", "MeshHTTP1", "MeshNet", "MeshTLS", "MeshCore"]),
         .testTarget(name: "MeshTLSTests", dependencies: ["MeshTLS", "MeshCore", "MeshNet"]),
-        .testTarget(name: "SidecarTests", dependencies: ["SidecarKit", "MeshTLS", "MeshCore", "MeshNet", "mesh-sidecar", "mesh-dev"]),
+        .testTarget(name: "SidecarTests", dependencies: ["SidecarKit", "MeshTLS", "MeshCore", "MeshPolicy", "MeshNet", "mesh-sidecar", "mesh-dev"]),
         .testTarget(name: "ControlPlaneKitTests", dependencies: ["ControlPlaneKit", "MeshCore", "MeshTLS", "MeshNet", "MeshHTTP", "MeshHTTP1"]),
     ],
     swiftLanguageModes: [.v6]

@@ -1,4 +1,5 @@
 import MeshCore
+import MeshPolicy
 import MeshHTTP
 import MeshHTTP1
 import MeshNet

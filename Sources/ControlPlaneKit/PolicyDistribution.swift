@@ -1,5 +1,6 @@
 import Synchronization
 import MeshCore
+import MeshPolicy
 import MeshHTTP
 import MeshNet
 

@@ -3,6 +3,7 @@ import Glibc
 #endif
 import Synchronization
 import MeshCore
+import MeshPolicy
 import MeshTLS
 
 /// The mesh configuration (services, segments, rules) as the operator last applied it: the set of files,

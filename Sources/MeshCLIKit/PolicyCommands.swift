@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import MeshCore
+import MeshPolicy
 import MeshNet
 
 /// `meshctl validate|apply|get|check|status`: the mesh configuration (services, segments, rules).

@@ -3,6 +3,7 @@ import Glibc
 #endif
 import Synchronization
 import MeshCore
+import MeshPolicy
 import MeshHTTP
 import MeshHTTP1
 import MeshNet

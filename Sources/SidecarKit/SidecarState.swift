@@ -1,4 +1,5 @@
 import MeshCore
+import MeshPolicy
 import MeshTLS
 import MeshNet
 

@@ -1,3 +1,5 @@
+import MeshCore
+
 /// `meshctl check --from frontend --to payments --port 8080`: the decision the destination's sidecar makes, and
 /// for every rule whether it applied and why not.
 

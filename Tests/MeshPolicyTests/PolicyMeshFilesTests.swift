@@ -1,5 +1,6 @@
 import Foundation
 import MeshCore
+import MeshPolicy
 import Testing
 
 /// The example mesh in `mesh-config/mesh/` must load and decide as documented; every bundle in

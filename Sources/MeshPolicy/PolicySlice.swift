@@ -1,3 +1,5 @@
+import MeshCore
+
 /// One service's share of the compiled policy: what it may accept (inbound, per port) and what it may call
 /// (outbound, per destination). Built by `MeshPolicy.compile(version:)`, sent to the sidecar as JSON
 /// (`json()` / `init(json:)`). A decision is a hash probe on the port, one on the peer identity, and a short

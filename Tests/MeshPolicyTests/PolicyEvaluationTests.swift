@@ -1,4 +1,5 @@
 import MeshCore
+import MeshPolicy
 import Testing
 
 /// One evaluation case: a policy (the rules, on `PolicyDoc`'s services and segments), a connection and the

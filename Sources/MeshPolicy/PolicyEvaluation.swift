@@ -1,3 +1,5 @@
+import MeshCore
+
 /// Evaluation order (ARCHITECTURE.md "Policy"): enforced deny rules, then enforced allow rules, then default deny.
 /// A rule applies when `from` matches the caller, `to` holds the service, the port is one the rule covers on that
 /// service, and `now < expires`. When several rules of the deciding kind apply, the first in rule order names

@@ -1,4 +1,5 @@
 import MeshCore
+import MeshPolicy
 import Testing
 
 @Suite struct PolicySliceTests {

@@ -1,3 +1,5 @@
+import MeshCore
+
 /// Compiling a validated policy into one slice per service. Each slice holds only the rules in which its
 /// service is a destination (inbound) or an enforced caller (outbound), renumbered in rule order.
 

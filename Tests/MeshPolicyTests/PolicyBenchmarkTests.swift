@@ -4,6 +4,7 @@ import Glibc
 import Darwin
 #endif
 import MeshCore
+import MeshPolicy
 import Testing
 
 /// PolicyBenchmark: the cost of one inbound decision on a slice compiled from 10,000 rules (issue goal: ≤ 1 µs).
