@@ -138,9 +138,9 @@ enum PolicyAPI {
         }
         let to = try ServiceKey(parsing: toText)
         let now = cp.clock.wallSeconds()
-        let explanation = fromText.hasPrefix("spiffe://")
-            ? try compiled.explain(from: try SPIFFEID.workload(fromText), to: to, port: port, now: now)
-            : try compiled.explain(from: try ServiceKey(parsing: fromText), to: to, port: port, now: now)
+        let from = fromText.hasPrefix("spiffe://")
+            ? try SPIFFEID.workload(fromText) : try compiled.policy.identity(of: try ServiceKey(parsing: fromText))
+        let explanation = try compiled.explain(ConnectionFacts(peer: from, destination: to, port: port, now: now))
         return .json(JSONValue.object([("version", .int(compiled.version)), ("explanation", explanation.json())]).text + "\n")
     }
 

@@ -82,8 +82,8 @@ struct EvaluationCase: Sendable, CustomTestStringConvertible {
         let peer = D.id(c.from)
         let expected = PolicyDecision(enforced: c.enforced, shadow: c.shadow)
         let compiled = policy.compile(version: 1)
-        #expect(compiled.decide(from: peer, to: D.key(c.to), port: c.port, now: c.now) == expected)
-        #expect(policy.evaluate(from: peer, to: D.key(c.to), port: c.port, now: c.now) == expected)
+        #expect(compiled.decide(facts(peer, to: D.key(c.to), port: c.port, now: c.now)) == expected)
+        #expect(policy.evaluate(facts(peer, to: D.key(c.to), port: c.port, now: c.now)) == expected)
     }
 
     /// Slices must agree with the reference scan on every caller, destination, port and time of random policies.
@@ -123,11 +123,11 @@ struct EvaluationCase: Sendable, CustomTestStringConvertible {
             for target in policy.services {
                 for port in [80, 8000, 8001, 9] {
                     for now in times {
-                        let decision = compiled.decide(from: peer, to: target.key, port: port, now: now)
-                        #expect(decision == policy.evaluate(from: peer, to: target.key, port: port, now: now))
+                        let decision = compiled.decide(facts(peer, to: target.key, port: port, now: now))
+                        #expect(decision == policy.evaluate(facts(peer, to: target.key, port: port, now: now)))
                         if decision.enforced.isAllowed { allowed += 1 }
                         guard let caller = policy.services.first(where: { $0.identity == peer }) else { continue }
-                        let egress = compiled.slice(for: caller.key)!.egress(to: target.key, port: port, now: now)
+                        let egress = compiled.slice(for: caller.key)!.egress(facts(caller.identity, to: target.key, port: port, now: now))
                         // Egress agrees on the outcome; it names a deny rule only where some allow rule reaches the port.
                         #expect(egress.isAllowed == decision.enforced.isAllowed, "egress \(caller.key) → \(target.key):\(port)")
                         if egress.isAllowed || egress.rule != Verdict.defaultDenyRule { #expect(egress == decision.enforced) }

@@ -1,4 +1,5 @@
 import MeshCore
+import MeshPolicy
 import Testing
 
 /// Runs `body` and expects it to throw a `MeshError` with `code` (and, when given, a reason starting with
@@ -21,4 +22,9 @@ func expectMeshError(_ code: String, reasonPrefix: String? = nil,
         Issue.record("expected MeshError \(code), got \(error)", sourceLocation: sourceLocation)
         return nil
     }
+}
+
+/// The facts of one connection, spelled like the argument lists the decision functions took before facts.
+func facts(_ peer: SPIFFEID, to destination: ServiceKey, port: Int, now: Double) -> ConnectionFacts {
+    ConnectionFacts(peer: peer, destination: destination, port: port, now: now)
 }
