@@ -149,7 +149,7 @@ struct EvaluationCase: Sendable, CustomTestStringConvertible {
     }
 
     static let randomPorts = [80, 8000, 8001, 9]
-    static let randomTimes = [1_700_000_000.0, 1_801_008_000, 1_803_686_400, 1_900_000_000]  // before, at 2027-02-01, at 2027-03-01, after
+    static let randomTimes = [1_700_000_000.0, 1_801_008_000, 1_803_686_400, 1_900_000_000]  // before, 2027-01-27, 2027-02-27 (between expiries), after
 }
 
 /// A small deterministic generator for table-driven random policies.

@@ -10,7 +10,10 @@ import Testing
 @Suite struct PolicyFactsTests {
     typealias D = PolicyDoc
     static let defaultDeny = Verdict.deny(rule: Verdict.defaultDenyRule, reason: .notAllowed)
-    static let times = PolicyEvaluationTests.randomTimes + [.nan, .infinity, -.infinity]
+    /// The random policies' times, each expiry instant (2027-01-01, -02-01, -03-01) and its second before, and
+    /// non-finite clocks.
+    static let times = PolicyEvaluationTests.randomTimes
+        + [1_798_761_600.0, 1_801_440_000, 1_803_859_200].flatMap { [$0 - 1, $0] } + [.nan, .infinity, -.infinity]
 
     static func oldInbound(_ slice: ServiceSlice, from peer: SPIFFEID, port: Int, now: Double) -> PolicyDecision {
         if !peer.isWorkload { return PolicyDecision(enforced: .deny(rule: Verdict.defaultDenyRule, reason: .noIdentity)) }
