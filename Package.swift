@@ -18,6 +18,7 @@ let package = Package(
         .target(name: "CMeshShims", dependencies: ["COpenSSL"]),
         // L1
         .target(name: "MeshCore"),
+        .target(name: "MeshPolicy", dependencies: ["MeshCore"]),
         .target(name: "MeshHTTP1"),
         .target(name: "MeshAPI", dependencies: ["MeshCore"]),
         // L2
@@ -27,13 +28,13 @@ let package = Package(
         .target(name: "MeshHTTP", dependencies: ["MeshCore", "MeshHTTP1", "MeshNet", "MeshTLS"]),
         .target(name: "MeshControlClient", dependencies: ["MeshAPI", "MeshCore", "MeshHTTP", "MeshHTTP1", "MeshNet", "MeshTLS"]),
         // L3
-        .target(name: "SidecarKit", dependencies: ["MeshCore", "MeshTLS", "MeshNet", "MeshObservability", "MeshHTTP1", "MeshHTTP",
-                                                  "MeshAPI", "MeshControlClient"]),
+        .target(name: "SidecarKit", dependencies: ["MeshCore", "MeshPolicy", "MeshTLS", "MeshNet", "MeshObservability", "MeshHTTP1",
+                                                  "MeshHTTP", "MeshAPI", "MeshControlClient"]),
         // L4
         .executableTarget(name: "mesh-sidecar", dependencies: ["SidecarKit"]),
-        .target(name: "ControlPlaneKit", dependencies: ["MeshCore", "MeshTLS", "MeshNet", "MeshObservability", "MeshHTTP", "MeshHTTP1",
-                                                       "MeshAPI"]),
-        .target(name: "MeshCLIKit", dependencies: ["MeshCore", "MeshTLS", "MeshNet", "MeshHTTP", "MeshHTTP1", "MeshAPI",
+        .target(name: "ControlPlaneKit", dependencies: ["MeshCore", "MeshPolicy", "MeshTLS", "MeshNet", "MeshObservability", "MeshHTTP",
+                                                       "MeshHTTP1", "MeshAPI"]),
+        .target(name: "MeshCLIKit", dependencies: ["MeshCore", "MeshPolicy", "MeshTLS", "MeshNet", "MeshHTTP", "MeshHTTP1", "MeshAPI",
                                                   "MeshControlClient"]),
         .target(name: "MeshDevKit", dependencies: ["SidecarKit", "MeshTLS", "MeshNet", "MeshCore", "MeshHTTP", "MeshHTTP1"]),
         .executableTarget(name: "mesh-dev", dependencies: ["MeshDevKit", "MeshCore"]),
@@ -41,6 +42,7 @@ let package = Package(
         .executableTarget(name: "meshctl", dependencies: ["MeshCLIKit"]),
         // Tests
         .testTarget(name: "MeshCoreTests", dependencies: ["MeshCore"]),
+        .testTarget(name: "MeshPolicyTests", dependencies: ["MeshPolicy", "MeshCore"]),
         .testTarget(name: "MeshHTTP1Tests", dependencies: ["MeshHTTP1"]),
         .testTarget(name: "MeshAPITests", dependencies: ["MeshAPI", "MeshCore"]),
         .testTarget(name: "MeshControlClientTests", dependencies: ["MeshControlClient", "MeshAPI", "MeshCore", "MeshNet", "MeshTLS",
@@ -49,8 +51,9 @@ let package = Package(
         .testTarget(name: "MeshNetTests", dependencies: ["MeshNet", "MeshCore"]),
         .testTarget(name: "MeshObservabilityTests", dependencies: ["MeshObservability", "MeshNet", "MeshCore"]),
         .testTarget(name: "MeshTLSTests", dependencies: ["MeshTLS", "MeshCore", "MeshNet"]),
-        .testTarget(name: "SidecarTests", dependencies: ["SidecarKit", "MeshTLS", "MeshCore", "MeshNet", "MeshObservability", "mesh-sidecar", "mesh-dev"]),
-        .testTarget(name: "ControlPlaneKitTests", dependencies: ["ControlPlaneKit", "MeshCore", "MeshTLS", "MeshNet", "MeshHTTP", "MeshHTTP1"]),
+        .testTarget(name: "SidecarTests", dependencies: ["SidecarKit", "MeshTLS", "MeshCore", "MeshPolicy", "MeshNet", "MeshObservability",
+                                                         "mesh-sidecar", "mesh-dev"]),
+        .testTarget(name: "ControlPlaneKitTests", dependencies: ["ControlPlaneKit", "MeshCore", "MeshPolicy", "MeshTLS", "MeshNet", "MeshHTTP", "MeshHTTP1"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,4 +1,5 @@
 import MeshCore
+import MeshPolicy
 
 /// The mesh configuration use cases: apply the whole mesh, replace one section, validate without storing.
 extension ControlPlane {

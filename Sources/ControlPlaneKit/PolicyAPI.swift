@@ -1,5 +1,6 @@
 import MeshAPI
 import MeshCore
+import MeshPolicy
 import MeshHTTP
 import MeshHTTP1
 import MeshNet
@@ -123,9 +124,9 @@ enum PolicyAPI {
         }
         let to = try ServiceKey(parsing: toText)
         let now = cp.now()
-        let explanation = fromText.hasPrefix("spiffe://")
-            ? try compiled.explain(from: try SPIFFEID.workload(fromText), to: to, port: port, now: now)
-            : try compiled.explain(from: try ServiceKey(parsing: fromText), to: to, port: port, now: now)
+        let from = fromText.hasPrefix("spiffe://")
+            ? try SPIFFEID.workload(fromText) : try compiled.policy.identity(of: try ServiceKey(parsing: fromText))
+        let explanation = try compiled.explain(ConnectionFacts(peer: from, destination: to, port: port, now: now))
         return .json(.object([("version", .int(compiled.version)), ("explanation", explanation.json())]))
     }
 

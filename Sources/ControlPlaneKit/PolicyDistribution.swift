@@ -1,5 +1,6 @@
 import Synchronization
 import MeshCore
+import MeshPolicy
 import MeshNet
 
 /// Hands each sidecar its own slice of the mesh, and parks long polls until the mesh changes: a poll for a

@@ -1,4 +1,5 @@
 import MeshCore
+import MeshPolicy
 
 /// The mesh configuration in force, in memory: the stored document with its parsed and compiled forms, swapped
 /// whole after each accepted change. Reads (slices, checks, GETs) use it without touching the store.

@@ -3,6 +3,7 @@ import Glibc
 #endif
 import MeshAPI
 import MeshCore
+import MeshPolicy
 import MeshNet
 
 /// `meshctl validate|apply|get|check|status`: the mesh configuration (services, segments, rules).

@@ -37,7 +37,7 @@ public enum JSONValue: Equatable, Sendable {
     }
 
     /// "a string", "an object", … for error messages.
-    var kindDescription: String {
+    package var kindDescription: String {
         switch self {
         case .null: "null"
         case .bool: "a boolean"

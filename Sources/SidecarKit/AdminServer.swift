@@ -57,7 +57,7 @@ enum AdminServer {
         if state.identity.leaf.notAfter <= now { problems.append("our certificate expired") }
         if state.identity.leaf.notBefore > now { problems.append("our certificate is not yet valid") }
         if state.identity.trustBundle.isEmpty { problems.append("no trust bundle") }
-        if state.allowLists.count != state.config.inbound.count { problems.append("allow lists not loaded") }
+        if !state.config.inbound.allSatisfy({ state.authorizer.covers(inbound: $0.name) }) { problems.append("allow lists not loaded") }
         let body = "{\"ready\":\(problems.isEmpty),\"identity\":\(JSONText.quote(state.identity.spiffeID.description)),"
             + "\"problems\":[\(problems.map(JSONText.quote).joined(separator: ","))]}\n"
         return .json(body, status: problems.isEmpty ? 200 : 503)

@@ -50,8 +50,7 @@ final class LoopContext {
         loop.schedule(afterMs: 1000) { [weak self] in
             guard let self else { return }
             let state = self.sidecar.state
-            if let slice = state.slice, let next = slice.nextExpiry(after: self.lastExpiryCheck),
-               next <= self.sidecar.clock.wallSeconds() {
+            if let next = state.authorizer.nextExpiry(after: self.lastExpiryCheck), next <= self.sidecar.clock.wallSeconds() {
                 self.recheck(with: state)
             }
             self.lastExpiryCheck = self.sidecar.clock.wallSeconds()

@@ -5,6 +5,7 @@ import Synchronization
 import MeshAPI
 import MeshControlClient
 import MeshCore
+import MeshPolicy
 import MeshNet
 import MeshObservability
 import MeshTLS

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import MeshCore
+import MeshPolicy
 import MeshNet
 import MeshTLS
 
@@ -30,9 +31,7 @@ final class ProxyConnection: EventHandler {
     var holdsHandshakeSlot = false
     var handshakeDone = false
     var handshakeStartNs: Int64 = 0
-    /// Inbound: the service port this listener serves; outbound: the destination service and port (policy
-    /// from the control plane decides by them).
-    var servicePort: Int?
+    /// Outbound: the destination service and port, for logs (the authorizer decides by the listener).
     var destination: (service: ServiceKey, port: Int)?
     var loop: EventLoop { context.loop }
     var runtime: SidecarRuntime { context.sidecar }
@@ -58,7 +57,6 @@ final class ProxyConnection: EventHandler {
     static func startInbound(fd: Int32, peer: SocketAddress, listener l: InboundListener, context: LoopContext) {
         let c = ProxyConnection(direction: .inbound, fd: fd, peer: peer, listener: l.name, port: l.listen.port,
                                 context: context, phase: .downstreamHandshake)
-        c.servicePort = l.servicePort
         c.opened()
         if c.ownCertificateExpired() { return }
         do {
@@ -176,7 +174,7 @@ final class ProxyConnection: EventHandler {
     }
 
     private func verifyUpstream(_ tls: TLSStream) {
-        let expected = state.upstreams[listener]?.expectIdentity
+        let expected = state.authorizer.expectedServer(listener: listener)
         switch tls.verifyPeer(expecting: expected) {
         case .failure(let why):
             finish(reason: why.rawValue, detail: expected.map { "expected \($0)" }, refused: true)
@@ -188,31 +186,23 @@ final class ProxyConnection: EventHandler {
         }
     }
 
-    /// The inbound decision: the mesh's slice when policy comes from the control plane (counting the shadow
-    /// verdict of audit rules, never enforcing it), else this listener's static allow list. Fails closed.
+    /// The inbound decision, by the state's authorizer (counting the shadow verdict of audit rules, never
+    /// enforcing it). Fails closed.
     func inboundVerdict(_ id: SPIFFEID, in s: SidecarState, countShadow: Bool = true) -> Verdict {
-        if s.config.policy != nil {
-            guard let slice = s.slice, let port = servicePort else {
-                return .deny(rule: Verdict.defaultDenyRule, reason: .noPolicy)
-            }
-            let d = slice.decideInbound(from: id, port: port, now: runtime.clock.wallSeconds())
-            if countShadow, let shadow = d.shadow, shadow != d.enforced {
-                runtime.stats.count(shadow: shadow, direction)
-                runtime.log.event("shadow-decision", fields: [
-                    ("listener", .string(listener)), ("identity", .string(id.description)),
-                    ("enforced", .string(d.enforced.rule)), ("shadowVerdict", .string(shadow.isAllowed ? "allow" : "deny")),
-                    ("shadowRule", .string(shadow.rule))])
-            }
-            return d.enforced
+        let d = s.authorizer.inbound(listener: listener, peer: id, now: runtime.clock.wallSeconds())
+        if countShadow, let shadow = d.shadow, shadow != d.enforced {
+            runtime.stats.count(shadow: shadow, direction)
+            runtime.log.event("shadow-decision", fields: [
+                ("listener", .string(listener)), ("identity", .string(id.description)),
+                ("enforced", .string(d.enforced.rule)), ("shadowVerdict", .string(shadow.isAllowed ? "allow" : "deny")),
+                ("shadowRule", .string(shadow.rule))])
         }
-        return s.allowLists[listener]?.evaluate(id) ?? .deny(rule: Verdict.defaultDenyRule, reason: .noPolicy)
+        return d.enforced
     }
 
     /// The egress decision (nil when policy is static: the configured upstream is the permission).
     func egressVerdict(_ s: SidecarState) -> Verdict? {
-        guard s.config.policy != nil else { return nil }
-        guard let slice = s.slice, let d = destination else { return .deny(rule: Verdict.defaultDenyRule, reason: .noPolicy) }
-        return slice.egress(to: d.service, port: d.port, now: runtime.clock.wallSeconds())
+        s.authorizer.outbound(listener: listener, now: runtime.clock.wallSeconds())
     }
 
     /// Continuous verification: after a reload or a policy update, and when a grant expires, a connection whose
@@ -231,8 +221,8 @@ final class ProxyConnection: EventHandler {
                 finish(reason: "permission-revoked", detail: "no longer allowed after reload (generation \(new.generation))",
                        refused: true, rule: verdict.rule, reset: true)
             }
-        } else if new.upstreams[listener]?.expectIdentity != id {
-            finish(reason: "server-identity-changed", detail: "upstream must now present \(new.upstreams[listener].map { "\($0.expectIdentity)" } ?? "nothing")",
+        } else if new.authorizer.expectedServer(listener: listener) != id {
+            finish(reason: "server-identity-changed", detail: "upstream must now present \(new.authorizer.expectedServer(listener: listener).map { "\($0)" } ?? "nothing")",
                    refused: true, rule: "\(listener)/expect", reset: true)
         }
     }

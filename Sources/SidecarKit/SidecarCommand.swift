@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import MeshCore
+import MeshPolicy
 import MeshNet
 import MeshObservability
 import MeshTLS

@@ -1,18 +1,19 @@
 import MeshCore
+import MeshPolicy
 import MeshTLS
 import MeshNet
 
 /// Everything a new connection needs to be decided, built once and swapped whole: TLS contexts for both
-/// roles and the per-listener rules. Loops read the current snapshot once per new connection.
+/// roles and the authorizer. Loops read the current snapshot once per new connection.
 public final class SidecarState: Sendable {
     public let identity: TLSIdentity
     /// Our server context: inbound mTLS, requires a client certificate.
     public let inboundTLS: TLSContext
     /// Our client context: outbound mTLS, presents our certificate.
     public let outboundTLS: TLSContext
-    /// Inbound listener name → who may connect.
-    public let allowLists: [String: AllowList]
-    /// Outbound listener name → where it goes and who must answer.
+    /// Decides every connection: static allow lists or the control plane's slice, as the config says.
+    public let authorizer: any Authorizer
+    /// Outbound listener name → where it goes (who must answer: `authorizer.expectedServer`).
     public let upstreams: [String: Upstream]
     /// Inbound listener name → the local app address.
     public let appAddresses: [String: SocketAddress]
@@ -29,7 +30,7 @@ public final class SidecarState: Sendable {
         identity = o.identity
         inboundTLS = o.inboundTLS
         outboundTLS = o.outboundTLS
-        allowLists = o.allowLists
+        authorizer = makeAuthorizer(config: o.config, trustDomain: o.identity.trustDomain, slice: slice)
         upstreams = o.upstreams
         appAddresses = o.appAddresses
         loadedAt = o.loadedAt
@@ -45,7 +46,6 @@ public final class SidecarState: Sendable {
 
     public struct Upstream: Sendable {
         public let address: SocketAddress
-        public let expectIdentity: SPIFFEID
     }
 
     public init(config: SidecarConfig, identity: TLSIdentity, generation: Int, loadedAt: Double, slice: ServiceSlice? = nil) throws {
@@ -58,17 +58,13 @@ public final class SidecarState: Sendable {
                                     sessionCacheSize: config.tls.sessionCacheSize,
                                     sessionLifetimeSeconds: config.tls.sessionLifetimeSeconds)
         outboundTLS = try TLSContext(peerRole: .server, identity: identity, resumption: config.tls.resumption)
-        var lists: [String: AllowList] = [:]
+        authorizer = makeAuthorizer(config: config, trustDomain: identity.trustDomain, slice: slice)
         var apps: [String: SocketAddress] = [:]
-        for l in config.inbound {
-            lists[l.name] = AllowList(listener: l.name, trustDomain: identity.trustDomain, allowed: l.allow)
-            apps[l.name] = try SocketAddress(l.forwardTo)
-        }
+        for l in config.inbound { apps[l.name] = try SocketAddress(l.forwardTo) }
         var ups: [String: Upstream] = [:]
         for o in config.outbound {
-            ups[o.name] = Upstream(address: try SocketAddress(o.upstream), expectIdentity: o.expectIdentity)
+            ups[o.name] = Upstream(address: try SocketAddress(o.upstream))
         }
-        allowLists = lists
         appAddresses = apps
         upstreams = ups
     }

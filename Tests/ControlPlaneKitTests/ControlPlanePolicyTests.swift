@@ -1,5 +1,6 @@
 @testable import ControlPlaneKit
 import MeshCore
+import MeshPolicy
 import MeshNet
 import Synchronization
 import Testing

@@ -1,6 +1,7 @@
 import ControlPlaneKit
 import Foundation
 import MeshCore
+import MeshPolicy
 import Synchronization
 import Testing
 

@@ -4,6 +4,7 @@ import Glibc
 #endif
 import Synchronization
 import MeshCore
+import MeshPolicy
 
 /// The mesh configuration in `DIR/policy/current.json` (version, hash, files), replaced whole with write-temp,
 /// fsync, rename, fsync-folder. This process is the only writer: the version it holds in memory is the one on

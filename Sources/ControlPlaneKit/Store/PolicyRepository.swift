@@ -1,4 +1,5 @@
 import MeshCore
+import MeshPolicy
 import MeshTLS
 
 /// One file of the mesh configuration as the operator applied it.

@@ -4,6 +4,7 @@ import Glibc
 import Darwin
 #endif
 import MeshCore
+import MeshPolicy
 import Testing
 
 /// PolicyBenchmark: the cost of one inbound decision on a slice compiled from 10,000 rules (issue goal: ≤ 1 µs).
@@ -61,7 +62,7 @@ import Testing
         var allowed = 0
         let start = Self.monotonicNanoseconds()
         for call in 0..<calls {
-            if slice.decideInbound(from: peers[call & 1023], port: 8080, now: now).enforced.isAllowed { allowed += 1 }
+            if slice.decideInbound(facts(peers[call & 1023], to: slice.service, port: 8080, now: now)).enforced.isAllowed { allowed += 1 }
         }
         let elapsed = Self.monotonicNanoseconds() - start
         let perDecision = Double(elapsed) / Double(calls)

@@ -1,3 +1,5 @@
+import MeshCore
+
 /// Reading policy files (schema: `mesh-config/mesh/README.md`). A bundle is several files, each holding any of
 /// `trustDomain`, `services`, `segments`, `rules`; they are merged (files in name order) and validated all or
 /// nothing. Every error's reason starts with `<file>: <json path>: ` (`rules.json: rules[3].to.services[0]: …`),

@@ -1,4 +1,5 @@
 import MeshCore
+import MeshPolicy
 import Testing
 
 /// One evaluation case: a policy (the rules, on `PolicyDoc`'s services and segments), a connection and the
@@ -81,13 +82,39 @@ struct EvaluationCase: Sendable, CustomTestStringConvertible {
         let peer = D.id(c.from)
         let expected = PolicyDecision(enforced: c.enforced, shadow: c.shadow)
         let compiled = policy.compile(version: 1)
-        #expect(compiled.decide(from: peer, to: D.key(c.to), port: c.port, now: c.now) == expected)
-        #expect(policy.evaluate(from: peer, to: D.key(c.to), port: c.port, now: c.now) == expected)
+        #expect(compiled.decide(facts(peer, to: D.key(c.to), port: c.port, now: c.now)) == expected)
+        #expect(policy.evaluate(facts(peer, to: D.key(c.to), port: c.port, now: c.now)) == expected)
     }
 
     /// Slices must agree with the reference scan on every caller, destination, port and time of random policies.
     @Test(arguments: 0..<6)
     func slicesAgreeWithTheReference(seed: Int) throws {
+        let policy = try Self.randomPolicy(seed: seed)
+        let compiled = policy.compile(version: 1)
+        let peers = Self.randomPeers(policy)
+        var allowed = 0
+        for peer in peers {
+            for target in policy.services {
+                for port in Self.randomPorts {
+                    for now in Self.randomTimes {
+                        let decision = compiled.decide(facts(peer, to: target.key, port: port, now: now))
+                        #expect(decision == policy.evaluate(facts(peer, to: target.key, port: port, now: now)))
+                        if decision.enforced.isAllowed { allowed += 1 }
+                        guard let caller = policy.services.first(where: { $0.identity == peer }) else { continue }
+                        let egress = compiled.slice(for: caller.key)!.egress(facts(caller.identity, to: target.key, port: port, now: now))
+                        // Egress agrees on the outcome; it names a deny rule only where some allow rule reaches the port.
+                        #expect(egress.isAllowed == decision.enforced.isAllowed, "egress \(caller.key) → \(target.key):\(port)")
+                        if egress.isAllowed || egress.rule != Verdict.defaultDenyRule { #expect(egress == decision.enforced) }
+                    }
+                }
+            }
+        }
+        #expect(allowed > 0)
+    }
+
+    /// A random policy of 8 services (ports 80 and 8000 or 8001), 3 segments and 40 rules: allow and deny,
+    /// enforced and audit, some on port 80 only, some expiring in early 2027.
+    static func randomPolicy(seed: Int) throws -> MeshPolicy {
         var random = SplitMix(seed: UInt64(seed))
         let names = (0..<8).map { "s\($0)" }
         let services = names.enumerated().map { i, name in
@@ -113,29 +140,16 @@ struct EvaluationCase: Sendable, CustomTestStringConvertible {
             rules.append(D.rule("r\(r)", random.next() % 3 == 0 ? "deny" : "allow", from: "{\(from.joined(separator: ", "))}",
                                 to: to, extra.joined(separator: ", ")))
         }
-        let policy = try MeshPolicy.load(files: D.files([("m.json", D.single(rules: rules, services: "[\(services.joined(separator: ", "))]", segments: segments))]))
-        let compiled = policy.compile(version: 1)
-        let peers = policy.services.map(\.identity) + ["spiffe://mesh.local/ns/x/sa/y", "spiffe://mesh.local/ns/a/sa/zz"].map(D.id)
-        let times = [1_700_000_000.0, 1_801_008_000, 1_803_686_400, 1_900_000_000]  // before, at 2027-02-01, at 2027-03-01, after
-        var allowed = 0
-        for peer in peers {
-            for target in policy.services {
-                for port in [80, 8000, 8001, 9] {
-                    for now in times {
-                        let decision = compiled.decide(from: peer, to: target.key, port: port, now: now)
-                        #expect(decision == policy.evaluate(from: peer, to: target.key, port: port, now: now))
-                        if decision.enforced.isAllowed { allowed += 1 }
-                        guard let caller = policy.services.first(where: { $0.identity == peer }) else { continue }
-                        let egress = compiled.slice(for: caller.key)!.egress(to: target.key, port: port, now: now)
-                        // Egress agrees on the outcome; it names a deny rule only where some allow rule reaches the port.
-                        #expect(egress.isAllowed == decision.enforced.isAllowed, "egress \(caller.key) → \(target.key):\(port)")
-                        if egress.isAllowed || egress.rule != Verdict.defaultDenyRule { #expect(egress == decision.enforced) }
-                    }
-                }
-            }
-        }
-        #expect(allowed > 0)
+        return try MeshPolicy.load(files: D.files([("m.json", D.single(rules: rules, services: "[\(services.joined(separator: ", "))]", segments: segments))]))
     }
+
+    /// Every service's identity, plus an identity that no service has and one that only a wildcard reaches.
+    static func randomPeers(_ policy: MeshPolicy) -> [SPIFFEID] {
+        policy.services.map(\.identity) + ["spiffe://mesh.local/ns/x/sa/y", "spiffe://mesh.local/ns/a/sa/zz"].map(D.id)
+    }
+
+    static let randomPorts = [80, 8000, 8001, 9]
+    static let randomTimes = [1_700_000_000.0, 1_801_008_000, 1_803_686_400, 1_900_000_000]  // before, 2027-01-27, 2027-02-27 (between expiries), after
 }
 
 /// A small deterministic generator for table-driven random policies.

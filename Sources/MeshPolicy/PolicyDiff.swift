@@ -1,3 +1,5 @@
+import MeshCore
+
 /// What `meshctl apply` shows before replacing a policy: one line per added (`+`), removed (`-`) or changed (`~`)
 /// service, segment or rule, changed fields one line each (`~ rule x: ports [8080] → [8080, 9090]`).
 extension MeshPolicy {

@@ -1,4 +1,5 @@
 import MeshCore
+import MeshPolicy
 import Testing
 
 @Suite struct PolicyExplainTests {
@@ -7,7 +8,7 @@ import Testing
 
     /// (rule, status, reason) for every rule of `PolicySliceTests.compiled()`.
     static func reasons(from: SPIFFEID, to: String, port: Int, now: Double = now) throws -> [String] {
-        let explanation = try PolicySliceTests.compiled().explain(from: from, to: D.key(to), port: port, now: now)
+        let explanation = try PolicySliceTests.compiled().explain(facts(from, to: D.key(to), port: port, now: now))
         return explanation.rules.map { "\($0.rule): \($0.status.rawValue): \($0.reason)" }
     }
 
@@ -32,7 +33,8 @@ import Testing
 
     @Test func namesTheRuleThatOutranksAMatch() throws {
         let policy = try D.load(rules: [D.rule("a"), D.rule("d", "deny", #""ports": [9090]"#)]).compile(version: 1)
-        let explanation = try policy.explain(from: D.key("frontend"), to: D.key("payments"), port: 9090, now: Self.now)
+        let frontend = try policy.policy.identity(of: D.key("frontend"))
+        let explanation = try policy.explain(facts(frontend, to: D.key("payments"), port: 9090, now: Self.now))
         #expect(explanation.rules.map(\.reason) == ["matches, but deny rule d decides", "decides"])
         #expect(explanation.summary
             == "spiffe://mesh.local/ns/shop/sa/frontend → shop/payments:9090: denied by d (identity-not-allowed)")
@@ -43,8 +45,8 @@ import Testing
 
     @Test func explainsAForeignCaller() throws {
         let policy = try PolicySliceTests.compiled()
-        let explanation = try policy.explain(from: D.id("spiffe://other.local/ns/shop/sa/frontend"), to: D.key("payments"),
-                                             port: 8080, now: Self.now)
+        let explanation = try policy.explain(facts(D.id("spiffe://other.local/ns/shop/sa/frontend"), to: D.key("payments"),
+                                             port: 8080, now: Self.now))
         #expect(explanation.decision.enforced == .deny(rule: "default-deny", reason: .foreignTrustDomain))
         #expect(explanation.rules.allSatisfy { $0.reason == "from does not match" })
     }
@@ -52,10 +54,11 @@ import Testing
     @Test func refusesUnknownServices() throws {
         let policy = try PolicySliceTests.compiled()
         expectMeshError("policy.unknown-service") {
-            _ = try policy.explain(from: D.key("nope"), to: D.key("payments"), port: 8080, now: Self.now)
+            _ = try policy.explain(facts(try policy.policy.identity(of: D.key("nope")), to: D.key("payments"), port: 8080,
+                                         now: Self.now))
         }
         expectMeshError("policy.unknown-service") {
-            _ = try policy.explain(from: D.sa("frontend"), to: D.key("nope"), port: 8080, now: Self.now)
+            _ = try policy.explain(facts(D.sa("frontend"), to: D.key("nope"), port: 8080, now: Self.now))
         }
     }
 

@@ -1,34 +1,8 @@
+import MeshCore
+
 /// The mesh policy (microsegmentation, ARCHITECTURE.md "Policy"): services, segments and rules, validated all or
 /// nothing by `MeshPolicy.load(files:limits:)`, evaluated without I/O (time is a parameter), and compiled into
 /// per-service slices (`compile(version:)`). Schema and error codes: `PolicyParsing.swift`.
-
-/// A service named `namespace/name`; both parts are DNS labels (`[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?`).
-public struct ServiceKey: Hashable, Sendable, Comparable, CustomStringConvertible {
-    public let namespace: String
-    public let name: String
-
-    /// Builds a key without checking it; use `init(parsing:)` for untrusted text.
-    public init(namespace: String, name: String) {
-        self.namespace = namespace
-        self.name = name
-    }
-
-    /// Parses `namespace/name`. Code `policy.bad-service-key`; the reason quotes `text`.
-    public init(parsing text: String) throws(MeshError) {
-        let parts = text.split(separator: "/", omittingEmptySubsequences: false)
-        guard parts.count == 2, PolicyNames.isLabel(parts[0]), PolicyNames.isLabel(parts[1]) else {
-            throw MeshError("policy.bad-service-key",
-                            "\(text.debugDescription) is not namespace/name with two DNS labels ([a-z0-9-], 1-63 bytes)")
-        }
-        self.init(namespace: String(parts[0]), name: String(parts[1]))
-    }
-
-    public var description: String { "\(namespace)/\(name)" }
-
-    public static func < (a: ServiceKey, b: ServiceKey) -> Bool {
-        (a.namespace, a.name) < (b.namespace, b.name)
-    }
-}
 
 /// A service: its identity is `spiffe://<trust domain>/ns/<namespace>/sa/<name>`.
 public struct PolicyService: Sendable, Equatable {
@@ -240,12 +214,7 @@ struct ResolvedRule: Sendable, Equatable {
 /// Name rules shared by services, segments and rules.
 enum PolicyNames {
     /// `[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?`
-    static func isLabel(_ text: some StringProtocol) -> Bool {
-        let bytes = Array(text.utf8)
-        let alnum = { (b: UInt8) in (b >= 0x61 && b <= 0x7A) || (b >= 0x30 && b <= 0x39) }
-        return (1...63).contains(bytes.count) && alnum(bytes[0]) && alnum(bytes[bytes.count - 1])
-            && bytes.allSatisfy { alnum($0) || $0 == UInt8(ascii: "-") }
-    }
+    static func isLabel(_ text: some StringProtocol) -> Bool { ServiceKey.isLabel(text) }
 
     /// Label keys: 1-253 bytes of `[A-Za-z0-9._/-]`; values: 0-63 bytes of `[A-Za-z0-9._-]`.
     static func isLabelKey(_ text: String) -> Bool {

@@ -1,3 +1,5 @@
+import MeshCore
+
 /// Evaluation order (ARCHITECTURE.md "Policy"): enforced deny rules, then enforced allow rules, then default deny.
 /// A rule applies when `from` matches the caller, `to` holds the service, the port is one the rule covers on that
 /// service, and `now < expires`. When several rules of the deciding kind apply, the first in rule order names
@@ -85,28 +87,40 @@ struct DecisionAccumulator {
 extension MeshPolicy {
     /// The reference evaluation: a scan over every rule. The data path uses `ServiceSlice`, which must agree
     /// with this; `explain` uses it to say why each rule did or did not apply.
-    public func evaluate(from peer: SPIFFEID, to service: ServiceKey, port: Int, now: Double) -> PolicyDecision {
-        if let refused = PolicyDecision.screen(peer, in: trustDomain) { return refused }
-        guard let target = self.service(service) else { return .defaultDeny }
+    public func evaluate<Facts: PolicyFacts>(_ facts: Facts) -> PolicyDecision {
+        if let refused = PolicyDecision.screen(facts.connection.peer, in: trustDomain) { return refused }
+        guard let target = service(facts.connection.destination) else { return .defaultDeny }
         var accumulator = DecisionAccumulator()
-        for (index, rule) in rules.enumerated()
-        where whyNot(rule: index, from: peer, to: target, port: port, now: now) == nil {
+        for (index, rule) in rules.enumerated() where whyNot(rule: index, facts, at: target) == nil {
             accumulator.add(index, RuleKind(rule.action, rule.mode))
         }
         return accumulator.decision { rules[$0].name }
     }
 
-    /// nil when rule `index` applies to the connection; otherwise why not, for `explain`.
-    func whyNot(rule index: Int, from peer: SPIFFEID, to service: PolicyService, port: Int, now: Double) -> String? {
+    /// nil when rule `index` applies to the facts; otherwise why not, for `explain`. `service` is the facts'
+    /// destination, looked up once by the caller.
+    func whyNot<Facts: PolicyFacts>(rule index: Int, _ facts: Facts, at service: PolicyService) -> String? {
         let rule = rules[index]
         let resolved = self.resolved[index]
+        let port = facts.connection.port
         if !resolved.toSet.contains(service.key) { return "to does not match" }
-        if !resolved.fromMatches(peer) { return "from does not match" }
+        if !resolved.fromMatches(facts.connection.peer) { return "from does not match" }
         let ports = PolicyDrafts.ports(of: rule, at: service)
         if !ports.contains(port) {
             return "port \(port) not in [\(ports.map(String.init).joined(separator: ", "))]"
         }
-        if let expires = rule.expires, PolicyDecision.clamp(now) >= expires.seconds { return "expired at \(expires)" }
+        if let expires = rule.expires, PolicyDecision.clamp(facts.connection.now) >= expires.seconds {
+            return "expired at \(expires)"
+        }
         return nil
+    }
+
+    /// The identity of a service, for deciding as that service (`meshctl check --from frontend`).
+    /// Code `policy.unknown-service`.
+    public func identity(of key: ServiceKey) throws(MeshError) -> SPIFFEID {
+        guard let found = service(key) else {
+            throw MeshError("policy.unknown-service", "unknown service \(key.description.debugDescription)")
+        }
+        return found.identity
     }
 }

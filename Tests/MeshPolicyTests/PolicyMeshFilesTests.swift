@@ -1,5 +1,6 @@
 import Foundation
 import MeshCore
+import MeshPolicy
 import Testing
 
 /// The example mesh in `mesh-config/mesh/` must load and decide as documented; every bundle in
@@ -70,23 +71,25 @@ import Testing
     ])
     func decidesTheExampleMesh(from: String, to: String, port: Int, expected: Verdict) throws {
         let compiled = try Self.example().compile(version: 1)
-        let explanation = try compiled.explain(from: D.key(from), to: D.key(to), port: port, now: Self.now)
+        let explanation = try compiled.explain(facts(try compiled.policy.identity(of: D.key(from)), to: D.key(to), port: port,
+                                                     now: Self.now))
         #expect(explanation.decision.enforced == expected)
-        let egress = compiled.slice(for: D.key(from))!.egress(to: D.key(to), port: port, now: Self.now)
+        let caller = compiled.slice(for: D.key(from))!
+        let egress = caller.egress(facts(caller.identity, to: D.key(to), port: port, now: Self.now))
         #expect(egress.isAllowed == expected.isAllowed)
         if expected.isAllowed { #expect(egress == expected) }
     }
 
     @Test func theExampleHasAnAuditRuleAndAnExpiringGrant() throws {
         let compiled = try Self.example().compile(version: 1)
-        let ordersToLedger = compiled.decide(from: D.sa("orders"), to: D.key("ledger"), port: 8080, now: Self.now)
+        let ordersToLedger = compiled.decide(facts(D.sa("orders"), to: D.key("ledger"), port: 8080, now: Self.now))
         #expect(ordersToLedger == PolicyDecision(enforced: .deny(rule: "default-deny", reason: .notAllowed),
                                                  shadow: .allow(rule: "orders-to-ledger")))
         let cron = D.sa("reconcile", ns: "batch")
         let grant = try #require(compiled.policy.rule(named: "batch-reconcile-ledger")?.expires?.seconds)
-        #expect(compiled.decide(from: cron, to: D.key("ledger"), port: 8080, now: grant - 1).enforced
+        #expect(compiled.decide(facts(cron, to: D.key("ledger"), port: 8080, now: grant - 1)).enforced
             == .allow(rule: "batch-reconcile-ledger"))
-        #expect(compiled.decide(from: cron, to: D.key("ledger"), port: 8080, now: grant).enforced.rule == "default-deny")
+        #expect(compiled.decide(facts(cron, to: D.key("ledger"), port: 8080, now: grant)).enforced.rule == "default-deny")
         #expect(compiled.slice(for: D.key("ledger"))?.nextExpiry(after: Self.now) == grant)
     }
 

@@ -1,3 +1,5 @@
+import MeshCore
+
 /// The wire format of a slice (control plane → sidecar). Example:
 /// ```json
 /// {"version": 7, "service": "shop/payments", "identity": "spiffe://mesh.local/ns/shop/sa/payments",

@@ -1,7 +1,10 @@
+import MeshCore
+
 /// One service's share of the compiled policy: what it may accept (inbound, per port) and what it may call
 /// (outbound, per destination). Built by `MeshPolicy.compile(version:)`, sent to the sidecar as JSON
 /// (`json()` / `init(json:)`). A decision is a hash probe on the port, one on the peer identity, and a short
-/// scan of wildcard prefixes; it agrees with `MeshPolicy.evaluate`.
+/// scan of wildcard prefixes; it agrees with `MeshPolicy.evaluate`. Both decide on facts (`ConnectionFacts`,
+/// later `RequestFacts`), never on a clock.
 public struct ServiceSlice: Sendable, Equatable {
     public let version: Int
     public let service: ServiceKey
@@ -29,16 +32,28 @@ public struct ServiceSlice: Sendable, Equatable {
         deadlines = rules.map { $0.expires?.seconds ?? .infinity }
     }
 
-    /// Decides whether `peer` (the verified identity of the caller) may connect on `port` at `now` (seconds since
-    /// the epoch; a rule stops applying when `now >= expires`).
-    public func decideInbound(from peer: SPIFFEID, port: Int, now: Double) -> PolicyDecision {
-        if let refused = PolicyDecision.screen(peer, in: identity.trustDomain) { return refused }
-        guard let table = inbound[port] else { return .defaultDeny }
+    /// Decides whether `facts.peer` (the verified identity of the caller) may connect to this service on
+    /// `facts.port` at `facts.now` (a rule stops applying when `now >= expires`). Facts naming another
+    /// destination get `default-deny`: a slice only speaks for its own service.
+    public func decideInbound(_ facts: ConnectionFacts) -> PolicyDecision { decision(on: facts) }
+
+    /// The same decision for one request (no rule reads the request yet: it equals the connection's).
+    public func decideInbound(_ facts: RequestFacts) -> PolicyDecision { decision(on: facts) }
+
+    /// One body for both kinds of facts, specialised for each here in the module: the public entry points are
+    /// concrete, so a caller in another module never pays for a generic call on the data path.
+    @inline(__always)
+    func decision<Facts: PolicyFacts>(on facts: Facts) -> PolicyDecision {
+        if let refused = PolicyDecision.screen(facts.connection.peer, in: identity.trustDomain) { return refused }
+        guard facts.connection.destination == service, let table = inbound[facts.connection.port] else {
+            return .defaultDeny
+        }
+        let now = facts.connection.now
         var accumulator = DecisionAccumulator()
-        if let list = table.identities[peer] { fold(list, into: &accumulator, now: now) }
+        if let list = table.identities[facts.connection.peer] { fold(list, into: &accumulator, now: now) }
         if !table.prefixes.isEmpty {
             // The peer is in our trust domain (screened), like every pattern: compare path bytes only.
-            var path = peer.path
+            var path = facts.connection.peer.path
             path.withUTF8 { bytes in
                 for (index, prefix) in table.prefixPaths.enumerated() where Self.starts(bytes, with: prefix) {
                     fold(table.prefixes[index].rules, into: &accumulator, now: now)
@@ -48,13 +63,17 @@ public struct ServiceSlice: Sendable, Equatable {
         return accumulator.decision { rules[$0].name }
     }
 
-    /// Decides whether this service may call `destination` on `port` (enforced rules only). It allows exactly
-    /// when the destination's `decideInbound` would; a deny is named after the deny rule only on ports some
-    /// allow rule reaches (the slice keeps no deny-only destinations), `default-deny` otherwise.
-    public func egress(to destination: ServiceKey, port: Int, now: Double) -> Verdict {
-        guard let list = outbound[destination]?.ports[port] else { return PolicyDecision.defaultDeny.enforced }
+    /// Decides whether this service (`facts.peer`, our own identity) may call `facts.destination` on
+    /// `facts.port` (enforced rules only). It allows exactly when the destination's `decideInbound` would; a
+    /// deny is named after the deny rule only on ports some allow rule reaches (the slice keeps no deny-only
+    /// destinations), `default-deny` otherwise, and for facts whose caller is not this service.
+    public func egress<Facts: PolicyFacts>(_ facts: Facts) -> Verdict {
+        guard facts.connection.peer == identity,
+              let list = outbound[facts.connection.destination]?.ports[facts.connection.port] else {
+            return PolicyDecision.defaultDeny.enforced
+        }
         var accumulator = DecisionAccumulator()
-        fold(list, into: &accumulator, now: now)
+        fold(list, into: &accumulator, now: facts.connection.now)
         return accumulator.decision { rules[$0].name }.enforced
     }
 
@@ -80,6 +99,8 @@ public struct ServiceSlice: Sendable, Equatable {
         }
     }
 
+    /// Adds the rules of `list` that still apply at `now`. (L7: rules with request conditions will also be
+    /// matched here, against the facts' `request`.)
     @inline(__always)
     private func fold(_ list: [Int], into accumulator: inout DecisionAccumulator, now: Double) {
         let now = PolicyDecision.clamp(now)

@@ -1,3 +1,5 @@
+import MeshCore
+
 /// `meshctl check --from frontend --to payments --port 8080`: the decision the destination's sidecar makes, and
 /// for every rule whether it applied and why not.
 
@@ -61,17 +63,19 @@ public struct PolicyExplanation: Sendable, Equatable {
 }
 
 extension CompiledPolicy {
-    /// Explains the decision for a caller identity. Code `policy.unknown-service` when `to` is not a service.
-    public func explain(from peer: SPIFFEID, to service: ServiceKey, port: Int, now: Double) throws(MeshError) -> PolicyExplanation {
-        guard let target = policy.service(service) else {
-            throw MeshError("policy.unknown-service", "unknown service \(service.description.debugDescription)")
+    /// Explains the decision on `facts` (the caller's identity, the destination, port and time). Code
+    /// `policy.unknown-service` when the destination is not a service. To explain for a caller service, take
+    /// its identity with `policy.identity(of:)`.
+    public func explain<Facts: PolicyFacts>(_ facts: Facts) throws(MeshError) -> PolicyExplanation {
+        let c = facts.connection
+        guard let target = policy.service(c.destination) else {
+            throw MeshError("policy.unknown-service", "unknown service \(c.destination.description.debugDescription)")
         }
-        let decision = decide(from: peer, to: service, port: port, now: now)
-        let screened = PolicyDecision.screen(peer, in: policy.trustDomain) != nil
+        let decision = decide(facts)
+        let screened = PolicyDecision.screen(c.peer, in: policy.trustDomain) != nil
         var lines: [RuleExplanation] = []
         for (index, rule) in policy.rules.enumerated() {
-            let whyNot = screened ? "from does not match"
-                : policy.whyNot(rule: index, from: peer, to: target, port: port, now: now)
+            let whyNot = screened ? "from does not match" : policy.whyNot(rule: index, facts, at: target)
             let status: RuleExplanation.Status
             let reason: String
             if let whyNot {
@@ -87,14 +91,6 @@ extension CompiledPolicy {
             }
             lines.append(RuleExplanation(rule: rule.name, action: rule.action, mode: rule.mode, status: status, reason: reason))
         }
-        return PolicyExplanation(from: peer, to: service, port: port, decision: decision, rules: lines)
-    }
-
-    /// Explains the decision for a caller service (its identity). Code `policy.unknown-service`.
-    public func explain(from caller: ServiceKey, to service: ServiceKey, port: Int, now: Double) throws(MeshError) -> PolicyExplanation {
-        guard let source = policy.service(caller) else {
-            throw MeshError("policy.unknown-service", "unknown service \(caller.description.debugDescription)")
-        }
-        return try explain(from: source.identity, to: service, port: port, now: now)
+        return PolicyExplanation(from: c.peer, to: c.destination, port: c.port, decision: decision, rules: lines)
     }
 }

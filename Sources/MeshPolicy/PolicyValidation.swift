@@ -1,3 +1,5 @@
+import MeshCore
+
 /// The second pass over a bundle, once every file is read: the trust domain, service identities, segment
 /// members, and every reference made by a rule. Errors name the file and path of the offending reference.
 extension PolicyDrafts {

@@ -1,3 +1,5 @@
+import MeshCore
+
 /// Writing a policy back as one document of the file schema (for `meshctl get … -o json` and for storing a
 /// bundle): `MeshPolicy.load(files: [("bundle.json", Array(policy.json().text.utf8))])` gives the policy back.
 extension MeshPolicy {

@@ -1,3 +1,5 @@
+import MeshCore
+
 /// Reading one service, segment or rule object. Errors are `<path>: <problem>`; `MeshPolicy.load` puts the
 /// file name in front. References to other objects are checked later, when every file has been read.
 enum PolicyFields {
@@ -11,11 +13,10 @@ enum PolicyFields {
         if let node = r.optional("address") {
             let text = try node.string()
             let hostPort = try rethrow(at: node) { try HostPort(parsing: text) }
-            let host = Array(hostPort.host.utf8)
-            guard IPLiteral.ipv4(host) != nil || IPLiteral.ipv6(host[...]) != nil else {
+            guard hostPort.hostIsIPLiteral else {
                 throw node.error("config.bad-address", "\(text.debugDescription): the host must be an IP literal")
             }
-            guard !HostAddresses(hostPort.host).isWildcard else {
+            guard !hostPort.hostIsUnspecified else {
                 throw node.error("config.bad-address", "\(text.debugDescription): cannot connect to the unspecified address")
             }
             address = hostPort

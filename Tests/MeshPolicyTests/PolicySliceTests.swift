@@ -1,4 +1,5 @@
 import MeshCore
+import MeshPolicy
 import Testing
 
 @Suite struct PolicySliceTests {
@@ -45,26 +46,26 @@ import Testing
 
     @Test func decidesInboundOnTheSlice() throws {
         let payments = try #require(try Self.compiled().slice(for: D.key("payments")))
-        #expect(payments.decideInbound(from: D.sa("frontend"), port: 8080, now: Self.now).enforced == .allow(rule: "frontend-to-payments"))
-        #expect(payments.decideInbound(from: D.sa("frontend"), port: 9090, now: Self.now).enforced
+        #expect(payments.decideInbound(facts(D.sa("frontend"), to: payments.service, port: 8080, now: Self.now)).enforced == .allow(rule: "frontend-to-payments"))
+        #expect(payments.decideInbound(facts(D.sa("frontend"), to: payments.service, port: 9090, now: Self.now)).enforced
             == .deny(rule: "web-no-pci-admin", reason: .notAllowed))
-        #expect(payments.decideInbound(from: D.sa("orders"), port: 9090, now: Self.now).enforced == .allow(rule: "orders-to-payments"))
-        #expect(payments.decideInbound(from: D.sa("ledger"), port: 8080, now: Self.now)
+        #expect(payments.decideInbound(facts(D.sa("orders"), to: payments.service, port: 9090, now: Self.now)).enforced == .allow(rule: "orders-to-payments"))
+        #expect(payments.decideInbound(facts(D.sa("ledger"), to: payments.service, port: 8080, now: Self.now))
             == PolicyDecision(enforced: .deny(rule: "default-deny", reason: .notAllowed), shadow: .allow(rule: "ledger-audit")))
-        #expect(payments.decideInbound(from: D.sa("ledger"), port: 8080, now: 1_782_777_600) == .defaultDeny)
-        #expect(payments.decideInbound(from: D.sa("cron", ns: "batch"), port: 8080, now: 1_806_451_199).enforced == .allow(rule: "batch"))
-        #expect(payments.decideInbound(from: D.sa("cron", ns: "batch"), port: 8080, now: 1_806_451_200) == .defaultDeny)
+        #expect(payments.decideInbound(facts(D.sa("ledger"), to: payments.service, port: 8080, now: 1_782_777_600)) == .defaultDeny)
+        #expect(payments.decideInbound(facts(D.sa("cron", ns: "batch"), to: payments.service, port: 8080, now: 1_806_451_199)).enforced == .allow(rule: "batch"))
+        #expect(payments.decideInbound(facts(D.sa("cron", ns: "batch"), to: payments.service, port: 8080, now: 1_806_451_200)) == .defaultDeny)
         let ledger = try #require(try Self.compiled().slice(for: D.key("ledger")))
-        #expect(ledger.decideInbound(from: D.sa("orders"), port: 8080, now: Self.now)
+        #expect(ledger.decideInbound(facts(D.sa("orders"), to: ledger.service, port: 8080, now: Self.now))
             == PolicyDecision(enforced: .deny(rule: "default-deny", reason: .notAllowed), shadow: .allow(rule: "orders-to-ledger")))
     }
 
     @Test func decidesEgress() throws {
         let policy = try Self.compiled()
         let frontend = try #require(policy.slice(for: D.key("frontend")))
-        #expect(frontend.egress(to: D.key("payments"), port: 8080, now: Self.now) == .allow(rule: "frontend-to-payments"))
-        #expect(frontend.egress(to: D.key("payments"), port: 9090, now: Self.now) == .deny(rule: "default-deny", reason: .notAllowed))
-        #expect(frontend.egress(to: D.key("ledger"), port: 8080, now: Self.now) == .deny(rule: "default-deny", reason: .notAllowed))
+        #expect(frontend.egress(facts(frontend.identity, to: D.key("payments"), port: 8080, now: Self.now)) == .allow(rule: "frontend-to-payments"))
+        #expect(frontend.egress(facts(frontend.identity, to: D.key("payments"), port: 9090, now: Self.now)) == .deny(rule: "default-deny", reason: .notAllowed))
+        #expect(frontend.egress(facts(frontend.identity, to: D.key("ledger"), port: 8080, now: Self.now)) == .deny(rule: "default-deny", reason: .notAllowed))
         let destination = try #require(frontend.outbound[D.key("payments")])
         #expect(destination.identity == D.sa("payments"))
         #expect(destination.address == HostPort(host: "127.0.0.1", port: 15444))
@@ -73,9 +74,9 @@ import Testing
         let orders = try #require(policy.slice(for: D.key("orders")))
         #expect(orders.destinations.map(\.service) == [D.key("payments")])
         #expect(orders.outbound[D.key("payments")]?.portNumbers == [8080, 9090])
-        #expect(orders.egress(to: D.key("ledger"), port: 8080, now: Self.now).rule == "default-deny")
+        #expect(orders.egress(facts(orders.identity, to: D.key("ledger"), port: 8080, now: Self.now)).rule == "default-deny")
         let payments = try #require(policy.slice(for: D.key("payments")))
-        #expect(payments.egress(to: D.key("ledger"), port: 8080, now: Self.now) == .allow(rule: "payments-to-ledger"))
+        #expect(payments.egress(facts(payments.identity, to: D.key("ledger"), port: 8080, now: Self.now)) == .allow(rule: "payments-to-ledger"))
         #expect(payments.outbound[D.key("ledger")]?.address == nil)
     }
 
@@ -99,8 +100,8 @@ import Testing
             let back = try ServiceSlice(bytes: Array(text.utf8))
             #expect(back == slice)
             #expect(back.json().text == text)
-            #expect(back.decideInbound(from: D.sa("frontend"), port: 8080, now: Self.now)
-                == slice.decideInbound(from: D.sa("frontend"), port: 8080, now: Self.now))
+            #expect(back.decideInbound(facts(D.sa("frontend"), to: back.service, port: 8080, now: Self.now))
+                == slice.decideInbound(facts(D.sa("frontend"), to: slice.service, port: 8080, now: Self.now)))
         }
         let json = try #require(policy.slice(for: D.key("frontend"))).json()
         #expect(json["version"] == .int(7))
@@ -135,9 +136,9 @@ import Testing
 
     @Test func readsAMinimalSlice() throws {
         let slice = try ServiceSlice(bytes: Array(Self.slice(inbound: #"{"port": 8080, "identities": [{"identity": "spiffe://mesh.local/ns/a/sa/b", "rules": [0, 1]}], "prefixes": [{"pattern": "spiffe://mesh.local/ns/c/sa/*", "rules": [1]}]}"#).utf8))
-        #expect(slice.decideInbound(from: D.id("spiffe://mesh.local/ns/a/sa/b"), port: 8080, now: Self.now)
+        #expect(slice.decideInbound(facts(D.id("spiffe://mesh.local/ns/a/sa/b"), to: slice.service, port: 8080, now: Self.now))
             == PolicyDecision(enforced: .allow(rule: "a"), shadow: .allow(rule: "a")))
-        #expect(slice.decideInbound(from: D.id("spiffe://mesh.local/ns/c/sa/d"), port: 8080, now: Self.now)
+        #expect(slice.decideInbound(facts(D.id("spiffe://mesh.local/ns/c/sa/d"), to: slice.service, port: 8080, now: Self.now))
             == PolicyDecision(enforced: .deny(rule: "default-deny", reason: .notAllowed), shadow: .allow(rule: "x")))
     }
 }

@@ -1,4 +1,5 @@
 import MeshCore
+import MeshPolicy
 import Testing
 
 /// Builds policy bundles for tests from small, valid parts.

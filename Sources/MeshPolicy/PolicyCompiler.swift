@@ -1,3 +1,5 @@
+import MeshCore
+
 /// Compiling a validated policy into one slice per service. Each slice holds only the rules in which its
 /// service is a destination (inbound) or an enforced caller (outbound), renumbered in rule order.
 
@@ -9,10 +11,10 @@ public struct CompiledPolicy: Sendable, Equatable {
 
     public func slice(for service: ServiceKey) -> ServiceSlice? { slices[service] }
 
-    /// The decision the sidecar of `service` makes for `peer` on `port` (default deny for an unknown service).
-    public func decide(from peer: SPIFFEID, to service: ServiceKey, port: Int, now: Double) -> PolicyDecision {
-        if let slice = slices[service] { return slice.decideInbound(from: peer, port: port, now: now) }
-        return PolicyDecision.screen(peer, in: policy.trustDomain) ?? .defaultDeny
+    /// The decision the sidecar of `facts.destination` makes (default deny for an unknown service).
+    public func decide<Facts: PolicyFacts>(_ facts: Facts) -> PolicyDecision {
+        if let slice = slices[facts.connection.destination] { return slice.decision(on: facts) }
+        return PolicyDecision.screen(facts.connection.peer, in: policy.trustDomain) ?? .defaultDeny
     }
 }
 
