@@ -14,13 +14,14 @@ let package = Package(
     targets: [
         // L0
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
-        .target(name: "CMeshShims", dependencies: ["COpenSSL"]),
+        .target(name: "CMeshSysShims"),
+        .target(name: "CMeshOpenSSLShims", dependencies: ["COpenSSL"]),
         // L1
         .target(name: "MeshCore"),
         .target(name: "MeshHTTP1"),
         // L2
-        .target(name: "MeshTLS", dependencies: ["MeshCore", "COpenSSL", "CMeshShims"]),
-        .target(name: "MeshNet", dependencies: ["MeshCore", "CMeshShims"]),
+        .target(name: "MeshTLS", dependencies: ["MeshCore", "COpenSSL", "CMeshOpenSSLShims"]),
+        .target(name: "MeshNet", dependencies: ["MeshCore", "CMeshSysShims"]),
         .target(name: "MeshHTTP", dependencies: ["MeshCore", "MeshHTTP1", "MeshNet", "MeshTLS"]),
         // L3
         .target(name: "SidecarKit", dependencies: ["MeshCore", "MeshTLS", "MeshNet", "MeshHTTP1", "MeshHTTP"]),

@@ -1,5 +1,5 @@
 internal import COpenSSL
-import CMeshShims
+internal import CMeshOpenSSLShims
 import MeshCore
 
 /// Whether our server asks a client for a certificate it must send (`required`, the mesh) or may leave out
@@ -48,8 +48,8 @@ extension TLSStream {
         var out = [Certificate(owning: leaf)]
         // On the client side the stack starts with the leaf; on the server side it holds only what follows it.
         guard let stack = SSL_get_peer_cert_chain(ssl) else { return out }
-        for i in 0..<CMeshShims_sk_X509_num(stack) {
-            guard let x = CMeshShims_sk_X509_value(stack, i) else { continue }
+        for i in 0..<CMeshOpenSSLShims_sk_X509_num(stack) {
+            guard let x = CMeshOpenSSLShims_sk_X509_value(stack, i) else { continue }
             if i == 0 && X509_cmp(x, leaf) == 0 { continue }
             X509_up_ref(x)
             out.append(Certificate(owning: x))

@@ -1,5 +1,5 @@
 internal import COpenSSL
-import CMeshShims
+internal import CMeshOpenSSLShims
 import MeshCore
 
 /// A configured OpenSSL SSL_CTX for one role. TLS 1.3 only. Mesh contexts (`init(peerRole:identity:…)`) always
@@ -62,18 +62,18 @@ public final class TLSContext: @unchecked Sendable {
         self.ownIdentity = identity
         if case .bundle(_, let domain, _) = trust { self.trustDomain = domain } else { self.trustDomain = nil }
         self.resumption = resumption
-        _ = CMeshShims_SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION)
-        var options = CMeshShims_SSL_OP_NO_RENEGOTIATION | CMeshShims_SSL_OP_NO_COMPRESSION
-        if resumption != .tickets { options |= CMeshShims_SSL_OP_NO_TICKET }
+        _ = CMeshOpenSSLShims_SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION)
+        var options = CMeshOpenSSLShims_SSL_OP_NO_RENEGOTIATION | CMeshOpenSSLShims_SSL_OP_NO_COMPRESSION
+        if resumption != .tickets { options |= CMeshOpenSSLShims_SSL_OP_NO_TICKET }
         SSL_CTX_set_options(ctx, options)
         // NO_AUTO_CHAIN: send our leaf (and configured intermediates) only. Without it OpenSSL appends the root
         // from the trust store, and every peer decodes one more certificate per handshake for nothing (the
         // peer has the root already) — measured at ~0.5 ms of CPU per connection pair on OpenSSL 3.0.
-        _ = CMeshShims_SSL_CTX_set_mode(ctx, Int(SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER
+        _ = CMeshOpenSSLShims_SSL_CTX_set_mode(ctx, Int(SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER
                                                  | SSL_MODE_RELEASE_BUFFERS | SSL_MODE_NO_AUTO_CHAIN))
         // Read-ahead: one read(2) takes a record's header and body (and whatever follows) instead of two reads
         // per record. Callers must then drain while `hasPending` (buffered bytes are invisible to epoll).
-        CMeshShims_SSL_CTX_set_read_ahead(ctx, 1)
+        CMeshOpenSSLShims_SSL_CTX_set_read_ahead(ctx, 1)
 
         // Our identity.
         if presentCertificate, let identity { try Self.useIdentity(ctx, identity) }
@@ -99,20 +99,20 @@ public final class TLSContext: @unchecked Sendable {
             SSL_CTX_set_session_id_context(ctx, sid, UInt32(sid.count))
             switch resumption {
             case .off:
-                _ = CMeshShims_SSL_CTX_set_session_cache_mode(ctx, Int(SSL_SESS_CACHE_OFF))
+                _ = CMeshOpenSSLShims_SSL_CTX_set_session_cache_mode(ctx, Int(SSL_SESS_CACHE_OFF))
                 SSL_CTX_set_num_tickets(ctx, 0)
             case .tickets:
-                _ = CMeshShims_SSL_CTX_set_session_cache_mode(ctx, Int(SSL_SESS_CACHE_OFF))
+                _ = CMeshOpenSSLShims_SSL_CTX_set_session_cache_mode(ctx, Int(SSL_SESS_CACHE_OFF))
                 SSL_CTX_set_num_tickets(ctx, 1)
             case .stateful:
-                _ = CMeshShims_SSL_CTX_set_session_cache_mode(ctx, Int(SSL_SESS_CACHE_SERVER))
-                _ = CMeshShims_SSL_CTX_sess_set_cache_size(ctx, sessionCacheSize)
+                _ = CMeshOpenSSLShims_SSL_CTX_set_session_cache_mode(ctx, Int(SSL_SESS_CACHE_SERVER))
+                _ = CMeshOpenSSLShims_SSL_CTX_sess_set_cache_size(ctx, sessionCacheSize)
                 SSL_CTX_set_num_tickets(ctx, 1)
             }
             SSL_CTX_set_timeout(ctx, Int(sessionLifetimeSeconds))
         } else {
             // We keep sessions ourselves (per upstream, per loop): OpenSSL's client cache stays off.
-            _ = CMeshShims_SSL_CTX_set_session_cache_mode(ctx, Int(SSL_SESS_CACHE_OFF))
+            _ = CMeshOpenSSLShims_SSL_CTX_set_session_cache_mode(ctx, Int(SSL_SESS_CACHE_OFF))
         }
     }
 
@@ -123,7 +123,7 @@ public final class TLSContext: @unchecked Sendable {
             throw OpenSSLError.error("tls.context", "cannot use our certificate")
         }
         for intermediate in identity.chain.dropFirst() {
-            _ = CMeshShims_SSL_CTX_add1_chain_cert(ctx, intermediate.x509)
+            _ = CMeshOpenSSLShims_SSL_CTX_add1_chain_cert(ctx, intermediate.x509)
         }
         guard SSL_CTX_use_PrivateKey(ctx, identity.key.pkey) == 1, SSL_CTX_check_private_key(ctx) == 1 else {
             throw OpenSSLError.error("tls.key-mismatch", "the private key does not match our certificate")

@@ -2,7 +2,7 @@
 import Glibc
 #endif
 internal import COpenSSL
-import CMeshShims
+internal import CMeshOpenSSLShims
 import MeshCore
 
 /// One TLS connection over a non-blocking socket the caller owns (the stream never closes the fd).
