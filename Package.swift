@@ -29,7 +29,7 @@ let package = Package(
         .executableTarget(name: "mesh-sidecar", dependencies: ["SidecarKit"]),
         .target(name: "ControlPlaneKit", dependencies: ["MeshCore", "MeshTLS", "MeshNet", "MeshHTTP", "MeshHTTP1"]),
         .target(name: "MeshCLIKit", dependencies: ["MeshCore", "MeshTLS", "MeshNet", "MeshHTTP", "MeshHTTP1"]),
-        .target(name: "MeshDevKit", dependencies: ["SidecarKit", "MeshTLS", "MeshNet", "MeshCore", "MeshHTTP", "MeshHTTP1"]),
+        .target(name: "MeshDevKit", dependencies: ["MeshTLS", "MeshNet", "MeshCore", "MeshHTTP", "MeshHTTP1"]),
         .executableTarget(name: "mesh-dev", dependencies: ["MeshDevKit", "MeshCore"]),
         .executableTarget(name: "mesh-control", dependencies: ["ControlPlaneKit"]),
         .executableTarget(name: "meshctl", dependencies: ["MeshCLIKit"]),
