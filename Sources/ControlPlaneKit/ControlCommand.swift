@@ -140,7 +140,7 @@ public enum ControlCommand {
     }
 
     static func logLine(_ event: String, _ fields: [String: JSONValue]) {
-        let members: [(String, JSONValue)] = [("time", .string(AuditLog.iso(SystemClock().wallSeconds()))), ("event", .string(event))]
+        let members: [(String, JSONValue)] = [("time", .string(UTCTime.iso8601(SystemClock().wallSeconds()))), ("event", .string(event))]
             + fields.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
         Syscall.writeAll(fd: 2, JSONValue.object(members).text + "\n")
     }

@@ -38,14 +38,7 @@ public struct PolicyTimestamp: Sendable, Hashable, Comparable, CustomStringConve
 
     /// `YYYY-MM-DDTHH:MM:SSZ` (years outside 0001-9999 print with more or fewer digits and do not parse back).
     public var description: String {
-        let days = secondsSinceEpoch >= 0 ? secondsSinceEpoch / 86_400 : (secondsSinceEpoch - 86_399) / 86_400
-        let rest = secondsSinceEpoch - days * 86_400
-        let (y, m, d) = Self.civilFromDays(days)
-        func pad(_ v: Int64, _ width: Int) -> String {
-            let s = String(v)
-            return String(repeating: "0", count: max(0, width - s.count)) + s
-        }
-        return "\(pad(y, 4))-\(pad(m, 2))-\(pad(d, 2))T\(pad(rest / 3600, 2)):\(pad(rest / 60 % 60, 2)):\(pad(rest % 60, 2))Z"
+        UTCTime.iso8601(secondsSinceEpoch: secondsSinceEpoch)
     }
 
     public static func < (a: PolicyTimestamp, b: PolicyTimestamp) -> Bool { a.secondsSinceEpoch < b.secondsSinceEpoch }
@@ -66,18 +59,5 @@ public struct PolicyTimestamp: Sendable, Hashable, Comparable, CustomStringConve
         let doy = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1
         let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
         return era * 146_097 + doe - 719_468
-    }
-
-    /// The inverse of `daysFromCivil`.
-    static func civilFromDays(_ days: Int64) -> (year: Int64, month: Int64, day: Int64) {
-        let z = days + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let doe = z - era * 146_097
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let day = doy - (153 * mp + 2) / 5 + 1
-        let month = mp < 10 ? mp + 3 : mp - 9
-        return (yoe + era * 400 + (month <= 2 ? 1 : 0), month, day)
     }
 }

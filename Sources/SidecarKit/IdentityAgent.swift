@@ -108,7 +108,7 @@ public final class IdentityAgent: Sendable {
         try write(files.trustBundle, Array(bundlePEM.utf8), mode: 0o644)
         log("identity-obtained", [("trigger", .string(trigger)), ("identity", .string(identity.spiffeID.description)),
                                   ("serial", .string(identity.leaf.serialHex)),
-                                  ("notAfter", .string(EventLog.iso8601(identity.leaf.notAfter)))])
+                                  ("notAfter", .string(UTCTime.iso8601(identity.leaf.notAfter, milliseconds: true)))])
     }
 
     // MARK: renewal
