@@ -58,7 +58,7 @@ public final class PolicyAgent: Sendable {
 
     func fetch(identity: TLSIdentity, after version: Int) -> Fetch {
         do {
-            let ctx = try TLSContext(peerRole: .server, identity: identity, resumption: .off)
+            let ctx = try TLSContext(role: .client, identity: identity, resumption: .off)
             let client = HTTPClient(address: try SocketAddress(bootstrap.controlPlane), tls: ctx,
                                     expectServer: bootstrap.controlPlaneIdentity, timeoutMs: (PolicyAgent.longPollSeconds + 10) * 1000,
                                     limits: { var l = HTTPLimits(); l.maxBodyBytes = 64 << 20; return l }())

@@ -101,7 +101,7 @@ import Testing
         // The certificate belongs to the key that signed the CSR: a context built from both accepts them.
         let identity = try TLSIdentity(chain: [cert], key: key, trustBundle: [authority.ca.certificate], trustDomain: meshDomain)
         #expect(identity.spiffeID == right)
-        _ = try TLSContext(peerRole: .client, identity: identity)
+        _ = try TLSContext(role: .server, identity: identity)
     }
 
     /// Issued for a CSR made by `create`, the certificate works in a real mTLS handshake with the CSR's key.

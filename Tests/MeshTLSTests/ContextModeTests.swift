@@ -7,7 +7,7 @@ import Testing
 private func apiServerOutcome(_ minted: Minted?, policy: ClientCertificatePolicy = .optional, authority: TestAuthority,
                               sourceLocation: SourceLocation = #_sourceLocation) throws -> Result<SPIFFEID, PeerRejection> {
     let server = try TLSContext.server(identity: authority.identity(serverID.description), clientCertificates: policy)
-    let client = try minted.map { try TLSContext(peerRole: .server, identity: authority.uncheckedIdentity($0)) }
+    let client = try minted.map { try TLSContext(role: .client, identity: authority.uncheckedIdentity($0)) }
         ?? TLSContext.client(trusting: [authority.ca.certificate], trustDomain: meshDomain)
     let connection = try TLSConnection(serverContext: server, clientContext: client)
     let outcome = connection.handshake()
@@ -63,7 +63,7 @@ private func connect(_ client: TLSContext, toServerPresenting server: TLSIdentit
         let stranger = try TestAuthority(commonName: "another root").mint(clientID.description)
         let connection = try TLSConnection(
             serverContext: TLSContext.server(identity: authority.identity(serverID.description), clientCertificates: .optional),
-            clientContext: TLSContext(peerRole: .server, identity: authority.uncheckedIdentity(stranger)))
+            clientContext: TLSContext(role: .client, identity: authority.uncheckedIdentity(stranger)))
         let outcome = connection.handshake()
         #expect(outcome.server.rejection == .unknownCA, "\(outcome)")
         #expect(outcome.client != .done || connection.server.verifyPeer() != .success(clientID))
@@ -80,7 +80,7 @@ private func connect(_ client: TLSContext, toServerPresenting server: TLSIdentit
         let authority = try TestAuthority()
         let identity = try authority.identity(serverID.description)
         let context = try TLSContext.server(identity: identity, clientCertificates: .optional)
-        #expect(context.role == .client)
+        #expect(context.role == .server)
         #expect(context.identity.spiffeID == serverID)
     }
 
@@ -138,7 +138,7 @@ private func connect(_ client: TLSContext, toServerPresenting server: TLSIdentit
     @Test func trustingClientIsRefusedByAMeshServer() throws {
         let authority = try TestAuthority()
         let connection = try TLSConnection(
-            serverContext: TLSContext(peerRole: .client, identity: authority.identity(serverID.description)),
+            serverContext: TLSContext(role: .server, identity: authority.identity(serverID.description)),
             clientContext: TLSContext.client(trusting: [authority.ca.certificate], trustDomain: meshDomain))
         #expect(connection.handshake().server.rejection == .noCertificate)
     }

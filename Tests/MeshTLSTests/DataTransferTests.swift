@@ -67,8 +67,8 @@ import Testing
     /// A peer that closes the socket without close_notify is a failure, not a clean EOF (truncation attack).
     @Test func socketClosedWithoutCloseNotifyIsNotEOF() throws {
         let authority = try TestAuthority()
-        let serverContext = try TLSContext(peerRole: .client, identity: authority.identity(serverID.description))
-        let clientContext = try TLSContext(peerRole: .server, identity: authority.identity(clientID.description))
+        let serverContext = try TLSContext(role: .server, identity: authority.identity(serverID.description))
+        let clientContext = try TLSContext(role: .client, identity: authority.identity(clientID.description))
         let sockets = try SocketPair()
         let server = try TLSStream(context: serverContext, fd: sockets.serverFD)
         do {

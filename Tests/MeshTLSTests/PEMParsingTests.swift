@@ -78,7 +78,7 @@ import Testing
         let authority = try TestAuthority()
         let cert = try authority.ca.issue(authority.template(clientID.description), for: key)
         let identity = try TLSIdentity(chain: [cert], key: again, trustBundle: [authority.ca.certificate], trustDomain: meshDomain)
-        _ = try TLSContext(peerRole: .client, identity: identity)
+        _ = try TLSContext(role: .server, identity: identity)
     }
 
     @Test(arguments: ["", "garbage", "-----BEGIN " + "PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"])

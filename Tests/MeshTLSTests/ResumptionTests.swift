@@ -13,8 +13,8 @@ import Testing
 
         init(_ mode: ResumptionMode) throws {
             let authority = try TestAuthority()
-            server = try TLSContext(peerRole: .client, identity: authority.identity(serverID.description), resumption: mode)
-            client = try TLSContext(peerRole: .server, identity: authority.identity(clientID.description), resumption: mode)
+            server = try TLSContext(role: .server, identity: authority.identity(serverID.description), resumption: mode)
+            client = try TLSContext(role: .client, identity: authority.identity(clientID.description), resumption: mode)
         }
 
         /// A full first connection; the session is taken after the client read bytes from the server, so the
@@ -80,7 +80,7 @@ import Testing
         let (first, session) = try ends.firstSession()
         defer { withExtendedLifetime(first) {} }
         try #require(session != nil)
-        let otherServer = try TLSContext(peerRole: .client, identity: ends.server.identity, resumption: mode)
+        let otherServer = try TLSContext(role: .server, identity: ends.server.identity, resumption: mode)
         let second = try TLSConnection(serverContext: otherServer, clientContext: ends.client, resume: session)
         let outcome = second.handshake()
         try #require(outcome.server == .done && outcome.client == .done, "\(outcome)")

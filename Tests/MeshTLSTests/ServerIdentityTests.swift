@@ -26,8 +26,8 @@ import Testing
         let server = try authority.mint(other.description)
         let identity = authority.uncheckedIdentity(server)
         let connection = try TLSConnection(
-            serverContext: TLSContext(peerRole: .client, identity: identity),
-            clientContext: TLSContext(peerRole: .server, identity: try authority.identity(clientID.description)))
+            serverContext: TLSContext(role: .server, identity: identity),
+            clientContext: TLSContext(role: .client, identity: try authority.identity(clientID.description)))
         let outcome = connection.handshake()
         try #require(outcome.client == .done && outcome.server == .done, "\(outcome)")
         #expect(connection.client.verifyPeer() == .success(other))
@@ -58,8 +58,8 @@ import Testing
         let authority = try TestAuthority()
         let stranger = try TestAuthority(commonName: "another root").mint(serverID.description)
         let connection = try TLSConnection(
-            serverContext: TLSContext(peerRole: .client, identity: authority.uncheckedIdentity(stranger)),
-            clientContext: TLSContext(peerRole: .server, identity: try authority.identity(clientID.description)))
+            serverContext: TLSContext(role: .server, identity: authority.uncheckedIdentity(stranger)),
+            clientContext: TLSContext(role: .client, identity: try authority.identity(clientID.description)))
         let outcome = connection.handshake()
         #expect(outcome.client.rejection == .unknownCA)
         #expect(outcome.server.rejection == .handshakeFailed, "\(outcome.server)")

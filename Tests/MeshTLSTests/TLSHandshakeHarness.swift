@@ -59,7 +59,7 @@ final class TLSConnection {
     let client: TLSStream
 
     init(serverContext: TLSContext, clientContext: TLSContext, resume: TLSSession? = nil) throws {
-        precondition(serverContext.role == .client && clientContext.role == .server)
+        precondition(serverContext.role == .server && clientContext.role == .client)
         sockets = try SocketPair()
         server = try TLSStream(context: serverContext, fd: sockets.serverFD)
         client = try TLSStream(context: clientContext, fd: sockets.clientFD, resume: resume)
@@ -86,8 +86,8 @@ final class TLSConnection {
     /// A fresh connection between `server` and `client` identities with a completed, successful handshake.
     static func established(server: TLSIdentity, client: TLSIdentity, resumption: ResumptionMode = .stateful,
                             sourceLocation: SourceLocation = #_sourceLocation) throws -> TLSConnection {
-        let c = try TLSConnection(serverContext: TLSContext(peerRole: .client, identity: server, resumption: resumption),
-                                  clientContext: TLSContext(peerRole: .server, identity: client, resumption: resumption))
+        let c = try TLSConnection(serverContext: TLSContext(role: .server, identity: server, resumption: resumption),
+                                  clientContext: TLSContext(role: .client, identity: client, resumption: resumption))
         let outcome = c.handshake()
         #expect(outcome.server == .done && outcome.client == .done, "\(outcome)", sourceLocation: sourceLocation)
         return c
@@ -101,8 +101,8 @@ func inboundOutcome(_ chain: [Certificate], _ key: PrivateKey, authority: TestAu
                     sourceLocation: SourceLocation = #_sourceLocation) throws -> Result<SPIFFEID, PeerRejection> {
     let serverIdentity = try authority.identity(serverID.description)
     let clientIdentity = authority.uncheckedIdentity(Minted(chain: chain, key: key))
-    let serverContext = try TLSContext(peerRole: .client, identity: serverIdentity)
-    let clientContext = try TLSContext(peerRole: .server, identity: clientIdentity, resumption: .stateful,
+    let serverContext = try TLSContext(role: .server, identity: serverIdentity)
+    let clientContext = try TLSContext(role: .client, identity: clientIdentity, resumption: .stateful,
                                        sessionCacheSize: 16, sessionLifetimeSeconds: 60,
                                        presentCertificate: presentCertificate)
     let connection = try TLSConnection(serverContext: serverContext, clientContext: clientContext)
@@ -124,8 +124,8 @@ func outboundOutcome(_ chain: [Certificate], _ key: PrivateKey, expecting expect
                      sourceLocation: SourceLocation = #_sourceLocation) throws -> Result<SPIFFEID, PeerRejection> {
     let serverIdentity = authority.uncheckedIdentity(Minted(chain: chain, key: key))
     let clientIdentity = try authority.identity(clientID.description)
-    let connection = try TLSConnection(serverContext: TLSContext(peerRole: .client, identity: serverIdentity),
-                                       clientContext: TLSContext(peerRole: .server, identity: clientIdentity))
+    let connection = try TLSConnection(serverContext: TLSContext(role: .server, identity: serverIdentity),
+                                       clientContext: TLSContext(role: .client, identity: clientIdentity))
     let outcome = connection.handshake()
     if let why = outcome.client.rejection { return .failure(why) }
     try #require(outcome.client == .done, "outbound handshake never finished: \(outcome)", sourceLocation: sourceLocation)

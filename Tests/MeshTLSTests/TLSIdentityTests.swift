@@ -20,16 +20,16 @@ import Testing
                                        trustDomain: meshDomain)
         #expect(identity.spiffeID == serverID)
         #expect(identity.chain.count == 2)
-        _ = try TLSContext(peerRole: .client, identity: identity)
+        _ = try TLSContext(role: .server, identity: identity)
     }
 
-    @Test(arguments: [PeerRole.client, .server])
-    func contextRefusesKeyThatDoesNotMatchCertificate(role: PeerRole) throws {
+    @Test(arguments: [TLSRole.server, .client])
+    func contextRefusesKeyThatDoesNotMatchCertificate(role: TLSRole) throws {
         let authority = try TestAuthority()
         let minted = try authority.mint(serverID.description)
         let identity = try TLSIdentity(chain: minted.chain, key: try PrivateKey.generateP256(),
                                        trustBundle: [authority.ca.certificate], trustDomain: meshDomain)
-        expectMeshError("tls.key-mismatch") { _ = try TLSContext(peerRole: role, identity: identity) }
+        expectMeshError("tls.key-mismatch") { _ = try TLSContext(role: role, identity: identity) }
     }
 
     @Test(arguments: [
