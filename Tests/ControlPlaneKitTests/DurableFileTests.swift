@@ -4,6 +4,7 @@ import Glibc
 import ControlPlaneKit
 import MeshCore
 import Testing
+import MeshTestSupport
 
 /// Durable replacement of whole files: what is written is what is read, with the asked mode, and leftovers
 /// of interrupted writes are swept away.

@@ -1,5 +1,6 @@
 import MeshCore
 import Testing
+import MeshTestSupport
 
 /// Builds policy bundles for tests from small, valid parts.
 enum PolicyDoc {

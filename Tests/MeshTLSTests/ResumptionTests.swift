@@ -1,6 +1,7 @@
 @testable import MeshTLS
 import MeshCore
 import Testing
+import MeshTestSupport
 
 /// TLS 1.3 resumption between two sidecars: a second connection offering the first one's session skips the
 /// certificate exchange when resumption is on, and still knows who the peer is.
@@ -12,7 +13,7 @@ import Testing
         let client: TLSContext
 
         init(_ mode: ResumptionMode) throws {
-            let authority = try TestAuthority()
+            let authority = try TestCA()
             server = try TLSContext(role: .server, identity: authority.identity(serverID.description), resumption: mode)
             client = try TLSContext(role: .client, identity: authority.identity(clientID.description), resumption: mode)
         }

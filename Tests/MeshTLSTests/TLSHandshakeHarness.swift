@@ -4,6 +4,7 @@ import Glibc
 @testable import MeshTLS
 import MeshCore
 import Testing
+import MeshTestSupport
 
 /// Two connected non-blocking AF_UNIX stream sockets; both closed when the pair goes away.
 final class SocketPair {
@@ -96,7 +97,7 @@ final class TLSConnection {
 
 /// The server's (inbound) verdict on a client presenting `chain` with `key`: the handshake failure reason, or
 /// else `verifyPeer()`. The server is a proper SVID from `authority`; the client trusts `authority`.
-func inboundOutcome(_ chain: [Certificate], _ key: PrivateKey, authority: TestAuthority,
+func inboundOutcome(_ chain: [Certificate], _ key: PrivateKey, authority: TestCA,
                     presentCertificate: Bool = true,
                     sourceLocation: SourceLocation = #_sourceLocation) throws -> Result<SPIFFEID, PeerRejection> {
     let serverIdentity = try authority.identity(serverID.description)
@@ -112,7 +113,7 @@ func inboundOutcome(_ chain: [Certificate], _ key: PrivateKey, authority: TestAu
     return connection.server.verifyPeer()
 }
 
-func inboundOutcome(_ minted: Minted, authority: TestAuthority,
+func inboundOutcome(_ minted: Minted, authority: TestCA,
                     sourceLocation: SourceLocation = #_sourceLocation) throws -> Result<SPIFFEID, PeerRejection> {
     try inboundOutcome(minted.chain, minted.key, authority: authority, sourceLocation: sourceLocation)
 }
@@ -120,7 +121,7 @@ func inboundOutcome(_ minted: Minted, authority: TestAuthority,
 /// The client's (outbound) verdict on a server presenting `chain` with `key`: the client's handshake failure
 /// reason, or else `verifyPeer(expecting:)`. The client is a proper SVID from `authority`.
 func outboundOutcome(_ chain: [Certificate], _ key: PrivateKey, expecting expected: SPIFFEID,
-                     authority: TestAuthority,
+                     authority: TestCA,
                      sourceLocation: SourceLocation = #_sourceLocation) throws -> Result<SPIFFEID, PeerRejection> {
     let serverIdentity = authority.uncheckedIdentity(Minted(chain: chain, key: key))
     let clientIdentity = try authority.identity(clientID.description)
