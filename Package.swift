@@ -15,15 +15,16 @@ let package = Package(
     targets: [
         // L0
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
-        .target(name: "CMeshShims", dependencies: ["COpenSSL"]),
+        .target(name: "CMeshSysShims"),
+        .target(name: "CMeshOpenSSLShims", dependencies: ["COpenSSL"]),
         // L1
         .target(name: "MeshCore"),
         .target(name: "MeshPolicy", dependencies: ["MeshCore"]),
         .target(name: "MeshHTTP1"),
         .target(name: "MeshAPI", dependencies: ["MeshCore"]),
         // L2
-        .target(name: "MeshTLS", dependencies: ["MeshCore", "COpenSSL", "CMeshShims"]),
-        .target(name: "MeshNet", dependencies: ["MeshCore", "CMeshShims"]),
+        .target(name: "MeshTLS", dependencies: ["MeshCore", "COpenSSL", "CMeshOpenSSLShims"]),
+        .target(name: "MeshNet", dependencies: ["MeshCore", "CMeshSysShims"]),
         .target(name: "MeshObservability", dependencies: ["MeshCore", "MeshNet"]),  // on MeshNet: clock, one-write lines
         .target(name: "MeshHTTP", dependencies: ["MeshCore", "MeshHTTP1", "MeshNet", "MeshTLS"]),
         .target(name: "MeshControlClient", dependencies: ["MeshAPI", "MeshCore", "MeshHTTP", "MeshHTTP1", "MeshNet", "MeshTLS"]),
@@ -36,24 +37,26 @@ let package = Package(
                                                        "MeshHTTP1", "MeshAPI"]),
         .target(name: "MeshCLIKit", dependencies: ["MeshCore", "MeshPolicy", "MeshTLS", "MeshNet", "MeshHTTP", "MeshHTTP1", "MeshAPI",
                                                   "MeshControlClient"]),
-        .target(name: "MeshDevKit", dependencies: ["SidecarKit", "MeshTLS", "MeshNet", "MeshCore", "MeshHTTP", "MeshHTTP1"]),
+        .target(name: "MeshDevKit", dependencies: ["MeshTLS", "MeshNet", "MeshCore", "MeshHTTP", "MeshHTTP1"]),
         .executableTarget(name: "mesh-dev", dependencies: ["MeshDevKit", "MeshCore"]),
         .executableTarget(name: "mesh-control", dependencies: ["ControlPlaneKit"]),
         .executableTarget(name: "meshctl", dependencies: ["MeshCLIKit"]),
-        // Tests
-        .testTarget(name: "MeshCoreTests", dependencies: ["MeshCore"]),
-        .testTarget(name: "MeshPolicyTests", dependencies: ["MeshPolicy", "MeshCore"]),
+        // Tests (MeshTestSupport: the shared expectMeshError and TestCA; a plain target so test targets can use it)
+        .target(name: "MeshTestSupport", dependencies: ["MeshCore", "MeshTLS"], path: "Tests/MeshTestSupport"),
+        .testTarget(name: "MeshCoreTests", dependencies: ["MeshCore", "MeshTestSupport"]),
+        .testTarget(name: "MeshPolicyTests", dependencies: ["MeshPolicy", "MeshCore", "MeshTestSupport"]),
         .testTarget(name: "MeshHTTP1Tests", dependencies: ["MeshHTTP1"]),
         .testTarget(name: "MeshAPITests", dependencies: ["MeshAPI", "MeshCore"]),
         .testTarget(name: "MeshControlClientTests", dependencies: ["MeshControlClient", "MeshAPI", "MeshCore", "MeshNet", "MeshTLS",
                                                                    "ControlPlaneKit"]),
         .testTarget(name: "MeshHTTPTests", dependencies: ["MeshHTTP", "MeshHTTP1", "MeshNet", "MeshTLS", "MeshCore"]),
-        .testTarget(name: "MeshNetTests", dependencies: ["MeshNet", "MeshCore"]),
+        .testTarget(name: "MeshNetTests", dependencies: ["MeshNet", "MeshCore", "MeshTestSupport"]),
         .testTarget(name: "MeshObservabilityTests", dependencies: ["MeshObservability", "MeshNet", "MeshCore"]),
-        .testTarget(name: "MeshTLSTests", dependencies: ["MeshTLS", "MeshCore", "MeshNet"]),
+        .testTarget(name: "MeshTLSTests", dependencies: ["MeshTLS", "MeshCore", "MeshNet", "MeshTestSupport"]),
         .testTarget(name: "SidecarTests", dependencies: ["SidecarKit", "MeshTLS", "MeshCore", "MeshPolicy", "MeshNet", "MeshObservability",
-                                                         "mesh-sidecar", "mesh-dev"]),
-        .testTarget(name: "ControlPlaneKitTests", dependencies: ["ControlPlaneKit", "MeshCore", "MeshPolicy", "MeshTLS", "MeshNet", "MeshHTTP", "MeshHTTP1"]),
+                                                         "mesh-sidecar", "mesh-dev", "MeshTestSupport"]),
+        .testTarget(name: "ControlPlaneKitTests", dependencies: ["ControlPlaneKit", "MeshCore", "MeshPolicy", "MeshTLS", "MeshNet", "MeshHTTP",
+                                                                 "MeshHTTP1", "MeshTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

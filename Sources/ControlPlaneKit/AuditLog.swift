@@ -36,7 +36,7 @@ public final class AuditLog: AuditSink {
     @discardableResult
     public func append(time: Double, actor: String, action: String, _ fields: [(String, JSONValue)]) throws(MeshError) -> String {
         try state.withLock { (s) throws(MeshError) -> String in
-            var members: [(String, JSONValue)] = [("seq", .int(s.count + 1)), ("time", .string(Self.iso(time))),
+            var members: [(String, JSONValue)] = [("seq", .int(s.count + 1)), ("time", .string(UTCTime.iso8601(time))),
                                                   ("actor", .string(actor)), ("action", .string(action))]
             members += fields
             members.append(("prev", .string(s.lastHash)))
@@ -110,6 +110,4 @@ public final class AuditLog: AuditSink {
         }
         return out
     }
-
-    static func iso(_ seconds: Double) -> String { UTCTime.iso8601(seconds) }
 }

@@ -76,6 +76,6 @@ enum Table {
 
     static func time(_ t: Int?) -> String {
         guard let t else { return "-" }
-        return AuditTime.iso(Double(t))
+        return UTCTime.iso8601(Double(t))
     }
 }

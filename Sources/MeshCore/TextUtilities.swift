@@ -1,18 +1,5 @@
 /// Small text helpers shared by every layer (pure: no clock, no I/O).
 
-/// Times as RFC 3339 UTC text, computed without the C library (see `CivilCalendar`).
-public enum UTCTime {
-    /// `2026-11-30T07:43:05Z`, or `2026-11-30T07:43:05.123Z` with `milliseconds`.
-    public static func iso8601(_ seconds: Double, milliseconds: Bool = false) -> String {
-        let whole = seconds.rounded(.down)
-        let text = CivilCalendar.rfc3339(secondsSinceEpoch: Int64(whole))
-        guard milliseconds else { return text }
-        let ms = min(999, Int((seconds - whole) * 1000))
-        let digits = String(ms)
-        return String(text.dropLast()) + "." + String(repeating: "0", count: 3 - digits.count) + digits + "Z"
-    }
-}
-
 /// Durations on command lines: `30s`, `5m`, `24h`, `2d`, or plain seconds.
 public enum DurationText {
     /// Seconds; throws `MeshError("usage", …)` for anything else, for non-finite values and beyond `max`.

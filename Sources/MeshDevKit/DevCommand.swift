@@ -6,7 +6,6 @@ import Glibc
 import MeshCore
 import MeshNet
 import MeshTLS
-import SidecarKit
 
 public enum DevCommand {
     public static let usage = """

@@ -7,7 +7,6 @@ import MeshHTTP
 import MeshHTTP1
 import MeshNet
 import MeshTLS
-import SidecarKit
 
 /// `mesh-dev bench-issue`: how many CSRs a running control plane signs per second. Tokens and CSRs (keys)
 /// are made before the clock starts; each request is a full TLS handshake + token redemption (fsync) +

@@ -1,7 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import CMeshShims
+import CMeshSysShims
 import Synchronization
 
 /// What a registered file descriptor wants to hear about. Errors and hang-ups are always reported.

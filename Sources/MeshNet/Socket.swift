@@ -1,7 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import CMeshShims
+import CMeshSysShims
 
 /// Non-blocking TCP socket calls on raw file descriptors. The owner of an fd (a connection or a listener)
 /// decides when to close it; these helpers never close on their own except when creation fails half-way.
@@ -30,7 +30,7 @@ public enum Socket {
         let r = try Syscall.run("accept4") {
             withUnsafeMutablePointer(to: &st) {
                 $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                    CMeshShims_accept4(fd, $0, &len, Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue))
+                    CMeshSysShims_accept4(fd, $0, &len, Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue))
                 }
             }
         }

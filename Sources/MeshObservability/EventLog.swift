@@ -45,7 +45,7 @@ public final class EventLog: Sendable {
 
     /// Like `event` with fields built at run time.
     public func event(_ name: String, fields: [(String, LogValue)]) {
-        var line = "{\"ts\":\"\(Self.iso8601(clock.wallSeconds()))\",\"event\":\(LogValue.string(name).json)"
+        var line = "{\"ts\":\"\(UTCTime.iso8601(clock.wallSeconds(), milliseconds: true))\",\"event\":\(LogValue.string(name).json)"
         for (k, v) in fields {
             if case .none = v { continue }
             line += ",\(LogValue.string(k).json):\(v.json)"
@@ -53,9 +53,6 @@ public final class EventLog: Sendable {
         line += "}\n"
         Syscall.writeAll(fd: fd, line)
     }
-
-    /// `2026-11-30T07:43:05.123Z`.
-    public static func iso8601(_ seconds: Double) -> String { UTCTime.iso8601(seconds, milliseconds: true) }
 }
 
 /// A value in a log line.

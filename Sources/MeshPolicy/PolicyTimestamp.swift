@@ -39,7 +39,7 @@ public struct PolicyTimestamp: Sendable, Hashable, Comparable, CustomStringConve
     }
 
     /// `YYYY-MM-DDTHH:MM:SSZ` (years outside 0001-9999 print with more or fewer digits and do not parse back).
-    public var description: String { CivilCalendar.rfc3339(secondsSinceEpoch: secondsSinceEpoch) }
+    public var description: String { UTCTime.iso8601(secondsSinceEpoch: secondsSinceEpoch) }
 
     public static func < (a: PolicyTimestamp, b: PolicyTimestamp) -> Bool { a.secondsSinceEpoch < b.secondsSinceEpoch }
 }

@@ -1,5 +1,5 @@
 internal import COpenSSL
-import CMeshShims
+internal import CMeshOpenSSLShims
 import MeshCore
 
 /// One X.509 certificate, owned. Immutable after creation, so safe to share between threads.
@@ -72,7 +72,7 @@ public final class Certificate: @unchecked Sendable {
         guard let bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(x509), nil) else { return "" }
         defer { BN_free(bn) }
         guard let s = BN_bn2hex(bn) else { return "" }
-        defer { CMeshShims_OPENSSL_free(s) }
+        defer { CMeshOpenSSLShims_OPENSSL_free(s) }
         return String(cString: s)
     }
 
@@ -92,8 +92,8 @@ public final class Certificate: @unchecked Sendable {
         let names = OpaquePointer(raw)
         defer { GENERAL_NAMES_free(names) }
         var out: [String] = []
-        for i in 0..<CMeshShims_sk_GENERAL_NAME_num(names) {
-            guard let gn = CMeshShims_sk_GENERAL_NAME_value(names, i), gn.pointee.type == GEN_URI else { continue }
+        for i in 0..<CMeshOpenSSLShims_sk_GENERAL_NAME_num(names) {
+            guard let gn = CMeshOpenSSLShims_sk_GENERAL_NAME_value(names, i), gn.pointee.type == GEN_URI else { continue }
             let s = gn.pointee.d.uniformResourceIdentifier
             guard let data = ASN1_STRING_get0_data(s) else { out.append(""); continue }
             let n = Int(ASN1_STRING_length(s))

@@ -1,5 +1,5 @@
 internal import COpenSSL
-import CMeshShims
+internal import CMeshOpenSSLShims
 import MeshCore
 
 /// What to put in a certificate. Defaults describe a proper X.509-SVID; tests change single fields to mint

@@ -1,5 +1,5 @@
 internal import COpenSSL
-import CMeshShims
+internal import CMeshOpenSSLShims
 import MeshCore
 
 /// A PKCS#10 CSR. The control plane uses only its public key and its self-signature (proof of possession);
@@ -90,13 +90,13 @@ public final class CertificateSigningRequest: @unchecked Sendable {
     /// What the CSR asks for (for logs only): its URI SANs if any.
     public var requestedURIs: [String] {
         guard let exts = X509_REQ_get_extensions(req) else { OpenSSLError.clear(); return [] }
-        defer { CMeshShims_sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free) }
+        defer { CMeshOpenSSLShims_sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free) }
         guard let raw = X509V3_get_d2i(exts, NID_subject_alt_name, nil, nil) else { OpenSSLError.clear(); return [] }
         let names = OpaquePointer(raw)
         defer { GENERAL_NAMES_free(names) }
         var out: [String] = []
-        for i in 0..<CMeshShims_sk_GENERAL_NAME_num(names) {
-            guard let gn = CMeshShims_sk_GENERAL_NAME_value(names, i), gn.pointee.type == GEN_URI else { continue }
+        for i in 0..<CMeshOpenSSLShims_sk_GENERAL_NAME_num(names) {
+            guard let gn = CMeshOpenSSLShims_sk_GENERAL_NAME_value(names, i), gn.pointee.type == GEN_URI else { continue }
             let s = gn.pointee.d.uniformResourceIdentifier
             guard let data = ASN1_STRING_get0_data(s) else { out.append(""); continue }
             out.append(String(decoding: UnsafeBufferPointer(start: data, count: Int(ASN1_STRING_length(s))), as: UTF8.self))

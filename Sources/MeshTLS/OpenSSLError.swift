@@ -3,7 +3,7 @@
 /// Swift owner that frees it in `deinit`.
 internal import COpenSSL
 import MeshCore
-import CMeshShims
+internal import CMeshOpenSSLShims
 
 enum OpenSSLError {
     /// Drains this thread's OpenSSL error queue into text. Call on every failure path: a stale queue makes
@@ -51,7 +51,7 @@ final class MemoryBIO {
 
     var contents: [UInt8] {
         var p: UnsafeMutablePointer<CChar>? = nil
-        let n = Int(CMeshShims_BIO_get_mem_data(bio, &p))
+        let n = Int(CMeshOpenSSLShims_BIO_get_mem_data(bio, &p))
         guard n > 0, let p else { return [] }
         return Array(UnsafeRawBufferPointer(start: p, count: n))
     }

@@ -1,5 +1,5 @@
 internal import COpenSSL
-import CMeshShims
+internal import CMeshOpenSSLShims
 import MeshCore
 
 /// An ECDSA P-256 private key. Generated here and never sent anywhere; written only as a 0600 file.
@@ -13,7 +13,7 @@ public final class PrivateKey: @unchecked Sendable {
 
     /// A fresh P-256 key from OpenSSL's CSPRNG.
     public static func generateP256() throws -> PrivateKey {
-        guard let k = CMeshShims_EVP_EC_gen("P-256") else {
+        guard let k = CMeshOpenSSLShims_EVP_EC_gen("P-256") else {
             throw OpenSSLError.error("tls.keygen", "cannot generate a P-256 key")
         }
         return PrivateKey(owning: k)

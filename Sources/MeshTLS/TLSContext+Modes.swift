@@ -1,5 +1,5 @@
 internal import COpenSSL
-import CMeshShims
+internal import CMeshOpenSSLShims
 import MeshCore
 
 /// Whether our server asks a client for a certificate it must send (`required`, the mesh) or may leave out
@@ -16,7 +16,7 @@ extension TLSContext {
     /// certificate (then `TLSStream.verifyPeer()` returns `.failure(.noCertificate)` and the caller decides), but a
     /// client that does present one must pass the same chain + SVID checks as always (a bad one fails the handshake).
     public static func server(identity: TLSIdentity, clientCertificates: ClientCertificatePolicy) throws -> TLSContext {
-        try TLSContext(peerRole: .client, identity: identity, presentCertificate: true,
+        try TLSContext(role: .server, identity: identity, presentCertificate: true,
                        trust: .bundle(identity.trustBundle, identity.trustDomain, clientCertificates),
                        resumption: .stateful, sessionCacheSize: 20_000, sessionLifetimeSeconds: 300)
     }
@@ -25,7 +25,7 @@ extension TLSContext {
     /// bootstrapping with a join token). `verifyPeer(expecting:)` works as usual (server purpose, SVID rules).
     public static func client(trusting trustBundle: [Certificate], trustDomain: TrustDomain) throws -> TLSContext {
         guard !trustBundle.isEmpty else { throw MeshError("tls.empty-bundle", "trust bundle has no certificate") }
-        return try TLSContext(peerRole: .server, identity: nil, presentCertificate: false,
+        return try TLSContext(role: .client, identity: nil, presentCertificate: false,
                               trust: .bundle(trustBundle, trustDomain, .required),
                               resumption: .off, sessionCacheSize: 0, sessionLifetimeSeconds: 0)
     }
@@ -34,7 +34,7 @@ extension TLSContext {
     /// is not verified by OpenSSL; `TLSStream.peerChain()` gives what the server sent. `verifyPeer` on its streams
     /// always fails (`.unknownCA`): nothing about the peer is known until the caller has checked the fingerprint.
     public static func insecureClientForBootstrap() throws -> TLSContext {
-        try TLSContext(peerRole: .server, identity: nil, presentCertificate: false, trust: .nothing,
+        try TLSContext(role: .client, identity: nil, presentCertificate: false, trust: .nothing,
                        resumption: .off, sessionCacheSize: 0, sessionLifetimeSeconds: 0)
     }
 }
@@ -48,8 +48,8 @@ extension TLSStream {
         var out = [Certificate(owning: leaf)]
         // On the client side the stack starts with the leaf; on the server side it holds only what follows it.
         guard let stack = SSL_get_peer_cert_chain(ssl) else { return out }
-        for i in 0..<CMeshShims_sk_X509_num(stack) {
-            guard let x = CMeshShims_sk_X509_value(stack, i) else { continue }
+        for i in 0..<CMeshOpenSSLShims_sk_X509_num(stack) {
+            guard let x = CMeshOpenSSLShims_sk_X509_value(stack, i) else { continue }
             if i == 0 && X509_cmp(x, leaf) == 0 { continue }
             X509_up_ref(x)
             out.append(Certificate(owning: x))

@@ -1,15 +1,27 @@
 internal import COpenSSL
-import CMeshShims
+internal import CMeshOpenSSLShims
 import MeshCore
 
-/// A configured OpenSSL SSL_CTX for one role. TLS 1.3 only. Mesh contexts (`init(peerRole:identity:…)`) always
+/// Our side of a TLS connection: `.server` for the inbound side (we accept), `.client` for the outbound side (we
+/// dial). Named after us, not the peer, so a call site reads as what it builds.
+public enum TLSRole: Sendable {
+    case server
+    case client
+
+    /// The role the peer plays: it decides the EKU and purpose its certificate must carry.
+    public var peer: PeerRole { self == .server ? .client : .server }
+}
+
+/// A configured OpenSSL SSL_CTX for one role. TLS 1.3 only. Mesh contexts (`init(role:identity:…)`) always
 /// require mutual authentication; the API and bootstrap contexts (`TLSContext+Modes.swift`) relax it.
 /// Shared by every loop: after `init` it is only read (OpenSSL allows that across threads).
 public final class TLSContext: @unchecked Sendable {
     // @unchecked: the SSL_CTX is fully configured in init and never mutated afterwards; SSL objects created
     // from it on different threads is supported by OpenSSL. The session cache inside it has its own lock.
     let ctx: OpaquePointer
-    public let role: PeerRole
+    /// Our role; `peerRole` is the other side's.
+    public let role: TLSRole
+    public var peerRole: PeerRole { role.peer }
     /// What we present, if anything (nil for the client contexts that present no certificate).
     let ownIdentity: TLSIdentity?
     /// The trust domain a peer's SVID must belong to; nil for the insecure bootstrap context, which trusts nothing
@@ -25,7 +37,7 @@ public final class TLSContext: @unchecked Sendable {
         case nothing
     }
 
-    /// The identity this context was built with. Every mesh context (`init(peerRole:identity:…)`) and every
+    /// The identity this context was built with. Every mesh context (`init(role:identity:…)`) and every
     /// `server(identity:clientCertificates:)` context has one; the certificate-less client contexts
     /// (`client(trusting:trustDomain:)`, `insecureClientForBootstrap()`) do not, and asking them is a programming
     /// error that traps.
@@ -34,26 +46,25 @@ public final class TLSContext: @unchecked Sendable {
         return ownIdentity
     }
 
-    /// `role` is the role of the *peer*: `.client` builds our server context (inbound), `.server` our client
-    /// context (outbound).
-    public convenience init(peerRole role: PeerRole, identity: TLSIdentity, resumption: ResumptionMode = .stateful,
+    /// `role` is our own: `.server` builds the inbound context, `.client` the outbound one.
+    public convenience init(role: TLSRole, identity: TLSIdentity, resumption: ResumptionMode = .stateful,
                 sessionCacheSize: Int = 20_000, sessionLifetimeSeconds: Int = 300) throws {
-        try self.init(peerRole: role, identity: identity, resumption: resumption, sessionCacheSize: sessionCacheSize,
+        try self.init(role: role, identity: identity, resumption: resumption, sessionCacheSize: sessionCacheSize,
                       sessionLifetimeSeconds: sessionLifetimeSeconds, presentCertificate: true)
     }
 
     /// `presentCertificate: false` exists for tests of a client that shows no certificate.
-    convenience init(peerRole role: PeerRole, identity: TLSIdentity, resumption: ResumptionMode,
+    convenience init(role: TLSRole, identity: TLSIdentity, resumption: ResumptionMode,
                      sessionCacheSize: Int, sessionLifetimeSeconds: Int, presentCertificate: Bool) throws {
-        try self.init(peerRole: role, identity: identity, presentCertificate: presentCertificate,
+        try self.init(role: role, identity: identity, presentCertificate: presentCertificate,
                       trust: .bundle(identity.trustBundle, identity.trustDomain, .required), resumption: resumption,
                       sessionCacheSize: sessionCacheSize, sessionLifetimeSeconds: sessionLifetimeSeconds)
     }
 
     /// Every context is built here. `identity` is presented when `presentCertificate` (it must then be non-nil).
-    init(peerRole role: PeerRole, identity: TLSIdentity?, presentCertificate: Bool, trust: PeerTrust,
+    init(role: TLSRole, identity: TLSIdentity?, presentCertificate: Bool, trust: PeerTrust,
          resumption: ResumptionMode, sessionCacheSize: Int, sessionLifetimeSeconds: Int) throws {
-        guard let ctx = SSL_CTX_new(role == .client ? TLS_server_method() : TLS_client_method()) else {
+        guard let ctx = SSL_CTX_new(role == .server ? TLS_server_method() : TLS_client_method()) else {
             throw OpenSSLError.error("tls.context", "SSL_CTX_new")
         }
         self.ctx = ctx
@@ -62,18 +73,18 @@ public final class TLSContext: @unchecked Sendable {
         self.ownIdentity = identity
         if case .bundle(_, let domain, _) = trust { self.trustDomain = domain } else { self.trustDomain = nil }
         self.resumption = resumption
-        _ = CMeshShims_SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION)
-        var options = CMeshShims_SSL_OP_NO_RENEGOTIATION | CMeshShims_SSL_OP_NO_COMPRESSION
-        if resumption != .tickets { options |= CMeshShims_SSL_OP_NO_TICKET }
+        _ = CMeshOpenSSLShims_SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION)
+        var options = CMeshOpenSSLShims_SSL_OP_NO_RENEGOTIATION | CMeshOpenSSLShims_SSL_OP_NO_COMPRESSION
+        if resumption != .tickets { options |= CMeshOpenSSLShims_SSL_OP_NO_TICKET }
         SSL_CTX_set_options(ctx, options)
         // NO_AUTO_CHAIN: send our leaf (and configured intermediates) only. Without it OpenSSL appends the root
         // from the trust store, and every peer decodes one more certificate per handshake for nothing (the
         // peer has the root already) — measured at ~0.5 ms of CPU per connection pair on OpenSSL 3.0.
-        _ = CMeshShims_SSL_CTX_set_mode(ctx, Int(SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER
+        _ = CMeshOpenSSLShims_SSL_CTX_set_mode(ctx, Int(SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER
                                                  | SSL_MODE_RELEASE_BUFFERS | SSL_MODE_NO_AUTO_CHAIN))
         // Read-ahead: one read(2) takes a record's header and body (and whatever follows) instead of two reads
         // per record. Callers must then drain while `hasPending` (buffered bytes are invisible to epoll).
-        CMeshShims_SSL_CTX_set_read_ahead(ctx, 1)
+        CMeshOpenSSLShims_SSL_CTX_set_read_ahead(ctx, 1)
 
         // Our identity.
         if presentCertificate, let identity { try Self.useIdentity(ctx, identity) }
@@ -85,34 +96,34 @@ public final class TLSContext: @unchecked Sendable {
         case .bundle(let bundle, _, let clientCertificates):
             for root in bundle { X509_STORE_add_cert(store, root.x509) }
             // A server with `.optional` still asks for a certificate and verifies one that is sent.
-            let mustSend = role == .server || clientCertificates == .required
+            let mustSend = role == .client || clientCertificates == .required
             SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | (mustSend ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0), nil)
         case .nothing:
             SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, nil)
         }
         SSL_CTX_set_verify_depth(ctx, 4)
         let param = SSL_CTX_get0_param(ctx)
-        X509_VERIFY_PARAM_set_purpose(param, role == .client ? X509_PURPOSE_SSL_CLIENT : X509_PURPOSE_SSL_SERVER)
+        X509_VERIFY_PARAM_set_purpose(param, role == .server ? X509_PURPOSE_SSL_CLIENT : X509_PURPOSE_SSL_SERVER)
 
-        if role == .client {
+        if role == .server {
             let sid: [UInt8] = Array("mesh-sidecar".utf8)
             SSL_CTX_set_session_id_context(ctx, sid, UInt32(sid.count))
             switch resumption {
             case .off:
-                _ = CMeshShims_SSL_CTX_set_session_cache_mode(ctx, Int(SSL_SESS_CACHE_OFF))
+                _ = CMeshOpenSSLShims_SSL_CTX_set_session_cache_mode(ctx, Int(SSL_SESS_CACHE_OFF))
                 SSL_CTX_set_num_tickets(ctx, 0)
             case .tickets:
-                _ = CMeshShims_SSL_CTX_set_session_cache_mode(ctx, Int(SSL_SESS_CACHE_OFF))
+                _ = CMeshOpenSSLShims_SSL_CTX_set_session_cache_mode(ctx, Int(SSL_SESS_CACHE_OFF))
                 SSL_CTX_set_num_tickets(ctx, 1)
             case .stateful:
-                _ = CMeshShims_SSL_CTX_set_session_cache_mode(ctx, Int(SSL_SESS_CACHE_SERVER))
-                _ = CMeshShims_SSL_CTX_sess_set_cache_size(ctx, sessionCacheSize)
+                _ = CMeshOpenSSLShims_SSL_CTX_set_session_cache_mode(ctx, Int(SSL_SESS_CACHE_SERVER))
+                _ = CMeshOpenSSLShims_SSL_CTX_sess_set_cache_size(ctx, sessionCacheSize)
                 SSL_CTX_set_num_tickets(ctx, 1)
             }
             SSL_CTX_set_timeout(ctx, Int(sessionLifetimeSeconds))
         } else {
             // We keep sessions ourselves (per upstream, per loop): OpenSSL's client cache stays off.
-            _ = CMeshShims_SSL_CTX_set_session_cache_mode(ctx, Int(SSL_SESS_CACHE_OFF))
+            _ = CMeshOpenSSLShims_SSL_CTX_set_session_cache_mode(ctx, Int(SSL_SESS_CACHE_OFF))
         }
     }
 
@@ -123,7 +134,7 @@ public final class TLSContext: @unchecked Sendable {
             throw OpenSSLError.error("tls.context", "cannot use our certificate")
         }
         for intermediate in identity.chain.dropFirst() {
-            _ = CMeshShims_SSL_CTX_add1_chain_cert(ctx, intermediate.x509)
+            _ = CMeshOpenSSLShims_SSL_CTX_add1_chain_cert(ctx, intermediate.x509)
         }
         guard SSL_CTX_use_PrivateKey(ctx, identity.key.pkey) == 1, SSL_CTX_check_private_key(ctx) == 1 else {
             throw OpenSSLError.error("tls.key-mismatch", "the private key does not match our certificate")

@@ -2,7 +2,7 @@
 import Glibc
 #endif
 internal import COpenSSL
-import CMeshShims
+internal import CMeshOpenSSLShims
 import MeshCore
 
 /// One TLS connection over a non-blocking socket the caller owns (the stream never closes the fd).
@@ -42,7 +42,7 @@ public final class TLSStream {
         self.ssl = ssl
         self.context = context
         SSL_set_fd(ssl, fd)
-        if context.role == .client {
+        if context.role == .server {
             SSL_set_accept_state(ssl)
         } else {
             SSL_set_connect_state(ssl)
@@ -97,7 +97,7 @@ public final class TLSStream {
         if verify != X509_V_OK { return .failure(SVIDValidator.rejection(forVerifyResult: verify)) }
         X509_up_ref(leaf)
         let cert = Certificate(owning: leaf)
-        let result = SVIDValidator.validate(cert, role: context.role, trustDomain: trustDomain)
+        let result = SVIDValidator.validate(cert, role: context.peerRole, trustDomain: trustDomain)
         if case .success(let id) = result, let expected, id != expected { return .failure(.wrongServerIdentity) }
         return result
     }

@@ -81,7 +81,7 @@ enum AdminServer {
             limit = n
         }
         let items = runtime.stats.decisions.recent(allowed: allowed, limit: limit).map { d in
-            "{\"time\":\(JSONText.quote(EventLog.iso8601(d.time))),\"direction\":\"\(d.direction.rawValue)\","
+            "{\"time\":\(JSONText.quote(UTCTime.iso8601(d.time, milliseconds: true))),\"direction\":\"\(d.direction.rawValue)\","
                 + "\"listener\":\(JSONText.quote(d.listener)),\"port\":\(d.port),\"peer\":\(JSONText.quote(d.peer)),"
                 + "\"identity\":\(d.identity.map(JSONText.quote) ?? "null"),\"verdict\":\"\(d.allowed ? "allow" : "deny")\","
                 + "\"rule\":\(JSONText.quote(d.rule)),\"reason\":\(JSONText.quote(d.reason))}"

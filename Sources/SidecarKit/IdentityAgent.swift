@@ -103,13 +103,13 @@ public final class IdentityAgent: Sendable {
         // Check before writing: the answer must be a valid SVID for our trust domain, for our key.
         let identity = try TLSIdentity(certificatePEM: Array(chainPEM.utf8), keyPEM: key.pem(), bundlePEM: Array(bundlePEM.utf8),
                                        trustDomain: files.trustDomain)
-        _ = try TLSContext(peerRole: .client, identity: identity, resumption: .off)  // key matches certificate
+        _ = try TLSContext(role: .server, identity: identity, resumption: .off)  // key matches certificate
         try write(files.key, key.pem(), mode: 0o600)
         try write(files.certificate, Array(chainPEM.utf8), mode: 0o644)
         try write(files.trustBundle, Array(bundlePEM.utf8), mode: 0o644)
         log("identity-obtained", [("trigger", .string(trigger)), ("identity", .string(identity.spiffeID.description)),
                                   ("serial", .string(identity.leaf.serialHex)),
-                                  ("notAfter", .string(EventLog.iso8601(identity.leaf.notAfter)))])
+                                  ("notAfter", .string(UTCTime.iso8601(identity.leaf.notAfter, milliseconds: true)))])
     }
 
     // MARK: renewal
@@ -131,7 +131,7 @@ public final class IdentityAgent: Sendable {
                     continue
                 }
                 do {
-                    let ctx = try TLSContext(peerRole: .server, identity: id, resumption: .off)
+                    let ctx = try TLSContext(role: .client, identity: id, resumption: .off)
                     try obtain(via: ctx, token: nil, trigger: "renewal")
                     renewalsOK.add(1, ordering: .relaxed)
                     backoff.succeeded()

@@ -79,7 +79,7 @@ public final class PolicyAgent: Sendable {
 
     func fetch(identity: TLSIdentity, after version: Int) -> Fetch {
         do {
-            let ctx = try TLSContext(peerRole: .server, identity: identity, resumption: .off)
+            let ctx = try TLSContext(role: .client, identity: identity, resumption: .off)
             let client = try ControlPlaneClient(settings: bootstrap, tls: ctx, timeoutMs: (PolicyAgent.longPollSeconds + 10) * 1000,
                                                 maxBodyBytes: 64 << 20)
             guard case .slice(let answer) = try client.pollSlice(after: version) else { return .unchanged }

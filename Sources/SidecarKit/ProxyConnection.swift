@@ -102,7 +102,7 @@ final class ProxyConnection: EventHandler {
     private func ownCertificateExpired() -> Bool {
         let leaf = state.identity.leaf
         guard leaf.notAfter <= runtime.clock.wallSeconds() else { return false }
-        finish(reason: "own-certificate-expired", detail: "our certificate expired at \(EventLog.iso8601(leaf.notAfter))", refused: true)
+        finish(reason: "own-certificate-expired", detail: "our certificate expired at \(UTCTime.iso8601(leaf.notAfter, milliseconds: true))", refused: true)
         return true
     }
 

@@ -57,7 +57,7 @@ public final class Reloader: Sendable {
                     ("trigger", .string(trigger)), ("generation", .int(state.generation)),
                     ("identity", .string(state.identity.spiffeID.description)),
                     ("certSerial", .string(state.identity.leaf.serialHex)),
-                    ("certNotAfter", .string(EventLog.iso8601(state.identity.leaf.notAfter))),
+                    ("certNotAfter", .string(UTCTime.iso8601(state.identity.leaf.notAfter, milliseconds: true))),
                 ])
             case .failure(let e):
                 // Remember what we saw so a broken file is not retried every second; a later write retries.

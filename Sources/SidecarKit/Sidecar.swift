@@ -89,7 +89,7 @@ public final class Sidecar: @unchecked Sendable {
             ("loops", .int(count)),
             ("inbound", .string(config.inbound.map { "\($0.name)=\($0.listen)->\($0.forwardTo)" }.joined(separator: ","))),
             ("outbound", .string(config.outbound.map { "\($0.name)=\($0.listen)->\($0.upstream)" }.joined(separator: ","))),
-            ("certNotAfter", .string(EventLog.iso8601(runtime.state.identity.leaf.notAfter))),
+            ("certNotAfter", .string(UTCTime.iso8601(runtime.state.identity.leaf.notAfter, milliseconds: true))),
             ("admin", .string(config.admin.enabled ? config.admin.listen.description : "off")),
         ])
     }

@@ -54,10 +54,10 @@ public final class SidecarState: Sendable {
         self.generation = generation
         self.loadedAt = loadedAt
         self.config = config
-        inboundTLS = try TLSContext(peerRole: .client, identity: identity, resumption: config.tls.resumption,
+        inboundTLS = try TLSContext(role: .server, identity: identity, resumption: config.tls.resumption,
                                     sessionCacheSize: config.tls.sessionCacheSize,
                                     sessionLifetimeSeconds: config.tls.sessionLifetimeSeconds)
-        outboundTLS = try TLSContext(peerRole: .server, identity: identity, resumption: config.tls.resumption)
+        outboundTLS = try TLSContext(role: .client, identity: identity, resumption: config.tls.resumption)
         authorizer = makeAuthorizer(config: config, trustDomain: identity.trustDomain, slice: slice)
         var apps: [String: SocketAddress] = [:]
         for l in config.inbound { apps[l.name] = try SocketAddress(l.forwardTo) }

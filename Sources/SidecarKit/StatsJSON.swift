@@ -31,7 +31,7 @@ enum StatsJSON {
             + "\"failures\":[\(failures.joined(separator: ","))],\"decisions\":[\(decisions.joined(separator: ","))],"
             + "\"reloads\":\(results("mesh_reloads_total"))"
         if snap.family("mesh_certificate_renewals_total") != nil {
-            let notAfter = EventLog.iso8601(Double(snap.int("mesh_certificate_expiry_timestamp_seconds")))
+            let notAfter = UTCTime.iso8601(Double(snap.int("mesh_certificate_expiry_timestamp_seconds")), milliseconds: true)
             out += ",\"identity\":{\"renewals\":\(results("mesh_certificate_renewals_total")),\"notAfter\":\(JSONText.quote(notAfter)),"
                 + "\"expiring\":\(snap.int("mesh_certificate_expiring") == 1)}"
         }
@@ -64,14 +64,14 @@ enum ConfigJSON {
             + "\"idleTimeoutMs\":\(l.idleTimeoutMs),\"maxConnections\":\(l.maxConnections),"
             + "\"maxConcurrentHandshakesPerLoop\":\(l.maxConcurrentHandshakesPerLoop),\"bufferBytes\":\(l.bufferBytes)}"
         let bundle = state.identity.trustBundle.map {
-            "{\"sha256\":\(q($0.sha256Fingerprint)),\"subject\":\(q($0.commonName)),\"notAfter\":\(q(EventLog.iso8601($0.notAfter)))}"
+            "{\"sha256\":\(q($0.sha256Fingerprint)),\"subject\":\(q($0.commonName)),\"notAfter\":\(q(UTCTime.iso8601($0.notAfter, milliseconds: true)))}"
         }
         let lastReload = reloader.lastReload.map {
-            "{\"time\":\(q(EventLog.iso8601($0.time))),\"trigger\":\(q($0.trigger)),\"ok\":\($0.ok),\"error\":\($0.error.map(q) ?? "null")}"
+            "{\"time\":\(q(UTCTime.iso8601($0.time, milliseconds: true))),\"trigger\":\(q($0.trigger)),\"ok\":\($0.ok),\"error\":\($0.error.map(q) ?? "null")}"
         } ?? "null"
-        return "{\"generation\":\(state.generation),\"loadedAt\":\(q(EventLog.iso8601(state.loadedAt))),"
+        return "{\"generation\":\(state.generation),\"loadedAt\":\(q(UTCTime.iso8601(state.loadedAt, milliseconds: true))),"
             + "\"identity\":{\"spiffeID\":\(q(state.identity.spiffeID.description)),\"certificateSerial\":\(q(leaf.serialHex)),"
-            + "\"notBefore\":\(q(EventLog.iso8601(leaf.notBefore))),\"notAfter\":\(q(EventLog.iso8601(leaf.notAfter))),"
+            + "\"notBefore\":\(q(UTCTime.iso8601(leaf.notBefore, milliseconds: true))),\"notAfter\":\(q(UTCTime.iso8601(leaf.notAfter, milliseconds: true))),"
             + "\"certificate\":\(q(c.identity.certificate)),\"key\":\(q(c.identity.key)),\"trustBundle\":\(q(c.identity.trustBundle)),"
             + "\"trustDomain\":\(q(c.identity.trustDomain.name))},"
             + "\"trustBundle\":[\(bundle.joined(separator: ","))],"

@@ -3,6 +3,7 @@ import Foundation
 import MeshCore
 import MeshTLS
 import Testing
+import MeshTestSupport
 
 /// The hash-chained audit log: each record names the hash of the one before; reopening continues the chain;
 /// tampering, deletion and reordering are caught; a torn last line (crash mid-append) is cut off.

@@ -2,6 +2,7 @@ import ControlPlaneKit
 import MeshCore
 import MeshTLS
 import Testing
+import MeshTestSupport
 
 /// CA rotation on its schedule: staged → issuing → retiring → retired, refused while one is under way, and
 /// every step durable (checked by reloading the store from disk after each).

@@ -2,6 +2,7 @@ import ControlPlaneKit
 import MeshCore
 import MeshTLS
 import Testing
+import MeshTestSupport
 
 /// The CA at rest: created once, keys encrypted, loaded with the passphrase, and leaves signed by the issuing
 /// authority (self-made root or imported intermediate). Rotation is in CARotationTests.
@@ -94,7 +95,7 @@ import Testing
         let dir = try TempDir()
         try FileCAStateRepository.initialize(dataDir: dir.path, trustDomain: trustDomain(), passphrase: testPassphrase, now: now)
         let ca = try StoredCA(dataDir: dir.path, passphrase: testPassphrase)
-        let stranger = try CertificateAuthority.selfSignedRoot(trustDomain: trustDomain(), now: now)
+        let stranger = try TestCA(trustDomain: trustDomain(), now: now).ca
         let id = try SPIFFEID.workload("spiffe://mesh.local/ns/shop/sa/cart")
         let leaf = try stranger.issue(.svid(id, now: now, lifetime: 3600), for: PrivateKey.generateP256())
         #expect(try !dir.opensslVerifies(chain: [leaf], bundle: ca.bundle))
@@ -104,7 +105,7 @@ import Testing
     @Test func anImportedIntermediateIssuesAndItsRootIsTheBundle() throws {
         let dir = try TempDir()
         let td = try trustDomain()
-        let root = try CertificateAuthority.selfSignedRoot(trustDomain: td, now: now, commonName: "corp root")
+        let root = try TestCA(trustDomain: td, commonName: "corp root", now: now).ca
         let interKey = try PrivateKey.generateP256()
         let inter = try root.issue(.ca(trustDomain: td, commonName: "corp mesh intermediate", now: now, lifetime: 86_400 * 30),
                                    for: interKey)
@@ -127,7 +128,7 @@ import Testing
     @Test func anImportedChainOfTwoIntermediatesIsSentWhole() throws {
         let dir = try TempDir()
         let td = try trustDomain()
-        let root = try CertificateAuthority.selfSignedRoot(trustDomain: td, now: now, commonName: "corp root")
+        let root = try TestCA(trustDomain: td, commonName: "corp root", now: now).ca
         let upperKey = try PrivateKey.generateP256()
         let upper = try root.issue(.ca(trustDomain: td, commonName: "corp upper", now: now, lifetime: 86_400), for: upperKey)
         let lowerKey = try PrivateKey.generateP256()

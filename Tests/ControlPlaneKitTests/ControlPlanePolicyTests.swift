@@ -1,4 +1,5 @@
 @testable import ControlPlaneKit
+import MeshTestSupport
 import MeshCore
 import MeshPolicy
 import MeshNet

@@ -3,6 +3,7 @@ import MeshCore
 import MeshNet
 import MeshTLS
 import Testing
+import MeshTestSupport
 
 /// The control plane's rules with a test clock: admin credential, join tokens, issuance (the CA decides the
 /// identity), renewal, rate limits, and the audit record of each.

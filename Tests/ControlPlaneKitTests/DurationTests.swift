@@ -1,6 +1,7 @@
 import ControlPlaneKit
 import MeshCore
 import Testing
+import MeshTestSupport
 
 /// `--cert-ttl` and `--rotation-overlap` values: a number with an optional s/m/h/d unit, positive, at least
 /// the option's minimum.

@@ -1,3 +1,4 @@
+import MeshTestSupport
 import ControlPlaneKit
 import Foundation
 import MeshCore

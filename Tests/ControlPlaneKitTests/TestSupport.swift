@@ -108,23 +108,6 @@ let testPassphrase = Array("correct horse battery staple".utf8)
 
 func trustDomain(_ name: String = "mesh.local") throws -> TrustDomain { try TrustDomain(name) }
 
-/// Runs `body`, expecting a MeshError with `code`; returns it.
-@discardableResult
-func expectMeshError(_ code: String, sourceLocation: SourceLocation = #_sourceLocation,
-                     _ body: () throws -> Void) -> MeshError? {
-    do {
-        try body()
-        Issue.record("expected \(code), but nothing was thrown", sourceLocation: sourceLocation)
-        return nil
-    } catch let error as MeshError {
-        #expect(error.code == code, "reason: \(error.reason)", sourceLocation: sourceLocation)
-        return error
-    } catch {
-        Issue.record("expected MeshError \(code), got \(error)", sourceLocation: sourceLocation)
-        return nil
-    }
-}
-
 /// The lines of a text file, without their newlines.
 func lines(_ text: String) -> [String] { text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init).filter { !$0.isEmpty } }
 

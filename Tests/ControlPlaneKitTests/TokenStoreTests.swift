@@ -2,6 +2,7 @@
 import MeshCore
 import MeshTLS
 import Testing
+import MeshTestSupport
 
 /// Join tokens: single use, bound to one identity, expiring, stored only as a SHA-256, durable across restarts.
 @Suite struct TokenStoreTests {

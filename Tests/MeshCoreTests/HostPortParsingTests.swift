@@ -1,5 +1,6 @@
 import MeshCore
 import Testing
+import MeshTestSupport
 
 @Suite struct HostPortParsingTests {
     @Test(arguments: [

@@ -1,5 +1,6 @@
 import MeshCore
 import Testing
+import MeshTestSupport
 
 @Suite struct JSONObjectReaderTests {
     static func node(_ text: String, at path: JSONPath = .root) throws -> JSONNode {

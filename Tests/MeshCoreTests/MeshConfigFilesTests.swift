@@ -1,6 +1,7 @@
 import Foundation
 import MeshCore
 import Testing
+import MeshTestSupport
 
 /// Runs every document in `mesh-config/` (valid) and `mesh-config/invalid/` (each must be refused with the
 /// code listed here, so a new invalid example needs a line in `expectedCodes`).

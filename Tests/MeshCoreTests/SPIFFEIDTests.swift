@@ -1,5 +1,6 @@
 import MeshCore
 import Testing
+import MeshTestSupport
 
 @Suite struct SPIFFEIDTests {
     /// Every reject vector of SECURITY.md §1, plus a few more, with the code that names the broken rule.

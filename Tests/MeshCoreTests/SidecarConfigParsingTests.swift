@@ -1,5 +1,6 @@
 import MeshCore
 import Testing
+import MeshTestSupport
 
 /// A config document that must be refused with `code`, with `path` at the start of the reason.
 struct BadConfig: Sendable, CustomTestStringConvertible {

@@ -1,5 +1,6 @@
 import MeshCore
 import Testing
+import MeshTestSupport
 
 /// A rejected document and the code it must produce.
 struct BadJSON: Sendable, CustomTestStringConvertible {

@@ -1,28 +1,6 @@
 import MeshCore
 import Testing
 
-/// Runs `body` and expects it to throw a `MeshError` with `code` (and, when given, a reason starting with
-/// `reasonPrefix`). Returns the error for further checks.
-@discardableResult
-func expectMeshError(_ code: String, reasonPrefix: String? = nil,
-                     sourceLocation: SourceLocation = #_sourceLocation,
-                     _ body: () throws -> Void) -> MeshError? {
-    do {
-        try body()
-        Issue.record("expected \(code), but nothing was thrown", sourceLocation: sourceLocation)
-        return nil
-    } catch let error as MeshError {
-        #expect(error.code == code, "reason: \(error.reason)", sourceLocation: sourceLocation)
-        if let reasonPrefix {
-            #expect(error.reason.hasPrefix(reasonPrefix), "reason: \(error.reason)", sourceLocation: sourceLocation)
-        }
-        return error
-    } catch {
-        Issue.record("expected MeshError \(code), got \(error)", sourceLocation: sourceLocation)
-        return nil
-    }
-}
-
 /// Builds sidecar config documents for tests from small, valid parts.
 enum ConfigDoc {
     static let identity = #""identity": {"trustDomain": "mesh.local", "certificate": "certs/a.crt", "key": "certs/a.key", "trustBundle": "certs/ca.crt"}"#

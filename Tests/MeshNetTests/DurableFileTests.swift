@@ -4,6 +4,7 @@ import Glibc
 import MeshCore
 import MeshNet
 import Testing
+import MeshTestSupport
 
 /// Durable replacement of whole files (MeshNet, used by the control plane, the sidecar and the dev tools):
 /// what is written is what is read, with the asked mode, and leftovers of interrupted writes are swept away.

@@ -1,3 +1,4 @@
+import MeshTestSupport
 import Foundation
 import MeshCore
 import Testing
@@ -26,21 +27,4 @@ final class TempDir {
     }
 
     func names() throws -> [String] { try FileManager.default.contentsOfDirectory(atPath: path).sorted() }
-}
-
-/// Runs `body` and expects a `MeshError` with `code`.
-@discardableResult
-func expectMeshError(_ code: String, sourceLocation: SourceLocation = #_sourceLocation,
-                     _ body: () throws -> Void) -> MeshError? {
-    do {
-        try body()
-        Issue.record("expected \(code), but nothing was thrown", sourceLocation: sourceLocation)
-        return nil
-    } catch let error as MeshError {
-        #expect(error.code == code, "reason: \(error.reason)", sourceLocation: sourceLocation)
-        return error
-    } catch {
-        Issue.record("expected MeshError \(code), got \(error)", sourceLocation: sourceLocation)
-        return nil
-    }
 }

@@ -1,6 +1,7 @@
 import MeshCore
 import MeshPolicy
 import Testing
+import MeshTestSupport
 
 @Suite struct PolicyExplainTests {
     typealias D = PolicyDoc

@@ -2,6 +2,7 @@ import Foundation
 import MeshCore
 import MeshPolicy
 import Testing
+import MeshTestSupport
 
 /// The example mesh in `mesh-config/mesh/` must load and decide as documented; every bundle in
 /// `mesh-config/mesh-invalid/` (a file, or a folder of files) must be refused with the code listed here.

@@ -1,6 +1,7 @@
 import MeshCore
 import MeshPolicy
 import Testing
+import MeshTestSupport
 
 /// Builds policy bundles for tests from small, valid parts.
 enum PolicyDoc {

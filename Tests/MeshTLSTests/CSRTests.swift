@@ -4,6 +4,7 @@ import Glibc
 @testable import MeshTLS
 import MeshCore
 import Testing
+import MeshTestSupport
 
 /// PKCS#10 CSRs: proof of possession is checked, only P-256 is accepted, and the CA takes nothing from a CSR
 /// but its public key.
@@ -59,7 +60,7 @@ import Testing
     ])
     func refusesInputThatIsNotACSR(_ name: String, text: String) throws {
         let pem: [UInt8] = switch text {
-        case "CERT": try TestAuthority().mint(clientID.description).chain[0].pem()
+        case "CERT": try TestCA().mint(clientID.description).chain[0].pem()
         case "KEY": try PrivateKey.generateP256().pem()
         default: Array(text.utf8)
         }
@@ -77,7 +78,7 @@ import Testing
     /// The CSR asks for another workload's ID; the CA issues exactly what the template says, for the CSR's key.
     @Test(.enabled(if: OpenSSLCLI.isAvailable))
     func caIssuesTemplateIdentityNotTheCSRsRequest() throws {
-        let authority = try TestAuthority()
+        let authority = try TestCA()
         let key = try PrivateKey.generateP256()
         let cli = try OpenSSLWorkspace()
         try cli.write("key.pem", key.pem())
@@ -101,12 +102,12 @@ import Testing
         // The certificate belongs to the key that signed the CSR: a context built from both accepts them.
         let identity = try TLSIdentity(chain: [cert], key: key, trustBundle: [authority.ca.certificate], trustDomain: meshDomain)
         #expect(identity.spiffeID == right)
-        _ = try TLSContext(peerRole: .client, identity: identity)
+        _ = try TLSContext(role: .server, identity: identity)
     }
 
     /// Issued for a CSR made by `create`, the certificate works in a real mTLS handshake with the CSR's key.
     @Test func certificateIssuedForCSRWorksInAHandshake() throws {
-        let authority = try TestAuthority()
+        let authority = try TestCA()
         let key = try PrivateKey.generateP256()
         let csr = try CertificateSigningRequest(pem: CertificateSigningRequest.create(key: key, commonName: "frontend").pem())
         let cert = try authority.ca.issue(.svid(clientID, now: authority.now, lifetime: 3600), for: csr)

@@ -1,11 +1,12 @@
 @testable import MeshTLS
 import MeshCore
 import Testing
+import MeshTestSupport
 
 /// A way to mint a peer certificate, named for the test report.
 struct PeerCert: Sendable, CustomTestStringConvertible {
     let name: String
-    let mint: @Sendable (TestAuthority) throws -> Minted
+    let mint: @Sendable (TestCA) throws -> Minted
     var testDescription: String { name }
 
     /// Our CA signs the template for `uri` after `change`.
@@ -26,7 +27,7 @@ private let day = 86_400.0
 /// with the exact reason our logs and counters get.
 @Suite struct ClientCertificateMatrixTests {
     @Test func acceptsValidClientSVIDWithItsExactID() throws {
-        let authority = try TestAuthority()
+        let authority = try TestCA()
         let outcome = try inboundOutcome(try authority.mint(clientID.description), authority: authority)
         #expect(outcome == .success(clientID))
         #expect(try outcome.get().description == "spiffe://mesh.local/ns/shop/sa/frontend")
@@ -42,27 +43,27 @@ private let day = 86_400.0
         PeerCert(name: "one intermediate") { try $0.mintThrough(intermediates: 1, uri: clientID.description) },
     ])
     func acceptsValidClientSVIDVariant(_ cert: PeerCert) throws {
-        let authority = try TestAuthority()
+        let authority = try TestCA()
         #expect(try inboundOutcome(try cert.mint(authority), authority: authority) == .success(clientID), "\(cert.name)")
     }
 
     /// Verify depth 4: a leaf with four intermediates above it still chains; five do not.
     @Test(arguments: [(3, true), (4, true), (5, false)])
     func boundsClientChainDepth(intermediates: Int, accepted: Bool) throws {
-        let authority = try TestAuthority()
+        let authority = try TestCA()
         let outcome = try inboundOutcome(try authority.mintThrough(intermediates: intermediates, uri: clientID.description),
                                          authority: authority)
         #expect(outcome == (accepted ? .success(clientID) : .failure(.chainTooLong)))
     }
 
     @Test func acceptsOddButValidSPIFFEPath() throws {
-        let authority = try TestAuthority()
+        let authority = try TestCA()
         let id = try SPIFFEID.workload("spiffe://mesh.local/.x/..x/...")
         #expect(try inboundOutcome(try authority.mint(id.description), authority: authority) == .success(id))
     }
 
     @Test func refusesClientWithoutCertificate() throws {
-        let authority = try TestAuthority()
+        let authority = try TestCA()
         let minted = try authority.mint(clientID.description)
         let outcome = try inboundOutcome(minted.chain, minted.key, authority: authority, presentCertificate: false)
         #expect(outcome == .failure(.noCertificate))
@@ -79,10 +80,10 @@ private let day = 86_400.0
             return Minted(chain: [cert], key: key)
         }, .selfSigned),
         (PeerCert(name: "issued by another CA") { _ in
-            try TestAuthority(commonName: "another root").mint(clientID.description)
+            try TestCA(commonName: "another root").mint(clientID.description)
         }, .unknownCA),
         (PeerCert(name: "issued by another CA with our CA's name") { _ in
-            try TestAuthority().mint(clientID.description)
+            try TestCA().mint(clientID.description)
         }, .unknownCA),
         (.ours("no digitalSignature") { t, _ in t.keyUsage = "critical,keyEncipherment" }, .wrongPurpose),
         (.ours("EKU serverAuth only") { t, _ in t.extendedKeyUsage = "serverAuth" }, .wrongPurpose),
@@ -112,7 +113,7 @@ private let day = 86_400.0
         (.svid("spiffe://other.td/ns/a/sa/b"), .foreignTrustDomain),
     ] as [(PeerCert, PeerRejection)])
     func refusesBadClientCertificate(_ cert: PeerCert, expected: PeerRejection) throws {
-        let authority = try TestAuthority()
+        let authority = try TestCA()
         let outcome = try inboundOutcome(try cert.mint(authority), authority: authority)
         #expect(outcome == .failure(expected), "\(cert.name)")
     }

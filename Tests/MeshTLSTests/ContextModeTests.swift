@@ -1,13 +1,14 @@
 @testable import MeshTLS
 import MeshCore
 import Testing
+import MeshTestSupport
 
 /// The server's verdict on a client under `policy`: the server's handshake failure reason, or else
 /// `verifyPeer()`. The client presents `minted` (nil: no certificate) and trusts `authority`.
-private func apiServerOutcome(_ minted: Minted?, policy: ClientCertificatePolicy = .optional, authority: TestAuthority,
+private func apiServerOutcome(_ minted: Minted?, policy: ClientCertificatePolicy = .optional, authority: TestCA,
                               sourceLocation: SourceLocation = #_sourceLocation) throws -> Result<SPIFFEID, PeerRejection> {
     let server = try TLSContext.server(identity: authority.identity(serverID.description), clientCertificates: policy)
-    let client = try minted.map { try TLSContext(peerRole: .server, identity: authority.uncheckedIdentity($0)) }
+    let client = try minted.map { try TLSContext(role: .client, identity: authority.uncheckedIdentity($0)) }
         ?? TLSContext.client(trusting: [authority.ca.certificate], trustDomain: meshDomain)
     let connection = try TLSConnection(serverContext: server, clientContext: client)
     let outcome = connection.handshake()
@@ -32,19 +33,19 @@ private func connect(_ client: TLSContext, toServerPresenting server: TLSIdentit
     // MARK: server(identity:clientCertificates: .optional)
 
     @Test func optionalServerAcceptsClientWithoutCertificateAndSaysSo() throws {
-        let authority = try TestAuthority()
+        let authority = try TestCA()
         #expect(try apiServerOutcome(nil, authority: authority) == .failure(.noCertificate))
     }
 
     @Test func optionalServerIdentifiesClientWithGoodCertificate() throws {
-        let authority = try TestAuthority()
+        let authority = try TestCA()
         #expect(try apiServerOutcome(authority.mint(clientID.description), authority: authority) == .success(clientID))
     }
 
     /// A client that does present a certificate gets the same chain and SVID checks as on the mesh port.
     @Test(arguments: [
         (PeerCert(name: "issued by another CA") { _ in
-            try TestAuthority(commonName: "another root").mint(clientID.description)
+            try TestCA(commonName: "another root").mint(clientID.description)
         }, PeerRejection.unknownCA),
         (.ours("expired") { t, now in t.notBefore = now - 172_800; t.notAfter = now - 86_400 }, .expired),
         (.ours("EKU serverAuth only") { t, _ in t.extendedKeyUsage = "serverAuth" }, .wrongPurpose),
@@ -53,41 +54,41 @@ private func connect(_ client: TLSContext, toServerPresenting server: TLSIdentit
         (.svid("spiffe://other.td/ns/a/sa/b"), .foreignTrustDomain),
     ] as [(PeerCert, PeerRejection)])
     func optionalServerRefusesBadClientCertificate(_ cert: PeerCert, expected: PeerRejection) throws {
-        let authority = try TestAuthority()
+        let authority = try TestCA()
         #expect(try apiServerOutcome(cert.mint(authority), authority: authority) == .failure(expected), "\(cert.name)")
     }
 
     /// A chain failure is a handshake failure, not something left for the caller to notice.
     @Test func optionalServerFailsHandshakeWithAnotherCAsClient() throws {
-        let authority = try TestAuthority()
-        let stranger = try TestAuthority(commonName: "another root").mint(clientID.description)
+        let authority = try TestCA()
+        let stranger = try TestCA(commonName: "another root").mint(clientID.description)
         let connection = try TLSConnection(
             serverContext: TLSContext.server(identity: authority.identity(serverID.description), clientCertificates: .optional),
-            clientContext: TLSContext(peerRole: .server, identity: authority.uncheckedIdentity(stranger)))
+            clientContext: TLSContext(role: .client, identity: authority.uncheckedIdentity(stranger)))
         let outcome = connection.handshake()
         #expect(outcome.server.rejection == .unknownCA, "\(outcome)")
         #expect(outcome.client != .done || connection.server.verifyPeer() != .success(clientID))
     }
 
     @Test func requiredServerRefusesClientWithoutCertificate() throws {
-        let authority = try TestAuthority()
+        let authority = try TestCA()
         #expect(try apiServerOutcome(nil, policy: .required, authority: authority) == .failure(.noCertificate))
         #expect(try apiServerOutcome(authority.mint(clientID.description), policy: .required, authority: authority)
                 == .success(clientID))
     }
 
     @Test func serverContextKeepsItsIdentity() throws {
-        let authority = try TestAuthority()
+        let authority = try TestCA()
         let identity = try authority.identity(serverID.description)
         let context = try TLSContext.server(identity: identity, clientCertificates: .optional)
-        #expect(context.role == .client)
+        #expect(context.role == .server)
         #expect(context.identity.spiffeID == serverID)
     }
 
     // MARK: client(trusting:trustDomain:)
 
     @Test func trustingClientVerifiesGoodServerWithSecureNaming() throws {
-        let authority = try TestAuthority()
+        let authority = try TestCA()
         let client = try TLSContext.client(trusting: [authority.ca.certificate], trustDomain: meshDomain)
         let (connection, outcome) = try connect(client, toServerPresenting: authority.identity(serverID.description))
         try #require(outcome.server == .done && outcome.client == .done, "\(outcome)")
@@ -100,9 +101,9 @@ private func connect(_ client: TLSContext, toServerPresenting server: TLSIdentit
     }
 
     @Test func trustingClientRefusesAnotherCAsServer() throws {
-        let authority = try TestAuthority()
+        let authority = try TestCA()
         let client = try TLSContext.client(trusting: [authority.ca.certificate], trustDomain: meshDomain)
-        let (_, outcome) = try connect(client, toServerPresenting: TestAuthority(commonName: "another root").identity(serverID.description))
+        let (_, outcome) = try connect(client, toServerPresenting: TestCA(commonName: "another root").identity(serverID.description))
         // That server also sends its own root (OpenSSL auto-chains from its store), hence "self-signed in chain".
         #expect(outcome.client.rejection == .selfSigned || outcome.client.rejection == .unknownCA, "\(outcome)")
         #expect(outcome.server.rejection != nil && outcome.server != .done, "\(outcome)")
@@ -115,7 +116,7 @@ private func connect(_ client: TLSContext, toServerPresenting server: TLSIdentit
         (.ours("identity only in a DNS SAN") { t, _ in t.uriSANs = []; t.dnsSANs = ["payments.shop.mesh.local"] }, .noURISAN),
     ] as [(PeerCert, PeerRejection)])
     func trustingClientAppliesServerRules(_ cert: PeerCert, expected: PeerRejection) throws {
-        let authority = try TestAuthority()
+        let authority = try TestCA()
         let client = try TLSContext.client(trusting: [authority.ca.certificate], trustDomain: meshDomain)
         let (connection, outcome) = try connect(client, toServerPresenting: authority.uncheckedIdentity(cert.mint(authority)))
         let verdict = outcome.client.rejection.map { .failure($0) } ?? connection.client.verifyPeer(expecting: serverID)
@@ -123,7 +124,7 @@ private func connect(_ client: TLSContext, toServerPresenting server: TLSIdentit
     }
 
     @Test func trustingClientChecksTheGivenTrustDomain() throws {
-        let authority = try TestAuthority()
+        let authority = try TestCA()
         let client = try TLSContext.client(trusting: [authority.ca.certificate], trustDomain: TrustDomain("other.td"))
         let (connection, outcome) = try connect(client, toServerPresenting: authority.identity(serverID.description))
         try #require(outcome.client == .done, "\(outcome)")
@@ -136,9 +137,9 @@ private func connect(_ client: TLSContext, toServerPresenting server: TLSIdentit
 
     /// A certificate-less client cannot get into the mesh port, which requires one.
     @Test func trustingClientIsRefusedByAMeshServer() throws {
-        let authority = try TestAuthority()
+        let authority = try TestCA()
         let connection = try TLSConnection(
-            serverContext: TLSContext(peerRole: .client, identity: authority.identity(serverID.description)),
+            serverContext: TLSContext(role: .server, identity: authority.identity(serverID.description)),
             clientContext: TLSContext.client(trusting: [authority.ca.certificate], trustDomain: meshDomain))
         #expect(connection.handshake().server.rejection == .noCertificate)
     }
@@ -146,7 +147,7 @@ private func connect(_ client: TLSContext, toServerPresenting server: TLSIdentit
     // MARK: insecureClientForBootstrap()
 
     @Test func bootstrapClientReachesAnyServerAndTrustsNothing() throws {
-        let stranger = try TestAuthority(commonName: "a root we have never seen")
+        let stranger = try TestCA(commonName: "a root we have never seen")
         let server = try stranger.identity(serverID.description)
         let (connection, outcome) = try connect(TLSContext.insecureClientForBootstrap(), toServerPresenting: server)
         try #require(outcome.server == .done && outcome.client == .done, "\(outcome)")
@@ -163,7 +164,7 @@ private func connect(_ client: TLSContext, toServerPresenting server: TLSIdentit
     /// Even a server our own CA signed is not "verified" through the bootstrap context: the caller checks the
     /// fingerprint itself.
     @Test func bootstrapClientRefusesToVerifyEvenAGoodServer() throws {
-        let authority = try TestAuthority()
+        let authority = try TestCA()
         let (connection, outcome) = try connect(TLSContext.insecureClientForBootstrap(),
                                                 toServerPresenting: authority.identity(serverID.description))
         try #require(outcome.client == .done, "\(outcome)")
@@ -171,7 +172,7 @@ private func connect(_ client: TLSContext, toServerPresenting server: TLSIdentit
     }
 
     @Test func bootstrapClientSeesTheWholeChainLeafFirst() throws {
-        let stranger = try TestAuthority(commonName: "another root")
+        let stranger = try TestCA(commonName: "another root")
         let minted = try stranger.mintThrough(intermediates: 2, uri: serverID.description)
         let server = try TLSIdentity(chain: minted.chain, key: minted.key, trustBundle: [stranger.ca.certificate],
                                      trustDomain: meshDomain)
@@ -184,7 +185,7 @@ private func connect(_ client: TLSContext, toServerPresenting server: TLSIdentit
     // MARK: peerChain()
 
     @Test func serverSideSeesClientChainLeafFirst() throws {
-        let authority = try TestAuthority()
+        let authority = try TestCA()
         let minted = try authority.mintThrough(intermediates: 1, uri: clientID.description)
         let client = try TLSIdentity(chain: minted.chain, key: minted.key, trustBundle: [authority.ca.certificate],
                                      trustDomain: meshDomain)
@@ -194,7 +195,7 @@ private func connect(_ client: TLSContext, toServerPresenting server: TLSIdentit
     }
 
     @Test func peerChainIsEmptyWithoutPeerCertificate() throws {
-        let authority = try TestAuthority()
+        let authority = try TestCA()
         let client = try TLSContext.client(trusting: [authority.ca.certificate], trustDomain: meshDomain)
         let (connection, outcome) = try connect(client, toServerPresenting: authority.identity(serverID.description))
         try #require(outcome.server == .done, "\(outcome)")

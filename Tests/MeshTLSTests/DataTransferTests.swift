@@ -4,11 +4,12 @@ import Glibc
 @testable import MeshTLS
 import MeshCore
 import Testing
+import MeshTestSupport
 
 /// After a good handshake, bytes move unchanged both ways, and each direction can end on its own.
 @Suite struct DataTransferTests {
     private func established() throws -> TLSConnection {
-        let authority = try TestAuthority()
+        let authority = try TestCA()
         return try TLSConnection.established(server: authority.identity(serverID.description),
                                              client: authority.identity(clientID.description))
     }
@@ -66,9 +67,9 @@ import Testing
 
     /// A peer that closes the socket without close_notify is a failure, not a clean EOF (truncation attack).
     @Test func socketClosedWithoutCloseNotifyIsNotEOF() throws {
-        let authority = try TestAuthority()
-        let serverContext = try TLSContext(peerRole: .client, identity: authority.identity(serverID.description))
-        let clientContext = try TLSContext(peerRole: .server, identity: authority.identity(clientID.description))
+        let authority = try TestCA()
+        let serverContext = try TLSContext(role: .server, identity: authority.identity(serverID.description))
+        let clientContext = try TLSContext(role: .client, identity: authority.identity(clientID.description))
         let sockets = try SocketPair()
         let server = try TLSStream(context: serverContext, fd: sockets.serverFD)
         do {

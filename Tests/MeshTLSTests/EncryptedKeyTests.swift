@@ -1,6 +1,7 @@
 @testable import MeshTLS
 import MeshCore
 import Testing
+import MeshTestSupport
 
 /// Private keys at rest under a passphrase: PKCS#8 with AES-256-CBC, byte-exact passphrases, and errors that
 /// tell a wrong passphrase from a file that is no key.
@@ -61,7 +62,7 @@ import Testing
     }
 
     @Test func refusesACertificateGivenAsKey() throws {
-        let cert = try TestAuthority().mint(clientID.description).chain[0]
+        let cert = try TestCA().mint(clientID.description).chain[0]
         expectMeshError("tls.bad-key") { _ = try PrivateKey(pem: cert.pem(), passphrase: passphrase) }
     }
 

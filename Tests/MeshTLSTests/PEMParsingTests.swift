@@ -4,6 +4,7 @@ import Glibc
 @testable import MeshTLS
 import MeshCore
 import Testing
+import MeshTestSupport
 
 /// Certificate chains and private keys as read from the configured PEM files: limits, garbage, round trips.
 @Suite struct PEMParsingTests {
@@ -20,7 +21,7 @@ import Testing
     }
 
     @Test func parseChainRejectsMoreThanFourCertificates() throws {
-        let authority = try TestAuthority()
+        let authority = try TestCA()
         let one = try authority.mint(clientID.description).chain[0].pem()
         #expect(try Certificate.parseChain(pem: Array([[UInt8]](repeating: one, count: 4).joined())).count == 4)
         expectMeshError("tls.chain-too-long") {
@@ -29,7 +30,7 @@ import Testing
     }
 
     @Test func parseChainRejectsMoreThan64KiB() throws {
-        let authority = try TestAuthority()
+        let authority = try TestCA()
         let one = try authority.mint(clientID.description).chain[0].pem()
         var padded = one + [UInt8](repeating: UInt8(ascii: "\n"), count: 65_536 - one.count)
         #expect(try Certificate.parseChain(pem: padded).count == 1)
@@ -39,14 +40,14 @@ import Testing
 
     /// A chain or bundle whose second certificate is corrupt or cut short must fail to load, not quietly lose it.
     @Test func parseChainRejectsCorruptTrailingCertificate() throws {
-        let authority = try TestAuthority()
+        let authority = try TestCA()
         let one = try authority.mint(clientID.description).chain[0].pem()
         let truncated = one + one.prefix(200)
         expectMeshError("tls.bad-certificate") { _ = try Certificate.parseChain(pem: truncated) }
     }
 
     @Test func parseChainKeepsLeafFirstOrder() throws {
-        let authority = try TestAuthority()
+        let authority = try TestCA()
         let minted = try authority.mintThrough(intermediates: 2, uri: clientID.description)
         let parsed = try Certificate.parseChain(pem: Array(minted.chain.map { $0.pem() }.joined()))
         #expect(parsed.map(\.sha256Fingerprint) == minted.chain.map(\.sha256Fingerprint))
@@ -55,7 +56,7 @@ import Testing
     }
 
     @Test func certificatePEMRoundTrips() throws {
-        let authority = try TestAuthority()
+        let authority = try TestCA()
         let cert = try authority.mint(clientID.description) { $0.commonName = "frontend"; $0.dnsSANs = ["a.mesh.local"] }.chain[0]
         let again = try #require(try Certificate.parseChain(pem: cert.pem()).first)
         #expect(again.der() == cert.der())
@@ -75,10 +76,10 @@ import Testing
         let again = try PrivateKey(pem: pem)
         #expect(again.pem() == pem)
         // The reloaded key still matches a certificate issued for the original.
-        let authority = try TestAuthority()
+        let authority = try TestCA()
         let cert = try authority.ca.issue(authority.template(clientID.description), for: key)
         let identity = try TLSIdentity(chain: [cert], key: again, trustBundle: [authority.ca.certificate], trustDomain: meshDomain)
-        _ = try TLSContext(peerRole: .client, identity: identity)
+        _ = try TLSContext(role: .server, identity: identity)
     }
 
     @Test(arguments: ["", "garbage", "-----BEGIN " + "PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"])
@@ -87,7 +88,7 @@ import Testing
     }
 
     @Test func privateKeyRejectsACertificate() throws {
-        let authority = try TestAuthority()
+        let authority = try TestCA()
         expectMeshError("tls.bad-key") { _ = try PrivateKey(pem: authority.ca.certificate.pem()) }
     }
 

@@ -1,6 +1,7 @@
 @testable import MeshTLS
 import MeshCore
 import Testing
+import MeshTestSupport
 
 /// TLS 1.3 resumption between two sidecars: a second connection offering the first one's session skips the
 /// certificate exchange when resumption is on, and still knows who the peer is.
@@ -12,9 +13,9 @@ import Testing
         let client: TLSContext
 
         init(_ mode: ResumptionMode) throws {
-            let authority = try TestAuthority()
-            server = try TLSContext(peerRole: .client, identity: authority.identity(serverID.description), resumption: mode)
-            client = try TLSContext(peerRole: .server, identity: authority.identity(clientID.description), resumption: mode)
+            let authority = try TestCA()
+            server = try TLSContext(role: .server, identity: authority.identity(serverID.description), resumption: mode)
+            client = try TLSContext(role: .client, identity: authority.identity(clientID.description), resumption: mode)
         }
 
         /// A full first connection; the session is taken after the client read bytes from the server, so the
@@ -80,7 +81,7 @@ import Testing
         let (first, session) = try ends.firstSession()
         defer { withExtendedLifetime(first) {} }
         try #require(session != nil)
-        let otherServer = try TLSContext(peerRole: .client, identity: ends.server.identity, resumption: mode)
+        let otherServer = try TLSContext(role: .server, identity: ends.server.identity, resumption: mode)
         let second = try TLSConnection(serverContext: otherServer, clientContext: ends.client, resume: session)
         let outcome = second.handshake()
         try #require(outcome.server == .done && outcome.client == .done, "\(outcome)")

@@ -1,13 +1,14 @@
 @testable import MeshTLS
 import MeshCore
 import Testing
+import MeshTestSupport
 
 /// The X.509-SVID rules of SECURITY.md §2, applied directly to minted leaves (no TLS, no chain check): each rule
 /// in isolation, the first broken one named.
 @Suite struct SVIDValidatorTests {
     @Test(arguments: [PeerRole.client, .server])
     func acceptsProperSVIDForEitherRole(role: PeerRole) throws {
-        let authority = try TestAuthority()
+        let authority = try TestCA()
         let leaf = try authority.mint(clientID.description).chain[0]
         #expect(SVIDValidator.validate(leaf, role: role, trustDomain: meshDomain) == .success(clientID))
     }
@@ -38,7 +39,7 @@ import Testing
         (.ours("sub trust domain", uri: "spiffe://x.mesh.local/ns/a/sa/b"), .server, .foreignTrustDomain),
     ] as [(PeerCert, PeerRole, PeerRejection)])
     func refusesLeafBreakingARule(_ cert: PeerCert, role: PeerRole, expected: PeerRejection) throws {
-        let authority = try TestAuthority()
+        let authority = try TestCA()
         let leaf = try cert.mint(authority).chain[0]
         #expect(SVIDValidator.validate(leaf, role: role, trustDomain: meshDomain) == .failure(expected), "\(cert.name)")
     }
@@ -51,14 +52,14 @@ import Testing
         ("clientAuth,codeSigning", .client),
     ] as [(String?, PeerRole)])
     func acceptsEKUThatNamesThePeerRole(eku: String?, role: PeerRole) throws {
-        let authority = try TestAuthority()
+        let authority = try TestCA()
         let leaf = try authority.mint(clientID.description) { $0.extendedKeyUsage = eku }.chain[0]
         #expect(SVIDValidator.validate(leaf, role: role, trustDomain: meshDomain) == .success(clientID))
     }
 
     /// The first broken rule wins: a CA certificate with no URI SAN is reported as a CA.
     @Test func reportsTheFirstBrokenRule() throws {
-        let authority = try TestAuthority()
+        let authority = try TestCA()
         let leaf = try authority.mint(clientID.description) { $0.isCA = true; $0.uriSANs = []; $0.keyUsage = nil }.chain[0]
         #expect(SVIDValidator.validate(leaf, role: .client, trustDomain: meshDomain) == .failure(.leafIsCA))
     }

@@ -4,6 +4,7 @@ import Glibc
 @testable import MeshTLS
 import MeshCore
 import Testing
+import MeshTestSupport
 
 /// Two connected non-blocking AF_UNIX stream sockets; both closed when the pair goes away.
 final class SocketPair {
@@ -59,7 +60,7 @@ final class TLSConnection {
     let client: TLSStream
 
     init(serverContext: TLSContext, clientContext: TLSContext, resume: TLSSession? = nil) throws {
-        precondition(serverContext.role == .client && clientContext.role == .server)
+        precondition(serverContext.role == .server && clientContext.role == .client)
         sockets = try SocketPair()
         server = try TLSStream(context: serverContext, fd: sockets.serverFD)
         client = try TLSStream(context: clientContext, fd: sockets.clientFD, resume: resume)
@@ -86,8 +87,8 @@ final class TLSConnection {
     /// A fresh connection between `server` and `client` identities with a completed, successful handshake.
     static func established(server: TLSIdentity, client: TLSIdentity, resumption: ResumptionMode = .stateful,
                             sourceLocation: SourceLocation = #_sourceLocation) throws -> TLSConnection {
-        let c = try TLSConnection(serverContext: TLSContext(peerRole: .client, identity: server, resumption: resumption),
-                                  clientContext: TLSContext(peerRole: .server, identity: client, resumption: resumption))
+        let c = try TLSConnection(serverContext: TLSContext(role: .server, identity: server, resumption: resumption),
+                                  clientContext: TLSContext(role: .client, identity: client, resumption: resumption))
         let outcome = c.handshake()
         #expect(outcome.server == .done && outcome.client == .done, "\(outcome)", sourceLocation: sourceLocation)
         return c
@@ -96,13 +97,13 @@ final class TLSConnection {
 
 /// The server's (inbound) verdict on a client presenting `chain` with `key`: the handshake failure reason, or
 /// else `verifyPeer()`. The server is a proper SVID from `authority`; the client trusts `authority`.
-func inboundOutcome(_ chain: [Certificate], _ key: PrivateKey, authority: TestAuthority,
+func inboundOutcome(_ chain: [Certificate], _ key: PrivateKey, authority: TestCA,
                     presentCertificate: Bool = true,
                     sourceLocation: SourceLocation = #_sourceLocation) throws -> Result<SPIFFEID, PeerRejection> {
     let serverIdentity = try authority.identity(serverID.description)
     let clientIdentity = authority.uncheckedIdentity(Minted(chain: chain, key: key))
-    let serverContext = try TLSContext(peerRole: .client, identity: serverIdentity)
-    let clientContext = try TLSContext(peerRole: .server, identity: clientIdentity, resumption: .stateful,
+    let serverContext = try TLSContext(role: .server, identity: serverIdentity)
+    let clientContext = try TLSContext(role: .client, identity: clientIdentity, resumption: .stateful,
                                        sessionCacheSize: 16, sessionLifetimeSeconds: 60,
                                        presentCertificate: presentCertificate)
     let connection = try TLSConnection(serverContext: serverContext, clientContext: clientContext)
@@ -112,7 +113,7 @@ func inboundOutcome(_ chain: [Certificate], _ key: PrivateKey, authority: TestAu
     return connection.server.verifyPeer()
 }
 
-func inboundOutcome(_ minted: Minted, authority: TestAuthority,
+func inboundOutcome(_ minted: Minted, authority: TestCA,
                     sourceLocation: SourceLocation = #_sourceLocation) throws -> Result<SPIFFEID, PeerRejection> {
     try inboundOutcome(minted.chain, minted.key, authority: authority, sourceLocation: sourceLocation)
 }
@@ -120,12 +121,12 @@ func inboundOutcome(_ minted: Minted, authority: TestAuthority,
 /// The client's (outbound) verdict on a server presenting `chain` with `key`: the client's handshake failure
 /// reason, or else `verifyPeer(expecting:)`. The client is a proper SVID from `authority`.
 func outboundOutcome(_ chain: [Certificate], _ key: PrivateKey, expecting expected: SPIFFEID,
-                     authority: TestAuthority,
+                     authority: TestCA,
                      sourceLocation: SourceLocation = #_sourceLocation) throws -> Result<SPIFFEID, PeerRejection> {
     let serverIdentity = authority.uncheckedIdentity(Minted(chain: chain, key: key))
     let clientIdentity = try authority.identity(clientID.description)
-    let connection = try TLSConnection(serverContext: TLSContext(peerRole: .client, identity: serverIdentity),
-                                       clientContext: TLSContext(peerRole: .server, identity: clientIdentity))
+    let connection = try TLSConnection(serverContext: TLSContext(role: .server, identity: serverIdentity),
+                                       clientContext: TLSContext(role: .client, identity: clientIdentity))
     let outcome = connection.handshake()
     if let why = outcome.client.rejection { return .failure(why) }
     try #require(outcome.client == .done, "outbound handshake never finished: \(outcome)", sourceLocation: sourceLocation)

@@ -1,11 +1,12 @@
 @testable import MeshTLS
 import MeshCore
 import Testing
+import MeshTestSupport
 
 /// Our own identity is checked when loaded: a bad one must fail at start (or at reload), never at the peer.
 @Suite struct TLSIdentityTests {
     @Test func loadsProperSVIDAndKnowsItsID() throws {
-        let authority = try TestAuthority()
+        let authority = try TestCA()
         let identity = try authority.identity(serverID.description)
         #expect(identity.spiffeID == serverID)
         #expect(identity.trustDomain == meshDomain)
@@ -13,23 +14,23 @@ import Testing
     }
 
     @Test func loadsFromPEMTexts() throws {
-        let authority = try TestAuthority()
+        let authority = try TestCA()
         let minted = try authority.mintThrough(intermediates: 1, uri: serverID.description)
         let identity = try TLSIdentity(certificatePEM: Array(minted.chain.map { $0.pem() }.joined()),
                                        keyPEM: minted.key.pem(), bundlePEM: authority.ca.certificate.pem(),
                                        trustDomain: meshDomain)
         #expect(identity.spiffeID == serverID)
         #expect(identity.chain.count == 2)
-        _ = try TLSContext(peerRole: .client, identity: identity)
+        _ = try TLSContext(role: .server, identity: identity)
     }
 
-    @Test(arguments: [PeerRole.client, .server])
-    func contextRefusesKeyThatDoesNotMatchCertificate(role: PeerRole) throws {
-        let authority = try TestAuthority()
+    @Test(arguments: [TLSRole.server, .client])
+    func contextRefusesKeyThatDoesNotMatchCertificate(role: TLSRole) throws {
+        let authority = try TestCA()
         let minted = try authority.mint(serverID.description)
         let identity = try TLSIdentity(chain: minted.chain, key: try PrivateKey.generateP256(),
                                        trustBundle: [authority.ca.certificate], trustDomain: meshDomain)
-        expectMeshError("tls.key-mismatch") { _ = try TLSContext(peerRole: role, identity: identity) }
+        expectMeshError("tls.key-mismatch") { _ = try TLSContext(role: role, identity: identity) }
     }
 
     @Test(arguments: [
@@ -41,7 +42,7 @@ import Testing
         .ours("another trust domain", uri: "spiffe://other.td/ns/shop/sa/payments"),
     ])
     func refusesNonSVIDOwnCertificate(_ cert: PeerCert) throws {
-        let authority = try TestAuthority()
+        let authority = try TestCA()
         let minted = try cert.mint(authority)
         expectMeshError("tls.bad-own-certificate") {
             _ = try TLSIdentity(chain: minted.chain, key: minted.key, trustBundle: [authority.ca.certificate],
@@ -50,7 +51,7 @@ import Testing
     }
 
     @Test func refusesEmptyChainAndEmptyBundle() throws {
-        let authority = try TestAuthority()
+        let authority = try TestCA()
         let minted = try authority.mint(serverID.description)
         expectMeshError("tls.no-certificate") {
             _ = try TLSIdentity(chain: [], key: minted.key, trustBundle: [authority.ca.certificate], trustDomain: meshDomain)
@@ -61,7 +62,7 @@ import Testing
     }
 
     @Test func refusesGarbagePEMTexts() throws {
-        let authority = try TestAuthority()
+        let authority = try TestCA()
         let minted = try authority.mint(serverID.description)
         let cert = minted.chain[0].pem(), key = minted.key.pem(), bundle = authority.ca.certificate.pem()
         let junk = Array("junk".utf8)

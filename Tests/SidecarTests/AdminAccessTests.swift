@@ -7,6 +7,7 @@ import MeshHTTP1
 import MeshNet
 import MeshTLS
 @testable import SidecarKit
+import MeshTestSupport
 
 /// The stats endpoint's access rule, driven without a socket: the caller's address is an input, so a
 /// non-loopback caller can be tested on a machine where every test peer is on loopback.
@@ -15,7 +16,7 @@ struct AdminAccessTests {
     static func sidecar() throws -> Sidecar {
         let td = try TrustDomain("mesh.local")
         let now = Date().timeIntervalSince1970
-        let ca = try CertificateAuthority.selfSignedRoot(trustDomain: td, now: now)
+        let ca = try TestCA(trustDomain: td, now: now).ca
         let key = try PrivateKey.generateP256()
         let id = try SPIFFEID.workload("spiffe://mesh.local/ns/shop/sa/payments")
         let cert = try ca.issue(.svid(id, now: now, lifetime: 3600), for: key)

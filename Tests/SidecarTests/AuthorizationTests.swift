@@ -42,7 +42,7 @@ struct AuthorizationTests {
         let identity = try TLSIdentity(certificatePEM: Array(try Data(contentsOf: URL(fileURLWithPath: "\(mesh.pki.dir)/frontend.crt"))),
                                        keyPEM: Array(try Data(contentsOf: URL(fileURLWithPath: "\(mesh.pki.dir)/frontend.key"))),
                                        bundlePEM: mesh.pki.ca.certificate.pem(), trustDomain: mesh.pki.trustDomain)
-        let ctx = try TLSContext(peerRole: .server, identity: identity, resumption: .off, sessionCacheSize: 1,
+        let ctx = try TLSContext(role: .client, identity: identity, resumption: .off, sessionCacheSize: 1,
                                  sessionLifetimeSeconds: 1, presentCertificate: false)
         let outcome = try BlockingTLSClient.connect(port: mesh.inboundPort, context: ctx, send: Array("GET / HTTP/1.1\r\n\r\n".utf8))
         #expect(outcome.received.isEmpty)

@@ -201,7 +201,7 @@ struct StatsRenderingTests {
         sidecar.policyAgent = policyAgent
         let snap = AdminServer.snapshot(sidecar)
 
-        let notAfter = EventLog.iso8601(sidecar.runtime.state.identity.leaf.notAfter)
+        let notAfter = UTCTime.iso8601(sidecar.runtime.state.identity.leaf.notAfter, milliseconds: true)
         #expect(StatsJSON.render(snap).hasSuffix("\"reloads\":{\"success\":2,\"failure\":1},"
             + "\"identity\":{\"renewals\":{\"success\":4,\"failure\":1},\"notAfter\":\"\(notAfter)\",\"expiring\":false},"
             + "\"policy\":{\"version\":0,\"polls\":{\"success\":7,\"failure\":2},\"lastKnownGood\":true}}\n"))

@@ -1,19 +1,21 @@
 import Foundation
 import MeshCore
 import MeshTLS
+import MeshTestSupport
 
 /// A CA and workload identities minted at test time into a fresh temporary folder (never committed).
 final class TestPKI {
     let dir: String
     let trustDomain: TrustDomain
-    let ca: CertificateAuthority
+    let authority: TestCA
+    var ca: CertificateAuthority { authority.ca }
     let now = Date().timeIntervalSince1970
 
     init(trustDomain: String = "mesh.local") throws {
         dir = NSTemporaryDirectory() + "mesh-test-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         self.trustDomain = try TrustDomain(trustDomain)
-        ca = try CertificateAuthority.selfSignedRoot(trustDomain: self.trustDomain, now: now)
+        authority = try TestCA(trustDomain: self.trustDomain, now: now)
         try Data(ca.certificate.pem()).write(to: URL(fileURLWithPath: bundlePath))
     }
 

@@ -1,0 +1,23 @@
+/* CMeshSysShims: Linux headers Swift's Glibc module leaves out (epoll, eventfd) and one-line wrappers for
+ * glibc _GNU_SOURCE functions the importer cannot see. No OpenSSL here: MeshNet depends on this alone.
+ * No logic lives here. */
+#ifndef CMESHSYSSHIMS_H
+#define CMESHSYSSHIMS_H
+#include <stdint.h>
+#include <stddef.h>
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/resource.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+int CMeshSysShims_accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags);
+int CMeshSysShims_malloc_trim(size_t pad);
+size_t CMeshSysShims_mallinfo2_uordblks(void);
+int CMeshSysShims_pipe2(int fds[2], int flags);
+ssize_t CMeshSysShims_splice(int fd_in, int fd_out, size_t len, unsigned int flags);
+extern const unsigned int CMeshSysShims_SPLICE_F_MOVE;
+extern const unsigned int CMeshSysShims_SPLICE_F_NONBLOCK;
+#endif

@@ -1,0 +1,13 @@
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <malloc.h>
+#include <unistd.h>
+#include "CMeshSysShims.h"
+
+int CMeshSysShims_accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags) { return accept4(fd, addr, len, flags); }
+int CMeshSysShims_malloc_trim(size_t pad) { return malloc_trim(pad); }
+size_t CMeshSysShims_mallinfo2_uordblks(void) { return mallinfo2().uordblks; }
+int CMeshSysShims_pipe2(int fds[2], int flags) { return pipe2(fds, flags); }
+ssize_t CMeshSysShims_splice(int fd_in, int fd_out, size_t len, unsigned int flags) { return splice(fd_in, NULL, fd_out, NULL, len, flags); }
+const unsigned int CMeshSysShims_SPLICE_F_MOVE = SPLICE_F_MOVE;
+const unsigned int CMeshSysShims_SPLICE_F_NONBLOCK = SPLICE_F_NONBLOCK;
