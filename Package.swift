@@ -19,7 +19,7 @@ let package = Package(
         .target(name: "MeshCore"),
         .target(name: "MeshHTTP1"),
         // L2
-        .target(name: "MeshTLS", dependencies: ["MeshCore", "COpenSSL", "CMeshShims"]),
+        .target(name: "MeshTLS", dependencies: ["MeshCore", "MeshNet", "COpenSSL", "CMeshShims"]),
         .target(name: "MeshNet", dependencies: ["MeshCore", "CMeshShims"]),
         .target(name: "MeshHTTP", dependencies: ["MeshCore", "MeshHTTP1", "MeshNet", "MeshTLS"]),
         // L3

@@ -32,7 +32,7 @@ enum MetricsText {
         }
         family("mesh_connection_failures_total", "counter", "Refused or failed connections, by direction and reason (TLS handshake failures included).")
         for (k, v) in s.failureCounts().sorted(by: { ($0.key.direction.rawValue, $0.key.reason) < ($1.key.direction.rawValue, $1.key.reason) }) {
-            line("mesh_connection_failures_total", [("direction", k.direction.rawValue), ("reason", k.reason)], "\(v)")
+            line("mesh_connection_failures_total", [("direction", k.direction.rawValue), ("reason", k.reason.rawValue)], "\(v)")
         }
         family("mesh_authz_decisions_total", "counter", "Authorization decisions, by direction, verdict and the rule that decided.")
         for (k, v) in s.decisionCounts().sorted(by: { ($0.key.direction.rawValue, $0.key.rule, $0.key.allowed ? 1 : 0) < ($1.key.direction.rawValue, $1.key.rule, $1.key.allowed ? 1 : 0) }) {

@@ -13,7 +13,7 @@ enum StatsJSON {
                 + "\"handshakesResumed\":\(x.handshakesResumed.load(ordering: .relaxed))}"
         }
         let failures = s.failureCounts().sorted { ($0.key.direction.rawValue, $0.key.reason) < ($1.key.direction.rawValue, $1.key.reason) }
-            .map { "{\"direction\":\"\($0.key.direction.rawValue)\",\"reason\":\(JSONText.quote($0.key.reason)),\"count\":\($0.value)}" }
+            .map { "{\"direction\":\"\($0.key.direction.rawValue)\",\"reason\":\(JSONText.quote($0.key.reason.rawValue)),\"count\":\($0.value)}" }
         let decisions = s.decisionCounts().sorted { ($0.key.direction.rawValue, $0.key.rule) < ($1.key.direction.rawValue, $1.key.rule) }
             .map { "{\"direction\":\"\($0.key.direction.rawValue)\",\"verdict\":\"\($0.key.allowed ? "allow" : "deny")\",\"rule\":\(JSONText.quote($0.key.rule)),\"count\":\($0.value)}" }
         return "{\"inbound\":\(dir(.inbound)),\"outbound\":\(dir(.outbound)),\"open\":\(s.open.load(ordering: .relaxed)),"
