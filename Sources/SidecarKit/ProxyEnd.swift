@@ -5,6 +5,10 @@ import MeshTLS
 /// waiting to be written to it. The pending buffer is allocated only when the receiver pushes back, so an idle
 /// connection holds no buffer at all.
 final class ProxyEnd {
+    /// `transport.fd`, immutable: the event path compares it without an exclusivity check on `transport`.
+    let fd: Int32
+    /// Used through a copy (`let t = transport`), never in place: every access to it is then instantaneous, so
+    /// whole-module optimization drops its dynamic exclusivity checks on the event path.
     private(set) var transport: Transport
     var interest: Interest = .none
     /// Bytes read from the other end that this end could not take yet: `pending[start..<end]`.
@@ -24,18 +28,25 @@ final class ProxyEnd {
     /// Bytes read from this end (folded into the counters at teardown, never per read).
     var bytesRead = 0
 
-    init(fd: Int32) { transport = Transport(plain: fd) }
+    init(fd: Int32) {
+        self.fd = fd
+        transport = Transport(plain: fd)
+    }
 
-    var fd: Int32 { transport.fd }
     var tls: TLSStream? { transport.tls }
     /// For close reasons: a failed TLS read or write is `tls-error`, a plaintext one `socket-error`.
     var failure: CloseReason { transport.isTLS ? .tlsError : .socketError }
     var pendingCount: Int { pendingEnd - pendingStart }
     /// Bytes TLS already holds: epoll will not report them.
-    var hasBufferedInput: Bool { transport.hasBufferedInput }
+    var hasBufferedInput: Bool {
+        let t = transport
+        return t.hasBufferedInput
+    }
 
     func startTLS(_ context: TLSContext, resume: TLSSession? = nil) throws {
-        try transport.startTLS(context, resume: resume)
+        var t = transport
+        try t.startTLS(context, resume: resume)
+        transport = t
     }
 
     /// Keeps `bytes` to write later. The caller only stashes when nothing is pending, and never more than
@@ -49,21 +60,24 @@ final class ProxyEnd {
 
     @inline(__always)
     func read(into buffer: UnsafeMutableRawBufferPointer) -> TransportRead {
-        let r = transport.read(into: buffer)
+        let t = transport
+        let r = t.read(into: buffer)
         if case .wantWrite = r { readWantsWrite = true } else { readWantsWrite = false }
         return r
     }
 
     @inline(__always)
     func write(_ buffer: UnsafeRawBufferPointer) -> TransportWrite {
-        let r = transport.write(buffer)
+        let t = transport
+        let r = t.write(buffer)
         if case .wantRead = r { writeWantsRead = true } else { writeWantsRead = false }
         return r
     }
 
     /// Half-close towards this end. False when TLS needs the socket writable first.
     func sendEOF() -> Bool {
-        guard transport.shutdownWrite() == .done else {
+        let t = transport
+        guard t.shutdownWrite() == .done else {
             shutdownWantsWrite = true
             return false
         }
@@ -76,7 +90,9 @@ final class ProxyEnd {
     /// the pending buffer. Only `ProxyConnection.finish` calls it, once per end.
     func close(on loop: EventLoop, reset: Bool) {
         loop.forget(fd)  // close takes it out of the epoll set; no epoll_ctl needed
-        transport.close(reset: reset)
+        var t = transport
+        t.close(reset: reset)
+        transport = t
         pending?.deallocate()
         pending = nil
         pendingStart = 0
