@@ -23,7 +23,7 @@ let package = Package(
         .target(name: "MeshHTTP1"),
         .target(name: "MeshAPI", dependencies: ["MeshCore"]),
         // L2
-        .target(name: "MeshTLS", dependencies: ["MeshCore", "COpenSSL", "CMeshOpenSSLShims"]),
+        .target(name: "MeshTLS", dependencies: ["MeshCore", "MeshNet", "COpenSSL", "CMeshOpenSSLShims"]),
         .target(name: "MeshNet", dependencies: ["MeshCore", "CMeshSysShims"]),
         .target(name: "MeshObservability", dependencies: ["MeshCore", "MeshNet"]),  // on MeshNet: clock, one-write lines
         .target(name: "MeshHTTP", dependencies: ["MeshCore", "MeshHTTP1", "MeshNet", "MeshTLS"]),

@@ -41,13 +41,14 @@ public struct HTTPClient: Sendable {
     public func send(method: String, path: String, headers: HTTPHeaders = HTTPHeaders(), body: [UInt8] = []) throws -> Response {
         let deadline = SystemClock().monotonicMs() + Int64(timeoutMs)
         let (fd, _) = try Socket.connect(address)
-        defer { close(fd) }
+        var transport = Transport(plain: fd)
+        defer { transport.close() }
         try wait(fd, POLLOUT, deadline)
         let err = Socket.pendingError(fd)
         if err != 0 { throw MeshError("http.connect", "cannot connect to \(address): \(String(cString: strerror(err)))") }
-        var stream: TLSStream?
         if let tls {
-            let s = try TLSStream(context: tls, fd: fd)
+            try transport.startTLS(tls)
+            let s = transport.tls!
             loop: while true {
                 switch s.handshake() {
                 case .done: break loop
@@ -59,7 +60,6 @@ public struct HTTPClient: Sendable {
             if !skipServerVerification, case .failure(let why) = s.verifyPeer(expecting: expectServer) {
                 throw MeshError("http.tls", "server \(address) refused: \(why.rawValue)")
             }
-            stream = s
         }
         var h = headers
         if h["Host"] == nil { h.add("Host", address.description) }
@@ -67,63 +67,51 @@ public struct HTTPClient: Sendable {
         let bytes = HTTPSerializer.request(method: method, target: path, headers: h, body: body)
         var off = 0
         while off < bytes.count {
-            let n = try bytes.withUnsafeBytes { raw -> Int in
-                let slice = UnsafeRawBufferPointer(rebasing: raw[off...])
-                if let stream {
-                    switch stream.write(slice) {
-                    case .wrote(let k): return k
-                    case .wantRead: try wait(fd, POLLIN, deadline); return 0
-                    case .wantWrite: try wait(fd, POLLOUT, deadline); return 0
-                    case .failed(let why): throw MeshError("http.write", why)
-                    }
-                }
-                switch try Socket.write(fd, slice) {
-                case .done(let k): return k
-                case .wouldBlock: try wait(fd, POLLOUT, deadline); return 0
-                }
+            let result = bytes.withUnsafeBytes { transport.write(UnsafeRawBufferPointer(rebasing: $0[off...])) }
+            switch result {
+            case .wrote(let k): off += k
+            case .wantRead: try wait(fd, POLLIN, deadline)
+            case .wantWrite: try wait(fd, POLLOUT, deadline)
+            case .failed(.socket(let e)): throw e
+            case .failed(.tls(let why)): throw MeshError("http.write", why)
             }
-            off += n
         }
+        return try readResponse(transport, method: method, deadline: deadline)
+    }
+
+    /// Reads until the response is complete; its body is copied once, out of the read buffer.
+    private func readResponse(_ transport: Transport, method: String, deadline: Int64) throws -> Response {
         var parser = HTTPResponseParser(limits: limits)
         parser.expect(requestMethod: method)
         var head: HTTPResponseHead?
         var out: [UInt8] = []
-        var buf = [UInt8](repeating: 0, count: 16_384)
-        func take(_ events: [HTTPEvent<HTTPResponseHead>]) -> Bool {
+        let buf = UnsafeMutableRawBufferPointer.allocate(byteCount: 16_384, alignment: 16)
+        defer { buf.deallocate() }
+        func take(_ events: [HTTPEvent<HTTPResponseHead>], _ input: UnsafeRawBufferPointer) -> Bool {
             for e in events {
                 switch e {
                 case .head(let h): head = h
-                case .body(let b): out += b
+                case .body(let r): out.append(contentsOf: UnsafeRawBufferPointer(rebasing: input[r]))
                 case .end: return true
                 }
             }
             return false
         }
         while true {
-            var n = 0
-            var eof = false
-            try buf.withUnsafeMutableBytes { raw in
-                if let stream {
-                    switch stream.read(into: raw) {
-                    case .bytes(let k): n = k
-                    case .wantRead: try wait(fd, POLLIN, deadline)
-                    case .wantWrite: try wait(fd, POLLOUT, deadline)
-                    case .eof: eof = true
-                    case .failed: eof = true
-                    }
-                } else {
-                    switch try Socket.read(fd, raw) {
-                    case .done(0): eof = true
-                    case .done(let k): n = k
-                    case .wouldBlock: try wait(fd, POLLIN, deadline)
-                    }
+            switch transport.read(into: buf) {
+            case .bytes(let n):
+                let input = UnsafeRawBufferPointer(rebasing: buf[0..<n])
+                if take(try parser.feed(input), input), let head { return Response(head: head, body: out) }
+            case .wantRead: try wait(transport.fd, POLLIN, deadline)
+            case .wantWrite: try wait(transport.fd, POLLOUT, deadline)
+            case .failed(.socket(let e)):
+                throw e
+            case .eof, .failed(.tls):
+                if take(try parser.finish(), UnsafeRawBufferPointer(start: nil, count: 0)), let head {
+                    return Response(head: head, body: out)
                 }
-            }
-            if eof {
-                if take(try parser.finish()), let head { return Response(head: head, body: out) }
                 throw MeshError("http.truncated", "\(address) closed the connection before a whole response")
             }
-            if n > 0, take(try parser.feed(Array(buf[0..<n]))), let head { return Response(head: head, body: out) }
         }
     }
 

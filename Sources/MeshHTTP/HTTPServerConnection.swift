@@ -11,14 +11,15 @@ import MeshTLS
 final class HTTPServerConnection: EventHandler, @unchecked Sendable {
     // @unchecked: confined to the server's loop thread; `respond` callbacks hop onto it with `execute`.
     unowned let server: HTTPServer
-    let fd: Int32
+    /// The socket, with TLS over it for a TLS server; closed only in `finish`.
+    var transport: Transport
     let peer: SocketAddress
-    var tls: TLSStream?
     var handshaking = false
     var peerIdentity: SPIFFEID?
     var peerValidity: (Double, Double)?
     var parser: HTTPRequestParser
-    var queued: [HTTPEvent<HTTPRequestHead>] = []
+    /// Events of pipelined requests behind the one in flight, their body bytes copied out of the read buffer.
+    var queued: [Queued] = []
     var head: HTTPRequestHead?
     var body: [UInt8] = []
     var inFlight = false
@@ -32,14 +33,22 @@ final class HTTPServerConnection: EventHandler, @unchecked Sendable {
 
     init(server: HTTPServer, fd: Int32, peer: SocketAddress) {
         self.server = server
-        self.fd = fd
+        transport = Transport(plain: fd)
         self.peer = peer
         parser = HTTPRequestParser(limits: server.limits.codec)
     }
 
+    enum Queued {
+        case head(HTTPRequestHead)
+        case body([UInt8])
+        case end
+    }
+
+    var fd: Int32 { transport.fd }
+
     func start() throws {
         if let ctx = server.tls {
-            tls = try TLSStream(context: ctx, fd: fd)
+            try transport.startTLS(ctx)
             handshaking = true
             arm(server.limits.handshakeTimeoutMs)
         } else {
@@ -58,7 +67,7 @@ final class HTTPServerConnection: EventHandler, @unchecked Sendable {
     }
 
     private func handshake() {
-        guard let tls else { return }
+        guard let tls = transport.tls else { return }
         switch tls.handshake() {
         case .wantRead: set(.read)
         case .wantWrite: set(.write)
@@ -83,65 +92,75 @@ final class HTTPServerConnection: EventHandler, @unchecked Sendable {
     /// Reads what is there; with TLS, also everything OpenSSL already holds (read-ahead buffers records that
     /// epoll cannot see).
     private func readSome() {
-        repeat { readOnce() } while !inFlight && !closed && (tls?.hasPending ?? false)
+        repeat { readOnce() } while !inFlight && !closed && transport.hasBufferedInput
     }
 
     private func readOnce() {
         let buf = server.scratch
         let n: Int
-        if let tls {
-            switch tls.read(into: buf) {
-            case .bytes(let k): n = k
-            case .wantRead, .wantWrite: return
-            case .eof, .failed: return finish()
-            }
-        } else {
-            do {
-                switch try Socket.read(fd, buf) {
-                case .wouldBlock: return
-                case .done(0): return finish()
-                case .done(let k): n = k
-                }
-            } catch {
-                return finish()
-            }
+        switch transport.read(into: buf) {
+        case .bytes(let k): n = k
+        case .wantRead, .wantWrite: return
+        case .eof, .failed: return finish()
         }
+        let input = UnsafeRawBufferPointer(rebasing: buf[0..<n])
         let wasIdle = parser.isIdle
+        let events: [HTTPEvent<HTTPRequestHead>]
         do {
-            queued += try parser.feed(UnsafeRawBufferPointer(rebasing: buf[0..<n]))
+            events = try parser.feed(input)
         } catch {
             let e = error as HTTPParseError
             return fail(HTTPResponse.error(e.status, code: e.code, reason: e.reason))
         }
-        if wasIdle && !parser.isIdle && queued.isEmpty { arm(server.limits.requestTimeoutMs) }
-        processQueue()
+        if wasIdle && !parser.isIdle && events.isEmpty { arm(server.limits.requestTimeoutMs) }
+        // Body bytes are copied once: into the request being read, or (behind one in flight) into the queue,
+        // since the scratch buffer is shared by every connection of the server.
+        for event in events {
+            if inFlight || closed || !queued.isEmpty {
+                switch event {
+                case .head(let h): queued.append(.head(h))
+                case .body(let r): queued.append(.body(Array(UnsafeRawBufferPointer(rebasing: input[r]))))
+                case .end: queued.append(.end)
+                }
+                continue
+            }
+            switch event {
+            case .head(let h): take(.head(h))
+            case .body(let r): body.append(contentsOf: UnsafeRawBufferPointer(rebasing: input[r]))
+            case .end: take(.end)
+            }
+        }
     }
 
     /// Handles queued parser events until a request is complete and handed to the handler.
     private func processQueue() {
         while !inFlight && !closed && !queued.isEmpty {
-            let event = queued.removeFirst()
-            switch event {
-            case .head(let h):
-                head = h
-                body = []
-                arm(server.limits.requestTimeoutMs)
-            case .body(let b):
-                body += b
-            case .end:
-                guard let h = head else { continue }
-                inFlight = true
-                cancelTimer()
-                let request = HTTPRequest(head: h, body: body, peer: peer, peerIdentity: peerIdentity,
-                                          peerNotBefore: peerValidity?.0, peerNotAfter: peerValidity?.1)
-                head = nil
-                body = []
-                let loop = self.loop
-                let me = self
-                server.handler(request) { response in
-                    // Handlers may answer later or from another thread: always finish on the loop.
-                    loop.execute { me.respond(response, keepAlive: h.keepAlive) }
-                }
+            take(queued.removeFirst())
+        }
+    }
+
+    /// One event of the request being read; at its end, the request goes to the handler.
+    private func take(_ event: Queued) {
+        switch event {
+        case .head(let h):
+            head = h
+            body = []
+            arm(server.limits.requestTimeoutMs)
+        case .body(let b):
+            body += b
+        case .end:
+            guard let h = head else { return }
+            inFlight = true
+            cancelTimer()
+            let request = HTTPRequest(head: h, body: body, peer: peer, peerIdentity: peerIdentity,
+                                      peerNotBefore: peerValidity?.0, peerNotAfter: peerValidity?.1)
+            head = nil
+            body = []
+            let loop = self.loop
+            let me = self
+            server.handler(request) { response in
+                // Handlers may answer later or from another thread: always finish on the loop.
+                loop.execute { me.respond(response, keepAlive: h.keepAlive) }
             }
         }
     }
@@ -157,7 +176,7 @@ final class HTTPServerConnection: EventHandler, @unchecked Sendable {
         if outputOffset == output.count {
             arm(parser.isIdle ? server.limits.idleTimeoutMs : server.limits.requestTimeoutMs)
             processQueue()
-            if !inFlight && !closed && (tls?.hasPending ?? false) { readSome() }
+            if !inFlight && !closed && transport.hasBufferedInput { readSome() }
         }
         if !closed { updateInterest() }
     }
@@ -171,26 +190,16 @@ final class HTTPServerConnection: EventHandler, @unchecked Sendable {
     private func flush() {
         while outputOffset < output.count {
             let slice = output.withUnsafeBytes { UnsafeRawBufferPointer(rebasing: $0[outputOffset...]) }
-            let wrote: Int
-            if let tls {
-                switch tls.write(slice) {
-                case .wrote(let k): wrote = k
-                case .wantRead, .wantWrite: return
-                case .failed: return finish()
-                }
-            } else {
-                switch try? Socket.write(fd, slice) {
-                case .done(let k)?: wrote = k
-                case .wouldBlock?: return
-                case nil: return finish()
-                }
+            switch transport.write(slice) {
+            case .wrote(let k): outputOffset += k
+            case .wantRead, .wantWrite: return
+            case .failed: return finish()
             }
-            outputOffset += wrote
         }
         output = []
         outputOffset = 0
         if closeAfterWrite {
-            if let tls { _ = tls.shutdownWrite() }
+            if let tls = transport.tls { _ = tls.shutdownWrite() }  // close_notify; the close below sends FIN
             finish()
         }
     }
@@ -233,8 +242,7 @@ final class HTTPServerConnection: EventHandler, @unchecked Sendable {
         closed = true
         cancelTimer()
         loop.forget(fd)  // close takes it out of the epoll set
-        close(fd)
-        tls = nil
+        transport.close()
         server.ended(self)
     }
 }

@@ -36,7 +36,7 @@ struct ChunkedDecoder: Sendable {
         reader.startSection(.chunkLine, bytes: limits.maxChunkLineBytes)
     }
 
-    /// Consumes `input` from `start`, appending body pieces to `events`. Returns the index after the last byte
+    /// Consumes `input` from `start`, appending body pieces (ranges of `input`) to `events`. Returns the index after the last byte
     /// used and whether the body (trailers included) is complete; bytes after a complete body are not touched.
     mutating func decode<Head>(_ input: UnsafeRawBufferPointer, from start: Int,
                                into events: inout [HTTPEvent<Head>]) throws(HTTPParseError) -> (next: Int, done: Bool) {
@@ -61,7 +61,7 @@ struct ChunkedDecoder: Sendable {
                 }
             case .data(let remaining):
                 let n = min(remaining, input.count - i)
-                events.append(.body(Array(UnsafeRawBufferPointer(rebasing: input[i..<(i + n)]))))
+                events.append(.body(i..<(i + n)))
                 i += n
                 state = n == remaining ? .dataCR : .data(remaining: remaining - n)
             case .dataCR:

@@ -79,7 +79,9 @@ public struct HTTPResponseHead: Sendable, Equatable {
 /// What a parser reports, in wire order: a head, zero or more non-empty body pieces, and an end.
 public enum HTTPEvent<Head: Sendable & Equatable>: Sendable, Equatable {
     case head(Head)
-    case body([UInt8])
+    /// Body bytes at these offsets of the buffer given to the `feed` that returned this event (body bytes never
+    /// span feeds, so nothing is copied): a caller that keeps them copies them out before its buffer is reused.
+    case body(Range<Int>)
     case end
 }
 

@@ -1,9 +1,10 @@
 /// Parses requests a client sends: request line, header fields, body, and the next pipelined request.
 ///
 /// Call order: `feed` every read as it arrives; act on the events (a `.head`, then `.body` pieces, then
-/// `.end`, per request); call `finish` when the peer closes. A thrown error carries the status to answer
-/// before closing; the parser is dead after it (every later call throws it again), and events of earlier
-/// pipelined requests in the same feed are not returned.
+/// `.end`, per request; a body piece is a range of the bytes just fed, so copy it out before reusing them);
+/// call `finish` when the peer closes. A thrown error carries the status to answer before closing; the parser
+/// is dead after it (every later call throws it again), and events of earlier pipelined requests in the same
+/// feed are not returned.
 public struct HTTPRequestParser: Sendable {
     private var decoder: MessageDecoder<RequestRole>
 

@@ -1,8 +1,8 @@
 /// Parses responses a server sends, for the client side of a connection.
 ///
 /// Call order: for each request written, `expect(requestMethod:)` (in request order; a response without an
-/// expectation is taken as answering GET); `feed` every read; `finish` when the server closes, which ends a
-/// body delimited by the close. Interim 1xx responses come as their own head and end, before the final
+/// expectation is taken as answering GET); `feed` every read (`.body` events are ranges of the bytes just fed);
+/// `finish` when the server closes, which ends a body delimited by the close. Interim 1xx responses come as their own head and end, before the final
 /// response to the same request; 101 (an upgrade) is refused. After an error the parser is dead.
 public struct HTTPResponseParser: Sendable {
     private var decoder: MessageDecoder<ResponseRole>

@@ -13,7 +13,7 @@ protocol MessageRole: Sendable {
 /// throws that error again.
 ///
 /// Heads are read line by line through `LineReader` (no byte is copied unless a line spans feeds); body bytes
-/// are handed out as slices of the input, one array per feed and body.
+/// are reported as ranges of the input, never copied.
 struct MessageDecoder<Role: MessageRole>: Sendable {
     private enum State: Sendable {
         case head
@@ -106,7 +106,7 @@ struct MessageDecoder<Role: MessageRole>: Sendable {
                 i = try readHead(input, from: i, into: &events)
             case .fixed(let remaining):
                 let n = min(remaining, input.count - i)
-                events.append(.body(Array(UnsafeRawBufferPointer(rebasing: input[i..<(i + n)]))))
+                events.append(.body(i..<(i + n)))
                 i += n
                 if n == remaining {
                     events.append(.end)
@@ -124,7 +124,7 @@ struct MessageDecoder<Role: MessageRole>: Sendable {
             case .untilClose(let received):
                 let n = input.count - i
                 guard n <= limits.maxBodyBytes - received else { throw .bodyTooLarge(limits.maxBodyBytes) }
-                events.append(.body(Array(UnsafeRawBufferPointer(rebasing: input[i...]))))
+                events.append(.body(i..<input.count))
                 i = input.count
                 state = .untilClose(received: received + n)
             case .failed, .closed:

@@ -5,9 +5,10 @@ internal import COpenSSL
 internal import CMeshOpenSSLShims
 import MeshCore
 
-/// One TLS connection over a non-blocking socket the caller owns (the stream never closes the fd).
-/// Call order: `handshake()` until `.done`, then `verifyPeer`, then `read`/`write` freely, `shutdownWrite`
-/// once. Every call reports what it is waiting for, so the caller can set its epoll interest.
+/// One TLS connection over a non-blocking socket the caller owns (the stream never closes the fd); usually
+/// held by a `Transport`, which owns both. Call order: `handshake()` until `.done`, then `verifyPeer`, then
+/// `read`/`write` freely, `shutdownWrite` once. Every call reports what it is waiting for, so the caller can set
+/// its epoll interest.
 public final class TLSStream {
     let ssl: OpaquePointer
     public let context: TLSContext
@@ -20,21 +21,9 @@ public final class TLSStream {
         case failed(PeerRejection, detail: String)
     }
 
-    public enum ReadResult: Equatable {
-        case bytes(Int)
-        case wantRead
-        case wantWrite
-        /// The peer sent close_notify: its half is done.
-        case eof
-        case failed(String)
-    }
-
-    public enum WriteResult: Equatable {
-        case wrote(Int)
-        case wantRead
-        case wantWrite
-        case failed(String)
-    }
+    /// The same results as a plaintext socket's (`Transport` passes them through unchanged).
+    public typealias ReadResult = TransportRead
+    public typealias WriteResult = TransportWrite
 
     /// Binds a new SSL object to `fd`. For outbound streams, `resume` offers a session to resume.
     public init(context: TLSContext, fd: Int32, resume: TLSSession? = nil) throws {
@@ -114,7 +103,7 @@ public final class TLSStream {
         case SSL_ERROR_WANT_READ: return .wantRead
         case SSL_ERROR_WANT_WRITE: return .wantWrite
         case SSL_ERROR_ZERO_RETURN: return .eof
-        default: return .failed(failureText(e))
+        default: return .failed(.tls(failureText(e)))
         }
     }
 
@@ -128,7 +117,7 @@ public final class TLSStream {
         switch e {
         case SSL_ERROR_WANT_READ: return .wantRead
         case SSL_ERROR_WANT_WRITE: return .wantWrite
-        default: return .failed(failureText(e))
+        default: return .failed(.tls(failureText(e)))
         }
     }
 

@@ -55,7 +55,7 @@ final class Listener: EventHandler {
                 accepted = try Socket.accept(self.fd)
             } catch {
                 if error.errno == EMFILE || error.errno == ENFILE || error.errno == ENOBUFS || error.errno == ENOMEM {
-                    runtime.stats.count(failure: "accept-emfile", direction)
+                    runtime.stats.count(failure: .acceptEMFILE, direction)
                     runtime.log.event("accept-backoff", ["listener": .string(name), "error": .string(error.description)])
                     context.loop.setInterest(self.fd, .none)
                     context.loop.schedule(afterMs: Self.emfileBackoffMs) { [weak self] in
@@ -69,7 +69,7 @@ final class Listener: EventHandler {
             }
             guard case .done(let (cfd, peer)) = accepted else { return }
             guard runtime.admit() else {
-                runtime.stats.count(failure: "max-connections", direction)
+                runtime.stats.count(failure: .maxConnections, direction)
                 runtime.log.event("refused", ["listener": .string(name), "peer": .string(peer.description),
                                               "reason": "max-connections"])
                 Glibc.close(cfd)

@@ -9,41 +9,37 @@ import MeshTLS
 extension ProxyConnection {
     /// Ends the connection: cancel timers, give back the handshake slot, keep the TLS session for reuse,
     /// deregister and close both sockets, count and log, last.
-    func finish(reason: String, detail: String?, refused: Bool, rule: String? = nil, reset: Bool = false) {
-        guard phase != .closed else { return }
+    func finish(reason: CloseReason, detail: String?, refused: Bool, rule: String? = nil, reset: Bool = false) {
+        guard !phase.isClosed else { return }
+        let (down, up) = phase.ends
         phase = .closed
         cancelTimer()
-        if holdsHandshakeSlot {
-            holdsHandshakeSlot = false
-            context.handshakeEnded()
-        }
-        if direction == .outbound, handshakeDone, let tls = up?.tls, let s = tls.takeSession() {
+        releaseHandshakeSlot()
+        // A verified peer means a finished handshake: its session (tickets arrive after it) can be resumed.
+        if direction == .outbound, peerIdentity != nil, let tls = up?.tls, let s = tls.takeSession() {
             context.keepSession(s, for: listener, generation: state.generation)
         }
-        for end in [down, up].compactMap({ $0 }) {
-            loop.forget(end.fd)  // close takes it out of the epoll set; no epoll_ctl needed
-            if reset { Socket.closeWithReset(end.fd) } else { close(end.fd) }
-            end.releaseBuffer()
-            end.tls = nil
-        }
+        down?.close(on: loop, reset: reset)
+        up?.close(on: loop, reset: reset)
         context.connections[ObjectIdentifier(self)] = nil
         runtime.release()
+        let bytesIn = down?.bytesRead ?? 0, bytesOut = up?.bytesRead ?? 0
         let stats = runtime.stats.of(direction)
         stats.active.subtract(1, ordering: .relaxed)
         stats.closed.add(1, ordering: .relaxed)
-        stats.bytesFromDownstream.add(bytesDownToUp, ordering: .relaxed)
-        stats.bytesFromUpstream.add(bytesUpToDown, ordering: .relaxed)
+        stats.bytesFromDownstream.add(bytesIn, ordering: .relaxed)
+        stats.bytesFromUpstream.add(bytesOut, ordering: .relaxed)
         stats.connectionSeconds.observe(seconds: Double(loop.now - startedAt) / 1000)
         if refused {
             runtime.stats.count(failure: reason, direction)
-            recordDecision(allowed: false, reason: reason, rule: rule ?? Verdict.defaultDenyRule, detail: detail)
-        } else if reason != "closed" {
+            recordDecision(allowed: false, reason: reason.rawValue, rule: rule ?? Verdict.defaultDenyRule, detail: detail)
+        } else if reason != .closed {
             runtime.stats.count(failure: reason, direction)
-            if runtime.config.log.logAllowed || reason != "idle-timeout" {
-                logClose(reason: reason, detail: detail)
+            if runtime.config.log.logAllowed || reason != .idleTimeout {
+                logClose(reason: reason, detail: detail, bytesIn: bytesIn, bytesOut: bytesOut)
             }
         } else if runtime.config.log.logAllowed {
-            logClose(reason: reason, detail: detail)
+            logClose(reason: reason, detail: detail, bytesIn: bytesIn, bytesOut: bytesOut)
         }
     }
 
@@ -69,15 +65,15 @@ extension ProxyConnection {
         ])
     }
 
-    func logClose(reason: String, detail: String?) {
+    func logClose(reason: CloseReason, detail: String?, bytesIn: Int, bytesOut: Int) {
         runtime.log.event("connection-closed", fields: [
             ("direction", .string(direction.rawValue)),
             ("listener", .string(listener)),
             ("peer", .string(peer.description)),
             ("identity", .optional(peerIdentity?.description)),
-            ("reason", .string(reason)),
-            ("bytesIn", .int(bytesDownToUp)),
-            ("bytesOut", .int(bytesUpToDown)),
+            ("reason", .string(reason.rawValue)),
+            ("bytesIn", .int(bytesIn)),
+            ("bytesOut", .int(bytesOut)),
             ("durationMs", .int(Int(loop.now - startedAt))),
             ("detail", .optional(detail)),
         ])

@@ -8,33 +8,31 @@ import MeshTLS
 /// Moving bytes both ways with bounded buffers: read into the loop's scratch buffer, write on at once, keep
 /// only what the receiver refuses, and stop reading that side until it is flushed (backpressure).
 extension ProxyConnection {
-    func startPumping() {
-        phase = .pumping
+    func startPumping(_ down: ProxyEnd, _ up: ProxyEnd) {
+        phase = .pumping(down: down, up: up)
         lastActivity = loop.now
         armIdleTimer(afterMs: Int64(runtime.config.limits.idleTimeoutMs))
         // The peer may already have sent bytes that OpenSSL holds: read them now, epoll will not say so.
-        guard let up else { return }
         pump(from: down, to: up)
-        if phase == .pumping { pump(from: up, to: down) }
-        if phase == .pumping { updateInterests() }
+        if !phase.isClosed { pump(from: up, to: down) }
+        if !phase.isClosed { updateInterests(down, up) }
     }
 
-    func service(fd: Int32, _ r: Readiness) {
-        guard let up else { return }
+    func service(fd: Int32, _ r: Readiness, down: ProxyEnd, up: ProxyEnd) {
         let (a, b) = fd == down.fd ? (down, up) : (up, down)
         if a.shutdownWantsWrite && r.writable { _ = a.sendEOF() }
         if a.pendingCount > 0 && (r.writable || (a.writeWantsRead && r.readable)) {
             flush(a, from: b)
         }
-        if phase == .pumping && (r.readable || (a.readWantsWrite && r.writable)) {
+        if !phase.isClosed && (r.readable || (a.readWantsWrite && r.writable)) {
             pump(from: a, to: b)
         }
-        guard phase == .pumping else { return }
+        guard !phase.isClosed else { return }
         if down.readClosed && up.readClosed && down.writeClosed && up.writeClosed {
-            finish(reason: "closed", detail: nil, refused: false)
+            finish(reason: .closed, detail: nil, refused: false)
             return
         }
-        updateInterests()
+        updateInterests(down, up)
     }
 
     /// Reads from `a` and writes to `b` until `a` has nothing more, `b` pushes back, or four socket reads are
@@ -44,22 +42,22 @@ extension ProxyConnection {
         guard !a.readClosed, b.pendingCount == 0, !b.writeClosed else { return }
         let buffer = context.scratch
         var rounds = 0
-        while rounds < 4 || (a.tls?.hasPending ?? false) {
+        while rounds < 4 || a.hasBufferedInput {
             rounds += 1
             switch a.read(into: buffer) {
             case .bytes(let n):
                 lastActivity = loop.now
-                if a === down { bytesDownToUp += n } else { bytesUpToDown += n }
+                a.bytesRead += n
                 guard writeAll(b, UnsafeRawBufferPointer(rebasing: buffer[0..<n])) else { return }
-                if n < buffer.count && !(a.tls?.hasPending ?? false) { return }
-            case .wait:
+                if n < buffer.count && !a.hasBufferedInput { return }
+            case .wantRead, .wantWrite:
                 return
             case .eof:
                 a.readClosed = true
                 if b.pendingCount == 0 { _ = b.sendEOF() } else { b.eofAfterFlush = true }
                 return
-            case .error(let why):
-                finish(reason: a.tls != nil ? "tls-error" : "socket-error", detail: why, refused: false, reset: true)
+            case .failed(let why):
+                finish(reason: a.failure, detail: why.description, refused: false, reset: true)
                 return
             }
         }
@@ -72,11 +70,11 @@ extension ProxyConnection {
             switch b.write(UnsafeRawBufferPointer(rebasing: bytes[off...])) {
             case .wrote(let k):
                 off += k
-            case .wait:
+            case .wantRead, .wantWrite:
                 b.stash(UnsafeRawBufferPointer(rebasing: bytes[off...]), capacity: context.scratch.count)
                 return false
-            case .error(let why):
-                finish(reason: b.tls != nil ? "tls-error" : "socket-error", detail: why, refused: false, reset: true)
+            case .failed(let why):
+                finish(reason: b.failure, detail: why.description, refused: false, reset: true)
                 return false
             }
         }
@@ -91,10 +89,10 @@ extension ProxyConnection {
             switch b.write(slice) {
             case .wrote(let k):
                 b.pendingStart += k
-            case .wait:
+            case .wantRead, .wantWrite:
                 return
-            case .error(let why):
-                finish(reason: b.tls != nil ? "tls-error" : "socket-error", detail: why, refused: false, reset: true)
+            case .failed(let why):
+                finish(reason: b.failure, detail: why.description, refused: false, reset: true)
                 return
             }
         }
@@ -104,12 +102,11 @@ extension ProxyConnection {
             b.eofAfterFlush = false
             _ = b.sendEOF()
         }
-        if a.tls?.hasPending ?? false { pump(from: a, to: b) }
+        if a.hasBufferedInput { pump(from: a, to: b) }
     }
 
     /// Read interest where the other end can take more; write interest where bytes or a shutdown wait.
-    func updateInterests() {
-        guard let up else { return }
+    func updateInterests(_ down: ProxyEnd, _ up: ProxyEnd) {
         updateInterest(down, other: up)
         updateInterest(up, other: down)
     }

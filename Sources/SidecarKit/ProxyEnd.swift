@@ -1,11 +1,15 @@
 import MeshNet
 import MeshTLS
 
-/// One socket of a proxied pair, with what is waiting to be written to it. The pending buffer is allocated
-/// only when the receiver pushes back, so an idle connection holds no buffer at all.
+/// One socket of a proxied pair: it owns its transport (the fd and, with TLS, the stream over it) and what is
+/// waiting to be written to it. The pending buffer is allocated only when the receiver pushes back, so an idle
+/// connection holds no buffer at all.
 final class ProxyEnd {
+    /// `transport.fd`, immutable: the event path compares it without an exclusivity check on `transport`.
     let fd: Int32
-    var tls: TLSStream?
+    /// Used through a copy (`let t = transport`), never in place: every access to it is then instantaneous, so
+    /// whole-module optimization drops its dynamic exclusivity checks on the event path.
+    private(set) var transport: Transport
     var interest: Interest = .none
     /// Bytes read from the other end that this end could not take yet: `pending[start..<end]`.
     var pending: UnsafeMutableRawBufferPointer?
@@ -17,14 +21,33 @@ final class ProxyEnd {
     var writeClosed = false
     /// Send end of stream to this end once `pending` is flushed.
     var eofAfterFlush = false
-    /// TLS cross-wants: a read that needs the socket writable, a write that needs it readable.
+    /// Crossed wants (TLS): a read that needs the socket writable, a write that needs it readable.
     var readWantsWrite = false
     var writeWantsRead = false
     var shutdownWantsWrite = false
+    /// Bytes read from this end (folded into the counters at teardown, never per read).
+    var bytesRead = 0
 
-    init(fd: Int32) { self.fd = fd }
+    init(fd: Int32) {
+        self.fd = fd
+        transport = Transport(plain: fd)
+    }
 
+    var tls: TLSStream? { transport.tls }
+    /// For close reasons: a failed TLS read or write is `tls-error`, a plaintext one `socket-error`.
+    var failure: CloseReason { transport.isTLS ? .tlsError : .socketError }
     var pendingCount: Int { pendingEnd - pendingStart }
+    /// Bytes TLS already holds: epoll will not report them.
+    var hasBufferedInput: Bool {
+        let t = transport
+        return t.hasBufferedInput
+    }
+
+    func startTLS(_ context: TLSContext, resume: TLSSession? = nil) throws {
+        var t = transport
+        try t.startTLS(context, resume: resume)
+        transport = t
+    }
 
     /// Keeps `bytes` to write later. The caller only stashes when nothing is pending, and never more than
     /// one read's worth, so `capacity` (the loop's read size) always suffices.
@@ -35,73 +58,44 @@ final class ProxyEnd {
         pendingEnd = bytes.count
     }
 
-    func releaseBuffer() {
-        pending?.deallocate()
-        pending = nil
-        pendingStart = 0
-        pendingEnd = 0
-    }
-
-    enum ReadOutcome { case bytes(Int), wait, eof, error(String) }
-    enum WriteOutcome { case wrote(Int), wait, error(String) }
-
     @inline(__always)
-    func read(into buffer: UnsafeMutableRawBufferPointer) -> ReadOutcome {
-        if let tls {
-            readWantsWrite = false
-            switch tls.read(into: buffer) {
-            case .bytes(let n): return .bytes(n)
-            case .wantRead: return .wait
-            case .wantWrite: readWantsWrite = true; return .wait
-            case .eof: return .eof
-            case .failed(let why): return .error(why)
-            }
-        }
-        do {
-            switch try Socket.read(fd, buffer) {
-            case .done(0): return .eof
-            case .done(let n): return .bytes(n)
-            case .wouldBlock: return .wait
-            }
-        } catch {
-            return .error(error.description)
-        }
+    func read(into buffer: UnsafeMutableRawBufferPointer) -> TransportRead {
+        let t = transport
+        let r = t.read(into: buffer)
+        if case .wantWrite = r { readWantsWrite = true } else { readWantsWrite = false }
+        return r
     }
 
     @inline(__always)
-    func write(_ buffer: UnsafeRawBufferPointer) -> WriteOutcome {
-        if let tls {
-            writeWantsRead = false
-            switch tls.write(buffer) {
-            case .wrote(let n): return .wrote(n)
-            case .wantWrite: return .wait
-            case .wantRead: writeWantsRead = true; return .wait
-            case .failed(let why): return .error(why)
-            }
-        }
-        do {
-            switch try Socket.write(fd, buffer) {
-            case .done(let n): return .wrote(n)
-            case .wouldBlock: return .wait
-            }
-        } catch {
-            return .error(error.description)
-        }
+    func write(_ buffer: UnsafeRawBufferPointer) -> TransportWrite {
+        let t = transport
+        let r = t.write(buffer)
+        if case .wantRead = r { writeWantsRead = true } else { writeWantsRead = false }
+        return r
     }
 
     /// Half-close towards this end. False when TLS needs the socket writable first.
     func sendEOF() -> Bool {
-        if let tls, !tls.closeNotifySent {
-            switch tls.shutdownWrite() {
-            case .wantWrite:
-                shutdownWantsWrite = true
-                return false
-            default: break
-            }
+        let t = transport
+        guard t.shutdownWrite() == .done else {
+            shutdownWantsWrite = true
+            return false
         }
         shutdownWantsWrite = false
-        Socket.shutdownWrite(fd)
         writeClosed = true
         return true
+    }
+
+    /// Takes the fd out of `loop` and closes it (with RST when propagating an error), frees the TLS stream and
+    /// the pending buffer. Only `ProxyConnection.finish` calls it, once per end.
+    func close(on loop: EventLoop, reset: Bool) {
+        loop.forget(fd)  // close takes it out of the epoll set; no epoll_ctl needed
+        var t = transport
+        t.close(reset: reset)
+        transport = t
+        pending?.deallocate()
+        pending = nil
+        pendingStart = 0
+        pendingEnd = 0
     }
 }

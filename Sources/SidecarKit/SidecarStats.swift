@@ -40,7 +40,7 @@ public final class SidecarStats: Sendable {
 
     public struct FailureKey: Hashable, Sendable {
         public let direction: Direction
-        public let reason: String
+        public let reason: CloseReason
     }
 
     public struct DecisionKey: Hashable, Sendable {
@@ -53,7 +53,7 @@ public final class SidecarStats: Sendable {
 
     public func of(_ d: Direction) -> DirectionStats { d == .inbound ? inbound : outbound }
 
-    public func count(failure reason: String, _ direction: Direction) {
+    public func count(failure reason: CloseReason, _ direction: Direction) {
         reasons.withLock { $0[FailureKey(direction: direction, reason: reason), default: 0] += 1 }
     }
 

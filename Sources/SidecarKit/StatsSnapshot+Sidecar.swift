@@ -35,8 +35,8 @@ extension StatsSnapshot {
                              MetricSample(["direction": d.rawValue, "resumed": "true"], .int(resumed))]
                  })
         snap.add("mesh_connection_failures_total", .counter, help: "Refused or failed connections, by direction and reason (TLS handshake failures included).",
-                 s.failureCounts().sorted { ($0.key.direction.rawValue, $0.key.reason) < ($1.key.direction.rawValue, $1.key.reason) }
-                     .map { MetricSample(["direction": $0.key.direction.rawValue, "reason": $0.key.reason], .int($0.value)) })
+                 s.failureCounts().sorted { ($0.key.direction.rawValue, $0.key.reason.rawValue) < ($1.key.direction.rawValue, $1.key.reason.rawValue) }
+                     .map { MetricSample(["direction": $0.key.direction.rawValue, "reason": $0.key.reason.rawValue], .int($0.value)) })
         snap.add("mesh_authz_decisions_total", .counter, help: "Authorization decisions, by direction, verdict and the rule that decided.",
                  decisionSamples(s.decisionCounts()))
         snap.add("mesh_authz_shadow_decisions_total", .counter,

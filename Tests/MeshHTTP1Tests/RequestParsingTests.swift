@@ -121,7 +121,7 @@ import Testing
         _ = try parser.feed(Array("TP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\n".utf8))
         #expect(!parser.isIdle && !parser.inHead)  // in the body
         let events = try parser.feed(Array("hi".utf8))
-        #expect(events == [.body(Array("hi".utf8)), .end])
+        #expect(events == [.body(0..<2), .end])
         #expect(parser.isIdle && !parser.inHead)
         #expect(try parser.finish().isEmpty)
     }

@@ -54,9 +54,39 @@ enum Split: Sendable, CustomStringConvertible {
     static let all: [Split] = [.whole, .bytewise, .random(seed: 1), .random(seed: 2), .random(seed: 0xC0FFEE)]
 }
 
+/// A parser event with its body bytes copied out of the buffer they were fed in (what tests compare).
+enum Event<Head: Sendable & Equatable>: Equatable, Sendable {
+    case head(Head)
+    case body([UInt8])
+    case end
+
+    var head: Head? {
+        if case .head(let h) = self { return h }
+        return nil
+    }
+}
+
+/// `events` with their body ranges resolved against `input`, the bytes of the feed that returned them. A range
+/// outside `input`, or an empty one, is a parser bug.
+func materialized<Head>(_ events: [HTTPEvent<Head>], from input: [UInt8],
+                        sourceLocation: SourceLocation = #_sourceLocation) -> [Event<Head>] {
+    events.map { event in
+        switch event {
+        case .head(let h): return .head(h)
+        case .end: return .end
+        case .body(let range):
+            guard range.lowerBound >= 0 && range.upperBound <= input.count else {
+                Issue.record("body range \(range) outside a feed of \(input.count) bytes", sourceLocation: sourceLocation)
+                return .body([])
+            }
+            return .body(Array(input[range]))
+        }
+    }
+}
+
 /// Everything a parser said about some bytes: the events (adjacent body pieces merged) or the error.
 enum Outcome<Head: Sendable & Equatable>: Equatable, CustomStringConvertible {
-    case events([HTTPEvent<Head>])
+    case events([Event<Head>])
     case error(HTTPParseError)
 
     var error: HTTPParseError? {
@@ -64,7 +94,7 @@ enum Outcome<Head: Sendable & Equatable>: Equatable, CustomStringConvertible {
         return nil
     }
 
-    var events: [HTTPEvent<Head>] {
+    var events: [Event<Head>] {
         if case .events(let e) = self { return e }
         return []
     }
@@ -78,8 +108,8 @@ enum Outcome<Head: Sendable & Equatable>: Equatable, CustomStringConvertible {
 }
 
 /// Merges adjacent `.body` events, so outcomes of different splits compare equal.
-func merged<Head>(_ events: [HTTPEvent<Head>]) -> [HTTPEvent<Head>] {
-    var out: [HTTPEvent<Head>] = []
+func merged<Head>(_ events: [Event<Head>]) -> [Event<Head>] {
+    var out: [Event<Head>] = []
     for event in events {
         if case .body(let more) = event, case .body(let some)? = out.last {
             out[out.count - 1] = .body(some + more)
@@ -96,19 +126,19 @@ func merged<Head>(_ events: [HTTPEvent<Head>]) -> [HTTPEvent<Head>] {
 func parseRequest(_ bytes: [UInt8], limits: HTTPLimits = HTTPLimits(), split: Split = .whole,
                   finish: Bool = false) -> Outcome<HTTPRequestHead> {
     var parser = HTTPRequestParser(limits: limits)
-    var events: [HTTPEvent<HTTPRequestHead>] = []
+    var events: [Event<HTTPRequestHead>] = []
     do throws(HTTPParseError) {
         for (n, piece) in split.pieces(bytes).enumerated() {
             if n % 2 == 1 {
                 let result = piece.withUnsafeBytes { buffer in
                     Result { () throws(HTTPParseError) in try parser.feed(buffer) }
                 }
-                events += try result.get()
+                events += materialized(try result.get(), from: piece)
             } else {
-                events += try parser.feed(piece)
+                events += materialized(try parser.feed(piece), from: piece)
             }
         }
-        if finish { events += try parser.finish() }
+        if finish { events += materialized(try parser.finish(), from: []) }
     } catch {
         return .error(error)
     }
@@ -120,19 +150,19 @@ func parseResponse(_ bytes: [UInt8], methods: [String] = [], limits: HTTPLimits 
                    finish: Bool = false) -> Outcome<HTTPResponseHead> {
     var parser = HTTPResponseParser(limits: limits)
     for method in methods { parser.expect(requestMethod: method) }
-    var events: [HTTPEvent<HTTPResponseHead>] = []
+    var events: [Event<HTTPResponseHead>] = []
     do throws(HTTPParseError) {
         for (n, piece) in split.pieces(bytes).enumerated() {
             if n % 2 == 1 {
                 let result = piece.withUnsafeBytes { buffer in
                     Result { () throws(HTTPParseError) in try parser.feed(buffer) }
                 }
-                events += try result.get()
+                events += materialized(try result.get(), from: piece)
             } else {
-                events += try parser.feed(piece)
+                events += materialized(try parser.feed(piece), from: piece)
             }
         }
-        if finish { events += try parser.finish() }
+        if finish { events += materialized(try parser.finish(), from: []) }
     } catch {
         return .error(error)
     }
@@ -199,13 +229,6 @@ func expectRequestRejected(_ row: Rejection, sourceLocation: SourceLocation = #_
     }
     #expect(error.code == row.code, "\(row.label): \(error)", sourceLocation: sourceLocation)
     #expect(error.status == row.status, "\(row.label): \(error)", sourceLocation: sourceLocation)
-}
-
-extension HTTPEvent {
-    var head: Head? {
-        if case .head(let h) = self { return h }
-        return nil
-    }
 }
 
 extension Array where Element == UInt8 {
