@@ -46,5 +46,4 @@ extension HTTPResponse {
         return r
     }
 
-    static func error(_ e: MeshError) -> HTTPResponse { .error(e.kind.httpStatus, code: e.code, reason: e.reason) }
 }

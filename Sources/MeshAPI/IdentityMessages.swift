@@ -74,7 +74,7 @@ public struct BundleAnswer: WireMessage {
         let r = try Wire.object(json, ["trustDomain", "bundle", "controlPlane"])
         let tdNode = try r.node("trustDomain")
         let td = try r.string("trustDomain")
-        do { trustDomain = try TrustDomain(td) } catch let e as MeshError { throw tdNode.error(e.code, e.reason) } catch {
+        do { trustDomain = try TrustDomain(td) } catch let e as MeshError { throw tdNode.error(e.errorCode, e.reason) } catch {
             throw MeshError(.apiBadValue, "\(tdNode.path): \(error)")
         }
         bundlePEM = try r.string("bundle")

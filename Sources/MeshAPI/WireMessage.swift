@@ -55,7 +55,7 @@ enum Wire {
         do {
             return try SPIFFEID(parsing: text)
         } catch let e as MeshError {
-            throw node.error(e.code, e.reason)
+            throw node.error(e.errorCode, e.reason)
         } catch {
             throw MeshError(.apiBadValue, "\(node.path): \(error)")
         }

@@ -19,7 +19,7 @@ struct ControlClient {
         let server = o.value("server") ?? env("MESHCTL_SERVER") ?? "127.0.0.1:8443"
         let dataDir = o.value("data-dir") ?? env("MESHCTL_DATA_DIR")
         guard let caFile = o.value("ca") ?? env("MESHCTL_CA") ?? dataDir.map({ "\($0)/bundle.pem" }) else {
-            throw MeshError("usage", "say how to trust the control plane: --ca BUNDLE.pem (or MESHCTL_CA, or --data-dir)")
+            throw MeshError(.usage, "say how to trust the control plane: --ca BUNDLE.pem (or MESHCTL_CA, or --data-dir)")
         }
         let tokenFile = o.value("token-file") ?? env("MESHCTL_TOKEN_FILE") ?? dataDir.map { "\($0)/admin.token" }
         let bundle = try Certificate.parseChain(pem: try read(caFile), maxCount: 64, maxBytes: 1 << 20)
@@ -29,7 +29,7 @@ struct ControlClient {
         } else if let uri = bundle.first?.uriSANs.first, let id = try? SPIFFEID(parsing: uri) {
             td = id.trustDomain
         } else {
-            throw MeshError("usage", "cannot tell the trust domain from \(caFile); pass --trust-domain")
+            throw MeshError(.usage, "cannot tell the trust domain from \(caFile); pass --trust-domain")
         }
         let expect = try SPIFFEID.service(trustDomain: td, namespace: "mesh-system", name: "mesh-control")
         let ctx = try TLSContext.client(trusting: bundle, trustDomain: td)

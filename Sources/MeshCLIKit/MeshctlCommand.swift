@@ -43,7 +43,7 @@ public enum MeshctlCommand {
             client = try ControlClient.make(o)
         } catch let e as MeshError {
             err("meshctl: \(e.reason)")
-            return e.code.hasPrefix("file.") ? 66 : 64
+            return e.kind == .unreadable ? 66 : 64
         } catch {
             err("meshctl: \(error)")
             return 64
@@ -67,7 +67,7 @@ public enum MeshctlCommand {
             return 64
         } catch let e as MeshError {
             err("meshctl: \(e.code): \(e.reason)")
-            return e.code.hasPrefix("http.connect") || e.code == "http.timeout" || e.code == "http.tls" ? 69 : 1
+            return [.httpConnect, .httpTimeout, .httpTls].contains(e.errorCode) ? 69 : 1
         } catch {
             err("meshctl: \(error)")
             return 1

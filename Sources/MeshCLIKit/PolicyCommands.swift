@@ -10,14 +10,14 @@ import MeshNet
 enum PolicyCommands {
     /// Every `*.json` directly in `dir`, sorted by name.
     static func readMesh(_ dir: String) throws -> [(name: String, content: String)] {
-        guard let d = opendir(dir) else { throw MeshError("file.unreadable", "cannot open folder \(dir)") }
+        guard let d = opendir(dir) else { throw MeshError(.fileUnreadable, "cannot open folder \(dir)") }
         defer { closedir(d) }
         var names: [String] = []
         while let e = readdir(d) {
             let name = withUnsafeBytes(of: e.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
             if name.hasSuffix(".json") { names.append(name) }
         }
-        if names.isEmpty { throw MeshError("file.unreadable", "no *.json files in \(dir)") }
+        if names.isEmpty { throw MeshError(.fileUnreadable, "no *.json files in \(dir)") }
         return try names.sorted().map { n in
             switch FileIO.readAll("\(dir)/\(n)", limit: 4 << 20) {
             case .success(let b): return (n, String(decoding: b, as: UTF8.self))
@@ -41,7 +41,7 @@ enum PolicyCommands {
             return 0
         } catch let e as MeshError {
             MeshctlCommand.err("meshctl validate: \(e.code): \(e.reason)")
-            return e.code.hasPrefix("file.") ? 66 : 64
+            return e.kind == .unreadable ? 66 : 64
         } catch {
             MeshctlCommand.err("meshctl validate: \(error)")
             return 64

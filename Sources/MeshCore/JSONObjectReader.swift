@@ -59,12 +59,12 @@ public struct JSONNode: Sendable, Equatable {
     }
 
     /// An error whose reason is `<path>: <message>`.
-    public func error(_ code: String, _ message: String) -> MeshError {
+    public func error(_ code: ErrorCode, _ message: String) -> MeshError {
         MeshError(code, "\(path): \(message)")
     }
 
     private func wrongType(_ expected: String) -> MeshError {
-        error("config.wrong-type", "expected \(expected), found \(value.kindDescription)")
+        error(.configWrongType, "expected \(expected), found \(value.kindDescription)")
     }
 
     public func string() throws(MeshError) -> String {
@@ -82,10 +82,10 @@ public struct JSONNode: Sendable, Equatable {
     public func int(in range: ClosedRange<Int>) throws(MeshError) -> Int {
         guard case .number(let text) = value else { throw wrongType("an integer") }
         guard text.utf8.allSatisfy({ StrictJSONParser.isDigit($0) || $0 == UInt8(ascii: "-") }) else {
-            throw error("config.wrong-type", "expected an integer, found \(text)")
+            throw error(.configWrongType, "expected an integer, found \(text)")
         }
         guard let number = Int(text), range.contains(number) else {
-            throw error("config.out-of-range",
+            throw error(.configOutOfRange,
                         "\(text) is outside the allowed range \(range.lowerBound)...\(range.upperBound)")
         }
         return number
@@ -115,7 +115,7 @@ public struct JSONObjectReader: Sendable {
     /// and `json.duplicate-key` for a repeated member (possible only in a hand-built `JSONValue`).
     public init(_ node: JSONNode, fields: Set<String>) throws(MeshError) {
         guard case .object(let list) = node.value else {
-            throw node.error("config.wrong-type", "expected an object, found \(node.value.kindDescription)")
+            throw node.error(.configWrongType, "expected an object, found \(node.value.kindDescription)")
         }
         var members: [String: JSONValue] = [:]
         for (key, value) in list {
@@ -123,10 +123,10 @@ public struct JSONObjectReader: Sendable {
             // Byte-for-byte: Swift's `==` would let a canonically equivalent spelling (U+212A for "K") stand in.
             guard fields.contains(where: { $0.utf8.elementsEqual(key.utf8) }) else {
                 let known = fields.sorted().joined(separator: ", ")
-                throw MeshError("config.unknown-field", "\(memberPath): unknown field; expected one of: \(known)")
+                throw MeshError(.configUnknownField, "\(memberPath): unknown field; expected one of: \(known)")
             }
             guard members.updateValue(value, forKey: key) == nil else {
-                throw MeshError("json.duplicate-key", "\(memberPath): duplicate key \(key.debugDescription)")
+                throw MeshError(.jsonDuplicateKey, "\(memberPath): duplicate key \(key.debugDescription)")
             }
         }
         self.path = node.path
@@ -138,7 +138,7 @@ public struct JSONObjectReader: Sendable {
     public func required(_ key: String) throws(MeshError) -> JSONNode {
         assert(fields.contains(key), "\(key) is not a declared field of \(path)")
         guard let value = members[key] else {
-            throw MeshError("config.missing-field", "\(path.appending(key)): required field is missing")
+            throw MeshError(.configMissingField, "\(path.appending(key)): required field is missing")
         }
         return JSONNode(value, path: path.appending(key))
     }

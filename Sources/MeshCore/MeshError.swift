@@ -16,12 +16,6 @@ public struct MeshError: Error, Equatable, Sendable, CustomStringConvertible {
         self.reason = reason
     }
 
-    /// Transitional: a code given as text takes the kind it was declared with (`ErrorCode.declared`);
-    /// an undeclared text is an internal error. Call sites move to the declared constants.
-    public init(_ code: String, _ reason: String) {
-        self.init(ErrorCode.declared[code] ?? ErrorCode(code, .internal), reason)
-    }
-
     /// Stable identifier, e.g. `spiffe.bad-scheme` or `config.unknown-field`. Never reworded.
     public var code: String { errorCode.id }
     /// What kind of failure this is: decides HTTP status and exit code.

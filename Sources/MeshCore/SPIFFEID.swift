@@ -19,13 +19,13 @@ public struct SPIFFEID: Hashable, Sendable, CustomStringConvertible {
     /// Parses `text` strictly. Throws a `MeshError` whose code names the broken rule.
     public init(parsing text: String) throws {
         let bytes = Array(text.utf8)
-        if bytes.isEmpty { throw MeshError("spiffe.empty", "SPIFFE ID is empty") }
+        if bytes.isEmpty { throw MeshError(.spiffeEmpty, "SPIFFE ID is empty") }
         if bytes.count > Self.maxLength {
-            throw MeshError("spiffe.too-long", "SPIFFE ID is \(bytes.count) bytes; the limit is \(Self.maxLength)")
+            throw MeshError(.spiffeTooLong, "SPIFFE ID is \(bytes.count) bytes; the limit is \(Self.maxLength)")
         }
         let prefix = Array("spiffe://".utf8)
         guard bytes.count >= prefix.count, Array(bytes[0..<prefix.count]) == prefix else {
-            throw MeshError("spiffe.bad-scheme", "SPIFFE ID must start with lowercase 'spiffe://': \(text.debugDescription)")
+            throw MeshError(.spiffeBadScheme, "SPIFFE ID must start with lowercase 'spiffe://': \(text.debugDescription)")
         }
         let rest = bytes[prefix.count...]
         let slash = rest.firstIndex(of: UInt8(ascii: "/")) ?? rest.endIndex
@@ -40,7 +40,7 @@ public struct SPIFFEID: Hashable, Sendable, CustomStringConvertible {
     public static func workload(_ text: String) throws -> SPIFFEID {
         let id = try SPIFFEID(parsing: text)
         guard id.isWorkload else {
-            throw MeshError("spiffe.no-path", "a trust-domain ID cannot identify a workload: \(text.debugDescription)")
+            throw MeshError(.spiffeNoPath, "a trust-domain ID cannot identify a workload: \(text.debugDescription)")
         }
         return id
     }
@@ -57,12 +57,12 @@ public struct SPIFFEID: Hashable, Sendable, CustomStringConvertible {
         var index = 1
         func check(_ seg: [UInt8], last: Bool) throws {
             if seg.isEmpty {
-                throw MeshError(last ? "spiffe.trailing-slash" : "spiffe.empty-segment",
+                throw MeshError(last ? .spiffeTrailingSlash : .spiffeEmptySegment,
                                 last ? "SPIFFE ID path ends with '/': \(whole.debugDescription)"
                                      : "SPIFFE ID path has an empty segment: \(whole.debugDescription)")
             }
             if seg == [0x2E] || seg == [0x2E, 0x2E] {
-                throw MeshError("spiffe.dot-segment", "SPIFFE ID path has a '.' or '..' segment: \(whole.debugDescription)")
+                throw MeshError(.spiffeDotSegment, "SPIFFE ID path has a '.' or '..' segment: \(whole.debugDescription)")
             }
         }
         while index < path.count {
@@ -73,7 +73,7 @@ public struct SPIFFEID: Hashable, Sendable, CustomStringConvertible {
             } else if isPathByte(byte) {
                 segment.append(byte)
             } else {
-                throw MeshError("spiffe.bad-path-char",
+                throw MeshError(.spiffeBadPathChar,
                                 "SPIFFE ID path has a character outside [a-zA-Z0-9._-] (\(describe(byte))): \(whole.debugDescription)")
             }
             index += 1
@@ -102,16 +102,16 @@ public struct TrustDomain: Hashable, Sendable, CustomStringConvertible {
 
     init(bytes: [UInt8], whole: String) throws {
         if bytes.isEmpty {
-            throw MeshError("spiffe.empty-trust-domain", "SPIFFE trust domain is empty: \(whole.debugDescription)")
+            throw MeshError(.spiffeEmptyTrustDomain, "SPIFFE trust domain is empty: \(whole.debugDescription)")
         }
         if bytes.count > SPIFFEID.maxTrustDomainLength {
-            throw MeshError("spiffe.trust-domain-too-long",
+            throw MeshError(.spiffeTrustDomainTooLong,
                             "SPIFFE trust domain is \(bytes.count) bytes; the limit is \(SPIFFEID.maxTrustDomainLength)")
         }
         for b in bytes {
             let ok = (b >= 0x61 && b <= 0x7A) || (b >= 0x30 && b <= 0x39) || b == 0x2E || b == 0x2D || b == 0x5F
             if !ok {
-                throw MeshError("spiffe.bad-trust-domain-char",
+                throw MeshError(.spiffeBadTrustDomainChar,
                                 "SPIFFE trust domain has a character outside [a-z0-9._-] (\(SPIFFEID.describe(b))): \(whole.debugDescription)")
             }
         }

@@ -16,7 +16,7 @@ public struct ServiceKey: Hashable, Sendable, Comparable, CustomStringConvertibl
     public init(parsing text: String) throws(MeshError) {
         let parts = text.split(separator: "/", omittingEmptySubsequences: false)
         guard parts.count == 2, Self.isLabel(parts[0]), Self.isLabel(parts[1]) else {
-            throw MeshError("policy.bad-service-key",
+            throw MeshError(.policyBadServiceKey,
                             "\(text.debugDescription) is not namespace/name with two DNS labels ([a-z0-9-], 1-63 bytes)")
         }
         self.init(namespace: String(parts[0]), name: String(parts[1]))

@@ -10,28 +10,28 @@ extension HostPort {
         let portBytes: ArraySlice<UInt8>
         if bytes.first == UInt8(ascii: "[") {
             guard let close = bytes.firstIndex(of: UInt8(ascii: "]")) else {
-                throw MeshError("config.bad-address", "\(text.debugDescription): missing ']' after the IPv6 address")
+                throw MeshError(.configBadAddress, "\(text.debugDescription): missing ']' after the IPv6 address")
             }
             guard close + 1 < bytes.count, bytes[close + 1] == colon else {
-                throw MeshError("config.bad-address", "\(text.debugDescription): expected ':<port>' after ']'")
+                throw MeshError(.configBadAddress, "\(text.debugDescription): expected ':<port>' after ']'")
             }
             hostBytes = bytes[1..<close]
             portBytes = bytes[(close + 2)...]
             guard IPLiteral.ipv6(hostBytes) != nil else {
-                throw MeshError("config.bad-address", "\(text.debugDescription): the bracketed host is not an IPv6 literal")
+                throw MeshError(.configBadAddress, "\(text.debugDescription): the bracketed host is not an IPv6 literal")
             }
         } else {
             guard let last = bytes.lastIndex(of: colon) else {
-                throw MeshError("config.bad-address", "\(text.debugDescription): expected host:port or [ipv6]:port")
+                throw MeshError(.configBadAddress, "\(text.debugDescription): expected host:port or [ipv6]:port")
             }
             hostBytes = bytes[..<last]
             portBytes = bytes[(last + 1)...]
             if hostBytes.contains(colon) {
-                throw MeshError("config.bad-address",
+                throw MeshError(.configBadAddress,
                                 "\(text.debugDescription): an IPv6 address must be written in brackets, as [addr]:port")
             }
             guard hostBytes.elementsEqual("localhost".utf8) || IPLiteral.ipv4(hostBytes) != nil else {
-                throw MeshError("config.bad-address",
+                throw MeshError(.configBadAddress,
                                 "\(text.debugDescription): the host must be an IPv4 or IPv6 literal or localhost")
             }
         }
@@ -39,7 +39,7 @@ extension HostPort {
         guard digits, (1...5).contains(portBytes.count), portBytes.first != UInt8(ascii: "0"),
               let port = Int(String(decoding: portBytes, as: UTF8.self)), (1...65535).contains(port) else {
             let portText = String(decoding: portBytes, as: UTF8.self).debugDescription
-            throw MeshError("config.bad-port", "\(text.debugDescription): port \(portText) is not a number in 1...65535")
+            throw MeshError(.configBadPort, "\(text.debugDescription): port \(portText) is not a number in 1...65535")
         }
         self.init(host: String(decoding: hostBytes, as: UTF8.self), port: UInt16(port))
     }

@@ -34,7 +34,7 @@ extension SidecarConfig {
             outbound.append(try parseOutbound(node, trustDomain: domain))
         }
         if inbound.isEmpty && outbound.isEmpty {
-            throw MeshError("config.no-listeners", "$: no listeners; add at least one to inbound or outbound")
+            throw MeshError(.configNoListeners, "$: no listeners; add at least one to inbound or outbound")
         }
         try checkListeners(inbound: inbound, outbound: outbound)
 
@@ -52,7 +52,7 @@ extension SidecarConfig {
             let all = inbound.map { ($0.listen, "inbound") } + outbound.map { ($0.listen, "outbound") }
             if let clash = all.first(where: { $0.0.port == config.admin.listen.port && ($0.0.host == config.admin.listen.host
                 || $0.0.host == "0.0.0.0" || config.admin.listen.host == "0.0.0.0") }) {
-                throw MeshError("config.listen-conflict", "admin.listen: \(config.admin.listen) collides with \(clash.1) listener \(clash.0)")
+                throw MeshError(.configListenConflict, "admin.listen: \(config.admin.listen) collides with \(clash.1) listener \(clash.0)")
             }
         }
         return config
@@ -85,7 +85,7 @@ extension SidecarConfig {
         let r = try node.object(fields: ["controlPlane", "tokenFile", "trustAnchor", "trustAnchorSHA256", "controlPlaneIdentity"])
         let cpNode = try r.required("controlPlane")
         let cp: HostPort
-        do { cp = try HostPort(parsing: try cpNode.string()) } catch { throw cpNode.error(error.code, error.reason) }
+        do { cp = try HostPort(parsing: try cpNode.string()) } catch { throw cpNode.error(error.errorCode, error.reason) }
         let token = resolve(path: try filePath(r.required("tokenFile")), baseDirectory: baseDirectory)
         var anchorFile: String?
         var anchorSHA: String?
@@ -93,12 +93,12 @@ extension SidecarConfig {
         if let a = r.optional("trustAnchorSHA256") {
             let hex = try a.string().lowercased()
             guard hex.count == 64, hex.allSatisfy({ $0.isHexDigit }) else {
-                throw a.error("config.bad-value", "trustAnchorSHA256 must be 64 hex digits (SHA-256 of the root certificate's DER)")
+                throw a.error(.configBadValue, "trustAnchorSHA256 must be 64 hex digits (SHA-256 of the root certificate's DER)")
             }
             anchorSHA = hex
         }
         guard (anchorFile == nil) != (anchorSHA == nil) else {
-            throw node.error("config.bad-value", "give exactly one of trustAnchor (a bundle file) or trustAnchorSHA256 (a fingerprint)")
+            throw node.error(.configBadValue, "give exactly one of trustAnchor (a bundle file) or trustAnchorSHA256 (a fingerprint)")
         }
         var cpID = try rethrow(at: node) { try SPIFFEID.service(trustDomain: trustDomain, namespace: "mesh-system", name: "mesh-control") }
         if let n = r.optional("controlPlaneIdentity") {
@@ -119,7 +119,7 @@ extension SidecarConfig {
         for entry in try r.required("allow").elements() {
             let id = try workloadID(entry, trustDomain: trustDomain)
             if let first = firstIndex[id] {
-                throw entry.error("config.duplicate-allow", "\(id) is already allowed by entry \(first)")
+                throw entry.error(.configDuplicateAllow, "\(id) is already allowed by entry \(first)")
             }
             firstIndex[id] = allow.count
             allow.append(id)
@@ -144,7 +144,7 @@ extension SidecarConfig {
     private static func parsePolicy(_ node: JSONNode, baseDirectory: String) throws(MeshError) -> PolicySettings {
         let r = try node.object(fields: ["fromControlPlane", "lastKnownGood"])
         guard try r.required("fromControlPlane").bool() else {
-            throw node.error("config.bad-value", "fromControlPlane must be true (leave policy out for static allow lists)")
+            throw node.error(.configBadValue, "fromControlPlane must be true (leave policy out for static allow lists)")
         }
         return PolicySettings(lastKnownGood: resolve(path: try filePath(r.required("lastKnownGood")), baseDirectory: baseDirectory))
     }
@@ -153,14 +153,14 @@ extension SidecarConfig {
     /// service port it serves (and has no allow list of its own), every outbound one its destination and port.
     private static func checkManaged(_ c: SidecarConfig, node: JSONNode) throws(MeshError) {
         guard c.identity.bootstrap != nil else {
-            throw node.error("config.bad-value", "policy from the control plane needs identity.bootstrap (the control plane's address and trust)")
+            throw node.error(.configBadValue, "policy from the control plane needs identity.bootstrap (the control plane's address and trust)")
         }
         for (i, l) in c.inbound.enumerated() {
-            if l.servicePort == nil { throw MeshError("config.missing-field", "inbound[\(i)].port: the service port this listener serves is required with policy from the control plane") }
-            if !l.allow.isEmpty { throw MeshError("config.bad-value", "inbound[\(i)].allow: must be [] with policy from the control plane (the mesh's rules decide)") }
+            if l.servicePort == nil { throw MeshError(.configMissingField, "inbound[\(i)].port: the service port this listener serves is required with policy from the control plane") }
+            if !l.allow.isEmpty { throw MeshError(.configBadValue, "inbound[\(i)].allow: must be [] with policy from the control plane (the mesh's rules decide)") }
         }
         for (i, l) in c.outbound.enumerated() where l.destination == nil || l.destinationPort == nil {
-            throw MeshError("config.missing-field", "outbound[\(i)]: \"to\" (namespace/name) and \"port\" are required with policy from the control plane")
+            throw MeshError(.configMissingField, "outbound[\(i)]: \"to\" (namespace/name) and \"port\" are required with policy from the control plane")
         }
     }
 
@@ -188,7 +188,7 @@ extension SidecarConfig {
             let text = try node.string()
             guard let mode = ResumptionMode.allCases.first(where: { $0.rawValue.utf8.elementsEqual(text.utf8) }) else {
                 let modes = ResumptionMode.allCases.map(\.rawValue).joined(separator: ", ")
-                throw node.error("config.bad-value", "\(text.debugDescription) is not one of: \(modes)")
+                throw node.error(.configBadValue, "\(text.debugDescription) is not one of: \(modes)")
             }
             tls.resumption = mode
         }
@@ -206,7 +206,7 @@ extension SidecarConfig {
             do {
                 admin.listen = try HostPort(parsing: try node.string())
             } catch {
-                throw node.error(error.code, error.reason)
+                throw node.error(error.errorCode, error.reason)
             }
         }
         if let node = r.optional("enabled") { admin.enabled = try node.bool() }
@@ -231,7 +231,7 @@ extension SidecarConfig {
         let valid = (1...63).contains(bytes.count) && isLabelByte(bytes[0]) && isLabelByte(bytes[bytes.count - 1])
             && bytes.allSatisfy { isLabelByte($0) || $0 == UInt8(ascii: "-") }
         guard valid else {
-            throw node.error("config.bad-name",
+            throw node.error(.configBadName,
                              "\(name.debugDescription) is not 1-63 of [a-z0-9-], starting and ending with [a-z0-9]")
         }
         return name
@@ -240,9 +240,9 @@ extension SidecarConfig {
     /// A non-empty path without control characters (a NUL would silently cut it short in C).
     private static func filePath(_ node: JSONNode) throws(MeshError) -> String {
         let path = try node.string()
-        guard !path.isEmpty else { throw node.error("config.bad-path", "the file path is empty") }
+        guard !path.isEmpty else { throw node.error(.configBadPath, "the file path is empty") }
         guard !path.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F }) else {
-            throw node.error("config.bad-path", "the file path \(path.debugDescription) contains a control character")
+            throw node.error(.configBadPath, "the file path \(path.debugDescription) contains a control character")
         }
         return path
     }
@@ -251,7 +251,7 @@ extension SidecarConfig {
         let text = try node.string()
         let hostPort = try rethrow(at: node) { try HostPort(parsing: text) }
         if connecting && HostAddresses(hostPort.host).isWildcard {
-            throw node.error("config.bad-address", "cannot connect to the unspecified address \(hostPort.host)")
+            throw node.error(.configBadAddress, "cannot connect to the unspecified address \(hostPort.host)")
         }
         return hostPort
     }
@@ -260,7 +260,7 @@ extension SidecarConfig {
         let text = try node.string()
         let id = try rethrow(at: node) { try SPIFFEID.workload(text) }
         guard id.trustDomain == trustDomain else {
-            throw node.error("config.foreign-trust-domain",
+            throw node.error(.configForeignTrustDomain,
                              "\(id) is in trust domain \(id.trustDomain), not identity.trustDomain \(trustDomain)")
         }
         return id
@@ -277,14 +277,14 @@ extension SidecarConfig {
         var listenersByPort: [UInt16: [(JSONPath, HostPort, HostAddresses)]] = [:]
         for (path, name, listen) in all {
             if let other = pathByName[name] {
-                throw MeshError("config.duplicate-name",
+                throw MeshError(.configDuplicateName,
                                 "\(path.appending("name")): listener name \(name.debugDescription) is already used by \(other)")
             }
             pathByName[name] = path
             let addresses = HostAddresses(listen.host)
             for (otherPath, otherListen, otherAddresses) in listenersByPort[listen.port, default: []]
             where addresses.overlaps(otherAddresses) {
-                throw MeshError("config.listen-conflict",
+                throw MeshError(.configListenConflict,
                                 "\(path.appending("listen")): \(listen) conflicts with \(otherListen) of \(otherPath)")
             }
             listenersByPort[listen.port, default: []].append((path, listen, addresses))
@@ -296,9 +296,9 @@ extension SidecarConfig {
         do {
             return try body()
         } catch let error as MeshError {
-            throw node.error(error.code, error.reason)
+            throw node.error(error.errorCode, error.reason)
         } catch {
-            throw node.error("config.invalid", "\(error)")
+            throw node.error(.configInvalid, "\(error)")
         }
     }
 }

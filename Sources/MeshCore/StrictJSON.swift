@@ -90,13 +90,13 @@ public enum StrictJSON {
                              limits: Limits = Limits()) throws(MeshError) -> JSONValue {
         let count = bytes.count
         if count > limits.maxBytes {
-            throw MeshError("json.too-large", "1:1: the document is \(count) bytes; the limit is \(limits.maxBytes)")
+            throw MeshError(.jsonTooLarge, "1:1: the document is \(count) bytes; the limit is \(limits.maxBytes)")
         }
         let array = Array(bytes)
         if let bad = StrictJSONText.firstInvalidUTF8(array) {
             let what = bad < array.count ? "invalid UTF-8 byte 0x\(String(array[bad], radix: 16))"
                                          : "truncated UTF-8 sequence at the end of the document"
-            throw StrictJSONText.error("json.invalid-utf8", what, in: array, at: bad, path: nil)
+            throw StrictJSONText.error(.jsonInvalidUtf8, what, in: array, at: bad, path: nil)
         }
         var parser = StrictJSONParser(bytes: array, maxDepth: min(limits.maxDepth, Limits.maxDepthCap))
         return try parser.parseDocument()
@@ -107,7 +107,7 @@ public enum StrictJSON {
 enum StrictJSONText {
     /// Builds an error whose reason is `line:column at path: message` (`line:column: message` without a
     /// path). Lines and columns are 1-based; the column counts Unicode scalars, not bytes.
-    static func error(_ code: String, _ message: String, in bytes: [UInt8], at offset: Int,
+    static func error(_ code: ErrorCode, _ message: String, in bytes: [UInt8], at offset: Int,
                       path: JSONPath?) -> MeshError {
         let (line, column) = lineColumn(in: bytes, at: offset)
         let place = path.map { " at \($0)" } ?? ""

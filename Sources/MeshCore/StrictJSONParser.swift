@@ -16,14 +16,14 @@ struct StrictJSONParser {
     /// One value surrounded by optional whitespace, then the end of the input.
     mutating func parseDocument() throws(MeshError) -> JSONValue {
         if bytes.starts(with: [0xEF, 0xBB, 0xBF]) {
-            throw fail("json.syntax", "a byte order mark is not allowed")
+            throw fail(.jsonSyntax, "a byte order mark is not allowed")
         }
         skipWhitespace()
-        if index == bytes.count { throw fail("json.syntax", "the document is empty") }
+        if index == bytes.count { throw fail(.jsonSyntax, "the document is empty") }
         let value = try parseValue()
         skipWhitespace()
         if index < bytes.count {
-            throw fail("json.trailing-data", "unexpected \(describeHere()) after the end of the top-level value")
+            throw fail(.jsonTrailingData, "unexpected \(describeHere()) after the end of the top-level value")
         }
         return value
     }
@@ -31,7 +31,7 @@ struct StrictJSONParser {
     // MARK: - Values
 
     mutating func parseValue() throws(MeshError) -> JSONValue {
-        guard let byte = peek else { throw fail("json.syntax", "unexpected end of the document; expected a value") }
+        guard let byte = peek else { throw fail(.jsonSyntax, "unexpected end of the document; expected a value") }
         switch byte {
         case UInt8(ascii: "{"): return try parseObject()
         case UInt8(ascii: "["): return try parseArray()
@@ -42,12 +42,12 @@ struct StrictJSONParser {
         case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return .number(try parseNumber())
         default:
             if startsHere(with: "NaN") || startsHere(with: "Infinity") {
-                throw fail("json.bad-number", "NaN and Infinity are not JSON numbers")
+                throw fail(.jsonBadNumber, "NaN and Infinity are not JSON numbers")
             }
             if byte == UInt8(ascii: "+") || byte == UInt8(ascii: ".") {
-                throw fail("json.bad-number", "a number must start with '-' or a digit, not \(describeHere())")
+                throw fail(.jsonBadNumber, "a number must start with '-' or a digit, not \(describeHere())")
             }
-            throw fail("json.syntax", "unexpected \(describeHere()); expected a value")
+            throw fail(.jsonSyntax, "unexpected \(describeHere()); expected a value")
         }
     }
 
@@ -66,20 +66,20 @@ struct StrictJSONParser {
             guard peek == UInt8(ascii: "\"") else {
                 let message = peek == UInt8(ascii: "}") ? "a trailing comma is not allowed"
                                                         : "expected a string key, found \(describeHere())"
-                throw fail("json.syntax", message)
+                throw fail(.jsonSyntax, message)
             }
             let keyOffset = index
             let key = try parseString()
             if let first = firstOffset[key] {
                 path.push(.key(key))
                 let (line, column) = StrictJSONText.lineColumn(in: bytes, at: first)
-                throw fail("json.duplicate-key", "duplicate key \(key.debugDescription) (first at \(line):\(column))",
+                throw fail(.jsonDuplicateKey, "duplicate key \(key.debugDescription) (first at \(line):\(column))",
                            at: keyOffset)
             }
             firstOffset[key] = keyOffset
             skipWhitespace()
             guard peek == UInt8(ascii: ":") else {
-                throw fail("json.syntax", "expected ':' after key \(key.debugDescription), found \(describeHere())")
+                throw fail(.jsonSyntax, "expected ':' after key \(key.debugDescription), found \(describeHere())")
             }
             index += 1
             skipWhitespace()
@@ -96,7 +96,7 @@ struct StrictJSONParser {
                 depth -= 1
                 return .object(members)
             default:
-                throw fail("json.syntax", "expected ',' or '}' in an object, found \(describeHere())")
+                throw fail(.jsonSyntax, "expected ',' or '}' in an object, found \(describeHere())")
             }
         }
     }
@@ -112,7 +112,7 @@ struct StrictJSONParser {
         }
         while true {
             skipWhitespace()
-            if peek == UInt8(ascii: "]") { throw fail("json.syntax", "a trailing comma is not allowed") }
+            if peek == UInt8(ascii: "]") { throw fail(.jsonSyntax, "a trailing comma is not allowed") }
             path.push(.index(elements.count))
             let element = try parseValue()
             path.pop()
@@ -126,7 +126,7 @@ struct StrictJSONParser {
                 depth -= 1
                 return .array(elements)
             default:
-                throw fail("json.syntax", "expected ',' or ']' in an array, found \(describeHere())")
+                throw fail(.jsonSyntax, "expected ',' or ']' in an array, found \(describeHere())")
             }
         }
     }
@@ -134,7 +134,7 @@ struct StrictJSONParser {
     /// Consumes `{` or `[` after checking the depth bound.
     private mutating func enterContainer() throws(MeshError) {
         if depth >= maxDepth {
-            throw fail("json.too-deep", "arrays and objects are nested deeper than \(maxDepth)")
+            throw fail(.jsonTooDeep, "arrays and objects are nested deeper than \(maxDepth)")
         }
         depth += 1
         index += 1
@@ -142,7 +142,7 @@ struct StrictJSONParser {
 
     private mutating func parseLiteral(_ word: String) throws(MeshError) {
         guard startsHere(with: word) else {
-            throw fail("json.syntax", "unexpected \(describeHere()); expected a value")
+            throw fail(.jsonSyntax, "unexpected \(describeHere()); expected a value")
         }
         index += word.utf8.count
     }
@@ -152,20 +152,20 @@ struct StrictJSONParser {
         let start = index
         if peek == UInt8(ascii: "-") {
             index += 1
-            if startsHere(with: "Infinity") { throw fail("json.bad-number", "-Infinity is not a JSON number", at: start) }
+            if startsHere(with: "Infinity") { throw fail(.jsonBadNumber, "-Infinity is not a JSON number", at: start) }
         }
         guard let first = peek, Self.isDigit(first) else {
-            throw fail("json.bad-number", "expected a digit after '-', found \(describeHere())")
+            throw fail(.jsonBadNumber, "expected a digit after '-', found \(describeHere())")
         }
         index += 1
         if first == UInt8(ascii: "0"), let next = peek, Self.isDigit(next) {
-            throw fail("json.bad-number", "a number may not have leading zeros", at: start)
+            throw fail(.jsonBadNumber, "a number may not have leading zeros", at: start)
         }
         skipDigits()
         if peek == UInt8(ascii: ".") {
             index += 1
             guard let digit = peek, Self.isDigit(digit) else {
-                throw fail("json.bad-number", "expected a digit after '.', found \(describeHere())")
+                throw fail(.jsonBadNumber, "expected a digit after '.', found \(describeHere())")
             }
             skipDigits()
         }
@@ -173,7 +173,7 @@ struct StrictJSONParser {
             index += 1
             if peek == UInt8(ascii: "+") || peek == UInt8(ascii: "-") { index += 1 }
             guard let digit = peek, Self.isDigit(digit) else {
-                throw fail("json.bad-number", "expected a digit in the exponent, found \(describeHere())")
+                throw fail(.jsonBadNumber, "expected a digit in the exponent, found \(describeHere())")
             }
             skipDigits()
         }
@@ -214,7 +214,7 @@ struct StrictJSONParser {
     }
 
     /// An error at `offset` (default: the current byte), located by the current path.
-    func fail(_ code: String, _ message: String, at offset: Int? = nil) -> MeshError {
+    func fail(_ code: ErrorCode, _ message: String, at offset: Int? = nil) -> MeshError {
         StrictJSONText.error(code, message, in: bytes, at: offset ?? index, path: path)
     }
 }

@@ -25,20 +25,20 @@ extension StrictJSONParser {
                 continue
             }
             if byte < 0x20 {
-                throw fail("json.control-char",
+                throw fail(.jsonControlChar,
                            "raw control character 0x\(String(byte, radix: 16)) in a string; it must be escaped")
             }
             index += 1
         }
         let (line, column) = StrictJSONText.lineColumn(in: bytes, at: open)
-        throw fail("json.syntax", "unterminated string (opened at \(line):\(column))")
+        throw fail(.jsonSyntax, "unterminated string (opened at \(line):\(column))")
     }
 
     /// Parses one escape starting at the backslash at `index` and appends its UTF-8 to `buffer`.
     private mutating func parseEscape(into buffer: inout [UInt8]) throws(MeshError) {
         let start = index
         index += 1
-        guard let letter = peek else { throw fail("json.syntax", "unterminated string") }
+        guard let letter = peek else { throw fail(.jsonSyntax, "unterminated string") }
         index += 1
         switch letter {
         case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): buffer.append(letter)
@@ -52,14 +52,14 @@ extension StrictJSONParser {
             UTF8.encode(scalar) { buffer.append($0) }
         default:
             index -= 1
-            throw fail("json.bad-escape", "unknown escape: a backslash followed by \(describeHere())", at: start)
+            throw fail(.jsonBadEscape, "unknown escape: a backslash followed by \(describeHere())", at: start)
         }
     }
 
     /// After `\u`: four hex digits, and for a high surrogate a second `\uXXXX` holding the low one.
     private mutating func parseUnicodeEscape(start: Int) throws(MeshError) -> Unicode.Scalar {
         guard let unit = hex4(at: index) else {
-            throw fail("json.bad-escape", "'\\u' must be followed by four hex digits", at: start)
+            throw fail(.jsonBadEscape, "'\\u' must be followed by four hex digits", at: start)
         }
         index += 4
         switch unit {
@@ -67,21 +67,21 @@ extension StrictJSONParser {
             let isEscapeU = index + 1 < bytes.count
                 && bytes[index] == UInt8(ascii: "\\") && bytes[index + 1] == UInt8(ascii: "u")
             guard isEscapeU else {
-                throw fail("json.lone-surrogate",
+                throw fail(.jsonLoneSurrogate,
                            "high surrogate \\u\(hexText(unit)) is not followed by a low surrogate", at: start)
             }
             guard let low = hex4(at: index + 2) else {
-                throw fail("json.bad-escape", "'\\u' must be followed by four hex digits", at: index)
+                throw fail(.jsonBadEscape, "'\\u' must be followed by four hex digits", at: index)
             }
             guard (0xDC00...0xDFFF).contains(low) else {
-                throw fail("json.lone-surrogate",
+                throw fail(.jsonLoneSurrogate,
                            "high surrogate \\u\(hexText(unit)) is followed by \\u\(hexText(low)), not a low surrogate",
                            at: start)
             }
             index += 6
             return Unicode.Scalar(0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00))!
         case 0xDC00...0xDFFF:
-            throw fail("json.lone-surrogate", "low surrogate \\u\(hexText(unit)) without a high surrogate", at: start)
+            throw fail(.jsonLoneSurrogate, "low surrogate \\u\(hexText(unit)) without a high surrogate", at: start)
         default:
             return Unicode.Scalar(unit)!
         }

@@ -2,7 +2,7 @@
 
 /// Durations on command lines: `30s`, `5m`, `24h`, `2d`, or plain seconds.
 public enum DurationText {
-    /// Seconds; throws `MeshError("usage", …)` for anything else, for non-finite values and beyond `max`.
+    /// Seconds; throws `MeshError(.usage, …)` for anything else, for non-finite values and beyond `max`.
     public static func seconds(_ text: String, max: Double = 10 * 365 * 86_400) throws(MeshError) -> Double {
         var t = text
         var unit = 1.0
@@ -12,12 +12,12 @@ public enum DurationText {
             case "m": unit = 60
             case "h": unit = 3600
             case "d": unit = 86_400
-            default: throw MeshError("usage", "bad duration \(text.debugDescription): use 30s, 5m, 24h or 2d")
+            default: throw MeshError(.usage, "bad duration \(text.debugDescription): use 30s, 5m, 24h or 2d")
             }
             t.removeLast()
         }
-        guard let v = Double(t), v.isFinite, v > 0 else { throw MeshError("usage", "bad duration \(text.debugDescription)") }
-        guard v * unit <= max else { throw MeshError("usage", "duration \(text) is longer than \(Int(max)) s") }
+        guard let v = Double(t), v.isFinite, v > 0 else { throw MeshError(.usage, "bad duration \(text.debugDescription)") }
+        guard v * unit <= max else { throw MeshError(.usage, "duration \(text) is longer than \(Int(max)) s") }
         return v * unit
     }
 }

@@ -46,7 +46,7 @@ public enum DevCommand {
         while i < args.count {
             let a = args[i]
             guard a.hasPrefix("--"), i + 1 < args.count else {
-                return .failure(MeshError("usage", "expected --option VALUE at '\(a)'"))
+                return .failure(MeshError(.usage, "expected --option VALUE at '\(a)'"))
             }
             out[String(a.dropFirst(2))] = args[i + 1]
             i += 2
@@ -69,7 +69,7 @@ public enum DevCommand {
             return 0
         } catch {
             err("mesh-dev ca: \(error)")
-            return (error as? MeshError)?.code.hasPrefix("spiffe") == true ? 64 : 70
+            return (error as? MeshError)?.kind == .invalid ? 64 : 70
         }
     }
 

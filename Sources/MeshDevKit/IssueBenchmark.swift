@@ -36,7 +36,7 @@ enum IssueBenchmark {
                 let r = try client.send(method: "POST", path: "/v1/tokens", headers: HTTPHeaders([("Authorization", "Bearer \(admin)")]),
                                         body: Array(body.utf8))
                 guard r.status == 201, let t = (try? StrictJSON.parse(r.body))?["token"]?.stringValue else {
-                    throw MeshError("bench.token", "status \(r.status): \(r.text)")
+                    throw MeshError(.benchToken, "status \(r.status): \(r.text)")
                 }
                 tokens.append(t)
             }

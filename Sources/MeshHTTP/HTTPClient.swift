@@ -45,7 +45,7 @@ public struct HTTPClient: Sendable {
         defer { transport.close() }
         try wait(fd, POLLOUT, deadline)
         let err = Socket.pendingError(fd)
-        if err != 0 { throw MeshError("http.connect", "cannot connect to \(address): \(String(cString: strerror(err)))") }
+        if err != 0 { throw MeshError(.httpConnect, "cannot connect to \(address): \(String(cString: strerror(err)))") }
         if let tls {
             try transport.startTLS(tls)
             let s = transport.tls!
@@ -54,11 +54,11 @@ public struct HTTPClient: Sendable {
                 case .done: break loop
                 case .wantRead: try wait(fd, POLLIN, deadline)
                 case .wantWrite: try wait(fd, POLLOUT, deadline)
-                case .failed(let why, let detail): throw MeshError("http.tls", "TLS handshake with \(address) failed: \(why.rawValue) \(detail)")
+                case .failed(let why, let detail): throw MeshError(.httpTls, "TLS handshake with \(address) failed: \(why.rawValue) \(detail)")
                 }
             }
             if !skipServerVerification, case .failure(let why) = s.verifyPeer(expecting: expectServer) {
-                throw MeshError("http.tls", "server \(address) refused: \(why.rawValue)")
+                throw MeshError(.httpTls, "server \(address) refused: \(why.rawValue)")
             }
         }
         var h = headers
@@ -73,7 +73,7 @@ public struct HTTPClient: Sendable {
             case .wantRead: try wait(fd, POLLIN, deadline)
             case .wantWrite: try wait(fd, POLLOUT, deadline)
             case .failed(.socket(let e)): throw e
-            case .failed(.tls(let why)): throw MeshError("http.write", why)
+            case .failed(.tls(let why)): throw MeshError(.httpWrite, why)
             }
         }
         return try readResponse(transport, method: method, deadline: deadline)
@@ -110,14 +110,14 @@ public struct HTTPClient: Sendable {
                 if take(try parser.finish(), UnsafeRawBufferPointer(start: nil, count: 0)), let head {
                     return Response(head: head, body: out)
                 }
-                throw MeshError("http.truncated", "\(address) closed the connection before a whole response")
+                throw MeshError(.httpTruncated, "\(address) closed the connection before a whole response")
             }
         }
     }
 
     private func wait(_ fd: Int32, _ events: Int32, _ deadline: Int64) throws {
         let left = deadline - SystemClock().monotonicMs()
-        if left <= 0 { throw MeshError("http.timeout", "no answer from \(address) within \(timeoutMs) ms") }
+        if left <= 0 { throw MeshError(.httpTimeout, "no answer from \(address) within \(timeoutMs) ms") }
         var p = pollfd(fd: fd, events: Int16(events), revents: 0)
         _ = poll(&p, 1, Int32(min(left, 1000)))
     }

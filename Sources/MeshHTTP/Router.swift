@@ -49,9 +49,15 @@ public struct HTTPResponse: Sendable {
         text(s, status: status, contentType: "application/json")
     }
 
-    /// `{"error": code, "reason": reason}` with the given status.
+    /// `{"error": code, "reason": reason}` with the given status. Protocol-level answers (404, 405, 408) only:
+    /// an application error answers through `error(_:)`, whose status follows from its kind.
     public static func error(_ status: Int, code: String, reason: String) -> HTTPResponse {
         json("{\"error\":\(JSONText.quote(code)),\"reason\":\(JSONText.quote(reason))}\n", status: status)
+    }
+
+    /// The answer to an application error: status from the error's kind, body `{"error", "reason"}`.
+    public static func error(_ e: MeshError) -> HTTPResponse {
+        error(e.kind.httpStatus, code: e.code, reason: e.reason)
     }
 }
 

@@ -64,7 +64,7 @@ public enum DurableFile {
 
     public static func read(_ path: String, limit: Int = 16 << 20) throws(MeshError) -> [UInt8] {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
-        if fd < 0 { throw MeshError(errno == ENOENT ? "store.missing" : "store.io", "cannot open \(path): \(String(cString: strerror(errno)))") }
+        if fd < 0 { throw MeshError(errno == ENOENT ? .storeMissing : .storeIo, "cannot open \(path): \(String(cString: strerror(errno)))") }
         defer { close(fd) }
         var out: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 65_536)
@@ -73,7 +73,7 @@ public enum DurableFile {
             if n < 0 { if errno == EINTR { continue }; throw failure("read \(path)") }
             if n == 0 { return out }
             out += chunk[0..<n]
-            if out.count > limit { throw MeshError("store.too-large", "\(path) is larger than \(limit) bytes") }
+            if out.count > limit { throw MeshError(.storeTooLarge, "\(path) is larger than \(limit) bytes") }
         }
     }
 
@@ -92,6 +92,6 @@ public enum DurableFile {
 
     /// A `store.io` error naming the step that failed and the errno it left.
     public static func failure(_ what: String) -> MeshError {
-        MeshError("store.io", "\(what): \(String(cString: strerror(errno)))")
+        MeshError(.storeIo, "\(what): \(String(cString: strerror(errno)))")
     }
 }

@@ -17,7 +17,7 @@ public struct SocketAddress: Sendable, CustomStringConvertible {
             a.sin6_family = sa_family_t(AF_INET6)
             a.sin6_port = hp.port.bigEndian
             guard inet_pton(AF_INET6, host, &a.sin6_addr) == 1 else {
-                throw MeshError("net.bad-address", "not an IPv6 literal: \(host)")
+                throw MeshError(.netBadAddress, "not an IPv6 literal: \(host)")
             }
             withUnsafeBytes(of: a) { src in withUnsafeMutableBytes(of: &st) { $0.copyMemory(from: src) } }
             length = socklen_t(MemoryLayout<sockaddr_in6>.size)
@@ -26,7 +26,7 @@ public struct SocketAddress: Sendable, CustomStringConvertible {
             a.sin_family = sa_family_t(AF_INET)
             a.sin_port = hp.port.bigEndian
             guard inet_pton(AF_INET, host, &a.sin_addr) == 1 else {
-                throw MeshError("net.bad-address", "not an IPv4 literal: \(host)")
+                throw MeshError(.netBadAddress, "not an IPv4 literal: \(host)")
             }
             withUnsafeBytes(of: a) { src in withUnsafeMutableBytes(of: &st) { $0.copyMemory(from: src) } }
             length = socklen_t(MemoryLayout<sockaddr_in>.size)

@@ -119,7 +119,7 @@ extension MeshPolicy {
     /// Code `policy.unknown-service`.
     public func identity(of key: ServiceKey) throws(MeshError) -> SPIFFEID {
         guard let found = service(key) else {
-            throw MeshError("policy.unknown-service", "unknown service \(key.description.debugDescription)")
+            throw MeshError(.policyUnknownService, "unknown service \(key.description.debugDescription)")
         }
         return found.identity
     }

@@ -69,7 +69,7 @@ extension CompiledPolicy {
     public func explain<Facts: PolicyFacts>(_ facts: Facts) throws(MeshError) -> PolicyExplanation {
         let c = facts.connection
         guard let target = policy.service(c.destination) else {
-            throw MeshError("policy.unknown-service", "unknown service \(c.destination.description.debugDescription)")
+            throw MeshError(.policyUnknownService, "unknown service \(c.destination.description.debugDescription)")
         }
         let decision = decide(facts)
         let screened = PolicyDecision.screen(c.peer, in: policy.trustDomain) != nil

@@ -14,10 +14,10 @@ enum PolicyFields {
             let text = try node.string()
             let hostPort = try rethrow(at: node) { try HostPort(parsing: text) }
             guard hostPort.hostIsIPLiteral else {
-                throw node.error("config.bad-address", "\(text.debugDescription): the host must be an IP literal")
+                throw node.error(.configBadAddress, "\(text.debugDescription): the host must be an IP literal")
             }
             guard !hostPort.hostIsUnspecified else {
-                throw node.error("config.bad-address", "\(text.debugDescription): cannot connect to the unspecified address")
+                throw node.error(.configBadAddress, "\(text.debugDescription): cannot connect to the unspecified address")
             }
             address = hostPort
         }
@@ -31,12 +31,12 @@ enum PolicyFields {
         let servicesNode = r.optional("services")
         let services = try servicesNode.map { n throws(MeshError) in try serviceKeys(n, limits: limits) }
         guard (selector == nil) != (services == nil) else {
-            throw node.error("policy.bad-segment", "a segment needs exactly one of selector or services")
+            throw node.error(.policyBadSegment, "a segment needs exactly one of selector or services")
         }
         if selector?.isEmpty == true {
-            throw node.error("policy.bad-segment", "selector is empty; it would select every service")
+            throw node.error(.policyBadSegment, "selector is empty; it would select every service")
         }
-        if services?.isEmpty == true { throw node.error("policy.bad-segment", "services is empty") }
+        if services?.isEmpty == true { throw node.error(.policyBadSegment, "services is empty") }
         return PolicySegment(name: name, selector: selector, services: services, members: [])
     }
 
@@ -45,7 +45,7 @@ enum PolicyFields {
         let nameNode = try r.required("name")
         let name = try label(nameNode)
         if name == Verdict.defaultDenyRule {
-            throw nameNode.error("policy.reserved-name", "\(name.debugDescription) is reserved for the verdict when no rule matches")
+            throw nameNode.error(.policyReservedName, "\(name.debugDescription) is reserved for the verdict when no rule matches")
         }
         let action = try choice(r.required("action"), PolicyAction.self)
         let fromNode = try r.required("from")
@@ -54,14 +54,14 @@ enum PolicyFields {
                                   services: try from.optional("services").map { n throws(MeshError) in try serviceKeys(n, limits: limits) } ?? [],
                                   identities: try patterns(from.optional("identities"), limits: limits))
         if sources.segments.isEmpty && sources.services.isEmpty && sources.identities.isEmpty {
-            throw fromNode.error("policy.empty-from", "from needs at least one segment, service or identity")
+            throw fromNode.error(.policyEmptyFrom, "from needs at least one segment, service or identity")
         }
         let toNode = try r.required("to")
         let to = try toNode.object(fields: ["segments", "services"])
         let targets = RuleTargets(segments: try names(to.optional("segments"), limits: limits),
                                   services: try to.optional("services").map { n throws(MeshError) in try serviceKeys(n, limits: limits) } ?? [])
         if targets.segments.isEmpty && targets.services.isEmpty {
-            throw toNode.error("policy.empty-to", "to needs at least one segment or service")
+            throw toNode.error(.policyEmptyTo, "to needs at least one segment or service")
         }
         let ports = try r.optional("ports").map { n throws(MeshError) in try portList(n, limits: limits) }
         let mode = try r.optional("mode").map { n throws(MeshError) in try choice(n, PolicyMode.self) } ?? .enforce
@@ -72,7 +72,7 @@ enum PolicyFields {
         }
         let description = try r.optional("description")?.string()
         if let description, description.utf8.count > MeshPolicy.maxDescriptionBytes {
-            throw node.appendingError("description", "policy.too-long",
+            throw node.appendingError("description", .policyTooLong,
                                       "\(description.utf8.count) bytes; the limit is \(MeshPolicy.maxDescriptionBytes)")
         }
         return PolicyRule(name: name, action: action, from: sources, to: targets, ports: ports, mode: mode,
@@ -84,7 +84,7 @@ enum PolicyFields {
     static func label(_ node: JSONNode) throws(MeshError) -> String {
         let text = try node.string()
         guard PolicyNames.isLabel(text) else {
-            throw node.error("policy.bad-name", "\(text.debugDescription) is not 1-63 of [a-z0-9-], starting and ending with [a-z0-9]")
+            throw node.error(.policyBadName, "\(text.debugDescription) is not 1-63 of [a-z0-9-], starting and ending with [a-z0-9]")
         }
         return text
     }
@@ -94,7 +94,7 @@ enum PolicyFields {
         let text = try node.string()
         guard let value = T.allCases.first(where: { $0.rawValue.utf8.elementsEqual(text.utf8) }) else {
             let all = T.allCases.map(\.rawValue).joined(separator: ", ")
-            throw node.error("config.bad-value", "\(text.debugDescription) is not one of: \(all)")
+            throw node.error(.configBadValue, "\(text.debugDescription) is not one of: \(all)")
         }
         return value
     }
@@ -105,14 +105,14 @@ enum PolicyFields {
         guard let node else { return [] }
         let items = try node.elements()
         if items.count > limits.maxEntriesPerList {
-            throw node.error("policy.too-many-entries", "\(items.count) entries; the limit is \(limits.maxEntriesPerList)")
+            throw node.error(.policyTooManyEntries, "\(items.count) entries; the limit is \(limits.maxEntriesPerList)")
         }
         var seen: [T: Int] = [:]
         var out: [T] = []
         for item in items {
             let value = try read(item)
             if let first = seen[value] {
-                throw item.error("policy.duplicate-entry", "the same entry as [\(first)]")
+                throw item.error(.policyDuplicateEntry, "the same entry as [\(first)]")
             }
             seen[value] = out.count
             out.append(value)
@@ -122,7 +122,7 @@ enum PolicyFields {
 
     static func portList(_ node: JSONNode, limits: PolicyLimits) throws(MeshError) -> [Int] {
         let ports = try list(node, limits: limits) { n throws(MeshError) in try n.int(in: 1...65535) }
-        if ports.isEmpty { throw node.error("policy.no-ports", "at least one port is needed") }
+        if ports.isEmpty { throw node.error(.policyNoPorts, "at least one port is needed") }
         return ports
     }
 
@@ -147,20 +147,20 @@ enum PolicyFields {
     static func labelMap(_ node: JSONNode?, limits: PolicyLimits) throws(MeshError) -> [String: String]? {
         guard let node else { return nil }
         guard case .object(let members) = node.value else {
-            throw node.error("config.wrong-type", "expected an object, found \(node.value.kindDescription)")
+            throw node.error(.configWrongType, "expected an object, found \(node.value.kindDescription)")
         }
         if members.count > limits.maxEntriesPerList {
-            throw node.error("policy.too-many-entries", "\(members.count) labels; the limit is \(limits.maxEntriesPerList)")
+            throw node.error(.policyTooManyEntries, "\(members.count) labels; the limit is \(limits.maxEntriesPerList)")
         }
         var labels: [String: String] = [:]
         for (key, value) in members {
             let valueNode = JSONNode(value, path: node.path.appending(key))
             guard PolicyNames.isLabelKey(key) else {
-                throw valueNode.error("policy.bad-label", "label key \(key.debugDescription) is not 1-253 of [A-Za-z0-9._/-]")
+                throw valueNode.error(.policyBadLabel, "label key \(key.debugDescription) is not 1-253 of [A-Za-z0-9._/-]")
             }
             let text = try valueNode.string()
             guard PolicyNames.isLabelValue(text) else {
-                throw valueNode.error("policy.bad-label", "label value \(text.debugDescription) is not 0-63 of [A-Za-z0-9._-]")
+                throw valueNode.error(.policyBadLabel, "label value \(text.debugDescription) is not 0-63 of [A-Za-z0-9._-]")
             }
             labels[key] = text
         }
@@ -172,16 +172,16 @@ enum PolicyFields {
         do {
             return try body()
         } catch let error as MeshError {
-            throw node.error(error.code, error.reason)
+            throw node.error(error.errorCode, error.reason)
         } catch {
-            throw node.error("policy.invalid", "\(error)")
+            throw node.error(.policyInvalid, "\(error)")
         }
     }
 }
 
 extension JSONNode {
     /// An error about member `key` of this object.
-    func appendingError(_ key: String, _ code: String, _ message: String) -> MeshError {
+    func appendingError(_ key: String, _ code: ErrorCode, _ message: String) -> MeshError {
         MeshError(code, "\(path.appending(key)): \(message)")
     }
 }

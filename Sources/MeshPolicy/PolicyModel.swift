@@ -74,12 +74,12 @@ public enum IdentityPattern: Hashable, Sendable, CustomStringConvertible {
         let bytes = Array(text.utf8)
         let star = UInt8(ascii: "*")
         if bytes.count > SPIFFEID.maxLength {
-            throw MeshError("spiffe.too-long", "SPIFFE ID is \(bytes.count) bytes; the limit is \(SPIFFEID.maxLength)")
+            throw MeshError(.spiffeTooLong, "SPIFFE ID is \(bytes.count) bytes; the limit is \(SPIFFEID.maxLength)")
         }
         let isWildcard = bytes.count >= 2 && bytes[bytes.count - 1] == star && bytes[bytes.count - 2] == UInt8(ascii: "/")
         let stem = isWildcard ? Array(bytes.dropLast(2)) : bytes
         if stem.contains(star) {
-            throw MeshError("policy.bad-pattern",
+            throw MeshError(.policyBadPattern,
                             "\(text.debugDescription): '*' may only stand alone as the last path segment (…/sa/*)")
         }
         let id: SPIFFEID
@@ -88,13 +88,13 @@ public enum IdentityPattern: Hashable, Sendable, CustomStringConvertible {
         } catch let error as MeshError {
             throw error
         } catch {
-            throw MeshError("policy.bad-pattern", "\(text.debugDescription): \(error)")
+            throw MeshError(.policyBadPattern, "\(text.debugDescription): \(error)")
         }
         if isWildcard {
             self = .prefix(trustDomain: id.trustDomain, path: id.path + "/")
         } else {
             guard id.isWorkload else {
-                throw MeshError("spiffe.no-path", "a trust-domain ID cannot identify a workload: \(text.debugDescription)")
+                throw MeshError(.spiffeNoPath, "a trust-domain ID cannot identify a workload: \(text.debugDescription)")
             }
             self = .exact(id)
         }
@@ -181,13 +181,13 @@ public struct MeshPolicy: Sendable, Equatable {
     public func resolveService(_ text: String) throws(MeshError) -> ServiceKey {
         if text.contains("/") {
             let key = try ServiceKey(parsing: text)
-            guard serviceIndex[key] != nil else { throw MeshError("policy.unknown-service", "unknown service \(text.debugDescription)") }
+            guard serviceIndex[key] != nil else { throw MeshError(.policyUnknownService, "unknown service \(text.debugDescription)") }
             return key
         }
         let found = services.filter { $0.key.name == text }.map(\.key)
-        guard let first = found.first else { throw MeshError("policy.unknown-service", "unknown service \(text.debugDescription)") }
+        guard let first = found.first else { throw MeshError(.policyUnknownService, "unknown service \(text.debugDescription)") }
         guard found.count == 1 else {
-            throw MeshError("policy.ambiguous-service",
+            throw MeshError(.policyAmbiguousService,
                             "\(text.debugDescription) names \(found.map(\.description).joined(separator: ", ")); write namespace/name")
         }
         return first

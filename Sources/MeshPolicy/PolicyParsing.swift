@@ -38,21 +38,21 @@ extension MeshPolicy {
     public static func load(files: [(name: String, bytes: [UInt8])],
                             limits: PolicyLimits = PolicyLimits()) throws(MeshError) -> MeshPolicy {
         guard let firstName = files.map(\.name).min(by: PolicyDrafts.byBytes) else {
-            throw MeshError("policy.no-files", "-: $: the bundle holds no files")
+            throw MeshError(.policyNoFiles, "-: $: the bundle holds no files")
         }
         if files.count > limits.maxFiles {
-            throw MeshError("policy.too-many-files", "\(firstName): $: \(files.count) files; the limit is \(limits.maxFiles)")
+            throw MeshError(.policyTooManyFiles, "\(firstName): $: \(files.count) files; the limit is \(limits.maxFiles)")
         }
         let sorted = files.sorted { PolicyDrafts.byBytes($0.name, $1.name) }
         var drafts = PolicyDrafts(limits: limits, firstFile: firstName)
         for (index, file) in sorted.enumerated() {
             if index > 0, sorted[index - 1].name.utf8.elementsEqual(file.name.utf8) {
-                throw MeshError("policy.duplicate-file", "\(file.name): $: the bundle holds two files of this name")
+                throw MeshError(.policyDuplicateFile, "\(file.name): $: the bundle holds two files of this name")
             }
             do {
                 try drafts.read(file: file.name, bytes: file.bytes)
             } catch {
-                throw MeshError(error.code, "\(file.name): \(error.reason)")
+                throw MeshError(error.errorCode, "\(file.name): \(error.reason)")
             }
         }
         return try drafts.validate()
@@ -66,7 +66,7 @@ struct PolicyLocation: Sendable {
 
     func appending(_ key: String) -> PolicyLocation { PolicyLocation(file: file, path: path.appending(key)) }
     func appending(index: Int) -> PolicyLocation { PolicyLocation(file: file, path: path.appending(index: index)) }
-    func error(_ code: String, _ message: String) -> MeshError { MeshError(code, "\(file): \(path): \(message)") }
+    func error(_ code: ErrorCode, _ message: String) -> MeshError { MeshError(code, "\(file): \(path): \(message)") }
     var description: String { "\(file): \(path)" }
 }
 
@@ -105,26 +105,26 @@ struct PolicyDrafts {
             trustDomains.append((try PolicyFields.rethrow(at: node) { try TrustDomain(text) }, here(node)))
         }
         for node in try root.optional("services")?.elements() ?? [] {
-            try limit(services.count, limits.maxServices, "policy.too-many-services", "services", node)
+            try limit(services.count, limits.maxServices, .policyTooManyServices, "services", node)
             let service = try PolicyFields.service(node, limits: limits, at: here(node))
             try claim("service \(service.key)", node, file)
             services.append(service)
         }
         for node in try root.optional("segments")?.elements() ?? [] {
-            try limit(segments.count, limits.maxSegments, "policy.too-many-segments", "segments", node)
+            try limit(segments.count, limits.maxSegments, .policyTooManySegments, "segments", node)
             let segment = try PolicyFields.segment(node, limits: limits)
             try claim("segment \(segment.name)", node, file)
             segments.append((segment, here(node)))
         }
         for node in try root.optional("rules")?.elements() ?? [] {
-            try limit(rules.count, limits.maxRules, "policy.too-many-rules", "rules", node)
+            try limit(rules.count, limits.maxRules, .policyTooManyRules, "rules", node)
             let rule = try PolicyFields.rule(node, limits: limits)
             try claim("rule \(rule.name)", node, file)
             rules.append((rule, here(node)))
         }
     }
 
-    private func limit(_ count: Int, _ max: Int, _ code: String, _ what: String, _ node: JSONNode) throws(MeshError) {
+    private func limit(_ count: Int, _ max: Int, _ code: ErrorCode, _ what: String, _ node: JSONNode) throws(MeshError) {
         if count >= max { throw node.error(code, "more than \(max) \(what) in the bundle") }
     }
 
@@ -132,7 +132,7 @@ struct PolicyDrafts {
     private mutating func claim(_ what: String, _ node: JSONNode, _ file: String) throws(MeshError) {
         let at = PolicyLocation(file: file, path: node.path)
         if let first = seen[what] {
-            throw node.error("policy.duplicate-name", "\(what) is already defined at \(first.description)")
+            throw node.error(.policyDuplicateName, "\(what) is already defined at \(first.description)")
         }
         seen[what] = at
     }

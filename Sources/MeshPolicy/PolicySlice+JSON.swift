@@ -52,7 +52,7 @@ extension ServiceSlice {
         let identity = try Self.workload(identityNode, domain: nil)
         let expected = try? SPIFFEID.service(trustDomain: identity.trustDomain, namespace: service.namespace, name: service.name)
         guard identity == expected else {
-            throw identityNode.error("policy.bad-slice", "\(identity) is not the identity of \(service)")
+            throw identityNode.error(.policyBadSlice, "\(identity) is not the identity of \(service)")
         }
         let domain = identity.trustDomain
         var rules: [SliceRule] = []
@@ -73,14 +73,14 @@ extension ServiceSlice {
             for item in list {
                 let n = try item.int(in: 0...max(0, rules.count - 1))
                 guard n < rules.count, out.last.map({ $0 < n }) ?? true else {
-                    throw item.error("policy.bad-slice", "rule numbers must be indexes of rules, strictly ascending")
+                    throw item.error(.policyBadSlice, "rule numbers must be indexes of rules, strictly ascending")
                 }
                 if enforcedOnly && rules[n].mode != .enforce {
-                    throw item.error("policy.bad-slice", "outbound rules must be enforced rules")
+                    throw item.error(.policyBadSlice, "outbound rules must be enforced rules")
                 }
                 out.append(n)
             }
-            if out.isEmpty { throw node.error("policy.bad-slice", "at least one rule number is needed") }
+            if out.isEmpty { throw node.error(.policyBadSlice, "at least one rule number is needed") }
             return out
         }
         var inbound: [Int: InboundPort] = [:]
@@ -94,7 +94,7 @@ extension ServiceSlice {
                 let idNode = try e.required("identity")
                 let id = try Self.workload(idNode, domain: domain)
                 guard identities.updateValue(try ruleList(e.required("rules"), enforcedOnly: false), forKey: id) == nil else {
-                    throw idNode.error("policy.duplicate-entry", "\(id) is listed twice")
+                    throw idNode.error(.policyDuplicateEntry, "\(id) is listed twice")
                 }
             }
             var prefixes: [SlicePrefix] = []
@@ -105,12 +105,12 @@ extension ServiceSlice {
                 let pattern = try PolicyFields.rethrow(at: patternNode) { try IdentityPattern(parsing: text) }
                 guard case .prefix = pattern, pattern.trustDomain == domain,
                       !prefixes.contains(where: { $0.pattern == pattern }) else {
-                    throw patternNode.error("policy.bad-slice", "\(text.debugDescription) is not a new wildcard pattern of \(domain)")
+                    throw patternNode.error(.policyBadSlice, "\(text.debugDescription) is not a new wildcard pattern of \(domain)")
                 }
                 prefixes.append(SlicePrefix(pattern: pattern, rules: try ruleList(e.required("rules"), enforcedOnly: false)))
             }
             guard inbound.updateValue(InboundPort(identities: identities, prefixes: prefixes), forKey: port) == nil else {
-                throw portNode.error("policy.duplicate-entry", "port \(port) is listed twice")
+                throw portNode.error(.policyDuplicateEntry, "port \(port) is listed twice")
             }
         }
         var outbound: [ServiceKey: SliceDestination] = [:]
@@ -131,12 +131,12 @@ extension ServiceSlice {
                 let portNode = try e.required("port")
                 let port = try portNode.int(in: 1...65535)
                 guard ports.updateValue(try ruleList(e.required("rules"), enforcedOnly: true), forKey: port) == nil else {
-                    throw portNode.error("policy.duplicate-entry", "port \(port) is listed twice")
+                    throw portNode.error(.policyDuplicateEntry, "port \(port) is listed twice")
                 }
             }
             guard outbound.updateValue(SliceDestination(service: key, identity: id, address: address, ports: ports),
                                        forKey: key) == nil else {
-                throw keyNode.error("policy.duplicate-entry", "\(key) is listed twice")
+                throw keyNode.error(.policyDuplicateEntry, "\(key) is listed twice")
             }
         }
         self.init(version: version, service: service, identity: identity, rules: rules, inbound: inbound, outbound: outbound)
@@ -149,7 +149,7 @@ extension ServiceSlice {
         let text = try node.string()
         let id = try PolicyFields.rethrow(at: node) { try SPIFFEID.workload(text) }
         if let domain, id.trustDomain != domain {
-            throw node.error("policy.foreign-trust-domain", "\(id) is not in the trust domain \(domain)")
+            throw node.error(.policyForeignTrustDomain, "\(id) is not in the trust domain \(domain)")
         }
         return id
     }

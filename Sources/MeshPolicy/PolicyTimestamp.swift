@@ -17,7 +17,7 @@ public struct PolicyTimestamp: Sendable, Hashable, Comparable, CustomStringConve
     public init(parsing text: String) throws(MeshError) {
         let b = Array(text.utf8)
         func fail(_ why: String) -> MeshError {
-            MeshError("policy.bad-time", "\(text.debugDescription) \(why); expected RFC 3339 UTC YYYY-MM-DDTHH:MM:SSZ")
+            MeshError(.policyBadTime, "\(text.debugDescription) \(why); expected RFC 3339 UTC YYYY-MM-DDTHH:MM:SSZ")
         }
         let shape = Array("dddd-dd-ddTdd:dd:ddZ".utf8)
         guard b.count == shape.count else { throw fail("has the wrong length") }

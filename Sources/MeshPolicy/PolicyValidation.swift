@@ -5,10 +5,10 @@ import MeshCore
 extension PolicyDrafts {
     func validate() throws(MeshError) -> MeshPolicy {
         guard let (domain, domainAt) = trustDomains.first else {
-            throw MeshError("policy.missing-trust-domain", "\(firstFile): $: no file of the bundle sets trustDomain")
+            throw MeshError(.policyMissingTrustDomain, "\(firstFile): $: no file of the bundle sets trustDomain")
         }
         if trustDomains.count > 1 {
-            throw trustDomains[1].1.error("policy.duplicate-trust-domain", "trustDomain is already set at \(domainAt.description)")
+            throw trustDomains[1].1.error(.policyDuplicateTrustDomain, "trustDomain is already set at \(domainAt.description)")
         }
         var services: [PolicyService] = []
         var serviceIndex: [ServiceKey: Int] = [:]
@@ -17,7 +17,7 @@ extension PolicyDrafts {
             do {
                 identity = try SPIFFEID.service(trustDomain: domain, namespace: draft.key.namespace, name: draft.key.name)
             } catch {
-                throw draft.at.error((error as? MeshError)?.code ?? "policy.invalid", "no valid identity: \(error)")
+                throw draft.at.error((error as? MeshError)?.errorCode ?? .policyInvalid, "no valid identity: \(error)")
             }
             serviceIndex[draft.key] = services.count
             services.append(PolicyService(key: draft.key, identity: identity, labels: draft.labels, ports: draft.ports,
@@ -50,7 +50,7 @@ extension PolicyDrafts {
             let portCount = resolved.toServices.reduce(0) { $0 + Self.ports(of: rule, at: services[serviceIndex[$1]!]).count }
             grants += (resolved.fromIdentities.count + resolved.fromPrefixes.count + resolved.fromServices.count) * portCount
             if grants > limits.maxGrants {
-                throw at.error("policy.too-many-grants",
+                throw at.error(.policyTooManyGrants,
                                "with this rule the compiled slices would hold more than \(limits.maxGrants) grants; narrow from/to or raise maxGrants")
             }
             resolvedRules.append(resolved)
@@ -65,7 +65,7 @@ extension PolicyDrafts {
         var fromServices = Set<ServiceKey>()
         for (j, name) in rule.from.segments.enumerated() {
             guard let index = segmentIndex[name] else {
-                throw fromAt.appending("segments").appending(index: j).error("policy.unknown-segment", "unknown segment \(name.debugDescription)")
+                throw fromAt.appending("segments").appending(index: j).error(.policyUnknownSegment, "unknown segment \(name.debugDescription)")
             }
             fromServices.formUnion(segments[index].members)
         }
@@ -78,7 +78,7 @@ extension PolicyDrafts {
         for (j, pattern) in rule.from.identities.enumerated() {
             guard pattern.trustDomain == domain else {
                 throw fromAt.appending("identities").appending(index: j).error(
-                    "policy.foreign-trust-domain", "\(pattern) is not in the trust domain \(domain)")
+                    .policyForeignTrustDomain, "\(pattern) is not in the trust domain \(domain)")
             }
             switch pattern {
             case .exact(let id): fromIdentities.insert(id)
@@ -90,7 +90,7 @@ extension PolicyDrafts {
         var toServices = Set<ServiceKey>()
         for (j, name) in rule.to.segments.enumerated() {
             guard let index = segmentIndex[name] else {
-                throw toAt.appending("segments").appending(index: j).error("policy.unknown-segment", "unknown segment \(name.debugDescription)")
+                throw toAt.appending("segments").appending(index: j).error(.policyUnknownSegment, "unknown segment \(name.debugDescription)")
             }
             toServices.formUnion(segments[index].members)
         }
@@ -103,7 +103,7 @@ extension PolicyDrafts {
         where !destinations.contains(where: { catalog.services[catalog.index[$0]!].ports.contains(port) }) {
             let names = destinations.map(\.description).joined(separator: ", ")
             throw at.appending("ports").appending(index: j).error(
-                "policy.port-not-on-destination",
+                .policyPortNotOnDestination,
                 "port \(port) is not a port of any destination (\(destinations.isEmpty ? "none" : names))")
         }
         return ResolvedRule(fromIdentities: fromIdentities, fromPrefixes: prefixes, fromServices: fromServices.sorted(),
@@ -141,7 +141,7 @@ struct ServiceCatalog {
     }
 
     func require(_ key: ServiceKey, at: PolicyLocation) throws(MeshError) {
-        guard index[key] != nil else { throw at.error("policy.unknown-service", "unknown service \(key.description.debugDescription)") }
+        guard index[key] != nil else { throw at.error(.policyUnknownService, "unknown service \(key.description.debugDescription)") }
     }
 
     /// The services whose identity `pattern` matches.

@@ -18,14 +18,14 @@ public final class Certificate: @unchecked Sendable {
     /// or the chain is deeper or larger than the limits.
     public static func parseChain(pem: [UInt8], maxCount: Int = 4, maxBytes: Int = 65_536) throws -> [Certificate] {
         if pem.count > maxBytes {
-            throw MeshError("tls.chain-too-large", "certificate file is \(pem.count) bytes; the limit is \(maxBytes)")
+            throw MeshError(.tlsChainTooLarge, "certificate file is \(pem.count) bytes; the limit is \(maxBytes)")
         }
         let bio = try MemoryBIO(pem)
         var out: [Certificate] = []
         while let x = PEM_read_bio_X509(bio.bio, nil, nil, nil) {
             out.append(Certificate(owning: x))
             if out.count > maxCount {
-                throw MeshError("tls.chain-too-long", "more than \(maxCount) certificates in one file")
+                throw MeshError(.tlsChainTooLong, "more than \(maxCount) certificates in one file")
             }
         }
         // The loop ends with "no start line" when the text is used up; any other error is a corrupt block,
@@ -33,10 +33,10 @@ public final class Certificate: @unchecked Sendable {
         let last = ERR_peek_last_error()
         let cleanEnd = last == 0 || (ERR_GET_LIB(last) == ERR_LIB_PEM && ERR_GET_REASON(last) == PEM_R_NO_START_LINE)
         if !cleanEnd {
-            throw OpenSSLError.error("tls.bad-certificate", "certificate \(out.count + 1) in the file is corrupt or cut short")
+            throw OpenSSLError.error(.tlsBadCertificate, "certificate \(out.count + 1) in the file is corrupt or cut short")
         }
         OpenSSLError.clear()
-        if out.isEmpty { throw MeshError("tls.bad-certificate", "no PEM certificate found") }
+        if out.isEmpty { throw MeshError(.tlsBadCertificate, "no PEM certificate found") }
         return out
     }
 

@@ -69,7 +69,7 @@ public struct CertificateAuthority: Sendable {
 
     /// Builds and signs one certificate. `issuer` nil means self-signed.
     static func sign(_ t: CertificateTemplate, subjectKey: PrivateKey, issuer: Certificate?, issuerKey: PrivateKey) throws -> Certificate {
-        guard let x = X509_new() else { throw OpenSSLError.error("tls.ca", "X509_new") }
+        guard let x = X509_new() else { throw OpenSSLError.error(.tlsCa, "X509_new") }
         defer { X509_free(x) }
         X509_set_version(x, 2)
         var serial = [UInt8](repeating: 0, count: 16)
@@ -97,13 +97,13 @@ public struct CertificateAuthority: Sendable {
         if !sans.isEmpty { exts.append((NID_subject_alt_name, sans.joined(separator: ","))) }
         for (nid, value) in exts {
             guard let ext = X509V3_EXT_conf_nid(nil, &ctx, nid, value) else {
-                throw OpenSSLError.error("tls.ca", "bad extension \(value)")
+                throw OpenSSLError.error(.tlsCa, "bad extension \(value)")
             }
             X509_add_ext(x, ext, -1)
             X509_EXTENSION_free(ext)
         }
         guard X509_sign(x, issuerKey.pkey, EVP_sha256()) > 0 else {
-            throw OpenSSLError.error("tls.ca", "X509_sign")
+            throw OpenSSLError.error(.tlsCa, "X509_sign")
         }
         return Certificate(owning: X509_dup(x)!)  // re-cache extension flags on the finished certificate
     }

@@ -19,43 +19,43 @@ public final class CertificateSigningRequest: @unchecked Sendable {
     /// A CSR for `key`'s public half, signed with `key` (SHA-256). Subject CN = `commonName` if given
     /// (informational).
     public static func create(key: PrivateKey, commonName: String? = nil) throws -> CertificateSigningRequest {
-        guard let req = X509_REQ_new() else { throw OpenSSLError.error("tls.csr", "X509_REQ_new") }
+        guard let req = X509_REQ_new() else { throw OpenSSLError.error(.tlsCsr, "X509_REQ_new") }
         let csr = CertificateSigningRequest(owning: req)  // frees req if anything below throws
         guard X509_REQ_set_version(req, 0) == 1, X509_REQ_set_pubkey(req, key.pkey) == 1 else {
-            throw OpenSSLError.error("tls.csr", "cannot set the CSR's version or key")
+            throw OpenSSLError.error(.tlsCsr, "cannot set the CSR's version or key")
         }
         if let commonName {
             guard X509_NAME_add_entry_by_NID(X509_REQ_get_subject_name(req), NID_commonName, MBSTRING_UTF8,
                                              commonName, -1, -1, 0) == 1 else {
-                throw OpenSSLError.error("tls.csr", "bad common name \(commonName)")
+                throw OpenSSLError.error(.tlsCsr, "bad common name \(commonName)")
             }
         }
         guard X509_REQ_sign(req, key.pkey, EVP_sha256()) > 0 else {
-            throw OpenSSLError.error("tls.csr", "X509_REQ_sign")
+            throw OpenSSLError.error(.tlsCsr, "X509_REQ_sign")
         }
         return csr
     }
 
-    /// Parses PEM and verifies the self-signature; throws MeshError("tls.bad-csr", …) when not a CSR, the
+    /// Parses PEM and verifies the self-signature; throws MeshError(.tlsBadCsr, …) when not a CSR, the
     /// signature does not verify, or the key is not ECDSA P-256. Max 16 KiB.
     public convenience init(pem: [UInt8]) throws {
         if pem.count > Self.maxPEMBytes {
-            throw MeshError("tls.bad-csr", "CSR is \(pem.count) bytes; the limit is \(Self.maxPEMBytes)")
+            throw MeshError(.tlsBadCsr, "CSR is \(pem.count) bytes; the limit is \(Self.maxPEMBytes)")
         }
         let bio = try MemoryBIO(pem)
         guard let req = PEM_read_bio_X509_REQ(bio.bio, nil, nil, nil) else {
-            throw OpenSSLError.error("tls.bad-csr", "not a PEM certificate request")
+            throw OpenSSLError.error(.tlsBadCsr, "not a PEM certificate request")
         }
         self.init(owning: req)
         guard let pkey = X509_REQ_get0_pubkey(req) else {
-            throw OpenSSLError.error("tls.bad-csr", "the CSR's public key cannot be decoded")
+            throw OpenSSLError.error(.tlsBadCsr, "the CSR's public key cannot be decoded")
         }
         guard PublicKeyInfo.isP256(pkey) else {
             OpenSSLError.clear()
-            throw MeshError("tls.bad-csr", "CSR key must be ECDSA P-256 (found \(PublicKeyInfo.describe(pkey)))")
+            throw MeshError(.tlsBadCsr, "CSR key must be ECDSA P-256 (found \(PublicKeyInfo.describe(pkey)))")
         }
         guard X509_REQ_verify(req, pkey) == 1 else {
-            throw OpenSSLError.error("tls.bad-csr", "the CSR's self-signature does not verify")
+            throw OpenSSLError.error(.tlsBadCsr, "the CSR's self-signature does not verify")
         }
     }
 
@@ -111,7 +111,7 @@ extension CertificateAuthority {
     public func issue(_ template: CertificateTemplate, for csr: CertificateSigningRequest) throws -> Certificate {
         // A CSR object always holds a verified P-256 key (checked in init(pem:), or made by create(key:)).
         guard let pub = csr.publicKey, EVP_PKEY_up_ref(pub) == 1 else {
-            throw OpenSSLError.error("tls.ca", "the CSR has no usable public key")
+            throw OpenSSLError.error(.tlsCa, "the CSR has no usable public key")
         }
         // `sign` reads only the public half of `subjectKey` (X509_set_pubkey). This wrapper holds a public key
         // only; it lives for this one call and never leaves this function.

@@ -21,7 +21,7 @@ enum OpenSSLError {
     }
 
     /// A MeshError with the drained queue appended to the reason.
-    static func error(_ code: String, _ what: String) -> MeshError {
+    static func error(_ code: ErrorCode, _ what: String) -> MeshError {
         MeshError(code, "\(what): \(drain())")
     }
 
@@ -39,7 +39,7 @@ final class MemoryBIO {
 
     init(_ bytes: [UInt8]) throws {
         guard let b = bytes.withUnsafeBytes({ BIO_new_mem_buf($0.baseAddress, Int32($0.count)) }) else {
-            throw OpenSSLError.error("tls.bio", "cannot create memory BIO")
+            throw OpenSSLError.error(.tlsBio, "cannot create memory BIO")
         }
         // BIO_new_mem_buf does not copy: keep the bytes alive by copying them into a fresh BIO instead.
         BIO_free(b)

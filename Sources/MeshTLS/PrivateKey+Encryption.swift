@@ -6,19 +6,19 @@ extension PrivateKey {
     /// OpenSSL's PKCS#8 default does (PBKDF2 with HMAC-SHA-256 and a random salt in OpenSSL 3). An empty
     /// passphrase is refused (`tls.bad-passphrase`): it would make OpenSSL prompt on a terminal.
     public func encryptedPEM(passphrase: [UInt8]) throws -> [UInt8] {
-        guard !passphrase.isEmpty else { throw MeshError("tls.bad-passphrase", "the passphrase is empty") }
-        guard passphrase.count <= Int(Int32.max) else { throw MeshError("tls.bad-passphrase", "the passphrase is too long") }
+        guard !passphrase.isEmpty else { throw MeshError(.tlsBadPassphrase, "the passphrase is empty") }
+        guard passphrase.count <= Int(Int32.max) else { throw MeshError(.tlsBadPassphrase, "the passphrase is too long") }
         let bio = MemoryBIO()
         let ok = passphrase.withUnsafeBufferPointer { buf in
             buf.withMemoryRebound(to: CChar.self) { chars in
                 PEM_write_bio_PKCS8PrivateKey(bio.bio, pkey, EVP_aes_256_cbc(), chars.baseAddress, Int32(chars.count), nil, nil)
             }
         }
-        guard ok == 1 else { throw OpenSSLError.error("tls.key-encrypt", "cannot encrypt the private key") }
+        guard ok == 1 else { throw OpenSSLError.error(.tlsKeyEncrypt, "cannot encrypt the private key") }
         return bio.contents
     }
 
-    /// Loads an encrypted (or plain) PEM key with `passphrase`; wrong passphrase → MeshError("tls.bad-passphrase",
+    /// Loads an encrypted (or plain) PEM key with `passphrase`; wrong passphrase → MeshError(.tlsBadPassphrase,
     /// …). P-256 only, as PrivateKey(pem:). Never prompts: the passphrase is handed over by a callback, byte for
     /// byte (it may contain any byte, NUL included).
     public convenience init(pem: [UInt8], passphrase: [UInt8]) throws {
@@ -40,13 +40,13 @@ extension PrivateKey {
         guard let k else {
             // OpenSSL 3's decoders report a wrong passphrase in several ways; that it asked for one is what
             // tells an encrypted key apart from text that is no key at all.
-            if source.asked { throw OpenSSLError.error("tls.bad-passphrase", "cannot decrypt the private key with this passphrase") }
-            throw OpenSSLError.error("tls.bad-key", "not a PEM private key")
+            if source.asked { throw OpenSSLError.error(.tlsBadPassphrase, "cannot decrypt the private key with this passphrase") }
+            throw OpenSSLError.error(.tlsBadKey, "not a PEM private key")
         }
         self.init(owning: k)
         guard PublicKeyInfo.isP256(k) else {
             OpenSSLError.clear()
-            throw MeshError("tls.bad-key", "private key must be ECDSA P-256 (found \(PublicKeyInfo.describe(k)))")
+            throw MeshError(.tlsBadKey, "private key must be ECDSA P-256 (found \(PublicKeyInfo.describe(k)))")
         }
     }
 }

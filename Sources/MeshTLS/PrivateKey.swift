@@ -14,7 +14,7 @@ public final class PrivateKey: @unchecked Sendable {
     /// A fresh P-256 key from OpenSSL's CSPRNG.
     public static func generateP256() throws -> PrivateKey {
         guard let k = CMeshOpenSSLShims_EVP_EC_gen("P-256") else {
-            throw OpenSSLError.error("tls.keygen", "cannot generate a P-256 key")
+            throw OpenSSLError.error(.tlsKeygen, "cannot generate a P-256 key")
         }
         return PrivateKey(owning: k)
     }
@@ -24,7 +24,7 @@ public final class PrivateKey: @unchecked Sendable {
         let bio = try MemoryBIO(pem)
         // A password callback that refuses: an encrypted key must fail, never prompt on a terminal.
         guard let k = PEM_read_bio_PrivateKey(bio.bio, nil, { _, _, _, _ in 0 }, nil) else {
-            throw OpenSSLError.error("tls.bad-key", "not an unencrypted PEM private key")
+            throw OpenSSLError.error(.tlsBadKey, "not an unencrypted PEM private key")
         }
         self.init(owning: k)
         var group = [CChar](repeating: 0, count: 64)
@@ -32,7 +32,7 @@ public final class PrivateKey: @unchecked Sendable {
         let named = EVP_PKEY_get_group_name(k, &group, group.count, &len) == 1
         let curve = named ? group.withUnsafeBufferPointer { String(cString: $0.baseAddress!) } : ""
         guard EVP_PKEY_get_base_id(k) == EVP_PKEY_EC, curve == "prime256v1" || curve == "P-256" else {
-            throw MeshError("tls.bad-key", "private key must be ECDSA P-256 (found \(curve.isEmpty ? "another key type" : curve))")
+            throw MeshError(.tlsBadKey, "private key must be ECDSA P-256 (found \(curve.isEmpty ? "another key type" : curve))")
         }
     }
 

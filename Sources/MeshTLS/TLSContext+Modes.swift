@@ -24,7 +24,7 @@ extension TLSContext {
     /// A client context that presents no certificate and trusts `trustBundle` (for meshctl and for a sidecar
     /// bootstrapping with a join token). `verifyPeer(expecting:)` works as usual (server purpose, SVID rules).
     public static func client(trusting trustBundle: [Certificate], trustDomain: TrustDomain) throws -> TLSContext {
-        guard !trustBundle.isEmpty else { throw MeshError("tls.empty-bundle", "trust bundle has no certificate") }
+        guard !trustBundle.isEmpty else { throw MeshError(.tlsEmptyBundle, "trust bundle has no certificate") }
         return try TLSContext(role: .client, identity: nil, presentCertificate: false,
                               trust: .bundle(trustBundle, trustDomain, .required),
                               resumption: .off, sessionCacheSize: 0, sessionLifetimeSeconds: 0)

@@ -65,7 +65,7 @@ public final class TLSContext: @unchecked Sendable {
     init(role: TLSRole, identity: TLSIdentity?, presentCertificate: Bool, trust: PeerTrust,
          resumption: ResumptionMode, sessionCacheSize: Int, sessionLifetimeSeconds: Int) throws {
         guard let ctx = SSL_CTX_new(role == .server ? TLS_server_method() : TLS_client_method()) else {
-            throw OpenSSLError.error("tls.context", "SSL_CTX_new")
+            throw OpenSSLError.error(.tlsContext, "SSL_CTX_new")
         }
         self.ctx = ctx
         self.role = role
@@ -90,7 +90,7 @@ public final class TLSContext: @unchecked Sendable {
         if presentCertificate, let identity { try Self.useIdentity(ctx, identity) }
 
         // Whom we trust, and how hard we check: chain to the bundle, proper purpose, bounded depth.
-        guard let store = X509_STORE_new() else { throw OpenSSLError.error("tls.context", "X509_STORE_new") }
+        guard let store = X509_STORE_new() else { throw OpenSSLError.error(.tlsContext, "X509_STORE_new") }
         SSL_CTX_set_cert_store(ctx, store)
         switch trust {
         case .bundle(let bundle, _, let clientCertificates):
@@ -131,13 +131,13 @@ public final class TLSContext: @unchecked Sendable {
 
     private static func useIdentity(_ ctx: OpaquePointer, _ identity: TLSIdentity) throws {
         guard SSL_CTX_use_certificate(ctx, identity.leaf.x509) == 1 else {
-            throw OpenSSLError.error("tls.context", "cannot use our certificate")
+            throw OpenSSLError.error(.tlsContext, "cannot use our certificate")
         }
         for intermediate in identity.chain.dropFirst() {
             _ = CMeshOpenSSLShims_SSL_CTX_add1_chain_cert(ctx, intermediate.x509)
         }
         guard SSL_CTX_use_PrivateKey(ctx, identity.key.pkey) == 1, SSL_CTX_check_private_key(ctx) == 1 else {
-            throw OpenSSLError.error("tls.key-mismatch", "the private key does not match our certificate")
+            throw OpenSSLError.error(.tlsKeyMismatch, "the private key does not match our certificate")
         }
     }
 }

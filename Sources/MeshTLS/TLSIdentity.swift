@@ -13,15 +13,15 @@ public struct TLSIdentity: Sendable {
     public var leaf: Certificate { chain[0] }
 
     public init(chain: [Certificate], key: PrivateKey, trustBundle: [Certificate], trustDomain: TrustDomain) throws {
-        guard let leaf = chain.first else { throw MeshError("tls.no-certificate", "certificate chain is empty") }
-        guard !trustBundle.isEmpty else { throw MeshError("tls.empty-bundle", "trust bundle has no certificate") }
+        guard let leaf = chain.first else { throw MeshError(.tlsNoCertificate, "certificate chain is empty") }
+        guard !trustBundle.isEmpty else { throw MeshError(.tlsEmptyBundle, "trust bundle has no certificate") }
         // We are a TLS server inbound and a TLS client outbound: our leaf must pass as both.
         var id: SPIFFEID?
         for role in [PeerRole.server, .client] {
             switch SVIDValidator.validate(leaf, role: role, trustDomain: trustDomain) {
             case .success(let got): id = got
             case .failure(let why):
-                throw MeshError("tls.bad-own-certificate", "our own certificate is not a valid X.509-SVID for \(trustDomain): \(why.rawValue)")
+                throw MeshError(.tlsBadOwnCertificate, "our own certificate is not a valid X.509-SVID for \(trustDomain): \(why.rawValue)")
             }
         }
         spiffeID = id!

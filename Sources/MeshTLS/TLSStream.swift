@@ -27,7 +27,7 @@ public final class TLSStream {
 
     /// Binds a new SSL object to `fd`. For outbound streams, `resume` offers a session to resume.
     public init(context: TLSContext, fd: Int32, resume: TLSSession? = nil) throws {
-        guard let ssl = SSL_new(context.ctx) else { throw OpenSSLError.error("tls.ssl-new", "SSL_new") }
+        guard let ssl = SSL_new(context.ctx) else { throw OpenSSLError.error(.tlsSslNew, "SSL_new") }
         self.ssl = ssl
         self.context = context
         SSL_set_fd(ssl, fd)

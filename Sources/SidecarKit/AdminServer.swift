@@ -22,11 +22,11 @@ enum AdminServer {
             ("GET", "/decisions", Router.sync { req in decisions(runtime, req) }),
             ("POST", "/reload", Router.sync { req in
                 guard req.peer.isLoopback else {
-                    return .error(403, code: "admin.not-loopback", reason: "state changes are accepted only from loopback")
+                    return .error(MeshError(.adminNotLoopback, "state changes are accepted only from loopback"))
                 }
                 let r = sidecar.reloader.reload(trigger: "api")
                 return r.ok ? .json("{\"reloaded\":true,\"generation\":\(r.generation)}\n")
-                            : .error(422, code: "admin.reload-failed", reason: r.error ?? "reload failed")
+                            : .error(MeshError(.adminReloadFailed, r.error ?? "reload failed"))
             }),
         ])
     }
@@ -41,7 +41,7 @@ enum AdminServer {
         let router = router(sidecar: sidecar)
         return { req, respond in
             if req.method != "GET" && req.method != "HEAD" && !req.peer.isLoopback {
-                respond(.error(403, code: "admin.not-loopback", reason: "state changes are accepted only from loopback"))
+                respond(.error(MeshError(.adminNotLoopback, "state changes are accepted only from loopback")))
                 return
             }
             router.handle(req, respond: respond)
@@ -71,12 +71,12 @@ enum AdminServer {
         case "allow": allowed = true
         case "deny": allowed = false
         case let other?:
-            return .error(400, code: "admin.bad-query", reason: "verdict must be allow or deny, not \(other.debugDescription)")
+            return .error(MeshError(.adminBadQuery, "verdict must be allow or deny, not \(other.debugDescription)"))
         }
         var limit = 100
         if let l = q["limit"] {
             guard let n = Int(l), (1...runtime.stats.decisions.capacity).contains(n) else {
-                return .error(400, code: "admin.bad-query", reason: "limit must be 1...\(runtime.stats.decisions.capacity)")
+                return .error(MeshError(.adminBadQuery, "limit must be 1...\(runtime.stats.decisions.capacity)"))
             }
             limit = n
         }

@@ -65,7 +65,8 @@ public final class IdentityAgent: Sendable {
     /// A token the control plane will never accept (used, expired, unknown), a bundle without our anchor, or a
     /// file we cannot read: retrying cannot help.
     static func refusedForGood(_ e: MeshError) -> Bool {
-        e.code.hasPrefix("token.") || e.errorCode == .bootstrapAnchorMismatch || e.code.hasPrefix("file.")
+        [.tokenUsed, .tokenExpired, .tokenUnknown, .tokenForeignTrustDomain, .bootstrapAnchorMismatch].contains(e.errorCode)
+            || [.fileUnreadable, .fileTooLarge, .fileUnwritable].contains(e.errorCode)
     }
 
     func bootstrap() throws {
@@ -176,7 +177,7 @@ public final class IdentityAgent: Sendable {
         do {
             try DurableFile.write(path, bytes, mode: mode)
         } catch {
-            throw MeshError("file.unwritable", error.reason)
+            throw MeshError(.fileUnwritable, error.reason)
         }
     }
 }

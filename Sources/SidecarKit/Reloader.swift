@@ -87,7 +87,7 @@ public final class Reloader: Sendable {
         let old = runtime.config
         if config.inbound.map({ "\($0.name)@\($0.listen)" }) != old.inbound.map({ "\($0.name)@\($0.listen)" })
             || config.outbound.map({ "\($0.name)@\($0.listen)" }) != old.outbound.map({ "\($0.name)@\($0.listen)" }) {
-            return .failure(MeshError("reload.listeners-changed",
+            return .failure(MeshError(.reloadListenersChanged,
                                       "listener names or addresses changed; that needs a restart (nothing was changed)"))
         }
         do {
@@ -101,7 +101,7 @@ public final class Reloader: Sendable {
         } catch let e as MeshError {
             return .failure(e)
         } catch {
-            return .failure(MeshError("reload.failed", "\(error)"))
+            return .failure(MeshError(.reloadFailed, "\(error)"))
         }
     }
 
@@ -134,7 +134,7 @@ extension TLSIdentity {
         for (field, file) in [("identity.certificate", files.certificate), ("identity.key", files.key),
                               ("identity.trustBundle", files.trustBundle)] {
             switch FileIO.readAll(file, limit: 1 << 20) {
-            case .failure(let e): throw MeshError(e.code, "\(field): \(e.reason)")
+            case .failure(let e): throw MeshError(e.errorCode, "\(field): \(e.reason)")
             case .success(let b): pems.append(b)
             }
         }

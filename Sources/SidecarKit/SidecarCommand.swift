@@ -122,7 +122,7 @@ public enum SidecarCommand {
     static func loadConfig(_ path: String) -> Result<SidecarConfig, ExitCode> {
         switch SidecarConfig.load(path: path) {
         case .success(let c): return .success(c)
-        case .failure(let e) where e.code.hasPrefix("file.") && e.code != "file.too-large":
+        case .failure(let e) where e.errorCode == .fileUnreadable || e.errorCode == .fileUnwritable:
             err("mesh-sidecar: config \(path): \(e.reason)")
             return .failure(ExitCode(66))
         case .failure(let e):
@@ -134,7 +134,7 @@ public enum SidecarCommand {
     static func loadIdentity(_ config: SidecarConfig, configPath: String) -> Result<TLSIdentity, ExitCode> {
         do {
             return .success(try TLSIdentity.load(config.identity))
-        } catch let e as MeshError where e.code.hasPrefix("file.") {
+        } catch let e as MeshError where [.fileUnreadable, .fileTooLarge, .fileUnwritable].contains(e.errorCode) {
             err("mesh-sidecar: config \(configPath): \(e.reason)")
             return .failure(ExitCode(66))
         } catch {

@@ -16,7 +16,7 @@ extension SidecarConfig {
         } catch let e as MeshError {
             return .failure(e)
         } catch {
-            return .failure(MeshError("config.invalid", "\(error)"))
+            return .failure(MeshError(.configInvalid, "\(error)"))
         }
     }
 }

@@ -54,17 +54,17 @@ import Testing
         #expect(ControlAPI.guarded { throw MeshError(code, "r") }.status == status)
     }
 
-    /// An undeclared code is a failure of ours (MeshCore gives it the internal kind).
+    /// An internal-kind code is a failure of ours.
     @Test(arguments: ["something.unknown", ""])
-    func anUndeclaredCodeIsA500(_ code: String) {
-        #expect(ControlAPI.guarded { throw MeshError(code, "r") }.status == 500)
+    func anInternalCodeIsA500(_ code: String) {
+        #expect(ControlAPI.guarded { throw MeshError(ErrorCode(code, .internal), "r") }.status == 500)
     }
 
     @Test func anErrorOfOursIsA500AndAnyOtherThrowToo() {
         struct Oops: Error {}
-        #expect(ControlAPI.guarded { throw MeshError("store.io", "disk full") }.status == 500)
+        #expect(ControlAPI.guarded { throw MeshError(.storeIo, "disk full") }.status == 500)
         #expect(ControlAPI.guarded { throw Oops() }.status == 500)
-        #expect(ControlAPI.guarded { throw MeshError("token.used", "again") }.status == 403)
+        #expect(ControlAPI.guarded { throw MeshError(.tokenUsed, "again") }.status == 403)
     }
 
     @Test func theAnswerCarriesTheCodeAndReason() {

@@ -50,7 +50,7 @@ final class TempDir {
         let complaint = errors.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         guard process.terminationStatus == 0 else {
-            throw MeshError("test.openssl", "openssl \(args.joined(separator: " ")): \(String(decoding: complaint, as: UTF8.self))")
+            throw MeshError(ErrorCode("test.openssl", .internal), "openssl \(args.joined(separator: " ")): \(String(decoding: complaint, as: UTF8.self))")
         }
         return String(decoding: printed, as: UTF8.self)
     }

@@ -37,7 +37,7 @@ final class OpenSSLWorkspace {
         process.waitUntilExit()
         guard process.terminationStatus == 0 else {
             let text = (try? Data(contentsOf: errorsURL)) ?? Data()
-            throw MeshError("test.openssl", "openssl \(args.joined(separator: " ")): \(String(decoding: text, as: UTF8.self))")
+            throw MeshError(ErrorCode("test.openssl", .internal), "openssl \(args.joined(separator: " ")): \(String(decoding: text, as: UTF8.self))")
         }
         return String(decoding: printed, as: UTF8.self)
     }

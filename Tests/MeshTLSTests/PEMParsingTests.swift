@@ -126,13 +126,13 @@ enum OpenSSLCLI {
     static func generate(_ arguments: String) throws -> [UInt8] {
         var template = Array("/tmp/meshtls-test-XXXXXX".utf8CString)
         let made = template.withUnsafeMutableBufferPointer { buf in mkdtemp(buf.baseAddress!).map { String(cString: $0) } }
-        guard let dir = made else { throw MeshError("test.tmp", "mkdtemp failed") }
+        guard let dir = made else { throw MeshError(ErrorCode("test.tmp", .internal), "mkdtemp failed") }
         let path = dir + "/key.pem"
         defer { _ = system("rm -rf '\(dir)'") }
         guard system("openssl \(arguments) -out '\(path)' 2>/dev/null") == 0 else {
-            throw MeshError("test.openssl", "openssl \(arguments) failed")
+            throw MeshError(ErrorCode("test.openssl", .internal), "openssl \(arguments) failed")
         }
-        guard let f = fopen(path, "rb") else { throw MeshError("test.tmp", "cannot open \(path)") }
+        guard let f = fopen(path, "rb") else { throw MeshError(ErrorCode("test.tmp", .internal), "cannot open \(path)") }
         defer { fclose(f) }
         var out: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 4096)

@@ -15,7 +15,7 @@ final class SocketPair {
         signal(SIGPIPE, SIG_IGN)
         var fds: [Int32] = [-1, -1]
         let r = socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &fds)
-        guard r == 0 else { throw MeshError("test.socketpair", "socketpair failed: errno \(errno)") }
+        guard r == 0 else { throw MeshError(ErrorCode("test.socketpair", .internal), "socketpair failed: errno \(errno)") }
         serverFD = fds[0]
         clientFD = fds[1]
     }

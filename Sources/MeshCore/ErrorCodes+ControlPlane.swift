@@ -1,0 +1,32 @@
+/// Declared error codes: the control plane: tokens, issuance, CA, store, audit, operators.
+/// The text of a code is a published contract (logs, API answers, tests): add codes, never reword one.
+extension ErrorCode {
+    public static let auditBrokenChain = ErrorCode("audit.broken-chain", .storage)
+    public static let auditCorrupt = ErrorCode("audit.corrupt", .storage)
+    public static let authRequired = ErrorCode("auth.required", .unauthenticated)
+    public static let authSidecarRequired = ErrorCode("auth.sidecar-required", .unauthenticated)
+    public static let benchToken = ErrorCode("bench.token", .unavailable)
+    /// The CA state changed between read and write (another writer); retry on the new state.
+    public static let caConflict = ErrorCode("ca.conflict", .conflict)
+    public static let caCorrupt = ErrorCode("ca.corrupt", .storage)
+    public static let caExists = ErrorCode("ca.exists", .storage)
+    public static let caRotationInProgress = ErrorCode("ca.rotation-in-progress", .conflict)
+    public static let initRandom = ErrorCode("init.random", .internal)
+    public static let issueBadRequest = ErrorCode("issue.bad-request", .badRequest)
+    public static let issueCertificateExpired = ErrorCode("issue.certificate-expired", .unauthenticated)
+    public static let issueCertificateNotYetValid = ErrorCode("issue.certificate-not-yet-valid", .badRequest)
+    public static let issueRateLimited = ErrorCode("issue.rate-limited", .rateLimited)
+    public static let issueUnauthenticated = ErrorCode("issue.unauthenticated", .unauthenticated)
+    public static let storeIo = ErrorCode("store.io", .storage)
+    public static let storeMissing = ErrorCode("store.missing", .storage)
+    public static let storeTooLarge = ErrorCode("store.too-large", .storage)
+    public static let tokenBadRequest = ErrorCode("token.bad-request", .badRequest)
+    public static let tokenBadService = ErrorCode("token.bad-service", .badRequest)
+    public static let tokenBadTtl = ErrorCode("token.bad-ttl", .badRequest)
+    public static let tokenExpired = ErrorCode("token.expired", .forbidden)
+    public static let tokenForeignTrustDomain = ErrorCode("token.foreign-trust-domain", .badRequest)
+    public static let tokenUnknown = ErrorCode("token.unknown", .forbidden)
+    public static let tokenUsed = ErrorCode("token.used", .forbidden)
+    public static let tokensCorrupt = ErrorCode("tokens.corrupt", .storage)
+    public static let tokensRandom = ErrorCode("tokens.random", .internal)
+}
