@@ -45,7 +45,7 @@ let package = Package(
         .target(name: "MeshTestSupport", dependencies: ["MeshCore", "MeshTLS"], path: "Tests/MeshTestSupport"),
         .testTarget(name: "MeshCoreTests", dependencies: ["MeshCore", "MeshTestSupport"]),
         .testTarget(name: "MeshPolicyTests", dependencies: ["MeshPolicy", "MeshCore", "MeshTestSupport"]),
-        .testTarget(name: "MeshHTTP1Tests", dependencies: ["MeshHTTP1"]),
+        .testTarget(name: "MeshHTTP1Tests", dependencies: ["MeshHTTP1", "MeshCore"]),
         .testTarget(name: "MeshAPITests", dependencies: ["MeshAPI", "MeshCore"]),
         .testTarget(name: "MeshControlClientTests", dependencies: ["MeshControlClient", "MeshAPI", "MeshCore", "MeshNet", "MeshTLS",
                                                                    "ControlPlaneKit"]),

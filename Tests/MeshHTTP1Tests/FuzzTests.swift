@@ -1,3 +1,4 @@
+import MeshCore
 import MeshHTTP1
 import Testing
 
