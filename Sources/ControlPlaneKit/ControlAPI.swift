@@ -20,7 +20,7 @@ import MeshNet
 enum ControlAPI {
     static func router(_ cp: ControlPlane, loop: EventLoop, work: BlockingWork) -> Router {
         let r = APIRoutes(cp: cp, work: work)
-        return Router(PolicyAPI.routes(r, loop: loop) + [
+        return Router(PolicyAPI.routes(r, loop: loop) + RevocationAPI.routes(r) + [
             r.onLoop("GET", "/healthz") { _ in .text("ok\n") },
             r.onLoop("GET", "/v1/bundle") { _ in bundle(cp) },
             r.blocking("POST", "/v1/identity") { req in try issue(cp, req) },
@@ -53,7 +53,7 @@ enum ControlAPI {
         if let token = body["token"]?.stringValue {
             credential = .joinToken(token)
         } else if let id = req.peerIdentity, let notBefore = req.peerNotBefore, let notAfter = req.peerNotAfter {
-            credential = .certificate(id, notBefore: notBefore, notAfter: notAfter)
+            credential = .certificate(id, notBefore: notBefore, notAfter: notAfter, serial: req.peerSerial ?? "")
         } else {
             credential = .none
         }
@@ -86,6 +86,23 @@ enum ControlAPI {
             CAStatus.Root(id: r.id, phase: r.phase.rawValue, sha256: r.certificate.sha256Fingerprint, subject: r.certificate.commonName,
                           notAfter: Int(r.certificate.notAfter), nextChangeAt: r.nextAt.map { Int($0) })
         }).json
+    }
+
+    /// Every mTLS route except renewal: the caller's certificate must be valid now (the TLS context skips the time
+    /// check so that renewal keeps its grace; `clockSkew` allowed on both ends) and not revoked.
+    static func requireWorkload(_ cp: ControlPlane, _ req: HTTPRequest, route: String) throws -> SPIFFEID {
+        guard let id = req.peerIdentity, let notBefore = req.peerNotBefore, let notAfter = req.peerNotAfter else {
+            throw MeshError(.authSidecarRequired, "present your workload certificate (mTLS)")
+        }
+        let now = cp.now()
+        if notBefore > now + cp.settings.clockSkew {
+            throw MeshError(.authCertificateNotYetValid, "\(id): the presented certificate is not valid yet")
+        }
+        if notAfter + cp.settings.clockSkew < now {
+            throw MeshError(.authCertificateExpired, "\(id): the presented certificate expired \(Int(now - notAfter)) s ago")
+        }
+        try cp.refuseIfRevoked(id, serial: req.peerSerial, notBefore: notBefore, route: route)
+        return id
     }
 
     /// Operator endpoints need a valid bearer admin token (`auth.required`, 401).

@@ -120,6 +120,8 @@ public enum ControlCommand {
         let server: ControlServer
         do {
             let cp = try ControlPlane(dataDir: dataDir, passphrase: passphrase, settings: settings)
+            // Security events (clone-suspected, revoked-credential): one log line each, named after the event.
+            _ = cp.security.observers.subscribe { e in log.event(e.name, fields: e.fields.map { ($0.0, .string($0.1)) }) }
             server = try ControlServer(controlPlane: cp, log: { logLine("note", ["message": .string($0)]) })
             try server.start(address: address)
             logLine("started", ["listen": .string(server.boundAddress?.description ?? listen), "trustDomain": .string(cp.ca.trustDomain.name),

@@ -7,8 +7,10 @@ extension ControlPlane {
     public enum Credential: Sendable {
         /// A join token's secret (first time).
         case joinToken(String)
-        /// The caller's current certificate, already verified by TLS (renewal); its validity is checked here.
-        case certificate(SPIFFEID, notBefore: Double, notAfter: Double)
+        /// The caller's current certificate, already verified by TLS (renewal); its validity is checked here, and
+        /// its serial must be the identity's latest (the API always passes it; nil skips that check, for callers
+        /// that hold no certificate object).
+        case certificate(SPIFFEID, notBefore: Double, notAfter: Double, serial: String? = nil)
         case none
     }
 
@@ -27,6 +29,10 @@ extension ControlPlane {
         guard identity.trustDomain == ca.trustDomain else {
             throw MeshError(.tokenForeignTrustDomain, "\(identity) is not in trust domain \(ca.trustDomain)")
         }
+        let parts = identity.path.split(separator: "/")
+        guard !(parts.count >= 2 && parts[0] == "ns" && parts[1] == Self.systemNamespace) else {
+            throw MeshError(.tokenReservedIdentity, "\(identity) is in \(Self.systemNamespace), the control plane's own namespace: no join token for it")
+        }
         let now = now()
         let t = try tokens.create(identity: identity, ttl: ttl, now: now, createdBy: actor)
         try audit.record(time: now, actor: actor, action: "token.create",
@@ -34,10 +40,18 @@ extension ControlPlane {
         return t
     }
 
+    /// The control plane's own namespace: its identities are never handed out.
+    public static let systemNamespace = "mesh-system"
+
     /// Signs `csrPEM` for the identity the credential proves. The CSR's own subject and SANs are ignored: the CA
     /// decides the identity. Order: read the CSR → check the credential (a token is consumed atomically, after
-    /// the rate limit admitted it) → sign → audit.
+    /// the rate limit admitted it; a certificate must be valid or within the grace, not revoked, and the
+    /// identity's latest) → sign → record it as the latest (durable) → audit.
     public func issue(csrPEM: [UInt8], credential: Credential) throws -> Issued {
+        try issuing.withLock { _ throws -> Issued in try issueLocked(csrPEM: csrPEM, credential: credential) }
+    }
+
+    private func issueLocked(csrPEM: [UInt8], credential: Credential) throws -> Issued {
         let now = now()
         let csr = try CertificateSigningRequest(pem: csrPEM)
         let identity: SPIFFEID
@@ -46,8 +60,10 @@ extension ControlPlane {
         case .joinToken(let secret):
             identity = try tokens.redeem(secret, now: now) { id in try self.rateLimit.admit(id, now: now) }
             via = "token"
-        case .certificate(let id, let notBefore, let notAfter):
+        case .certificate(let id, let notBefore, let notAfter, let serial):
             try checkRenewal(id, notBefore: notBefore, notAfter: notAfter, now: now)
+            try refuseIfRevoked(id, serial: serial, notBefore: notBefore, route: "renewal")
+            if let serial { try refuseIfNotLatest(id, serial: serial, now: now) }
             try rateLimit.admit(id, now: now)
             identity = id
             via = "renewal"
@@ -55,13 +71,19 @@ extension ControlPlane {
             throw MeshError(.issueUnauthenticated, "present a join token or your current certificate")
         }
         let ca = self.ca
-        let chain = try ca.sign(.svid(identity, now: now, lifetime: settings.certTTL), for: csr)
+        var template = CertificateTemplate.svid(identity, now: now, lifetime: settings.certTTL)
+        // A revoked identity re-admitted with a new token: its new certificate starts after the revocation, so the
+        // deny list (certificates issued up to then) does not refuse it.
+        if let revokedAt = identityRecords.denyList.identities[identity] { template.notBefore = max(template.notBefore, revokedAt + 1) }
+        let chain = try ca.sign(template, for: csr)
         let asked = csr.requestedURIs.filter { $0 != identity.description }
-        try audit.record(time: now, actor: via == "token" ? "join-token" : identity.description, action: "certificate.issue", [
-            ("identity", .string(identity.description)), ("via", .string(via)), ("serial", .string(chain[0].serialHex)),
-            ("notAfter", .int(Int(chain[0].notAfter))), ("root", .int(ca.issuing.id)),
-            ("csrAskedFor", .array(asked.map { .string($0) })),
-        ])
+        try recordIssued(identity, chain[0]) {
+            try audit.record(time: now, actor: via == "token" ? "join-token" : identity.description, action: "certificate.issue", [
+                ("identity", .string(identity.description)), ("via", .string(via)), ("serial", .string(chain[0].serialHex)),
+                ("notAfter", .int(Int(chain[0].notAfter))), ("root", .int(ca.issuing.id)),
+                ("csrAskedFor", .array(asked.map { .string($0) })),
+            ])
+        }
         return Issued(identity: identity, chain: chain, bundle: ca.bundle)
     }
 

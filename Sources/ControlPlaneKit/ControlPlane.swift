@@ -19,6 +19,16 @@ public final class ControlPlane: Sendable {
     let policyRepository: any PolicyRepository
     let tokens: any TokenRepository
     let caRepository: any CAStateRepository
+    let identityRepository: any IdentityRepository
+    /// The identity records in force (latest serial per identity, revocations); changed under `issuing`.
+    let identityState: Mutex<IdentityRecords>
+    /// Issuances and revocations run one at a time: "is this the latest serial?" and "this is now the latest"
+    /// must not interleave, or two copies of one key could both renew.
+    let issuing = Mutex<Void>(())
+    /// The revision of a write of ours in flight (its own notification is not news until audited).
+    let identityPending = Mutex<Int?>(nil)
+    /// Security events (a cloned key, a revoked credential presented): counted, logged by the server, audited.
+    public let security = SecurityEvents()
     public let audit: any AuditSink
     /// Hands slices to sidecars; told after every policy change.
     public let distribution: PolicyDistribution
@@ -37,26 +47,31 @@ public final class ControlPlane: Sendable {
     private let subscriptions: Mutex<[Subscription]> = Mutex([])
 
     /// The control plane over its repositories. `adminTokenHash` is the SHA-256 (hex) of the operator credential.
-    public init(policy: any PolicyRepository, tokens: any TokenRepository, ca: any CAStateRepository, audit: any AuditSink,
+    public init(policy: any PolicyRepository, tokens: any TokenRepository, identities: any IdentityRepository,
+                ca: any CAStateRepository, audit: any AuditSink,
                 adminTokenHash: String, settings: ControlSettings, now: @escaping @Sendable () -> Double) throws {
         self.settings = settings
         self.now = now
         policyRepository = policy
         self.tokens = tokens
         caRepository = ca
+        identityRepository = identities
+        let records = try identities.load()
+        identityState = Mutex(records)
         self.audit = audit
         self.adminTokenHash = adminTokenHash
         rateLimit = IssueRateLimit(perMinute: settings.issuesPerMinute)
         let snapshot = try PolicySnapshot.load(try policy.load())
         policyState = Mutex((snapshot, nil))
         caState = Mutex((try ca.load(), nil))
-        distribution = PolicyDistribution(snapshot, inSyncWindow: settings.inSyncWindow, now: now)
+        distribution = PolicyDistribution(snapshot, revoked: records.denyList, inSyncWindow: settings.inSyncWindow, now: now)
         let distribution = distribution
         _ = policyChanges.subscribe { distribution.policyChanged($0) }
         // Changes committed by another writer (a future replicated store) reach us through the repositories.
         let watches = [
             policy.subscribe { [weak self] in self?.policyStored($0) },
             ca.subscribe { [weak self] in self?.caStored($0) },
+            identities.subscribe { [weak self] in self?.identitiesStored($0) },
         ]
         subscriptions.withLock { $0 = watches }
     }
@@ -66,6 +81,7 @@ public final class ControlPlane: Sendable {
         DurableFile.removeLeftovers(in: dataDir)  // never-acknowledged temp files of an interrupted write
         let stored = try DurableFile.read("\(dataDir)/admin.token.sha256")
         try self.init(policy: try FilePolicyRepository(dataDir: dataDir), tokens: try FileTokenRepository(dataDir: dataDir),
+                      identities: try FileIdentityRepository(dataDir: dataDir),
                       ca: try FileCAStateRepository(dataDir: dataDir, passphrase: passphrase),
                       audit: try AuditLog(path: "\(dataDir)/audit.log"),
                       adminTokenHash: String(decoding: stored, as: UTF8.self).trimming(" \n"), settings: settings,

@@ -14,7 +14,7 @@ import MeshNet
 /// | `GET`/`PUT /v1/mesh/services`, `…/segments`, `…/rules` | operator | read or replace one section (If-Match), the rest kept |
 /// | `POST /v1/mesh/validate` | operator | validate a mesh and show the diff; nothing changes (`apply --dry-run`) |
 /// | `GET /v1/check?from=ns/name&to=ns/name&port=N` | operator | verdict, deciding rule, and why each other rule did not match |
-/// | `GET /v1/slice?version=N` | sidecar (mTLS) | its own slice, at once if newer than N, else long poll (30 s, then 304); N is also its status report (the version it applied) |
+/// | `GET /v1/slice?version=N&revoked=R` | sidecar (mTLS, valid, not revoked) | its own slice with the deny list, at once if newer than N or the deny list newer than R, else long poll (30 s, then 304); N is also its status report (the version it applied) |
 /// | `GET /v1/sidecars` | operator | each sidecar's applied version, last seen, in sync or stale |
 enum PolicyAPI {
     static func routes(_ r: APIRoutes, loop: EventLoop) -> [APIRoutes.Route] {
@@ -46,14 +46,24 @@ enum PolicyAPI {
     /// The sidecar's long poll: parked on `loop`, answered when the mesh changes or the wait is over.
     static func slice(_ cp: ControlPlane, loop: EventLoop) -> HTTPHandler {
         { req, respond in
-            guard let id = req.peerIdentity, let service = serviceKey(id) else {
+            let id: SPIFFEID
+            do { id = try ControlAPI.requireWorkload(cp, req, route: "slice") } catch let e as MeshError {
+                respond(.error(e))
+                return
+            } catch {
+                respond(.error(MeshError(.internalFailure, "\(error)")))
+                return
+            }
+            guard let service = serviceKey(id) else {
                 respond(.error(MeshError(.authSidecarRequired, "present your workload certificate (mTLS)")))
                 return
             }
             let version = Int(req.head.query["version"] ?? "-1") ?? -1
             // The version a sidecar polls from is the one it has applied: every poll is also its status report.
             if version >= 0 { cp.distribution.report(identity: id.description, version: version) }
-            cp.distribution.longPoll(service: service, after: version, loop: loop) { respond(answer($0)) }
+            let revoked = req.head.query["revoked"].flatMap { Int($0) }
+            let caller = PolicyDistribution.Caller(identity: id, serial: req.peerSerial ?? "", notBefore: req.peerNotBefore ?? 0)
+            cp.distribution.longPoll(service: service, after: version, revoked: revoked, caller: caller, loop: loop) { respond(answer($0)) }
         }
     }
 

@@ -24,9 +24,17 @@ public final class PolicyDistribution: Sendable {
         public var inSync: Bool
     }
 
+    /// Who polls: a parked poll whose caller becomes revoked is refused, not handed the new list.
+    struct Caller: Sendable {
+        let identity: SPIFFEID
+        let serial: String
+        let notBefore: Double
+    }
+
     struct Waiter: Sendable {
         let id: Int
         let service: ServiceKey
+        let caller: Caller?
         let answer: @Sendable (Answer) -> Void
     }
 
@@ -36,35 +44,43 @@ public final class PolicyDistribution: Sendable {
     let now: @Sendable () -> Double
     /// The snapshot handed out and the parked polls, under one lock: a poll parks only if no newer version is
     /// already in, and a change swaps and takes every parked poll at once, so no wake-up is lost.
-    private let state: Mutex<(snapshot: PolicySnapshot, next: Int, waiters: [Waiter])>
+    private let state: Mutex<(snapshot: PolicySnapshot, revoked: RevocationList, next: Int, waiters: [Waiter])>
     private let statuses = Mutex<[String: (version: Int, lastSeen: Double)]>([:])
 
-    init(_ snapshot: PolicySnapshot, inSyncWindow: Double, now: @escaping @Sendable () -> Double) {
-        state = Mutex((snapshot, 0, []))
+    init(_ snapshot: PolicySnapshot, revoked: RevocationList, inSyncWindow: Double, now: @escaping @Sendable () -> Double) {
+        state = Mutex((snapshot, revoked, 0, []))
         self.inSyncWindow = inSyncWindow
         self.now = now
     }
 
-    /// The slice of `service` in the snapshot handed out now.
-    public func slice(for service: ServiceKey) -> Answer { Self.slice(state.withLock { $0.snapshot }, service) }
+    /// The slice of `service` in the snapshot handed out now, with the deny list in force.
+    public func slice(for service: ServiceKey) -> Answer {
+        let (snap, revoked) = state.withLock { ($0.snapshot, $0.revoked) }
+        return Self.slice(snap, service, revoked)
+    }
 
-    static func slice(_ snap: PolicySnapshot, _ service: ServiceKey) -> Answer {
+    static func slice(_ snap: PolicySnapshot, _ service: ServiceKey, _ revoked: RevocationList) -> Answer {
         guard let compiled = snap.compiled else {
             return .refused(MeshError(.policyNone, "no mesh configuration has been applied yet"))
         }
         guard let slice = compiled.slice(for: service) else {
             return .refused(MeshError(.policyServiceNotInMesh, "\(service) is not a service of the mesh (version \(snap.version))"))
         }
-        return .slice(slice)
+        var carried = slice
+        carried.revoked = revoked
+        return .slice(carried)
     }
 
-    /// Answers now if newer than `version` (or when nothing is applied and the caller has nothing), else parks
-    /// the poll until a change or `waitSeconds` on `loop` (call on `loop`'s thread). `answer` is called once.
-    func longPoll(service: ServiceKey, after version: Int, loop: EventLoop, answer: @escaping @Sendable (Answer) -> Void) {
+    /// Answers now if newer than `version` or the deny list is newer than `revoked` (when the caller says which
+    /// it holds), or when nothing is applied and the caller has nothing; else parks the poll until a change or
+    /// `waitSeconds` on `loop` (call on `loop`'s thread). `answer` is called once.
+    func longPoll(service: ServiceKey, after version: Int, revoked: Int? = nil, caller: Caller? = nil, loop: EventLoop,
+                  answer: @escaping @Sendable (Answer) -> Void) {
         let parked = state.withLock { s -> Int? in
             if s.snapshot.version > version || s.snapshot.compiled == nil && version < 0 { return nil }
+            if let revoked, s.revoked.revision > revoked { return nil }
             s.next += 1
-            s.waiters.append(Waiter(id: s.next, service: service, answer: answer))
+            s.waiters.append(Waiter(id: s.next, service: service, caller: caller, answer: answer))
             return s.next
         }
         guard let id = parked else { return answer(slice(for: service)) }
@@ -79,13 +95,31 @@ public final class PolicyDistribution: Sendable {
 
     /// A new snapshot is in force: every parked poll gets its slice now.
     func policyChanged(_ snapshot: PolicySnapshot) {
-        let woken = state.withLock { s -> [Waiter] in
-            guard snapshot.version >= s.snapshot.version else { return [] }
+        let (woken, revoked) = state.withLock { s -> ([Waiter], RevocationList) in
+            guard snapshot.version >= s.snapshot.version else { return ([], s.revoked) }
             s.snapshot = snapshot
             defer { s.waiters.removeAll() }
-            return s.waiters
+            return (s.waiters, s.revoked)
         }
-        for w in woken { w.answer(Self.slice(snapshot, w.service)) }
+        for w in woken { w.answer(Self.slice(snapshot, w.service, revoked)) }
+    }
+
+    /// A new deny list is in force: every parked poll gets its slice (same version, new list) now, so live
+    /// connections of a revoked identity close within a second everywhere.
+    func revocationsChanged(_ list: RevocationList) {
+        let (woken, snapshot) = state.withLock { s -> ([Waiter], PolicySnapshot) in
+            guard list.revision > s.revoked.revision else { return ([], s.snapshot) }
+            s.revoked = list
+            defer { s.waiters.removeAll() }
+            return (s.waiters, s.snapshot)
+        }
+        for w in woken {
+            if let c = w.caller, list.revokes(c.identity, serial: c.serial, notBefore: c.notBefore) {
+                w.answer(.refused(MeshError(.identityRevoked, "\(c.identity): this certificate is revoked")))
+            } else {
+                w.answer(Self.slice(snapshot, w.service, list))
+            }
+        }
     }
 
     /// `identity` has applied `version` (it polls from it).

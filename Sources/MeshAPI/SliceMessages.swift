@@ -11,8 +11,11 @@ public struct SliceAnswer: WireMessage {
     /// Slices may be large: up to 64 MiB (SECURITY.md: slices are bounded by the mesh they come from).
     public static let limits = StrictJSON.Limits(maxBytes: 64 << 20)
 
-    /// The path of a poll from `version` (the version in force, which is also the sidecar's status report).
-    public static func path(after version: Int) -> String { "/v1/slice?version=\(version)" }
+    /// The path of a poll from `version` (the version in force, which is also the sidecar's status report) and,
+    /// when given, the revision of the deny list in force (a newer one is answered at once).
+    public static func path(after version: Int, revoked: Int? = nil) -> String {
+        "/v1/slice?version=\(version)" + (revoked.map { "&revoked=\($0)" } ?? "")
+    }
 
     /// Reads only what the transport needs (an object with an integer `version` ≥ 0); the rest is the policy
     /// model's to check.

@@ -22,6 +22,10 @@ public enum MeshctlCommand {
       check --from NS/NAME --to NS/NAME --port N  allowed or denied, by which rule, and why no other rule matched
                                                   (exit 0 allowed, 1 denied)
       status                                      each sidecar: the mesh version it applied, in sync or stale
+      identity revoke --identity ID | --serial HEX [--reason TEXT]
+                                                  refuse that identity's certificates (or one certificate) everywhere
+      identity list-revoked                       what is revoked, when, by whom and why
+      metrics                                     the control plane's metrics (Prometheus text)
 
     Connection: --server (or MESHCTL_SERVER, default 127.0.0.1:8443); trust: --ca (or MESHCTL_CA); operator
     credential: --token-file (or MESHCTL_TOKEN_FILE). --data-dir DIR (or MESHCTL_DATA_DIR) uses DIR/bundle.pem
@@ -58,6 +62,9 @@ public enum MeshctlCommand {
             case ("get", let what?): return try PolicyCommands.get(client, o, what: what)
             case ("check", _): return try PolicyCommands.check(client, o)
             case ("status", _): return try PolicyCommands.status(client, o)
+            case ("identity", "revoke"?): return try IdentityCommands.revoke(client, o)
+            case ("identity", "list-revoked"?): return try IdentityCommands.listRevoked(client, o)
+            case ("metrics", _): return try IdentityCommands.metrics(client, o)
             default:
                 err("meshctl: unknown command '\(words.joined(separator: " "))'\n\n\(usage)")
                 return 64

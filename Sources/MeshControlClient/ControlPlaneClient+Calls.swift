@@ -10,8 +10,8 @@ extension ControlPlaneClient {
     public func issue(_ request: IdentityRequest) throws -> IdentityAnswer { try call("POST", "/v1/identity", request) }
 
     /// `GET /v1/slice?version=N`: our slice if newer than N, else `.unchanged` after the long poll (304).
-    public func pollSlice(after version: Int) throws -> SlicePoll {
-        let path = SliceAnswer.path(after: version)
+    public func pollSlice(after version: Int, revoked: Int? = nil) throws -> SlicePoll {
+        let path = SliceAnswer.path(after: version, revoked: revoked)
         let r = try send("GET", path)
         if r.status == 304 { return .unchanged }
         guard r.status == 200 else { throw Self.refusal(r) }

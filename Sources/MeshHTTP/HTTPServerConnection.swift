@@ -17,6 +17,7 @@ final class HTTPServerConnection: EventHandler, @unchecked Sendable {
     var handshaking = false
     var peerIdentity: SPIFFEID?
     var peerValidity: (Double, Double)?
+    var peerSerial: String?
     var parser: HTTPRequestParser
     /// Events of pipelined requests behind the one in flight, their body bytes copied out of the read buffer.
     var queued: [Queued] = []
@@ -78,7 +79,10 @@ final class HTTPServerConnection: EventHandler, @unchecked Sendable {
             switch tls.verifyPeer() {
             case .success(let id):
                 peerIdentity = id
-                if let leaf = tls.peerChain().first { peerValidity = (leaf.notBefore, leaf.notAfter) }
+                if let leaf = tls.peerChain().first {
+                    peerValidity = (leaf.notBefore, leaf.notAfter)
+                    peerSerial = leaf.serialHex
+                }
             case .failure(.noCertificate): peerIdentity = nil
             case .failure: return finish()
             }
@@ -153,7 +157,8 @@ final class HTTPServerConnection: EventHandler, @unchecked Sendable {
             inFlight = true
             cancelTimer()
             let request = HTTPRequest(head: h, body: body, peer: peer, peerIdentity: peerIdentity,
-                                      peerNotBefore: peerValidity?.0, peerNotAfter: peerValidity?.1)
+                                      peerNotBefore: peerValidity?.0, peerNotAfter: peerValidity?.1,
+                                      peerSerial: peerSerial)
             head = nil
             body = []
             let loop = self.loop

@@ -15,15 +15,18 @@ public struct HTTPRequest: Sendable {
     /// Validity of the caller's certificate (seconds since the epoch), when it presented one.
     public let peerNotBefore: Double?
     public let peerNotAfter: Double?
+    /// Serial (hex) of the caller's certificate, when it presented one (revocation, clone detection).
+    public let peerSerial: String?
 
     public init(head: HTTPRequestHead, body: [UInt8], peer: SocketAddress, peerIdentity: SPIFFEID? = nil,
-                peerNotBefore: Double? = nil, peerNotAfter: Double? = nil) {
+                peerNotBefore: Double? = nil, peerNotAfter: Double? = nil, peerSerial: String? = nil) {
         self.head = head
         self.body = body
         self.peer = peer
         self.peerIdentity = peerIdentity
         self.peerNotBefore = peerNotBefore
         self.peerNotAfter = peerNotAfter
+        self.peerSerial = peerSerial
     }
 
     public var method: String { head.method }

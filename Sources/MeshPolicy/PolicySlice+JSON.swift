@@ -32,9 +32,11 @@ extension ServiceSlice {
                      ("address", .optional(d.address?.description)),
                      ("ports", .array(d.portNumbers.map { .object([("port", .int($0)), ("rules", Self.numbers(d.ports[$0]!))]) }))])
         }
-        return .object([("version", .int(version)), ("service", .string(service.description)),
-                        ("identity", .string(identity.description)), ("rules", .array(rulesJSON)),
-                        ("inbound", .array(inboundJSON)), ("outbound", .array(outboundJSON))])
+        var members: [(String, JSONValue)] = [("version", .int(version)), ("service", .string(service.description)),
+                                              ("identity", .string(identity.description)), ("rules", .array(rulesJSON)),
+                                              ("inbound", .array(inboundJSON)), ("outbound", .array(outboundJSON))]
+        if revoked != .empty { members.append(("revoked", revoked.json())) }  // optional: absent means nothing revoked
+        return .object(members)
     }
 
     /// Parses strict JSON bytes and then the slice; `maxBytes` bounds the document (default 64 MiB).
@@ -43,7 +45,7 @@ extension ServiceSlice {
     }
 
     public init(json: JSONValue) throws(MeshError) {
-        let r = try JSONNode(json).object(fields: ["version", "service", "identity", "rules", "inbound", "outbound"])
+        let r = try JSONNode(json).object(fields: ["version", "service", "identity", "rules", "inbound", "outbound", "revoked"])
         let version = try r.required("version").int(in: 0...Int.max)
         let serviceNode = try r.required("service")
         let serviceText = try serviceNode.string()
@@ -140,6 +142,7 @@ extension ServiceSlice {
             }
         }
         self.init(version: version, service: service, identity: identity, rules: rules, inbound: inbound, outbound: outbound)
+        if let node = r.optional("revoked") { revoked = try RevocationList(json: node) }
     }
 
     private static func numbers(_ list: [Int]) -> JSONValue { .array(list.map { .int($0) }) }

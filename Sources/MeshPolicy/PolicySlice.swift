@@ -16,6 +16,8 @@ public struct ServiceSlice: Sendable, Equatable {
     public let inbound: [Int: InboundPort]
     /// Destination → how to reach it; only destinations some enforced allow rule reaches.
     public let outbound: [ServiceKey: SliceDestination]
+    /// The mesh's deny list (revoked identities and serials), carried with every slice; empty when nothing is revoked.
+    public var revoked: RevocationList = .empty
     private let kinds: [RuleKind]
     /// `expires` as seconds, `+infinity` when the rule does not expire.
     private let deadlines: [Double]

@@ -22,6 +22,14 @@ public protocol Authorizer: Sendable {
 
     /// True when inbound `listener` has rules to be decided by (readiness).
     func covers(inbound listener: String) -> Bool
+
+    /// The control plane's deny list (revoked identities and serials), checked on every handshake, resumed ones
+    /// included, and on live connections when it changes; nil with static allow lists.
+    var revocations: RevocationList? { get }
+}
+
+extension Authorizer {
+    public var revocations: RevocationList? { nil }
 }
 
 /// The authorizer a configuration calls for: the control plane's slice when `policy` is set (failing closed
@@ -105,6 +113,8 @@ public struct SliceAuthorizer: Authorizer {
     public func expectedServer(listener: String) -> SPIFFEID? { servers[listener] }
 
     public func nextExpiry(after now: Double) -> Double? { slice?.nextExpiry(after: now) }
+
+    public var revocations: RevocationList? { slice?.revoked }
 
     public func covers(inbound listener: String) -> Bool { servicePorts[listener] != nil }
 }

@@ -51,6 +51,8 @@ public enum CloseReason: String, Sendable, CaseIterable, Comparable {
     case ownCertificateExpired = "own-certificate-expired"
     case noAppAddress = "no-app-address"
     case permissionRevoked = "permission-revoked"
+    /// The peer's identity or certificate is on the control plane's deny list (revoked).
+    case identityRevoked = "identity-revoked"
     case serverIdentityChanged = "server-identity-changed"
     case appUnreachable = "app-unreachable"
     case upstreamUnreachable = "upstream-unreachable"

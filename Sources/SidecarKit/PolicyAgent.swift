@@ -77,12 +77,12 @@ public final class PolicyAgent: Sendable {
 
     enum Fetch { case slice(ServiceSlice), unchanged, failed(String) }
 
-    func fetch(identity: TLSIdentity, after version: Int) -> Fetch {
+    func fetch(identity: TLSIdentity, after version: Int, revoked: Int? = nil) -> Fetch {
         do {
             let ctx = try TLSContext(role: .client, identity: identity, resumption: .off)
             let client = try ControlPlaneClient(settings: bootstrap, tls: ctx, timeoutMs: (PolicyAgent.longPollSeconds + 10) * 1000,
                                                 maxBodyBytes: 64 << 20)
-            guard case .slice(let answer) = try client.pollSlice(after: version) else { return .unchanged }
+            guard case .slice(let answer) = try client.pollSlice(after: version, revoked: revoked) else { return .unchanged }
             let slice = try ServiceSlice(json: answer.slice)
             guard slice.identity == identity.spiffeID else {
                 return .failed("the control plane sent the slice of \(slice.identity), not ours")
@@ -106,15 +106,17 @@ public final class PolicyAgent: Sendable {
         return result
     }
 
-    /// The long-poll loop, on its own thread. `apply` swaps the slice in and returns the version in force.
+    /// The long-poll loop, on its own thread. `apply` swaps the slice in; `version` and `revoked` are the policy
+    /// version and the deny list's revision in force (a newer deny list comes at once, same version or not).
     public func start(identity: @escaping @Sendable () -> TLSIdentity, version: @escaping @Sendable () -> Int,
+                      revoked: @escaping @Sendable () -> Int = { 0 },
                       apply: @escaping @Sendable (ServiceSlice) -> Void) -> LoopThread {
         LoopThread(start: { [self] in
             var backoff = Backoff(random: SystemRandomNumberGenerator())
             // Each poll carries the version in force, which is our status report: no extra connection.
             while !stopped {
                 let id = identity()
-                switch count(fetch(identity: id, after: version())) {
+                switch count(fetch(identity: id, after: version(), revoked: revoked())) {
                 case .slice(let s):
                     backoff.succeeded()
                     persist(s)

@@ -23,6 +23,8 @@ final class ProxyConnection: EventHandler {
     let startedAt: Int64
     /// Set once the peer's certificate is verified (so the handshake is done).
     var peerIdentity: SPIFFEID?
+    /// The peer's verified leaf, for the deny list (serial, notBefore).
+    var peerLeaf: Certificate?
     var holdsHandshakeSlot = false
     var handshakeStartNs: Int64 = 0
     /// Outbound: the destination service and port, for logs (the authorizer decides by the listener).
@@ -155,6 +157,8 @@ final class ProxyConnection: EventHandler {
             finish(reason: CloseReason(why), detail: nil, refused: true)
         case .success(let id):
             peerIdentity = id
+            peerLeaf = tls.peerChain().first
+            if isRevoked(id, in: state) { return finish(reason: .identityRevoked, detail: nil, refused: true, rule: "revoked") }
             switch inboundVerdict(id, in: state) {
             case .deny(let rule, let reason):
                 finish(reason: CloseReason(reason), detail: nil, refused: true, rule: rule)
@@ -177,6 +181,8 @@ final class ProxyConnection: EventHandler {
             finish(reason: CloseReason(why), detail: expected.map { "expected \($0)" }, refused: true)
         case .success(let id):
             peerIdentity = id
+            peerLeaf = tls.peerChain().first
+            if isRevoked(id, in: state) { return finish(reason: .identityRevoked, detail: expected.map { "expected \($0)" }, refused: true, rule: "revoked") }
             recordDecision(allowed: true, reason: "server-verified", rule: "\(listener)/expect", detail: nil)
             startPumping(down, up)
         }
@@ -196,6 +202,12 @@ final class ProxyConnection: EventHandler {
         return d.enforced
     }
 
+    /// The deny list: is the peer's identity (its certificate issued before the revocation) or serial revoked?
+    func isRevoked(_ id: SPIFFEID, in s: SidecarState) -> Bool {
+        guard let list = s.authorizer.revocations, !list.isEmpty else { return false }
+        return list.revokes(id, serial: peerLeaf?.serialHex ?? "", notBefore: peerLeaf?.notBefore ?? 0)
+    }
+
     /// The egress decision (nil when policy is static: the configured upstream is the permission).
     func egressVerdict(_ s: SidecarState) -> Verdict? {
         s.authorizer.outbound(listener: listener, now: runtime.clock.wallSeconds())
@@ -206,6 +218,10 @@ final class ProxyConnection: EventHandler {
     /// must now be someone else or whose egress is no longer allowed.
     func recheck(with new: SidecarState) {
         guard !phase.isClosed, let id = peerIdentity else { return }
+        if isRevoked(id, in: new) {
+            finish(reason: .identityRevoked, detail: "revoked (generation \(new.generation))", refused: true, rule: "revoked", reset: true)
+            return
+        }
         if direction == .outbound, let v = egressVerdict(new), !v.isAllowed {
             finish(reason: .permissionRevoked, detail: "egress no longer allowed (generation \(new.generation))",
                    refused: true, rule: v.rule, reset: true)

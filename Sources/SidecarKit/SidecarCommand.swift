@@ -170,6 +170,7 @@ public enum SidecarCommand {
                                           renewed: { sidecar.reloader.reload(trigger: "renewal") })
         let policyThread = policyAgent?.start(
             identity: { runtime.state.identity }, version: { runtime.state.slice?.version ?? -1 },
+            revoked: { runtime.state.slice?.revoked.revision ?? 0 },
             apply: { slice in
                 let state = runtime.update { $0.with(slice: slice, generation: $0.generation + 1) }
                 sidecar.recheckConnections(with: state)

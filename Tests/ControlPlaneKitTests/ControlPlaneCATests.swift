@@ -18,7 +18,7 @@ import Testing
         var settings = ControlSettings()
         settings.certTTL = 3600
         settings.rotationOverlap = 600
-        let cp = try ControlPlane(policy: FilePolicyRepository(dataDir: dir.path), tokens: FileTokenRepository(dataDir: dir.path),
+        let cp = try ControlPlane(policy: FilePolicyRepository(dataDir: dir.path), tokens: FileTokenRepository(dataDir: dir.path), identities: FileIdentityRepository(dataDir: dir.path),
                                   ca: repository, audit: audit, adminTokenHash: "", settings: settings, now: { clock.wallSeconds() })
         let told = RepositoryContract.Told<Int>()
         let s = cp.caChanges.subscribe { told.record($0.all.count) }

@@ -45,7 +45,7 @@ import Testing
         let repository = try FilePolicyRepository(dataDir: dir.path)
         let audit = FlakyAudit(try AuditLog(path: dir.file("audit.log")))
         let clock = TestClock(t0)
-        let cp = try ControlPlane(policy: repository, tokens: FileTokenRepository(dataDir: dir.path),
+        let cp = try ControlPlane(policy: repository, tokens: FileTokenRepository(dataDir: dir.path), identities: FileIdentityRepository(dataDir: dir.path),
                                   ca: FileCAStateRepository(dataDir: dir.path, passphrase: testPassphrase), audit: audit,
                                   adminTokenHash: "", settings: ControlSettings(), now: { clock.wallSeconds() })
         return Fixture(dir: dir, repository: repository, audit: audit, cp: cp)

@@ -25,7 +25,7 @@ import MeshTLS
             (.closed, "closed"), (.idleTimeout, "idle-timeout"), (.tlsError, "tls-error"), (.socketError, "socket-error"),
             (.internalError, "internal-error"), (.defaultDeny, "default-deny"), (.egressNotAllowed, "egress-not-allowed"),
             (.ownCertificateExpired, "own-certificate-expired"), (.noAppAddress, "no-app-address"),
-            (.permissionRevoked, "permission-revoked"), (.serverIdentityChanged, "server-identity-changed"),
+            (.permissionRevoked, "permission-revoked"), (.identityRevoked, "identity-revoked"), (.serverIdentityChanged, "server-identity-changed"),
             (.appUnreachable, "app-unreachable"), (.upstreamUnreachable, "upstream-unreachable"),
             (.appConnectTimeout, "app-connect-timeout"), (.upstreamConnectTimeout, "upstream-connect-timeout"),
             (.acceptEMFILE, "accept-emfile"), (.maxConnections, "max-connections"),

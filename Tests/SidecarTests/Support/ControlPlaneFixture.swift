@@ -13,12 +13,20 @@ final class ControlPlaneFixture {
     var sidecars: [SidecarProcess] = []
     var apps: [TestApp] = []
 
-    init(certTTL: Int = 3600, overlap: Int? = nil) throws {
+    /// `importing` (cert PEM, key PEM): the CA to import at init (a test CA whose key the test holds).
+    init(certTTL: Int = 3600, overlap: Int? = nil, importing: (cert: [UInt8], key: [UInt8])? = nil) throws {
         self.certTTL = certTTL
         self.overlap = overlap
         dir = NSTemporaryDirectory() + "mesh-cp-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        let r = try run("mesh-control", ["init", "--data-dir", "\(dir)/data", "--trust-domain", "mesh.local"])
+        var initArgs = ["init", "--data-dir", "\(dir)/data", "--trust-domain", "mesh.local"]
+        if let importing {
+            try Data(importing.cert).write(to: URL(fileURLWithPath: "\(dir)/import-ca.crt"))
+            try Data(importing.key).write(to: URL(fileURLWithPath: "\(dir)/import-ca.key"))
+            initArgs += ["--import-ca-cert", "\(dir)/import-ca.crt", "--import-ca-key", "\(dir)/import-ca.key",
+                         "--import-anchors", "\(dir)/import-ca.crt"]
+        }
+        let r = try run("mesh-control", initArgs)
         guard r.status == 0 else { throw TestFailure("mesh-control init: \(r.stderr)") }
         try start()
     }

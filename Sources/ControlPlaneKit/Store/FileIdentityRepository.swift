@@ -1,0 +1,76 @@
+import MeshNet
+import Synchronization
+import MeshCore
+
+/// Identity records in `DIR/identities.json` (revision, latest serial per identity, revocations), replaced whole
+/// with write-temp, fsync, rename, fsync-folder. This process is the only writer, so the comparison and the write
+/// under one lock are the compare-and-set.
+public final class FileIdentityRepository: IdentityRepository {
+    let path: String
+    private let stored: Mutex<IdentityRecords>
+    private let observers = ChangeObservers<IdentityRecords>()
+
+    public init(dataDir: String) throws {
+        path = "\(dataDir)/identities.json"
+        stored = Mutex(DurableFile.exists(path) ? try Self.decode(try DurableFile.read(path, limit: 64 << 20), path: path) : .empty)
+    }
+
+    public func load() throws -> IdentityRecords { stored.withLock { $0 } }
+
+    public func compareAndSet(expected: Int, _ next: IdentityRecords) throws {
+        try stored.withLock { (current) throws in
+            guard current.revision == expected else {
+                throw MeshError(.identitiesConflict, "the identity records are at revision \(current.revision), not \(expected)")
+            }
+            try DurableFile.write(path, Self.encode(next), mode: 0o600)
+            current = next
+        }
+        observers.notify(next)
+    }
+
+    public func subscribe(_ onChange: @escaping @Sendable (IdentityRecords) -> Void) -> Subscription {
+        observers.subscribe(onChange)
+    }
+
+    static func encode(_ r: IdentityRecords) -> [UInt8] {
+        let ids = r.latest.keys.sorted { $0.description < $1.description }
+        let doc = JSONValue.object([
+            ("revision", .int(r.revision)), ("revocationRevision", .int(r.revocationRevision)),
+            ("latest", .array(ids.map { id in
+                .object([("identity", .string(id.description)), ("serial", .string(r.latest[id]!.serial)),
+                         ("notAfter", .int(Int(r.latest[id]!.notAfter)))])
+            })),
+            ("revocations", .array(r.revocations.map { v in
+                .object([("identity", .optional(v.identity?.description)), ("serial", .optional(v.serial)),
+                         ("revokedAt", .int(Int(v.revokedAt))), ("reason", .string(v.reason)), ("actor", .string(v.actor)),
+                         ("until", .int(Int(v.until)))])
+            })),
+        ])
+        return Array((doc.text + "\n").utf8)
+    }
+
+    static func decode(_ bytes: [UInt8], path: String) throws -> IdentityRecords {
+        let doc = try StrictJSON.parse(bytes, limits: StrictJSON.Limits(maxBytes: 64 << 20))
+        func corrupt(_ why: String) -> MeshError { MeshError(.identitiesCorrupt, "\(path): \(why)") }
+        guard let revision = doc["revision"]?.intValue, let rr = doc["revocationRevision"]?.intValue,
+              let latest = doc["latest"]?.arrayValue, let revs = doc["revocations"]?.arrayValue else {
+            throw corrupt("lacks revision, revocationRevision, latest or revocations")
+        }
+        var out = IdentityRecords(revision: revision, revocationRevision: rr)
+        for l in latest {
+            guard let id = l["identity"]?.stringValue.flatMap({ try? SPIFFEID.workload($0) }), let serial = l["serial"]?.stringValue,
+                  let notAfter = l["notAfter"]?.intValue else { throw corrupt("a latest entry lacks fields") }
+            out.latest[id] = .init(serial: serial, notAfter: Double(notAfter))
+        }
+        for v in revs {
+            guard let at = v["revokedAt"]?.intValue, let reason = v["reason"]?.stringValue, let actor = v["actor"]?.stringValue,
+                  let until = v["until"]?.intValue else { throw corrupt("a revocation lacks fields") }
+            let id = try v["identity"]?.stringValue.map { try SPIFFEID.workload($0) }
+            let serial = v["serial"]?.stringValue
+            guard id != nil || serial != nil else { throw corrupt("a revocation names neither identity nor serial") }
+            out.revocations.append(.init(identity: id, serial: serial, revokedAt: Double(at), reason: reason, actor: actor,
+                                         until: Double(until)))
+        }
+        return out
+    }
+}

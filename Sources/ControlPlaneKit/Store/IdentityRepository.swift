@@ -1,0 +1,74 @@
+import MeshCore
+
+/// What the control plane remembers about the identities it certified: the most recently issued certificate of
+/// each (only that one may renew: an older one renewing is a copy of a key), and what the operator revoked.
+public struct IdentityRecords: Sendable, Equatable {
+    /// The certificate issued last to an identity.
+    public struct Latest: Sendable, Equatable {
+        public var serial: String
+        public var notAfter: Double
+        public init(serial: String, notAfter: Double) {
+            self.serial = serial
+            self.notAfter = notAfter
+        }
+    }
+
+    /// One revocation: an identity (its certificates issued up to `revokedAt`) or one serial.
+    public struct Revocation: Sendable, Equatable {
+        public var identity: SPIFFEID?
+        public var serial: String?
+        public var revokedAt: Double
+        public var reason: String
+        public var actor: String
+        /// After this, every certificate it refuses has expired beyond the renewal grace: it can be dropped.
+        public var until: Double
+        public init(identity: SPIFFEID?, serial: String?, revokedAt: Double, reason: String, actor: String, until: Double) {
+            self.identity = identity
+            self.serial = serial
+            self.revokedAt = revokedAt
+            self.reason = reason
+            self.actor = actor
+            self.until = until
+        }
+    }
+
+    /// Increases with every committed change (compare-and-set).
+    public var revision: Int
+    /// Increases only when `revocations` change: the deny list's revision, which wakes the sidecars' polls.
+    public var revocationRevision: Int
+    public var latest: [SPIFFEID: Latest]
+    public var revocations: [Revocation]
+
+    public init(revision: Int = 0, revocationRevision: Int = 0, latest: [SPIFFEID: Latest] = [:], revocations: [Revocation] = []) {
+        self.revision = revision
+        self.revocationRevision = revocationRevision
+        self.latest = latest
+        self.revocations = revocations
+    }
+
+    public static let empty = IdentityRecords()
+
+    /// The deny list handed to sidecars with their slices.
+    public var denyList: RevocationList {
+        var list = RevocationList(revision: revocationRevision)
+        for r in revocations {
+            if let id = r.identity { list.identities[id] = max(list.identities[id] ?? 0, r.revokedAt) }
+            if let s = r.serial { list.serials.insert(s) }
+        }
+        return list
+    }
+}
+
+/// Where identity records are kept (a file today, a replicated store later).
+///
+/// Contract:
+/// - `load` returns the last committed records (`IdentityRecords.empty` when none).
+/// - `compareAndSet` is atomic: it commits `next` only if the stored revision is `expected`, else throws
+///   `identities.conflict` and changes nothing. When it returns, the change is durable.
+/// - `subscribe`: each committed change is told to every subscriber exactly once, after it is durable, in commit
+///   order, with the records now stored. A failed compare-and-set tells nobody.
+public protocol IdentityRepository: Sendable {
+    func load() throws -> IdentityRecords
+    func compareAndSet(expected: Int, _ next: IdentityRecords) throws
+    func subscribe(_ onChange: @escaping @Sendable (IdentityRecords) -> Void) -> Subscription
+}

@@ -1,0 +1,70 @@
+/// The deny list a control plane hands every sidecar with its slice: identities revoked at a time, and single
+/// certificates by serial. Pure and small, so the same value decides at the control plane (renewal, slice poll)
+/// and at each sidecar (every handshake, resumed ones too, and live connections when a new list arrives).
+///
+/// An identity revoked at `t` refuses its certificates issued up to `t` (`notBefore ≤ t`): a certificate issued
+/// later, from a new join token, is the operator's re-admission of that workload (the CA makes such
+/// certificates start after `t`). A serial is refused whatever its identity.
+public struct RevocationList: Sendable, Equatable {
+    /// Only increases; a sidecar polls with the revision it holds, so a change reaches it at once.
+    public var revision: Int
+    /// Identity → when it was revoked (seconds since the epoch).
+    public var identities: [SPIFFEID: Double]
+    /// Revoked certificate serials, upper-case hex as `Certificate.serialHex` prints them.
+    public var serials: Set<String>
+
+    public init(revision: Int = 0, identities: [SPIFFEID: Double] = [:], serials: Set<String> = []) {
+        self.revision = revision
+        self.identities = identities
+        self.serials = serials
+    }
+
+    public static let empty = RevocationList()
+
+    public var isEmpty: Bool { identities.isEmpty && serials.isEmpty }
+
+    /// True when a certificate of `identity` with `serial`, valid from `notBefore`, is revoked.
+    public func revokes(_ identity: SPIFFEID, serial: String, notBefore: Double) -> Bool {
+        if serials.contains(serial) { return true }
+        if let at = identities[identity], notBefore <= at { return true }
+        return false
+    }
+
+    /// `{"revision": N, "identities": [{"identity": …, "revokedAt": seconds}], "serials": [HEX, …]}`, sorted.
+    public func json() -> JSONValue {
+        let ids = identities.keys.sorted { $0.description < $1.description }
+        return .object([
+            ("revision", .int(revision)),
+            ("identities", .array(ids.map { .object([("identity", .string($0.description)), ("revokedAt", .int(Int(identities[$0]!)))]) })),
+            ("serials", .array(serials.sorted().map { .string($0) })),
+        ])
+    }
+
+    /// Strict: exact fields, workload identities, serials of hex digits (at most 40, the longest RFC 5280 allows).
+    public init(json: JSONNode) throws(MeshError) {
+        let r = try json.object(fields: ["revision", "identities", "serials"])
+        revision = try r.required("revision").int(in: 0...Int.max)
+        identities = [:]
+        for item in try r.required("identities").elements() {
+            let e = try item.object(fields: ["identity", "revokedAt"])
+            let node = try e.required("identity")
+            let text = try node.string()
+            let id: SPIFFEID
+            do { id = try SPIFFEID.workload(text) } catch let e as MeshError { throw node.error(e.errorCode, e.reason) } catch {
+                throw node.error(.revokeBadRequest, "\(error)")
+            }
+            identities[id] = Double(try e.required("revokedAt").int(in: 0...Int.max))
+        }
+        serials = []
+        for item in try r.required("serials").elements() {
+            let s = try item.string()
+            guard Self.isSerial(s) else { throw item.error(.revokeBadRequest, "\(s.debugDescription) is not a serial (1-40 hex digits)") }
+            serials.insert(s)
+        }
+    }
+
+    /// 1-40 upper-case hex digits.
+    public static func isSerial(_ s: String) -> Bool {
+        (1...40).contains(s.utf8.count) && s.utf8.allSatisfy { (0x30...0x39).contains($0) || (0x41...0x46).contains($0) }
+    }
+}
