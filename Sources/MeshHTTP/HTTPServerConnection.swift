@@ -169,15 +169,18 @@ final class HTTPServerConnection: EventHandler, @unchecked Sendable {
             let me = self
             server.handler(request) { response in
                 // Handlers may answer later or from another thread: always finish on the loop.
-                loop.execute { me.respond(response, keepAlive: h.keepAlive) }
+                loop.execute { me.respond(response, keepAlive: h.keepAlive, headOnly: h.method == "HEAD") }
             }
         }
     }
 
-    private func respond(_ r: HTTPResponse, keepAlive: Bool) {
+    /// `headOnly` (a HEAD request): the head the GET would get, Content-Length included, and no body bytes —
+    /// a body here would be read by the client as the start of the next answer.
+    private func respond(_ r: HTTPResponse, keepAlive: Bool, headOnly: Bool = false) {
         guard !closed, inFlight else { return }
         inFlight = false
         output = HTTPSerializer.response(status: r.status, headers: r.headers, body: r.body, keepAlive: keepAlive)
+        if headOnly && !(r.status < 200 || r.status == 204 || r.status == 304) { output.removeLast(r.body.count) }
         outputOffset = 0
         closeAfterWrite = !keepAlive
         flush()
