@@ -16,13 +16,15 @@ public enum ControlCommand {
                              [--import-ca-cert F --import-ca-key F --import-anchors F [--import-chain F]]
            mesh-control serve --data-dir DIR [--listen 0.0.0.0:8443] [--cert-ttl 24h]
                              [--rotation-overlap DURATION] [--issue-rate 30]
+                             [--max-connections 16384] [--max-long-polls 12288]
            mesh-control --help
 
     init   Create the CA (a self-signed ECDSA P-256 root, or an imported intermediate with its anchors), the
            admin credential (DIR/admin.token, 0600: give it to meshctl) and the audit log.
     serve  Run the HTTPS API. Certificates it issues live --cert-ttl (default 24h, at least 10s); a CA
            rotation overlaps for --rotation-overlap (default: the cert TTL). At most --issue-rate
-           certificates per identity per minute.
+           certificates per identity per minute. At most --max-connections open connections (the fd
+           limit is raised to fit when allowed), of which --max-long-polls parked policy polls.
 
     The CA key is encrypted at rest with the passphrase in $MESH_CA_PASSPHRASE or the file named by
     --ca-passphrase-file (both commands). Durations: 30s, 5m, 24h or plain seconds.
@@ -104,6 +106,14 @@ public enum ControlCommand {
                 guard let n = Int(r), n >= 1 else { throw MeshError(.usage, "--issue-rate must be a whole number ≥ 1") }
                 settings.issuesPerMinute = n
             }
+            if let m = opts["max-connections"] {
+                guard let n = Int(m), n >= 1 else { throw MeshError(.usage, "--max-connections must be a whole number ≥ 1") }
+                settings.maxConnections = n
+            }
+            if let m = opts["max-long-polls"] {
+                guard let n = Int(m), n >= 0 else { throw MeshError(.usage, "--max-long-polls must be a whole number ≥ 0") }
+                settings.maxLongPolls = n
+            }
         } catch {
             err("mesh-control serve: \(error)")
             return 64
@@ -117,12 +127,18 @@ public enum ControlCommand {
         sigaddset(&set, SIGINT)
         pthread_sigmask(SIG_BLOCK, &set, nil)
         Syscall.ignoreSIGPIPE()
+        // Connections, plus files, the audit log and the loop's own descriptors.
+        let fdLimit = FileLimit.raiseOpenFiles(to: settings.maxConnections + 256)
+        if fdLimit < settings.maxConnections + 256 {
+            logLine("fd-limit", ["limit": .int(fdLimit), "wanted": .int(settings.maxConnections + 256)])
+        }
         let server: ControlServer
         do {
             let cp = try ControlPlane(dataDir: dataDir, passphrase: passphrase, settings: settings)
             // Security events (clone-suspected, revoked-credential): one log line each, named after the event.
             _ = cp.security.observers.subscribe { e in log.event(e.name, fields: e.fields.map { ($0.0, .string($0.1)) }) }
-            server = try ControlServer(controlPlane: cp, log: { logLine("note", ["message": .string($0)]) })
+            server = try ControlServer(controlPlane: cp, log: { logLine("note", ["message": .string($0)]) },
+                                       refusals: { logLine("refused", ["reason": .string($0), "total": .int($1), "peer": .string($2)]) })
             try server.start(address: address)
             logLine("started", ["listen": .string(server.boundAddress?.description ?? listen), "trustDomain": .string(cp.ca.trustDomain.name),
                                 "identity": .string(cp.identity.description), "certTTLSeconds": .int(Int(settings.certTTL)),

@@ -20,12 +20,23 @@ public final class ControlServer: @unchecked Sendable {
     var servingNotAfter = 0.0
     var bundleKey = ""
     let log: @Sendable (String) -> Void
+    let refusals: RefusalLog?
     let work = BlockingWork()
+    /// Policy long polls waiting for an answer, and those refused for want of a slot (on `loop`'s thread).
+    var longPolls = 0
+    var longPollsRefused = 0
 
-    /// `clock` drives the loop's timers (the long-poll wait, the tick).
-    public init(controlPlane: ControlPlane, clock: any Clock = SystemClock(), log: @escaping @Sendable (String) -> Void = { _ in }) throws {
+    /// A refused or reaped connection: its stable reason (`HTTPServerRefusal` raw values, and
+    /// `long-polls-full`), the running total for that reason, and who.
+    public typealias RefusalLog = @Sendable (_ reason: String, _ total: Int, _ detail: String) -> Void
+
+    /// `clock` drives the loop's timers (the long-poll wait, the tick). `refusals` hears every connection the
+    /// server refused or reaped, with its stable reason.
+    public init(controlPlane: ControlPlane, clock: any Clock = SystemClock(), log: @escaping @Sendable (String) -> Void = { _ in },
+                refusals: RefusalLog? = nil) throws {
         self.controlPlane = controlPlane
         self.log = log
+        self.refusals = refusals
         loop = try EventLoop(index: 0, clock: clock)
     }
 
@@ -33,11 +44,37 @@ public final class ControlServer: @unchecked Sendable {
     public func start(address: SocketAddress) throws {
         let ctx = try servingContext()
         let router = ControlAPI.router(controlPlane, loop: loop, work: work)
-        server = try HTTPServer(loop: loop, address: address, tls: ctx, handler: { req, respond in
-            router.handle(req, respond: respond)
-        })
+        let settings = controlPlane.settings
+        var limits = HTTPServerLimits()
+        limits.maxConnections = settings.maxConnections
+        limits.requestTimeoutMs = settings.requestTimeoutMs
+        var serverLog: HTTPServerLog?
+        if let log = refusals {
+            serverLog = { (reason: HTTPServerRefusal, total: Int, detail: String) in log(reason.rawValue, total, detail) }
+        }
+        server = try HTTPServer(loop: loop, address: address, tls: ctx, limits: limits, log: serverLog) { [self] req, respond in
+            handle(req, router, respond)
+        }
         scheduleTick()
         thread = loop.startThread()
+    }
+
+    /// On the loop. Long polls hold their connection for up to 30 s: they get a budget of their own, so they can
+    /// never take the slots bootstraps and renewals need.
+    private func handle(_ req: HTTPRequest, _ router: Router, _ respond: @escaping @Sendable (HTTPResponse) -> Void) {
+        guard req.path == "/v1/slice" else { return router.handle(req, respond: respond) }
+        let max = controlPlane.settings.maxLongPolls
+        guard longPolls < max else {
+            longPollsRefused += 1
+            refusals?("long-polls-full", longPollsRefused, req.peer.description)
+            return respond(.error(MeshError(.controlLongPollsFull, "every long-poll slot (\(max)) is taken; retry later")))
+        }
+        longPolls += 1
+        let loop = self.loop
+        router.handle(req) { [self] response in
+            loop.execute { [self] in longPolls -= 1 }
+            respond(response)
+        }
     }
 
     /// The serving certificate lives at most a day (shorter with a shorter `certTTL`), renewed at half.

@@ -20,6 +20,16 @@ public struct ControlSettings: Sendable {
     public var defaultTokenTTL: Double = 3600
     /// Longest a join token may live (default 30 days).
     public var maxTokenTTL: Double = 30 * 86_400
+    /// Open API connections (default 16,384: 10,000 sidecars polling, with room for bootstraps, renewals and
+    /// operators); beyond it new ones are closed at once. `serve` raises the fd limit to fit when it may.
+    public var maxConnections = 16_384
+    /// Parked policy long polls, counted apart (default 12,288): beyond it a poll is answered 503
+    /// `control.long-polls-full` at once, so polls can never take the slots bootstraps and renewals need.
+    public var maxLongPolls = 12_288
+    /// A connection must have sent a complete request within this many ms of being accepted (TLS handshake
+    /// included: that has its own 10 s deadline too), and each later request within as long of its first
+    /// byte; silent ones are reaped (default 10 s, separate from the 30 s long-poll wait).
+    public var requestTimeoutMs: Int64 = 10_000
 
     public init() {}
 

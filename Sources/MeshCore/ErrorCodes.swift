@@ -10,9 +10,9 @@ extension ErrorCode {
         caConflict, caCorrupt, caExists, caRotationInProgress, checkBadQuery, configBadAddress, configBadName,
         configBadPath, configBadPort, configBadValue, configDuplicateAllow, configDuplicateName,
         configForeignTrustDomain, configInvalid, configListenConflict, configMissingField, configNoListeners,
-        configOutOfRange, configUnknownField, configWrongType, fileTooLarge, fileUnreadable, fileUnwritable,
-        httpBadChunkFraming, httpBadChunkSize, httpBadContentLength, httpBadHeaderName, httpBadHost, httpBadMethod,
-        httpBadRequestLine, httpBadStatusLine, httpBadTarget, httpBadVersion, httpBareCr, httpBareLf,
+        configOutOfRange, configUnknownField, configWrongType, controlLongPollsFull, fileTooLarge, fileUnreadable,
+        fileUnwritable, httpBadChunkFraming, httpBadChunkSize, httpBadContentLength, httpBadHeaderName, httpBadHost,
+        httpBadMethod, httpBadRequestLine, httpBadStatusLine, httpBadTarget, httpBadVersion, httpBareCr, httpBareLf,
         httpBodyTooLarge, httpChunkLineTooLong, httpChunkSizeOverflow, httpClAndTe, httpClosed, httpConnect,
         httpContentLengthOverflow, httpControlChar, httpDuplicateContentLength, httpDuplicateHost,
         httpDuplicateTransferEncoding, httpHeaderTooLarge, httpMethodNotAllowed, httpMissingColon, httpMissingHost,
@@ -35,9 +35,9 @@ extension ErrorCode {
         spiffeEmptySegment, spiffeEmptyTrustDomain, spiffeNoPath, spiffeTooLong, spiffeTrailingSlash,
         spiffeTrustDomainTooLong, storeIo, storeMissing, storeTooLarge, tlsBadCertificate, tlsBadCsr, tlsBadKey,
         tlsBadOwnCertificate, tlsBadPassphrase, tlsBio, tlsCa, tlsChainTooLarge, tlsChainTooLong, tlsContext, tlsCsr,
-        tlsEmptyBundle, tlsKeyEncrypt, tlsKeyMismatch, tlsKeygen, tlsNoCertificate, tlsSslNew, tokenBadRequest,
-        tokenBadService, tokenBadTtl, tokenExpired, tokenForeignTrustDomain, tokenReservedIdentity, tokenUnknown,
-        tokenUsed, tokensCorrupt, tokensRandom, usage,
+        tlsEmptyBundle, tlsKeyEncrypt, tlsKeyMismatch, tlsKeygen, tlsNoCertificate, tlsRandom, tlsSslNew,
+        tokenBadRequest, tokenBadService, tokenBadTtl, tokenExpired, tokenForeignTrustDomain, tokenReservedIdentity,
+        tokenUnknown, tokenUsed, tokensCorrupt, tokensRandom, usage,
     ].map { ($0.id, $0) })
 
     /// The declared code with this text; nil when nobody declared it.

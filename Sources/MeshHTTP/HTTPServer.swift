@@ -17,10 +17,13 @@ public struct HTTPServerLimits: Sendable {
     public var idleTimeoutMs: Int64 = 60_000
     /// TLS handshake deadline (TLS servers only).
     public var handshakeTimeoutMs: Int64 = 10_000
-    /// Open connections; beyond it new ones are closed at once.
+    /// Open connections; beyond it new ones are closed at once (counted and logged as `max-connections`).
     public var maxConnections = 256
     public init() {}
 }
+
+/// A refusal as the server's owner logs it: the reason, its running total, and who.
+public typealias HTTPServerLog = @Sendable (_ reason: HTTPServerRefusal, _ total: Int, _ detail: String) -> Void
 
 /// An HTTP/1.1 server on one event loop, plaintext or TLS (`tls` given: every caller must present a valid
 /// certificate of our trust domain, and the handler sees its SPIFFE ID).
@@ -32,7 +35,13 @@ public final class HTTPServer: EventHandler, @unchecked Sendable {
     var tls: TLSContext?
     let limits: HTTPServerLimits
     let handler: HTTPHandler
+    let log: HTTPServerLog?
     let open = Atomic<Int>(0)
+    /// Refusals and reaped connections by reason.
+    public let refusals = HTTPServerCounters()
+    /// Back-off when the process is out of file descriptors (as the sidecar's listeners do).
+    public static let emfileBackoffMs: Int64 = 100
+    private var acceptPaused = false
     /// The bound address (useful with port 0).
     public let address: SocketAddress
     let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 16_384, alignment: 16)
@@ -40,10 +49,11 @@ public final class HTTPServer: EventHandler, @unchecked Sendable {
 
     /// Binds now (so a busy port fails here); serving starts when the loop runs.
     public init(loop: EventLoop, address: SocketAddress, tls: TLSContext? = nil, limits: HTTPServerLimits = HTTPServerLimits(),
-                handler: @escaping HTTPHandler) throws {
+                log: HTTPServerLog? = nil, handler: @escaping HTTPHandler) throws {
         self.loop = loop
         self.tls = tls
         self.limits = limits
+        self.log = log
         self.handler = handler
         fd = try Socket.listen(address, reusePort: false, backlog: 128)
         self.address = Socket.localAddress(fd) ?? address
@@ -57,6 +67,7 @@ public final class HTTPServer: EventHandler, @unchecked Sendable {
 
     /// Stops listening and closes every connection. Call on the loop thread.
     public func close() {
+        acceptPaused = false
         loop.deregister(fd)
         Glibc.close(fd)
         for c in Array(connections.values) { c.finish() }
@@ -64,9 +75,20 @@ public final class HTTPServer: EventHandler, @unchecked Sendable {
 
     public func ready(fd: Int32, _ readiness: Readiness) {
         while true {
-            guard case .done(let (cfd, peer))? = try? Socket.accept(self.fd) else { return }
+            let accepted: IOResult<(Int32, SocketAddress)>
+            do {
+                accepted = try Socket.accept(self.fd)
+            } catch {
+                if error.errno == ECONNABORTED || error.errno == EPROTO { continue }  // that one is gone
+                // EMFILE and friends: the listening socket stays readable, so pause instead of spinning.
+                count(.acceptEMFILE, error.description)
+                pauseAccepting()
+                return
+            }
+            guard case .done(let (cfd, peer)) = accepted else { return }
             if open.load(ordering: .relaxed) >= limits.maxConnections {
                 Glibc.close(cfd)
+                count(.maxConnections, peer.description)
                 continue
             }
             Socket.setNoDelay(cfd)
@@ -79,6 +101,22 @@ public final class HTTPServer: EventHandler, @unchecked Sendable {
                 Glibc.close(cfd)
             }
         }
+    }
+
+    private func pauseAccepting() {
+        guard !acceptPaused else { return }
+        acceptPaused = true
+        loop.setInterest(fd, .none)
+        loop.schedule(afterMs: Self.emfileBackoffMs) { [weak self] in
+            guard let self, self.acceptPaused else { return }
+            self.acceptPaused = false
+            self.loop.setInterest(self.fd, .read)
+        }
+    }
+
+    /// Counts a refusal and hands it to the owner's log.
+    func count(_ reason: HTTPServerRefusal, _ detail: String) {
+        log?(reason, refusals.add(reason), detail)
     }
 
     func ended(_ c: HTTPServerConnection) {

@@ -27,6 +27,8 @@ final class HTTPServerConnection: EventHandler, @unchecked Sendable {
     var output: [UInt8] = []
     var outputOffset = 0
     var closeAfterWrite = false
+    /// At least one answer went out (a later silence is keep-alive idle, not a refusal).
+    var answered = false
     var closed = false
     var timer: TimerID?
     var interest: Interest = .none
@@ -53,7 +55,7 @@ final class HTTPServerConnection: EventHandler, @unchecked Sendable {
             handshaking = true
             arm(server.limits.handshakeTimeoutMs)
         } else {
-            arm(server.limits.idleTimeoutMs)
+            arm(server.limits.requestTimeoutMs)  // the first request is due at once: silent sockets are reaped
         }
         try loop.register(fd, .read, self)
         interest = .read
@@ -61,6 +63,12 @@ final class HTTPServerConnection: EventHandler, @unchecked Sendable {
 
     func ready(fd: Int32, _ r: Readiness) {
         if handshaking { return handshake() }
+        if r.hangUp && inFlight && outputOffset == output.count {
+            // The client is gone while its request is with the handler (a parked long poll): nobody is left to
+            // answer. Level-triggered, the hang-up would otherwise be reported on every iteration.
+            server.count(.peerGone, peer.description)
+            return finish()
+        }
         if r.writable && outputOffset < output.count { flush() }
         if closed { return }
         if r.readable && !inFlight { readSome() }
@@ -87,7 +95,7 @@ final class HTTPServerConnection: EventHandler, @unchecked Sendable {
             case .failure: return finish()
             }
             handshaking = false
-            arm(server.limits.idleTimeoutMs)
+            arm(server.limits.requestTimeoutMs)  // a complete first request is due within the request deadline
             readSome()
             if !closed { updateInterest() }
         }
@@ -116,7 +124,8 @@ final class HTTPServerConnection: EventHandler, @unchecked Sendable {
             let e = error as HTTPParseError
             return fail(HTTPResponse.error(e.status, code: e.code, reason: e.reason))
         }
-        if wasIdle && !parser.isIdle && events.isEmpty { arm(server.limits.requestTimeoutMs) }
+        // A later request gets the deadline from its first byte; the first one keeps the one armed at accept.
+        if answered && wasIdle && !parser.isIdle && events.isEmpty { arm(server.limits.requestTimeoutMs) }
         // Body bytes are copied once: into the request being read, or (behind one in flight) into the queue,
         // since the scratch buffer is shared by every connection of the server.
         for event in events {
@@ -149,7 +158,7 @@ final class HTTPServerConnection: EventHandler, @unchecked Sendable {
         case .head(let h):
             head = h
             body = []
-            arm(server.limits.requestTimeoutMs)
+            if answered { arm(server.limits.requestTimeoutMs) }
         case .body(let b):
             body += b
         case .end:
@@ -165,20 +174,24 @@ final class HTTPServerConnection: EventHandler, @unchecked Sendable {
             let me = self
             server.handler(request) { response in
                 // Handlers may answer later or from another thread: always finish on the loop.
-                loop.execute { me.respond(response, keepAlive: h.keepAlive) }
+                loop.execute { me.respond(response, keepAlive: h.keepAlive, headOnly: h.method == "HEAD") }
             }
         }
     }
 
-    private func respond(_ r: HTTPResponse, keepAlive: Bool) {
+    /// `headOnly` (a HEAD request): the head the GET would get, Content-Length included, and no body bytes —
+    /// a body here would be read by the client as the start of the next answer.
+    private func respond(_ r: HTTPResponse, keepAlive: Bool, headOnly: Bool = false) {
         guard !closed, inFlight else { return }
         inFlight = false
         output = HTTPSerializer.response(status: r.status, headers: r.headers, body: r.body, keepAlive: keepAlive)
+        if headOnly && !(r.status < 200 || r.status == 204 || r.status == 304) { output.removeLast(r.body.count) }
         outputOffset = 0
         closeAfterWrite = !keepAlive
         flush()
         if closed { return }
         if outputOffset == output.count {
+            answered = true
             arm(parser.isIdle ? server.limits.idleTimeoutMs : server.limits.requestTimeoutMs)
             processQueue()
             if !inFlight && !closed && transport.hasBufferedInput { readSome() }
@@ -229,8 +242,12 @@ final class HTTPServerConnection: EventHandler, @unchecked Sendable {
             guard let self else { return }
             self.timer = nil
             if self.handshaking || self.parser.isIdle && !self.inFlight && self.queued.isEmpty && self.head == nil {
-                self.finish()  // handshake deadline or keep-alive idle: just close
+                // Handshake deadline or no first request: a refusal. Keep-alive idle after answers: a normal close.
+                if self.handshaking { self.server.count(.handshakeTimeout, self.peer.description) }
+                else if !self.answered { self.server.count(.noRequest, self.peer.description) }
+                self.finish()
             } else if !self.inFlight {
+                self.server.count(.requestTimeout, self.peer.description)
                 self.fail(.error(408, code: "http.request-timeout", reason: "the request did not arrive within \(ms) ms"))
             }
         }

@@ -19,6 +19,8 @@ public struct Readiness: Sendable {
     public var readable: Bool { bits & (EPOLLIN.rawValue | EPOLLHUP.rawValue | EPOLLERR.rawValue) != 0 }
     public var writable: Bool { bits & (EPOLLOUT.rawValue | EPOLLHUP.rawValue | EPOLLERR.rawValue) != 0 }
     public var error: Bool { bits & EPOLLERR.rawValue != 0 }
+    /// The peer reset the connection or both directions are shut: nothing more will come, whatever the interest.
+    public var hangUp: Bool { bits & (EPOLLHUP.rawValue | EPOLLERR.rawValue) != 0 }
 }
 
 /// Something that owns registered file descriptors and reacts to their readiness. Lives on one loop.
@@ -37,6 +39,10 @@ public final class EventLoop: @unchecked Sendable {
     private let wakeFd: Int32
     private var handlers: [EventHandler?] = []
     private var generations: [UInt32] = []
+    /// The interest each fd asked for, and whether it is parked: taken out of the epoll set after an error or
+    /// hang-up arrived while it asked for nothing (level-triggered, it would be reported on every iteration).
+    private var interests: [UInt32] = []
+    private var parked: [Bool] = []
     private var nextGeneration: UInt32 = 1
     private var timers = TimerQueue()
     private let inbox = Mutex<[@Sendable () -> Void]>([])
@@ -67,11 +73,15 @@ public final class EventLoop: @unchecked Sendable {
             let n = max(i + 1, handlers.count * 2, 64)
             handlers.append(contentsOf: repeatElement(nil, count: n - handlers.count))
             generations.append(contentsOf: repeatElement(0, count: n - generations.count))
+            interests.append(contentsOf: repeatElement(0, count: n - interests.count))
+            parked.append(contentsOf: repeatElement(false, count: n - parked.count))
         }
         nextGeneration &+= 1
         if nextGeneration == 0 { nextGeneration = 1 }
         handlers[i] = handler
         generations[i] = nextGeneration
+        interests[i] = interest.rawValue
+        parked[i] = false
         var ev = epoll_event(events: interest.rawValue, data: epoll_data_t(u64: UInt64(nextGeneration) << 32 | UInt64(UInt32(fd))))
         do {
             _ = try Syscall.must("epoll_ctl") { epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) }
@@ -85,17 +95,21 @@ public final class EventLoop: @unchecked Sendable {
     public func setInterest(_ fd: Int32, _ interest: Interest) {
         let i = Int(fd)
         guard i < generations.count, generations[i] != 0 else { return }
+        interests[i] = interest.rawValue
+        if parked[i] && interest.isEmpty { return }  // still asks for nothing: stays out of the set
         var ev = epoll_event(events: interest.rawValue, data: epoll_data_t(u64: UInt64(generations[i]) << 32 | UInt64(UInt32(fd))))
-        _ = epoll_ctl(epfd, EPOLL_CTL_MOD, fd, &ev)
+        _ = epoll_ctl(epfd, parked[i] ? EPOLL_CTL_ADD : EPOLL_CTL_MOD, fd, &ev)
+        parked[i] = false
     }
 
     /// Removes `fd`; pending events for it in this iteration are dropped as stale. Call before `close`.
     public func deregister(_ fd: Int32) {
         let i = Int(fd)
         guard i < generations.count, generations[i] != 0 else { return }
-        _ = epoll_ctl(epfd, EPOLL_CTL_DEL, fd, nil)
+        if !parked[i] { _ = epoll_ctl(epfd, EPOLL_CTL_DEL, fd, nil) }
         handlers[i] = nil
         generations[i] = 0
+        parked[i] = false
     }
 
     /// For an fd about to be closed: forget its handler without an `epoll_ctl` call (closing the last
@@ -106,6 +120,7 @@ public final class EventLoop: @unchecked Sendable {
         guard i < generations.count, generations[i] != 0 else { return }
         handlers[i] = nil
         generations[i] = 0
+        parked[i] = false
     }
 
     // MARK: timers
@@ -159,10 +174,21 @@ public final class EventLoop: @unchecked Sendable {
                 let i = Int(fd)
                 guard i < generations.count, generations[i] == gen, let h = handlers[i] else { continue }
                 h.ready(fd: fd, Readiness(bits: ev.events))
+                if ev.events & (EPOLLERR.rawValue | EPOLLHUP.rawValue) != 0 { parkIfDeaf(fd, gen) }
             }
             while let action = timers.popExpired(now: now) { action() }
         }
         drainInbox()
+    }
+
+    /// After an error or hang-up was handed to a handler that still asks for nothing: take the fd out of the
+    /// set until it asks again (`setInterest` adds it back), so a parked long poll or a pushed-back end whose
+    /// peer reset does not spin the loop. Its handler hears the condition again when it next listens.
+    private func parkIfDeaf(_ fd: Int32, _ gen: UInt32) {
+        let i = Int(fd)
+        guard generations[i] == gen, interests[i] == 0, !parked[i] else { return }
+        _ = epoll_ctl(epfd, EPOLL_CTL_DEL, fd, nil)
+        parked[i] = true
     }
 
     private func drainInbox() {

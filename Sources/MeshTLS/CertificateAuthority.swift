@@ -54,26 +54,26 @@ public struct CertificateAuthority: Sendable {
 
     /// A new self-signed root with a fresh P-256 key.
     public static func selfSignedRoot(trustDomain: TrustDomain, now: Double, lifetime: Double = 365 * 86_400,
-                                      commonName: String? = nil) throws -> CertificateAuthority {
+                                      commonName: String? = nil, random: RandomSource = .system) throws -> CertificateAuthority {
         let key = try PrivateKey.generateP256()
         let t = CertificateTemplate.ca(trustDomain: trustDomain, commonName: commonName ?? "\(trustDomain.name) root CA",
                                        now: now, lifetime: lifetime)
-        let cert = try Self.sign(t, subjectKey: key, issuer: nil, issuerKey: key)
+        let cert = try Self.sign(t, subjectKey: key, issuer: nil, issuerKey: key, random: random)
         return CertificateAuthority(certificate: cert, key: key)
     }
 
-    /// Signs `template` for the public half of `subjectKey`.
-    public func issue(_ template: CertificateTemplate, for subjectKey: PrivateKey) throws -> Certificate {
-        try Self.sign(template, subjectKey: subjectKey, issuer: certificate, issuerKey: key)
+    /// Signs `template` for the public half of `subjectKey`. `random` draws the serial number.
+    public func issue(_ template: CertificateTemplate, for subjectKey: PrivateKey, random: RandomSource = .system) throws -> Certificate {
+        try Self.sign(template, subjectKey: subjectKey, issuer: certificate, issuerKey: key, random: random)
     }
 
     /// Builds and signs one certificate. `issuer` nil means self-signed.
-    static func sign(_ t: CertificateTemplate, subjectKey: PrivateKey, issuer: Certificate?, issuerKey: PrivateKey) throws -> Certificate {
+    static func sign(_ t: CertificateTemplate, subjectKey: PrivateKey, issuer: Certificate?, issuerKey: PrivateKey,
+                     random: RandomSource = .system) throws -> Certificate {
         guard let x = X509_new() else { throw OpenSSLError.error(.tlsCa, "X509_new") }
         defer { X509_free(x) }
         X509_set_version(x, 2)
-        var serial = [UInt8](repeating: 0, count: 16)
-        RAND_bytes(&serial, 16)
+        var serial = try random.bytes(16)  // never a guessable or colliding serial: no randomness, no certificate
         serial[0] &= 0x7f
         let bn = BN_bin2bn(serial, 16, nil)
         BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x))

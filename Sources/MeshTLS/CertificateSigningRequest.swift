@@ -107,8 +107,8 @@ public final class CertificateSigningRequest: @unchecked Sendable {
 
 extension CertificateAuthority {
     /// Signs `template` for the CSR's public key. Nothing from the CSR except the key is used: subject, SANs
-    /// and any requested extensions are ignored; the template decides every field.
-    public func issue(_ template: CertificateTemplate, for csr: CertificateSigningRequest) throws -> Certificate {
+    /// and any requested extensions are ignored; the template decides every field. `random` draws the serial.
+    public func issue(_ template: CertificateTemplate, for csr: CertificateSigningRequest, random: RandomSource = .system) throws -> Certificate {
         // A CSR object always holds a verified P-256 key (checked in init(pem:), or made by create(key:)).
         guard let pub = csr.publicKey, EVP_PKEY_up_ref(pub) == 1 else {
             throw OpenSSLError.error(.tlsCa, "the CSR has no usable public key")
@@ -116,7 +116,7 @@ extension CertificateAuthority {
         // `sign` reads only the public half of `subjectKey` (X509_set_pubkey). This wrapper holds a public key
         // only; it lives for this one call and never leaves this function.
         let subject = PrivateKey(owning: pub)
-        return try Self.sign(template, subjectKey: subject, issuer: certificate, issuerKey: key)
+        return try Self.sign(template, subjectKey: subject, issuer: certificate, issuerKey: key, random: random)
     }
 }
 

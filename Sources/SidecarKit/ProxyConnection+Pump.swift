@@ -35,6 +35,29 @@ extension ProxyConnection {
         updateInterests(down, up)
     }
 
+    /// An end reset (or hung up) while we were not reading it: it waited for the dial, the handshake of the
+    /// other end, or a receiver that pushes back. Nothing can go to or come from it any more, so end now with
+    /// its failure reason and pass the reset on; level-triggered, the error would otherwise be reported on
+    /// every iteration until the idle timeout. True when the connection ended.
+    func endGoneUnheard(_ fd: Int32, _ r: Readiness) -> Bool {
+        let gone: ProxyEnd?
+        switch phase {
+        case .connecting(let down, _), .upstreamHandshake(let down, _):
+            gone = fd == down.fd ? down : nil  // `up` reports its own errors through connect and handshake
+        case .pumping(let down, let up):
+            // A hang-up alone (both directions shut, bytes maybe unread) is drained by the pump when it
+            // reads again; only an error is final.
+            gone = !r.error ? nil : fd == down.fd ? down : up
+        default:
+            gone = nil
+        }
+        guard let end = gone else { return false }
+        let e = Socket.pendingError(fd)
+        let detail = "\(end === phase.ends.down ? "downstream" : "upstream") \(e == 0 ? "hung up" : String(cString: strerror(e)))"
+        finish(reason: end.failure, detail: detail, refused: false, reset: true)
+        return true
+    }
+
     /// Reads from `a` and writes to `b` until `a` has nothing more, `b` pushes back, or four socket reads are
     /// done (fairness between connections on the loop). Bytes OpenSSL already holds are always drained: epoll
     /// would never report them.

@@ -113,6 +113,7 @@ final class ProxyConnection: EventHandler {
     // MARK: events
 
     func ready(fd: Int32, _ r: Readiness) {
+        if r.hangUp && endGoneUnheard(fd, r) { return }
         switch phase {
         case .pumping(let down, let up):
             service(fd: fd, r, down: down, up: up)

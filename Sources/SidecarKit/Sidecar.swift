@@ -72,8 +72,10 @@ public final class Sidecar: @unchecked Sendable {
                 }
             }
             if config.admin.enabled {
-                admin = try HTTPServer(loop: loops[0], address: SocketAddress(config.admin.listen),
-                                       handler: AdminServer.handler(sidecar: self))
+                let log = runtime.log
+                admin = try HTTPServer(loop: loops[0], address: SocketAddress(config.admin.listen), log: { reason, total, peer in
+                    log.event("admin-refused", ["reason": .string(reason.rawValue), "total": .int(total), "peer": .string(peer)])
+                }, handler: AdminServer.handler(sidecar: self))
             }
         } catch {
             for l in listeners { l.close() }

@@ -9,14 +9,21 @@ final class ControlPlaneFixture {
     let passphrase = "test-passphrase-\(UUID().uuidString.prefix(8))"
     let certTTL: Int
     let overlap: Int?
+    /// When set, `mesh-control serve` runs under `prlimit --nofile=N:N` (soft and hard fd limit).
+    let nofile: Int?
+    /// More `serve` options.
+    let extraArgs: [String]
     var process: Process?
     var sidecars: [SidecarProcess] = []
     var apps: [TestApp] = []
 
     /// `importing` (cert PEM, key PEM): the CA to import at init (a test CA whose key the test holds).
-    init(certTTL: Int = 3600, overlap: Int? = nil, importing: (cert: [UInt8], key: [UInt8])? = nil) throws {
+    init(certTTL: Int = 3600, overlap: Int? = nil, importing: (cert: [UInt8], key: [UInt8])? = nil, nofile: Int? = nil,
+         extraArgs: [String] = []) throws {
         self.certTTL = certTTL
         self.overlap = overlap
+        self.nofile = nofile
+        self.extraArgs = extraArgs
         dir = NSTemporaryDirectory() + "mesh-cp-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         var initArgs = ["init", "--data-dir", "\(dir)/data", "--trust-domain", "mesh.local"]
@@ -36,9 +43,12 @@ final class ControlPlaneFixture {
 
     func start() throws {
         let p = Process()
-        p.executableURL = URL(fileURLWithPath: "\(SidecarProcess.binDir)/mesh-control")
+        let binary = "\(SidecarProcess.binDir)/mesh-control"
+        p.executableURL = URL(fileURLWithPath: nofile == nil ? binary : "/usr/bin/prlimit")
         var args = ["serve", "--data-dir", dataDir, "--listen", "127.0.0.1:\(port)", "--cert-ttl", "\(certTTL)s"]
         if let overlap { args += ["--rotation-overlap", "\(overlap)s"] }
+        args += extraArgs
+        if let nofile { args = ["--nofile=\(nofile):\(nofile)", "--", binary] + args }  // prlimit execs: same pid
         p.arguments = args
         p.environment = ["MESH_CA_PASSPHRASE": passphrase]
         if !FileManager.default.fileExists(atPath: logPath) { _ = FileManager.default.createFile(atPath: logPath, contents: nil) }

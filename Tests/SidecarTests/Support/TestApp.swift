@@ -13,6 +13,8 @@ final class TestApp: @unchecked Sendable {
         case echo
         /// Reads to end of stream, then answers "got N bytes" and closes.
         case countThenReply
+        /// Accepts and never reads: a receiver that pushes back until the connection is gone.
+        case sink
     }
 
     let port: UInt16
@@ -81,6 +83,9 @@ final class TestApp: @unchecked Sendable {
                 bytesReceived.add(n, ordering: .relaxed)
             }
             _ = TCP.sendAll(c, Array("got \(total) bytes".utf8))
+        case .sink:
+            var p = pollfd(fd: c, events: 0, revents: 0)  // errors and hang-ups only
+            while !stopped.load(ordering: .relaxed) && poll(&p, 1, 50) == 0 {}
         }
     }
 }
