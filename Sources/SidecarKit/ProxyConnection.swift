@@ -149,18 +149,21 @@ final class ProxyConnection: EventHandler {
         }
     }
 
+    /// Decided on the state current now, not the one seen at accept: a reload or a new slice that landed while
+    /// the handshake ran was re-checked without this connection (it had no identity yet).
     private func authorizeInbound(_ tls: TLSStream, _ down: ProxyEnd) {
+        let current = runtime.state
         switch tls.verifyPeer() {
         case .failure(let why):
             finish(reason: CloseReason(why), detail: nil, refused: true)
         case .success(let id):
             peerIdentity = id
-            switch inboundVerdict(id, in: state) {
+            switch inboundVerdict(id, in: current) {
             case .deny(let rule, let reason):
                 finish(reason: CloseReason(reason), detail: nil, refused: true, rule: rule)
             case .allow(let rule):
                 recordDecision(allowed: true, reason: "allowed", rule: rule, detail: nil)
-                guard let app = state.appAddresses[listener] else {
+                guard let app = current.appAddresses[listener] else {
                     finish(reason: .noAppAddress, detail: nil, refused: true)
                     return
                 }
@@ -170,13 +173,20 @@ final class ProxyConnection: EventHandler {
         }
     }
 
+    /// Secure naming and egress, both on the state current now (see `authorizeInbound`).
     private func verifyUpstream(_ tls: TLSStream, _ down: ProxyEnd, _ up: ProxyEnd) {
-        let expected = state.authorizer.expectedServer(listener: listener)
+        let current = runtime.state
+        let expected = current.authorizer.expectedServer(listener: listener)
         switch tls.verifyPeer(expecting: expected) {
         case .failure(let why):
             finish(reason: CloseReason(why), detail: expected.map { "expected \($0)" }, refused: true)
         case .success(let id):
             peerIdentity = id
+            if let v = egressVerdict(current), case .deny(let rule, _) = v {
+                finish(reason: .egressNotAllowed, detail: "egress no longer allowed (generation \(current.generation))",
+                       refused: true, rule: rule)
+                return
+            }
             recordDecision(allowed: true, reason: "server-verified", rule: "\(listener)/expect", detail: nil)
             startPumping(down, up)
         }
@@ -203,14 +213,17 @@ final class ProxyConnection: EventHandler {
 
     /// Continuous verification: after a reload or a policy update, and when a grant expires, a connection whose
     /// peer the policy no longer allows ends now (`permission-revoked`), as does an outbound one whose upstream
-    /// must now be someone else or whose egress is no longer allowed.
+    /// must now be someone else or whose egress is no longer allowed. Egress is re-checked in every phase (also
+    /// while dialing or handshaking); a connection still handshaking is decided on the current state when its
+    /// handshake ends.
     func recheck(with new: SidecarState) {
-        guard !phase.isClosed, let id = peerIdentity else { return }
+        guard !phase.isClosed else { return }
         if direction == .outbound, let v = egressVerdict(new), !v.isAllowed {
             finish(reason: .permissionRevoked, detail: "egress no longer allowed (generation \(new.generation))",
                    refused: true, rule: v.rule, reset: true)
             return
         }
+        guard let id = peerIdentity else { return }
         if direction == .inbound {
             let verdict = inboundVerdict(id, in: new, countShadow: false)
             if !verdict.isAllowed {
