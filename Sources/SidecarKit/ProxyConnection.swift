@@ -153,7 +153,7 @@ final class ProxyConnection: EventHandler {
     /// the handshake ran was re-checked without this connection (it had no identity yet).
     private func authorizeInbound(_ tls: TLSStream, _ down: ProxyEnd) {
         let current = runtime.state
-        switch tls.verifyPeer() {
+        switch tls.verifyPeer(now: runtime.clock.wallSeconds()) {
         case .failure(let why):
             finish(reason: CloseReason(why), detail: nil, refused: true)
         case .success(let id):
@@ -177,7 +177,7 @@ final class ProxyConnection: EventHandler {
     private func verifyUpstream(_ tls: TLSStream, _ down: ProxyEnd, _ up: ProxyEnd) {
         let current = runtime.state
         let expected = current.authorizer.expectedServer(listener: listener)
-        switch tls.verifyPeer(expecting: expected) {
+        switch tls.verifyPeer(expecting: expected, now: runtime.clock.wallSeconds()) {
         case .failure(let why):
             finish(reason: CloseReason(why), detail: expected.map { "expected \($0)" }, refused: true)
         case .success(let id):
