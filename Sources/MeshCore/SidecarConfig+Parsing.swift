@@ -37,6 +37,7 @@ extension SidecarConfig {
             throw MeshError(.configNoListeners, "$: no listeners; add at least one to inbound or outbound")
         }
         try checkListeners(inbound: inbound, outbound: outbound)
+        try checkOutbound(outbound, trustDomain: domain)
 
         var config = SidecarConfig(identity: identity, inbound: inbound, outbound: outbound)
         if let node = root.optional("limits") { config.limits = try parseLimits(node) }
@@ -130,13 +131,14 @@ extension SidecarConfig {
     }
 
     private static func parseOutbound(_ node: JSONNode, trustDomain: TrustDomain) throws(MeshError) -> OutboundListener {
-        let r = try node.object(fields: ["name", "listen", "upstream", "expectIdentity", "to", "port"])
+        let r = try node.object(fields: ["name", "listen", "upstream", "expectIdentity", "to", "port", "allowNonLoopback"])
         var l = OutboundListener(name: try listenerName(r.required("name")),
                                  listen: try address(r.required("listen"), connecting: false),
                                  upstream: try address(r.required("upstream"), connecting: true),
                                  expectIdentity: try workloadID(r.required("expectIdentity"), trustDomain: trustDomain))
         if let t = r.optional("to") { l.destination = try ServiceKey(parsing: try t.string()) }
         if let p = r.optional("port") { l.destinationPort = try p.int(in: 1...65_535) }
+        if let a = r.optional("allowNonLoopback") { l.allowNonLoopback = try a.bool() }
         return l
     }
 

@@ -85,6 +85,9 @@ public struct OutboundListener: Sendable, Equatable {
     /// The destination service and port, for the egress check of policy from the control plane.
     public var destination: ServiceKey?
     public var destinationPort: Int?
+    /// Opt-in for a `listen` address other hosts can reach (default false: loopback only). Whoever can reach an
+    /// outbound listener calls out with this sidecar's identity.
+    public var allowNonLoopback = false
     public init(name: String, listen: HostPort, upstream: HostPort, expectIdentity: SPIFFEID) {
         self.name = name
         self.listen = listen

@@ -121,6 +121,9 @@ public final class TLSContext: @unchecked Sendable {
                 SSL_CTX_set_num_tickets(ctx, 1)
             }
             SSL_CTX_set_timeout(ctx, Int(sessionLifetimeSeconds))
+            // Every ticket (stateless or stateful, also those issued on resumption) is capped at the client
+            // certificate's remaining life.
+            _ = SSL_CTX_set_session_ticket_cb(ctx, capSessionAtPeerCertificate, nil, nil)
         } else {
             // We keep sessions ourselves (per upstream, per loop): OpenSSL's client cache stays off.
             _ = CMeshOpenSSLShims_SSL_CTX_set_session_cache_mode(ctx, Int(SSL_SESS_CACHE_OFF))
@@ -128,6 +131,11 @@ public final class TLSContext: @unchecked Sendable {
     }
 
     deinit { SSL_CTX_free(ctx) }
+
+    /// False only for contexts built not to check certificate times (`apiServer`): the caller decides then.
+    var checksValidityPeriod: Bool {
+        X509_VERIFY_PARAM_get_flags(SSL_CTX_get0_param(ctx)) & UInt(X509_V_FLAG_NO_CHECK_TIME) == 0
+    }
 
     private static func useIdentity(_ ctx: OpaquePointer, _ identity: TLSIdentity) throws {
         guard SSL_CTX_use_certificate(ctx, identity.leaf.x509) == 1 else {
@@ -145,6 +153,40 @@ public final class TLSContext: @unchecked Sendable {
 /// A resumable TLS session, owned; handed to the next connection to the same upstream.
 public final class TLSSession {
     let session: OpaquePointer
-    init(owning s: OpaquePointer) { session = s }
+    /// When the session may no longer be offered (seconds since the epoch).
+    public let expiresAt: Double
+
+    /// Capped at the peer certificate's `notAfter`: a session must not outlive the certificate it vouches for.
+    init(owning s: OpaquePointer) {
+        session = s
+        let start = Double(SSL_SESSION_get_time(s))
+        var end = start + Double(SSL_SESSION_get_timeout(s))
+        let hint = SSL_SESSION_get_ticket_lifetime_hint(s)
+        if hint > 0 { end = min(end, start + Double(hint)) }
+        if let peer = SSL_SESSION_get0_peer(s) { end = min(end, Certificate.seconds(X509_get0_notAfter(peer))) }
+        expiresAt = end
+    }
+
     deinit { SSL_SESSION_free(session) }
+
+    /// How long the server granted the session for (TLS 1.3: its ticket lifetime; else the session timeout).
+    public var lifetimeSeconds: Int {
+        let hint = SSL_SESSION_get_ticket_lifetime_hint(session)
+        return hint > 0 ? Int(hint) : Int(SSL_SESSION_get_timeout(session))
+    }
+
+    /// May the session still be offered at `now`?
+    public func isUsable(now: Double) -> Bool { now < expiresAt }
+}
+
+/// OpenSSL calls this before it issues a TLS 1.3 ticket (full or resumed handshake, both resumption modes): the
+/// session being ticketed may live at most until the peer's certificate expires. TLS 1.3 refreshes the
+/// session's time with each ticket, so without this a chain of resumptions would outlive the certificate.
+private let capSessionAtPeerCertificate: @convention(c) (OpaquePointer?, UnsafeMutableRawPointer?) -> Int32 = { ssl, _ in
+    guard let ssl, let session = SSL_get_session(ssl), let peer = SSL_SESSION_get0_peer(session) else { return 1 }
+    let now = Double(time(nil))
+    let remaining = Certificate.seconds(X509_get0_notAfter(peer)) - now
+    let granted = Double(SSL_SESSION_get_timeout(session))
+    if remaining < granted { _ = SSL_SESSION_set_timeout(session, max(0, Int(remaining))) }
+    return 1
 }

@@ -4,6 +4,7 @@ import Glibc
 internal import COpenSSL
 internal import CMeshOpenSSLShims
 import MeshCore
+import MeshNet
 
 /// One TLS connection over a non-blocking socket the caller owns (the stream never closes the fd); usually
 /// held by a `Transport`, which owns both. Call order: `handshake()` until `.done`, then `verifyPeer`, then
@@ -79,13 +80,23 @@ public final class TLSStream {
     /// After the handshake: the peer's verified identity, or why it is refused. For outbound streams pass the
     /// identity the server must present (secure naming). On a stream of the insecure bootstrap context (no trust
     /// domain, chain unverified) it always refuses with `.unknownCA`.
-    public func verifyPeer(expecting expected: SPIFFEID? = nil) -> Result<SPIFFEID, PeerRejection> {
+    ///
+    /// The leaf's validity period is checked against `now` on every call: a resumed session keeps the chain
+    /// verification result of its first handshake, however long ago, so OpenSSL's check alone would let an
+    /// expired certificate back in through resumption. Contexts that skip the time check on purpose
+    /// (`apiServer`, `X509_V_FLAG_NO_CHECK_TIME`) skip it here too.
+    public func verifyPeer(expecting expected: SPIFFEID? = nil,
+                           now: Double = SystemClock().wallSeconds()) -> Result<SPIFFEID, PeerRejection> {
         guard let trustDomain = context.trustDomain else { return .failure(.unknownCA) }
         guard let leaf = SSL_get0_peer_certificate(ssl) else { return .failure(.noCertificate) }
         let verify = SSL_get_verify_result(ssl)
         if verify != X509_V_OK { return .failure(SVIDValidator.rejection(forVerifyResult: verify)) }
         X509_up_ref(leaf)
         let cert = Certificate(owning: leaf)
+        if context.checksValidityPeriod {
+            if cert.notAfter <= now { return .failure(.expired) }
+            if cert.notBefore > now { return .failure(.notYetValid) }
+        }
         let result = SVIDValidator.validate(cert, role: context.peerRole, trustDomain: trustDomain)
         if case .success(let id) = result, let expected, id != expected { return .failure(.wrongServerIdentity) }
         return result

@@ -36,10 +36,21 @@ enum AdminServer {
         .sidecar(sidecar.runtime, reloader: sidecar.reloader, identityAgent: sidecar.agent, policyAgent: sidecar.policyAgent)
     }
 
-    /// Wraps the router: any method other than GET/HEAD from a non-loopback caller is refused before routing.
+    /// Wraps the router: a `Host` that is not an IP literal or `localhost` (`AdminHost`), and any method other
+    /// than GET/HEAD from a non-loopback caller, are refused before routing.
     static func handler(sidecar: Sidecar) -> HTTPHandler {
         let router = router(sidecar: sidecar)
+        let runtime = sidecar.runtime
         return { req, respond in
+            let host = req.head.headers["Host"]
+            if !AdminHost.isAcceptable(host) {
+                runtime.stats.adminRefusedBadHost.add(1, ordering: .relaxed)
+                runtime.log.event("admin-refused", fields: [
+                    ("reason", .string("bad-host")), ("host", .optional(host.map { String($0.prefix(255)) })),
+                    ("path", .string(String(req.head.target.prefix(255)))), ("peer", .string(req.peer.description))])
+                respond(.error(MeshError(.adminBadHost, "the Host header must be an IP address or localhost")))
+                return
+            }
             if req.method != "GET" && req.method != "HEAD" && !req.peer.isLoopback {
                 respond(.error(MeshError(.adminNotLoopback, "state changes are accepted only from loopback")))
                 return

@@ -27,9 +27,14 @@ final class LoopContext {
 
     deinit { scratch.deallocate() }
 
+    /// The newest session still usable now (never one past the upstream certificate's expiry).
     func takeSession(for upstream: String, generation: Int) -> TLSSession? {
         guard generation == sessionGeneration else { return nil }
-        return sessions[upstream]?.popLast()
+        let now = sidecar.clock.wallSeconds()
+        while let s = sessions[upstream]?.popLast() {
+            if s.isUsable(now: now) { return s }
+        }
+        return nil
     }
 
     func keepSession(_ s: TLSSession, for upstream: String, generation: Int) {

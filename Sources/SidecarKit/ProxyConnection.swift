@@ -152,20 +152,23 @@ final class ProxyConnection: EventHandler {
         }
     }
 
+    /// Decided on the state current now, not the one seen at accept: a reload or a new slice that landed while
+    /// the handshake ran was re-checked without this connection (it had no identity yet).
     private func authorizeInbound(_ tls: TLSStream, _ down: ProxyEnd) {
-        switch tls.verifyPeer() {
+        let current = runtime.state
+        switch tls.verifyPeer(now: runtime.clock.wallSeconds()) {
         case .failure(let why):
             finish(reason: CloseReason(why), detail: nil, refused: true)
         case .success(let id):
             peerIdentity = id
             peerLeaf = tls.peerChain().first
-            if isRevoked(id, in: state) { return finish(reason: .identityRevoked, detail: nil, refused: true, rule: "revoked") }
-            switch inboundVerdict(id, in: state) {
+            if isRevoked(id, in: current) { return finish(reason: .identityRevoked, detail: nil, refused: true, rule: "revoked") }
+            switch inboundVerdict(id, in: current) {
             case .deny(let rule, let reason):
                 finish(reason: CloseReason(reason), detail: nil, refused: true, rule: rule)
             case .allow(let rule):
                 recordDecision(allowed: true, reason: "allowed", rule: rule, detail: nil)
-                guard let app = state.appAddresses[listener] else {
+                guard let app = current.appAddresses[listener] else {
                     finish(reason: .noAppAddress, detail: nil, refused: true)
                     return
                 }
@@ -175,15 +178,22 @@ final class ProxyConnection: EventHandler {
         }
     }
 
+    /// Secure naming and egress, both on the state current now (see `authorizeInbound`).
     private func verifyUpstream(_ tls: TLSStream, _ down: ProxyEnd, _ up: ProxyEnd) {
-        let expected = state.authorizer.expectedServer(listener: listener)
-        switch tls.verifyPeer(expecting: expected) {
+        let current = runtime.state
+        let expected = current.authorizer.expectedServer(listener: listener)
+        switch tls.verifyPeer(expecting: expected, now: runtime.clock.wallSeconds()) {
         case .failure(let why):
             finish(reason: CloseReason(why), detail: expected.map { "expected \($0)" }, refused: true)
         case .success(let id):
             peerIdentity = id
             peerLeaf = tls.peerChain().first
-            if isRevoked(id, in: state) { return finish(reason: .identityRevoked, detail: expected.map { "expected \($0)" }, refused: true, rule: "revoked") }
+            if isRevoked(id, in: current) { return finish(reason: .identityRevoked, detail: expected.map { "expected \($0)" }, refused: true, rule: "revoked") }
+            if let v = egressVerdict(current), case .deny(let rule, _) = v {
+                finish(reason: .egressNotAllowed, detail: "egress no longer allowed (generation \(current.generation))",
+                       refused: true, rule: rule)
+                return
+            }
             recordDecision(allowed: true, reason: "server-verified", rule: "\(listener)/expect", detail: nil)
             startPumping(down, up)
         }
@@ -216,10 +226,12 @@ final class ProxyConnection: EventHandler {
 
     /// Continuous verification: after a reload or a policy update, and when a grant expires, a connection whose
     /// peer the policy no longer allows ends now (`permission-revoked`), as does an outbound one whose upstream
-    /// must now be someone else or whose egress is no longer allowed.
+    /// must now be someone else or whose egress is no longer allowed. Egress is re-checked in every phase (also
+    /// while dialing or handshaking); a connection still handshaking is decided on the current state when its
+    /// handshake ends.
     func recheck(with new: SidecarState) {
-        guard !phase.isClosed, let id = peerIdentity else { return }
-        if isRevoked(id, in: new) {
+        guard !phase.isClosed else { return }
+        if let id = peerIdentity, isRevoked(id, in: new) {
             finish(reason: .identityRevoked, detail: "revoked (generation \(new.generation))", refused: true, rule: "revoked", reset: true)
             return
         }
@@ -228,6 +240,7 @@ final class ProxyConnection: EventHandler {
                    refused: true, rule: v.rule, reset: true)
             return
         }
+        guard let id = peerIdentity else { return }
         if direction == .inbound {
             let verdict = inboundVerdict(id, in: new, countShadow: false)
             if !verdict.isAllowed {

@@ -31,11 +31,15 @@ public final class Reloader: Sendable {
     private let last = Mutex<ReloadRecord?>(nil)
     /// Called with the new state after a successful swap (the sidecar re-checks live connections).
     private let onSwap: @Sendable (SidecarState) -> Void
+    /// Test seam: runs right after the files were read, where a concurrent write would land.
+    private let afterRead: (@Sendable () -> Void)?
 
-    public init(runtime: SidecarRuntime, configPath: String, onSwap: @escaping @Sendable (SidecarState) -> Void) {
+    public init(runtime: SidecarRuntime, configPath: String, afterRead: (@Sendable () -> Void)? = nil,
+                onSwap: @escaping @Sendable (SidecarState) -> Void) {
         self.runtime = runtime
         self.configPath = configPath
         self.onSwap = onSwap
+        self.afterRead = afterRead
         serial.withLock { $0 = FileSignatures(paths: Self.watchedPaths(runtime.config, configPath)) }
     }
 
@@ -45,11 +49,16 @@ public final class Reloader: Sendable {
     @discardableResult
     public func reload(trigger: String) -> ReloadRecord {
         serial.withLock { sigs -> ReloadRecord in
+            // Signatures are taken before reading: a write that lands while we read changes the files after
+            // this point, so the next check sees it and reloads again (taken after, it would be missed).
+            let before = FileSignatures(paths: sigs.paths)
             let record: ReloadRecord
             switch buildState() {
             case .success(let (state, config)):
                 onSwap(state)
-                sigs = FileSignatures(paths: Self.watchedPaths(config, configPath))
+                let paths = Self.watchedPaths(config, configPath)
+                // Newly named files were read without a prior signature: look at them again next time.
+                sigs = paths == before.paths ? before : FileSignatures(unseen: paths)
                 record = ReloadRecord(time: runtime.clock.wallSeconds(), trigger: trigger, ok: true, error: nil,
                                       generation: state.generation)
                 runtime.stats.reloadsOK.add(1, ordering: .relaxed)
@@ -61,7 +70,7 @@ public final class Reloader: Sendable {
                 ])
             case .failure(let e):
                 // Remember what we saw so a broken file is not retried every second; a later write retries.
-                sigs = FileSignatures(paths: sigs.paths)
+                sigs = before
                 record = ReloadRecord(time: runtime.clock.wallSeconds(), trigger: trigger, ok: false, error: e.description,
                                       generation: runtime.state.generation)
                 runtime.stats.reloadsFailed.add(1, ordering: .relaxed)
@@ -84,11 +93,17 @@ public final class Reloader: Sendable {
         case .failure(let e): return .failure(e)
         case .success(let c): config = c
         }
+        afterRead?()
         let old = runtime.config
-        if config.inbound.map({ "\($0.name)@\($0.listen)" }) != old.inbound.map({ "\($0.name)@\($0.listen)" })
-            || config.outbound.map({ "\($0.name)@\($0.listen)" }) != old.outbound.map({ "\($0.name)@\($0.listen)" }) {
+        // Everything a listener is bound to and decided by, beyond what a reload applies: names, addresses, the
+        // service port (inbound) and the destination (outbound) are read once, at start.
+        func inbound(_ c: SidecarConfig) -> [String] { c.inbound.map { "\($0.name)@\($0.listen)#\($0.servicePort.map(String.init) ?? "-")" } }
+        func outbound(_ c: SidecarConfig) -> [String] {
+            c.outbound.map { "\($0.name)@\($0.listen)>\($0.destination?.description ?? "-"):\($0.destinationPort.map(String.init) ?? "-")/\($0.allowNonLoopback)" }
+        }
+        if inbound(config) != inbound(old) || outbound(config) != outbound(old) {
             return .failure(MeshError(.reloadListenersChanged,
-                                      "listener names or addresses changed; that needs a restart (nothing was changed)"))
+                                      "listener names, addresses, service ports or destinations changed; that needs a restart (nothing was changed)"))
         }
         do {
             let identity = try TLSIdentity.load(config.identity)
@@ -116,6 +131,12 @@ struct FileSignatures: Equatable, Sendable {
     var values: [[Int]] = []
 
     init() {}
+
+    /// Signatures that match no file, so the next look reloads.
+    init(unseen paths: [String]) {
+        self.paths = paths
+        values = paths.map { _ in [-2] }
+    }
 
     init(paths: [String]) {
         self.paths = paths

@@ -32,6 +32,8 @@ public final class SidecarStats: Sendable {
     public let open = Atomic<Int>(0)
     public let reloadsOK = Atomic<Int>(0)
     public let reloadsFailed = Atomic<Int>(0)
+    /// Stats-endpoint requests refused for their `Host` header (DNS rebinding).
+    public let adminRefusedBadHost = Atomic<Int>(0)
     public let decisions = DecisionLog()
     /// Failures and refusals by direction and stable reason. Reasons are a closed set, so the map is bounded.
     private let reasons = Mutex<[FailureKey: Int]>([:])

@@ -70,6 +70,8 @@ extension StatsSnapshot {
         }
         snap.add("mesh_reloads_total", .counter, help: "Reloads of configuration and identity material, by result.",
                  results(s.reloadsOK.load(ordering: .relaxed), s.reloadsFailed.load(ordering: .relaxed)))
+        snap.add("mesh_admin_refused_total", .counter, help: "Stats-endpoint requests refused, by reason.",
+                 [MetricSample(["reason": "bad-host"], .int(s.adminRefusedBadHost.load(ordering: .relaxed)))])
         snap.add("mesh_config_generation", .gauge, help: "Generation of the active configuration (1 at start, +1 per successful reload).",
                  [MetricSample(.int(state.generation))])
         snap.add("mesh_last_reload_success", .gauge, help: "1 when the last reload attempt succeeded (or none happened), 0 when it failed.",

@@ -32,7 +32,7 @@ struct AdminAccessTests {
 
     static func call(_ handler: HTTPHandler, _ method: String, _ path: String, from host: String) -> HTTPResponse? {
         let answer = Mutex<HTTPResponse?>(nil)
-        let req = HTTPRequest(head: HTTPRequestHead(method: method, target: path, headers: HTTPHeaders([("Host", "x")])),
+        let req = HTTPRequest(head: HTTPRequestHead(method: method, target: path, headers: HTTPHeaders([("Host", "127.0.0.1")])),
                               body: [], peer: try! SocketAddress(HostPort(host: host, port: 40000)))
         handler(req) { r in answer.withLock { $0 = r } }
         return answer.withLock { $0 }

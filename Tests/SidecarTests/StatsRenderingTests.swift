@@ -171,6 +171,9 @@ struct StatsRenderingTests {
             # TYPE mesh_reloads_total counter
             mesh_reloads_total{result="success"} 2
             mesh_reloads_total{result="failure"} 1
+            # HELP mesh_admin_refused_total Stats-endpoint requests refused, by reason.
+            # TYPE mesh_admin_refused_total counter
+            mesh_admin_refused_total{reason="bad-host"} 0
             # HELP mesh_config_generation Generation of the active configuration (1 at start, +1 per successful reload).
             # TYPE mesh_config_generation gauge
             mesh_config_generation 1

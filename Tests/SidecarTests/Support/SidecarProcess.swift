@@ -58,7 +58,7 @@ final class SidecarProcess {
     func admin(_ method: String = "GET", _ path: String) -> (status: Int, body: String) {
         guard let fd = try? TCP.connect(port: adminPort, timeoutSeconds: 5) else { return (0, "") }
         defer { close(fd) }
-        _ = TCP.sendAll(fd, Array("\(method) \(path) HTTP/1.1\r\nHost: admin\r\nConnection: close\r\nContent-Length: 0\r\n\r\n".utf8))
+        _ = TCP.sendAll(fd, Array("\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(adminPort)\r\nConnection: close\r\nContent-Length: 0\r\n\r\n".utf8))
         let text = String(decoding: TCP.readToEOF(fd).bytes, as: UTF8.self)
         guard let sp = text.split(separator: " ", maxSplits: 2, omittingEmptySubsequences: true).dropFirst().first, let status = Int(sp),
               let bodyStart = text.range(of: "\r\n\r\n") else { return (0, text) }
