@@ -16,6 +16,10 @@ extension SidecarConfig {
         public static let sessionCacheSize = 1...1_000_000
         public static let sessionLifetimeSeconds = 1...86_400
         public static let loops = 0...256
+        public static let logFileBytes = 4096...(1 << 40)
+        public static let logKeepFiles = 1...100
+        public static let logLinesPerSecond = 1...1_000_000
+        public static let logLinesBurst = 1...1_000_000
     }
 
     /// Parses and validates a sidecar configuration document. Relative paths (`identity.*`, `log.file`) are
@@ -216,10 +220,15 @@ extension SidecarConfig {
     }
 
     private static func parseLog(_ node: JSONNode, baseDirectory: String) throws(MeshError) -> LogSettings {
-        let r = try node.object(fields: ["file", "logAllowed"])
+        let r = try node.object(fields: ["file", "logAllowed", "maxFileBytes", "keepFiles", "refusalLinesPerSecond",
+                                         "refusalLinesBurst"])
         var log = LogSettings()
         if let node = r.optional("file") { log.file = resolve(path: try filePath(node), baseDirectory: baseDirectory) }
         if let node = r.optional("logAllowed") { log.logAllowed = try node.bool() }
+        if let node = r.optional("maxFileBytes") { log.maxFileBytes = try node.int(in: Ranges.logFileBytes) }
+        if let node = r.optional("keepFiles") { log.keepFiles = try node.int(in: Ranges.logKeepFiles) }
+        if let node = r.optional("refusalLinesPerSecond") { log.refusalLinesPerSecond = try node.int(in: Ranges.logLinesPerSecond) }
+        if let node = r.optional("refusalLinesBurst") { log.refusalLinesBurst = try node.int(in: Ranges.logLinesBurst) }
         return log
     }
 

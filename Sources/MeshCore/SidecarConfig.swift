@@ -137,6 +137,14 @@ public struct LogSettings: Sendable, Equatable {
     public var file: String?
     /// Also log every allowed connection (refusals and lifecycle events are always logged).
     public var logAllowed: Bool = false
+    /// Rotate `file` when the next line would take it past this many bytes (64 MiB)…
+    public var maxFileBytes: Int = 67_108_864
+    /// … keeping this many old files, `FILE.1` (newest) … `FILE.<keepFiles>`.
+    public var keepFiles: Int = 3
+    /// Refusal and failed-connection lines per second, per reason (a token bucket), after …
+    public var refusalLinesPerSecond: Int = 20
+    /// … a burst of this many; the rest are counted (`mesh_log_suppressed_total`), not written.
+    public var refusalLinesBurst: Int = 100
     public init() {}
 }
 

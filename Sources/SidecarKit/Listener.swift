@@ -56,7 +56,8 @@ final class Listener: EventHandler {
             } catch {
                 if error.errno == EMFILE || error.errno == ENFILE || error.errno == ENOBUFS || error.errno == ENOMEM {
                     runtime.stats.count(failure: .acceptEMFILE, direction)
-                    runtime.log.event("accept-backoff", ["listener": .string(name), "error": .string(error.description)])
+                    runtime.log.refusal("accept-backoff", reason: CloseReason.acceptEMFILE.rawValue,
+                                        fields: [("listener", .string(name)), ("error", .string(error.description))])
                     context.loop.setInterest(self.fd, .none)
                     context.loop.schedule(afterMs: Self.emfileBackoffMs) { [weak self] in
                         guard let self, !self.paused else { return }
@@ -70,8 +71,8 @@ final class Listener: EventHandler {
             guard case .done(let (cfd, peer)) = accepted else { return }
             guard runtime.admit() else {
                 runtime.stats.count(failure: .maxConnections, direction)
-                runtime.log.event("refused", ["listener": .string(name), "peer": .string(peer.description),
-                                              "reason": "max-connections"])
+                runtime.log.refusal("refused", reason: CloseReason.maxConnections.rawValue, fields: [
+                    ("listener", .string(name)), ("peer", .string(peer.description)), ("reason", .string(CloseReason.maxConnections.rawValue))])
                 Glibc.close(cfd)
                 continue
             }

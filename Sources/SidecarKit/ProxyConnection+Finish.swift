@@ -52,7 +52,7 @@ extension ProxyConnection {
                                                 allowed: allowed, rule: rule, reason: reason))
         guard !allowed || runtime.config.log.logAllowed else { return }
         let verdict = allowed ? "allow" : "deny"
-        runtime.log.event(allowed ? "allowed" : "refused", fields: [
+        let fields: [(String, LogValue)] = [
             ("direction", .string(direction.rawValue)),
             ("listener", .string(listener)),
             ("port", .int(Int(listenPort))),
@@ -62,11 +62,14 @@ extension ProxyConnection {
             ("reason", .string(reason)),
             ("rule", .string(rule)),
             ("detail", .optional(detail)),
-        ])
+        ]
+        // A peer can cause refusals as fast as it can connect: their lines are rate-limited per reason.
+        if allowed { runtime.log.event("allowed", fields: fields) } else { runtime.log.refusal("refused", reason: reason, fields: fields) }
     }
 
+    /// Abnormal ends are rate-limited per reason like refusals; normal ends (`logAllowed` only) are not.
     func logClose(reason: CloseReason, detail: String?, bytesIn: Int, bytesOut: Int) {
-        runtime.log.event("connection-closed", fields: [
+        let fields: [(String, LogValue)] = [
             ("direction", .string(direction.rawValue)),
             ("listener", .string(listener)),
             ("peer", .string(peer.description)),
@@ -76,6 +79,11 @@ extension ProxyConnection {
             ("bytesOut", .int(bytesOut)),
             ("durationMs", .int(Int(loop.now - startedAt))),
             ("detail", .optional(detail)),
-        ])
+        ]
+        if reason == .closed {
+            runtime.log.event("connection-closed", fields: fields)
+        } else {
+            runtime.log.refusal("connection-closed", reason: reason.rawValue, fields: fields)
+        }
     }
 }

@@ -111,6 +111,7 @@ public final class Sidecar: @unchecked Sendable {
         }
         for t in threads { t.join() }
         threads.removeAll()
+        runtime.log.flushSuppressed()
         runtime.log.event("stopped", [:])
     }
 }

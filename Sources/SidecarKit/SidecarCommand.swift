@@ -80,7 +80,11 @@ public enum SidecarCommand {
         }
         let log: EventLog
         do {
-            log = try EventLog(path: config.log.file)
+            let clock = SystemClock()
+            let l = config.log
+            log = try EventLog(path: l.file, rotation: LogRotation(maxBytes: l.maxFileBytes, keep: l.keepFiles),
+                               limiter: LogRateLimiter(perSecond: l.refusalLinesPerSecond, burst: l.refusalLinesBurst, clock: clock),
+                               clock: clock)
         } catch {
             err("mesh-sidecar: log file: \(error)")
             return 66
@@ -185,6 +189,7 @@ public enum SidecarCommand {
                 break
             } else {
                 sidecar.reloader.reloadIfFilesChanged()
+                log.flushSuppressed()  // a flood that is over: its last held-back count
             }
         }
         agent?.stop()

@@ -37,6 +37,8 @@ extension StatsSnapshot {
         snap.add("mesh_connection_failures_total", .counter, help: "Refused or failed connections, by direction and reason (TLS handshake failures included).",
                  s.failureCounts().sorted { ($0.key.direction.rawValue, $0.key.reason.rawValue) < ($1.key.direction.rawValue, $1.key.reason.rawValue) }
                      .map { MetricSample(["direction": $0.key.direction.rawValue, "reason": $0.key.reason.rawValue], .int($0.value)) })
+        snap.add("mesh_log_suppressed_total", .counter, help: "Log lines held back by the per-reason rate limit (counters above still count every event), by reason.",
+                 runtime.log.suppressedTotals().sorted { $0.key < $1.key }.map { MetricSample(["reason": $0.key], .int($0.value)) })
         snap.add("mesh_authz_decisions_total", .counter, help: "Authorization decisions, by direction, verdict and the rule that decided.",
                  decisionSamples(s.decisionCounts()))
         snap.add("mesh_authz_shadow_decisions_total", .counter,

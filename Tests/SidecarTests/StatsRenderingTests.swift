@@ -83,6 +83,8 @@ struct StatsRenderingTests {
             mesh_connection_failures_total{direction="inbound",reason="handshake-timeout"} 2
             mesh_connection_failures_total{direction="inbound",reason="identity-not-allowed"} 1
             mesh_connection_failures_total{direction="outbound",reason="upstream-unreachable"} 1
+            # HELP mesh_log_suppressed_total Log lines held back by the per-reason rate limit (counters above still count every event), by reason.
+            # TYPE mesh_log_suppressed_total counter
             # HELP mesh_authz_decisions_total Authorization decisions, by direction, verdict and the rule that decided.
             # TYPE mesh_authz_decisions_total counter
             mesh_authz_decisions_total{direction="inbound",verdict="allow",rule="api/allow/0"} 1
