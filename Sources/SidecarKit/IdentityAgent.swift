@@ -44,7 +44,7 @@ public final class IdentityAgent: Sendable {
     /// join token. Retries with backoff while the control plane cannot be reached; nil when stopped or when the
     /// control plane refused the token for good (used, expired, unknown), with the reason logged.
     public func ensureIdentity() -> TLSIdentity? {
-        if let id = try? TLSIdentity.load(files), id.leaf.notAfter > clock.wallSeconds() { return id }
+        if let id = existingIdentity() { return id }
         if stopped { return nil }
         var backoff = Backoff(random: SystemRandomNumberGenerator())
         do {
@@ -60,6 +60,23 @@ public final class IdentityAgent: Sendable {
             log("bootstrap-refused", [("error", .string("\(error)"))])
             return nil
         }
+    }
+
+    /// The identity on disk, after finishing (or dropping) a key/certificate switch a crash interrupted; nil
+    /// when there is none, it expired, or its key does not match its certificate (logged, never used).
+    func existingIdentity() -> TLSIdentity? {
+        do {
+            let r = try IdentityFileSwitch.recover(files)
+            if r != .none { log("identity-files-recovered", [("action", .string(r.rawValue))]) }
+        } catch {
+            log("identity-files-recovery-failed", [("error", .string("\(error)"))])
+        }
+        guard let id = try? TLSIdentity.load(files), id.leaf.notAfter > clock.wallSeconds() else { return nil }
+        guard id.leaf.publicKeySHA256 == id.key.publicKeySHA256 else {
+            log("identity-key-mismatch", [("key", .string(files.key)), ("certificate", .string(files.certificate))])
+            return nil
+        }
+        return id
     }
 
     /// A token the control plane will never accept (used, expired, unknown), a bundle without our anchor, or a
@@ -120,9 +137,11 @@ public final class IdentityAgent: Sendable {
         if let pin = mustHoldRoot, !identity.trustBundle.contains(where: { $0.sha256Fingerprint == pin }) {
             throw MeshError(.bootstrapAnchorMismatch, "the control plane's answer drops the pinned root SHA-256 \(pin)")
         }
-        try write(files.key, key.pem(), mode: 0o600)
-        try write(files.certificate, Array(chainPEM.utf8), mode: 0o644)
-        try write(files.trustBundle, Array(bundlePEM.utf8), mode: 0o644)
+        do {
+            try IdentityFileSwitch.write(files, keyPEM: key.pem(), chainPEM: Array(chainPEM.utf8), bundlePEM: Array(bundlePEM.utf8))
+        } catch {
+            throw MeshError(.fileUnwritable, (error as? MeshError)?.reason ?? "\(error)")
+        }
         log("identity-obtained", [("trigger", .string(trigger)), ("identity", .string(identity.spiffeID.description)),
                                   ("serial", .string(identity.leaf.serialHex)),
                                   ("notAfter", .string(UTCTime.iso8601(identity.leaf.notAfter, milliseconds: true)))])
@@ -182,17 +201,6 @@ public final class IdentityAgent: Sendable {
         switch FileIO.readAll(path, limit: 1 << 20) {
         case .success(let b): return b
         case .failure(let e): throw e
-        }
-    }
-
-    /// Durable replace (temp + fsync + rename + fsync folder): the file watcher never reads half a file, and
-    /// a crash never leaves a key that does not match its certificate. A failure keeps its `file.` code, which
-    /// ends bootstrap (no point retrying a folder we cannot write).
-    private func write(_ path: String, _ bytes: [UInt8], mode: mode_t) throws {
-        do {
-            try DurableFile.write(path, bytes, mode: mode)
-        } catch {
-            throw MeshError(.fileUnwritable, error.reason)
         }
     }
 }
