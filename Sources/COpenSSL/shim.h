@@ -11,4 +11,5 @@
 #include <openssl/bio.h>
 #include <openssl/bn.h>
 #include <openssl/asn1.h>
+#include <openssl/pkcs12.h>
 #endif

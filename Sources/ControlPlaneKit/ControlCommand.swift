@@ -52,7 +52,10 @@ public enum ControlCommand {
             err("mesh-control: set MESH_CA_PASSPHRASE or --ca-passphrase-file (the CA key is encrypted at rest)")
             return 64
         }
-        guard passphrase.count >= 8 else { err("mesh-control: the CA passphrase must be at least 8 bytes"); return 64 }
+        // New CA material needs 12 bytes; an existing store keeps starting with its (at least 8-byte) passphrase.
+        let minimum = verb == "init" ? 12 : 8
+        guard passphrase.count >= minimum else { err("mesh-control: the CA passphrase must be at least \(minimum) bytes"); return 64 }
+        if passphrase.count < 12 { err("mesh-control: warning: the CA passphrase is shorter than 12 bytes; choose a longer one") }
         switch verb {
         case "init": return initialize(dataDir: dataDir, opts: opts, passphrase: passphrase)
         case "serve": return serve(dataDir: dataDir, opts: opts, passphrase: passphrase)

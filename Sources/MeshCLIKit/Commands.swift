@@ -38,9 +38,25 @@ enum CACommands {
 
 enum AuditCommand {
     static func run(_ c: ControlClient, _ o: Options) throws -> Int32 {
-        let r = try c.call("GET", "/v1/audit")
-        if o.json { MeshctlCommand.out(r.text); return 0 }
-        let rows = (r["records"]?.arrayValue ?? []).map { x -> [String] in
+        // Follows the pages (`next`) to the end. The control plane checks the whole chain first (the full
+        // verification, `--verify`, the default) unless `--no-verify` asks only for the records.
+        var records: [JSONValue] = []
+        var path = "/v1/audit?limit=\(AuditPaging.pageSize)" + (o.value("no-verify") == nil ? "&verify=true" : "")
+        let first = try c.call("GET", path)
+        var r = first
+        while true {
+            records += r["records"]?.arrayValue ?? []
+            guard let next = r["next"]?.intValue, records.count < AuditPaging.maxRecords else { break }
+            path = "/v1/audit?limit=\(AuditPaging.pageSize)&after=\(next)"
+            r = try c.call("GET", path)
+        }
+        let verified = first["verified"]?.boolValue == true
+        if o.json {
+            MeshctlCommand.out(JSONValue.object([("verified", .bool(verified)), ("count", first["count"] ?? .int(records.count)),
+                                                 ("records", .array(records))]).text)
+            return 0
+        }
+        let rows = records.map { x -> [String] in
             let skip: Set<String> = ["seq", "time", "actor", "action", "prev", "hash"]
             let detail: [String]
             if case .object(let m) = x {
@@ -52,9 +68,16 @@ enum AuditCommand {
                     x["action"]?.stringValue ?? "", detail.joined(separator: " ")]
         }
         MeshctlCommand.out(Table.render(["SEQ", "TIME", "ACTOR", "ACTION", "DETAIL"], rows))
-        MeshctlCommand.out("chain verified: \(r["verified"]?.boolValue == true), \(r["count"]?.intValue ?? 0) records")
+        MeshctlCommand.out(verified ? "chain verified: true, \(first["count"]?.intValue ?? 0) records"
+                                    : "\(records.count) records (chain not checked: --no-verify)")
         return 0
     }
+}
+
+/// How `meshctl audit` pages: 1,000 records a request, at most 1,000,000 shown.
+enum AuditPaging {
+    static let pageSize = 1_000
+    static let maxRecords = 1_000_000
 }
 
 enum Duration {

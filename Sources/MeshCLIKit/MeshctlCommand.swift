@@ -15,7 +15,8 @@ public enum MeshctlCommand {
       token create --service NS/NAME [--ttl 1h]   a single-use join token for that workload identity
       ca status                                   roots, their phase and expiry, which one issues
       ca rotate                                   start a CA rotation (new root distributed, then issuing)
-      audit                                       the control plane's audit log (chain verified)
+      audit [--verify|--no-verify]                the control plane's audit log, every page; the whole chain is
+                                                  checked first (--verify, the default) unless --no-verify
       validate -f DIR                             check a mesh configuration offline (exit 64 when invalid)
       apply -f DIR [--dry-run]                    show the diff against the applied mesh and apply it (If-Match)
       get services|segments|rules                 what the applied mesh holds

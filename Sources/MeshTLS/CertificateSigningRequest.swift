@@ -123,5 +123,5 @@ extension CertificateAuthority {
 extension PrivateKey {
     /// SHA-256 (hex) of the DER SubjectPublicKeyInfo of this key's public half (same as a CSR's or
     /// certificate's `publicKeySHA256` for the same key).
-    var publicKeySHA256: String { PublicKeyInfo.spkiSHA256(pkey) }
+    public var publicKeySHA256: String { PublicKeyInfo.spkiSHA256(pkey) }
 }

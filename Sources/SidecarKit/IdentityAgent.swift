@@ -44,7 +44,7 @@ public final class IdentityAgent: Sendable {
     /// join token. Retries with backoff while the control plane cannot be reached; nil when stopped or when the
     /// control plane refused the token for good (used, expired, unknown), with the reason logged.
     public func ensureIdentity() -> TLSIdentity? {
-        if let id = try? TLSIdentity.load(files), id.leaf.notAfter > clock.wallSeconds() { return id }
+        if let id = existingIdentity() { return id }
         if stopped { return nil }
         var backoff = Backoff(random: SystemRandomNumberGenerator())
         do {
@@ -62,6 +62,23 @@ public final class IdentityAgent: Sendable {
         }
     }
 
+    /// The identity on disk, after finishing (or dropping) a key/certificate switch a crash interrupted; nil
+    /// when there is none, it expired, or its key does not match its certificate (logged, never used).
+    func existingIdentity() -> TLSIdentity? {
+        do {
+            let r = try IdentityFileSwitch.recover(files)
+            if r != .none { log("identity-files-recovered", [("action", .string(r.rawValue))]) }
+        } catch {
+            log("identity-files-recovery-failed", [("error", .string("\(error)"))])
+        }
+        guard let id = try? TLSIdentity.load(files), id.leaf.notAfter > clock.wallSeconds() else { return nil }
+        guard id.leaf.publicKeySHA256 == id.key.publicKeySHA256 else {
+            log("identity-key-mismatch", [("key", .string(files.key)), ("certificate", .string(files.certificate))])
+            return nil
+        }
+        return id
+    }
+
     /// A token the control plane will never accept (used, expired, unknown), a bundle without our anchor, or a
     /// file we cannot read: retrying cannot help.
     static func refusedForGood(_ e: MeshError) -> Bool {
@@ -69,16 +86,27 @@ public final class IdentityAgent: Sendable {
             || [.fileUnreadable, .fileTooLarge, .fileUnwritable].contains(e.errorCode)
     }
 
+    /// With a fingerprint pin, only the pinned root is trusted for the call that carries the join token: the
+    /// control plane must prove a chain to it (and its SPIFFE ID) before the token is sent, and the bundle it
+    /// answers must hold the pinned root. Other roots arrive only in that authenticated answer.
     func bootstrap() throws {
         let token = String(decoding: try read(settings.tokenFile), as: UTF8.self).trimming(" \n\r\t")
-        let bundle = try bootstrapBundle()
-        let ctx = try TLSContext.client(trusting: bundle, trustDomain: files.trustDomain)
-        try obtain(via: ctx, token: token, trigger: "bootstrap")
+        let anchors = try bootstrapAnchors()
+        let ctx = try TLSContext.client(trusting: anchors, trustDomain: files.trustDomain)
+        guard let pin = settings.trustAnchorSHA256 else {
+            return try obtain(via: ctx, token: token, trigger: "bootstrap")
+        }
+        do {
+            try obtain(via: ctx, token: token, trigger: "bootstrap", mustHoldRoot: pin)
+        } catch let e as MeshError where e.errorCode == .httpTls {
+            throw MeshError(.bootstrapUnproven, "the control plane at \(settings.controlPlane) did not prove a chain to the pinned "
+                            + "root SHA-256 \(pin) (join token not sent): \(e.reason)")
+        }
     }
 
-    /// The bundle to trust the control plane with: the configured file, or the control plane's own bundle
-    /// accepted only if it contains a root with the configured SHA-256 fingerprint.
-    func bootstrapBundle() throws -> [Certificate] {
+    /// The roots to trust the control plane with at bootstrap: the configured file, or — with a fingerprint —
+    /// the one root of the control plane's (unauthenticated) bundle whose SHA-256 is the pin, and nothing else.
+    func bootstrapAnchors() throws -> [Certificate] {
         if let file = settings.trustAnchor {
             return try Certificate.parseChain(pem: try read(file), maxCount: 64, maxBytes: 1 << 20)
         }
@@ -88,14 +116,15 @@ public final class IdentityAgent: Sendable {
                                           timeoutMs: 10_000, skipServerVerification: true)
         let answer = try insecure.bundle()
         let offered = try Certificate.parseChain(pem: Array(answer.bundlePEM.utf8), maxCount: 64, maxBytes: 1 << 20)
-        guard offered.contains(where: { $0.sha256Fingerprint == want }) else {
+        guard let pinned = offered.first(where: { $0.sha256Fingerprint == want }) else {
             throw MeshError(.bootstrapAnchorMismatch, "the control plane's bundle has no root with SHA-256 \(want)")
         }
-        return offered
+        return [pinned]
     }
 
     /// New key + CSR → POST /v1/identity → write key (0600), certificate chain and bundle.
-    func obtain(via ctx: TLSContext, token: String?, trigger: String) throws {
+    /// `mustHoldRoot`: the SHA-256 of a root the answered bundle must contain (the bootstrap pin).
+    func obtain(via ctx: TLSContext, token: String?, trigger: String, mustHoldRoot: String? = nil) throws {
         let key = try PrivateKey.generateP256()
         let csr = try CertificateSigningRequest.create(key: key)
         let answer = try ControlPlaneClient(settings: settings, tls: ctx)
@@ -105,9 +134,14 @@ public final class IdentityAgent: Sendable {
         let identity = try TLSIdentity(certificatePEM: Array(chainPEM.utf8), keyPEM: key.pem(), bundlePEM: Array(bundlePEM.utf8),
                                        trustDomain: files.trustDomain)
         _ = try TLSContext(role: .server, identity: identity, resumption: .off)  // key matches certificate
-        try write(files.key, key.pem(), mode: 0o600)
-        try write(files.certificate, Array(chainPEM.utf8), mode: 0o644)
-        try write(files.trustBundle, Array(bundlePEM.utf8), mode: 0o644)
+        if let pin = mustHoldRoot, !identity.trustBundle.contains(where: { $0.sha256Fingerprint == pin }) {
+            throw MeshError(.bootstrapAnchorMismatch, "the control plane's answer drops the pinned root SHA-256 \(pin)")
+        }
+        do {
+            try IdentityFileSwitch.write(files, keyPEM: key.pem(), chainPEM: Array(chainPEM.utf8), bundlePEM: Array(bundlePEM.utf8))
+        } catch {
+            throw MeshError(.fileUnwritable, (error as? MeshError)?.reason ?? "\(error)")
+        }
         log("identity-obtained", [("trigger", .string(trigger)), ("identity", .string(identity.spiffeID.description)),
                                   ("serial", .string(identity.leaf.serialHex)),
                                   ("notAfter", .string(UTCTime.iso8601(identity.leaf.notAfter, milliseconds: true)))])
@@ -167,17 +201,6 @@ public final class IdentityAgent: Sendable {
         switch FileIO.readAll(path, limit: 1 << 20) {
         case .success(let b): return b
         case .failure(let e): throw e
-        }
-    }
-
-    /// Durable replace (temp + fsync + rename + fsync folder): the file watcher never reads half a file, and
-    /// a crash never leaves a key that does not match its certificate. A failure keeps its `file.` code, which
-    /// ends bootstrap (no point retrying a folder we cannot write).
-    private func write(_ path: String, _ bytes: [UInt8], mode: mode_t) throws {
-        do {
-            try DurableFile.write(path, bytes, mode: mode)
-        } catch {
-            throw MeshError(.fileUnwritable, error.reason)
         }
     }
 }

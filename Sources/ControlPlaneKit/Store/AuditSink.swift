@@ -13,4 +13,16 @@ public protocol AuditSink: Sendable {
     func verify() throws -> Int
     /// How many records were appended (since the sink was opened, including those found then).
     var count: Int { get }
+    /// Up to `limit` records with `seq > after`, oldest first, and the `after` of the next page (nil at the end).
+    func page(after: Int, limit: Int) throws -> (records: [JSONValue], next: Int?)
+}
+
+extension AuditSink {
+    /// For sinks that hold few records: a page cut from `records()`.
+    public func page(after: Int, limit: Int) throws -> (records: [JSONValue], next: Int?) {
+        let rest = try records().filter { ($0["seq"]?.intValue ?? 0) > after }
+        guard rest.count > limit else { return (rest, nil) }
+        let page = Array(rest.prefix(limit))
+        return (page, page.last?["seq"]?.intValue)
+    }
 }
