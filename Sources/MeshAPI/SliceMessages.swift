@@ -14,6 +14,13 @@ public struct SliceAnswer: WireMessage {
     /// The path of a poll from `version` (the version in force, which is also the sidecar's status report).
     public static func path(after version: Int) -> String { "/v1/slice?version=\(version)" }
 
+    /// The path of a poll from (`epoch`, `version`): the control plane answers at once when either differs
+    /// from its own, so a re-created store or a forged high version is never waited on.
+    public static func path(after version: Int, epoch: String?) -> String {
+        guard let epoch, !epoch.isEmpty else { return path(after: version) }
+        return "\(path(after: version))&epoch=\(epoch)"
+    }
+
     /// Reads only what the transport needs (an object with an integer `version` ≥ 0); the rest is the policy
     /// model's to check.
     public init(json: JSONValue) throws(MeshError) {
@@ -30,9 +37,9 @@ public struct SliceAnswer: WireMessage {
     public var json: JSONValue { slice }
 }
 
-/// What a poll gives: a newer slice, or nothing new (304).
+/// What a poll gives: a signed slice (newer, or other than the one in force), or nothing new (304).
 public enum SlicePoll: Sendable, Equatable {
-    case slice(SliceAnswer)
+    case slice(SignedSlice)
     case unchanged
 }
 
