@@ -32,6 +32,8 @@ public final class ControlPlane: Sendable {
     public let audit: any AuditSink
     /// Hands slices to sidecars; told after every policy change.
     public let distribution: PolicyDistribution
+    /// Signs the slices handed out; the serving certificate's key is put in it (`ControlServer`).
+    public let sliceSigner = SliceSigner()
     let rateLimit: IssueRateLimit
     let adminTokenHash: String
     /// Changes of the mesh or the CA state run one at a time (reading the base, writing, swapping), so the
@@ -64,7 +66,8 @@ public final class ControlPlane: Sendable {
         let snapshot = try PolicySnapshot.load(try policy.load())
         policyState = Mutex((snapshot, nil))
         caState = Mutex((try ca.load(), nil))
-        distribution = PolicyDistribution(snapshot, revoked: records.denyList, inSyncWindow: settings.inSyncWindow, now: now)
+        distribution = PolicyDistribution(snapshot, revoked: records.denyList, epoch: policy.epoch,
+                                          inSyncWindow: settings.inSyncWindow, now: now)
         let distribution = distribution
         _ = policyChanges.subscribe { distribution.policyChanged($0) }
         // Changes committed by another writer (a future replicated store) reach us through the repositories.
@@ -94,6 +97,7 @@ public final class ControlPlane: Sendable {
     public static func initialize(dataDir: String, trustDomain: TrustDomain, passphrase: [UInt8], now: Double,
                                   imported: (cert: Certificate, key: PrivateKey, chain: [Certificate], anchors: [Certificate])?) throws -> String {
         try FileCAStateRepository.initialize(dataDir: dataDir, trustDomain: trustDomain, passphrase: passphrase, now: now, imported: imported)
+        _ = try FilePolicyRepository(dataDir: dataDir)  // the policy store and its epoch are born with the control plane
         guard let secret = Random.hex(32).map({ "mat_" + $0 }) else { throw MeshError(.initRandom, "no randomness available") }
         try DurableFile.write("\(dataDir)/admin.token", Array((secret + "\n").utf8), mode: 0o600)
         try DurableFile.write("\(dataDir)/admin.token.sha256", Array((SHA256.hex(Array(secret.utf8)) + "\n").utf8), mode: 0o600)

@@ -130,6 +130,7 @@ public final class ControlServer: @unchecked Sendable {
         let lifetime = min(cp.settings.certTTL, Self.maxServingLifetime)
         let chain = try ca.sign(.svid(cp.identity, now: now, lifetime: lifetime), for: key)
         let identity = try TLSIdentity(chain: chain, key: key, trustBundle: ca.bundle, trustDomain: ca.trustDomain)
+        cp.sliceSigner.use(key: key, chain: chain)  // slices are signed by the identity the sidecars connect to
         servingIssuedAt = now
         servingNotAfter = chain[0].notAfter
         bundleKey = ca.bundle.map(\.sha256Fingerprint).joined(separator: ",")

@@ -14,7 +14,7 @@ import MeshNet
 /// | `GET`/`PUT /v1/mesh/services`, `…/segments`, `…/rules` | operator | read or replace one section (If-Match), the rest kept |
 /// | `POST /v1/mesh/validate` | operator | validate a mesh and show the diff; nothing changes (`apply --dry-run`) |
 /// | `GET /v1/check?from=ns/name&to=ns/name&port=N` | operator | verdict, deciding rule, and why each other rule did not match |
-/// | `GET /v1/slice?version=N&revoked=R` | sidecar (mTLS, valid, not revoked) | its own slice with the deny list, at once if newer than N or the deny list newer than R, else long poll (30 s, then 304); N is also its status report (the version it applied) |
+/// | `GET /v1/slice?version=N&epoch=E&revoked=R` | sidecar (mTLS, valid, not revoked) | its own slice with the deny list, signed, at once unless (E, N) is what is in force and R the deny list in force, else long poll (30 s, then 304); (E, N) is also its status report |
 /// | `GET /v1/sidecars` | operator | each sidecar's applied version, last seen, in sync or stale |
 enum PolicyAPI {
     static func routes(_ r: APIRoutes, loop: EventLoop) -> [APIRoutes.Route] {
@@ -59,11 +59,14 @@ enum PolicyAPI {
                 return
             }
             let version = Int(req.head.query["version"] ?? "-1") ?? -1
+            let epoch = req.head.query["epoch"]
             // The version a sidecar polls from is the one it has applied: every poll is also its status report.
-            if version >= 0 { cp.distribution.report(identity: id.description, version: version) }
+            if version >= 0 { cp.distribution.report(identity: id.description, version: version, epoch: epoch) }
             let revoked = req.head.query["revoked"].flatMap { Int($0) }
             let caller = PolicyDistribution.Caller(identity: id, serial: req.peerSerial ?? "", notBefore: req.peerNotBefore ?? 0)
-            cp.distribution.longPoll(service: service, after: version, revoked: revoked, caller: caller, loop: loop) { respond(answer($0)) }
+            cp.distribution.longPoll(service: service, after: version, epoch: epoch, revoked: revoked, caller: caller, loop: loop) {
+                respond(answer($0, cp))
+            }
         }
     }
 
@@ -116,9 +119,14 @@ enum PolicyAPI {
         .json(.object([("version", .int(s.version)), (name, s.policy?.json()[name] ?? .array([]))]), etag: s.version)
     }
 
-    static func answer(_ a: PolicyDistribution.Answer) -> HTTPResponse {
+    /// A slice goes out signed (`SliceSigner`), with the store's epoch, as one document.
+    static func answer(_ a: PolicyDistribution.Answer, _ cp: ControlPlane) -> HTTPResponse {
         switch a {
-        case .slice(let slice): .json(slice.json())
+        case .slice(let slice):
+            ControlAPI.guarded {
+                let document = SliceDocument(epoch: cp.distribution.epoch, slice: try SliceAnswer(json: slice.json()))
+                return .json(try cp.sliceSigner.sign(document).answerText)
+            }
         case .unchanged: HTTPResponse(status: 304)
         case .refused(let e): .error(e)
         }

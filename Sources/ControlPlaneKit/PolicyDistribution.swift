@@ -3,9 +3,10 @@ import MeshCore
 import MeshPolicy
 import MeshNet
 
-/// Hands each sidecar its own slice of the mesh, and parks long polls until the mesh changes: a poll for a
-/// version older than the one in force is answered at once, otherwise it waits (`waitSeconds`) and is answered
-/// as soon as a change arrives. The version a sidecar polls from is its status report, so operators can see who
+/// Hands each sidecar its own slice of the mesh, and parks long polls until the mesh changes: a poll from an
+/// (epoch, version) other than the one in force is answered at once (older, newer or from another store: the
+/// control plane is the authority, so a forged high version or a re-created store is never waited on),
+/// otherwise it waits (`waitSeconds`) and is answered as soon as a change arrives. The version a sidecar polls from is its status report, so operators can see who
 /// is in sync. Knows nothing of HTTP: it answers with `Answer`s.
 public final class PolicyDistribution: Sendable {
     /// What a poll gets.
@@ -19,6 +20,8 @@ public final class PolicyDistribution: Sendable {
     public struct SidecarStatus: Sendable {
         public let identity: String
         public var appliedVersion: Int
+        /// The policy store epoch the sidecar's version belongs to (nil: it did not say).
+        public var epoch: String?
         public var lastSeen: Double
         /// Applied the version in force and heard from within the in-sync window.
         public var inSync: Bool
@@ -40,15 +43,19 @@ public final class PolicyDistribution: Sendable {
 
     /// How long a poll waits for a change before it is answered `unchanged`.
     public static let waitSeconds = 30
+    /// The policy store's epoch (`PolicyRepository.epoch`), signed into every slice handed out.
+    public let epoch: String
     let inSyncWindow: Double
     let now: @Sendable () -> Double
     /// The snapshot handed out and the parked polls, under one lock: a poll parks only if no newer version is
     /// already in, and a change swaps and takes every parked poll at once, so no wake-up is lost.
     private let state: Mutex<(snapshot: PolicySnapshot, revoked: RevocationList, next: Int, waiters: [Waiter])>
-    private let statuses = Mutex<[String: (version: Int, lastSeen: Double)]>([:])
+    private let statuses = Mutex<[String: (version: Int, epoch: String?, lastSeen: Double)]>([:])
 
-    init(_ snapshot: PolicySnapshot, revoked: RevocationList, inSyncWindow: Double, now: @escaping @Sendable () -> Double) {
+    init(_ snapshot: PolicySnapshot, revoked: RevocationList, epoch: String, inSyncWindow: Double,
+         now: @escaping @Sendable () -> Double) {
         state = Mutex((snapshot, revoked, 0, []))
+        self.epoch = epoch
         self.inSyncWindow = inSyncWindow
         self.now = now
     }
@@ -71,13 +78,14 @@ public final class PolicyDistribution: Sendable {
         return .slice(carried)
     }
 
-    /// Answers now if newer than `version` or the deny list is newer than `revoked` (when the caller says which
-    /// it holds), or when nothing is applied and the caller has nothing; else parks the poll until a change or
-    /// `waitSeconds` on `loop` (call on `loop`'s thread). `answer` is called once.
-    func longPoll(service: ServiceKey, after version: Int, revoked: Int? = nil, caller: Caller? = nil, loop: EventLoop,
-                  answer: @escaping @Sendable (Answer) -> Void) {
+    /// Answers now unless the caller already has what is in force: the same `version` of the same `epoch` (a
+    /// poll without an epoch never has) and, when it says which it holds, the deny list in force (`revoked`);
+    /// else parks the poll until a change or `waitSeconds` on `loop` (call on `loop`'s thread). `answer` is
+    /// called once.
+    func longPoll(service: ServiceKey, after version: Int, epoch: String?, revoked: Int? = nil, caller: Caller? = nil,
+                  loop: EventLoop, answer: @escaping @Sendable (Answer) -> Void) {
         let parked = state.withLock { s -> Int? in
-            if s.snapshot.version > version || s.snapshot.compiled == nil && version < 0 { return nil }
+            if epoch != self.epoch || s.snapshot.version != version || s.snapshot.compiled == nil { return nil }
             if let revoked, s.revoked.revision > revoked { return nil }
             s.next += 1
             s.waiters.append(Waiter(id: s.next, service: service, caller: caller, answer: answer))
@@ -122,10 +130,10 @@ public final class PolicyDistribution: Sendable {
         }
     }
 
-    /// `identity` has applied `version` (it polls from it).
-    func report(identity: String, version: Int) {
+    /// `identity` has applied `version` of `epoch` (it polls from it).
+    func report(identity: String, version: Int, epoch: String? = nil) {
         let now = now()
-        statuses.withLock { $0[identity] = (version, now) }
+        statuses.withLock { $0[identity] = (version, epoch, now) }
     }
 
     /// Each sidecar heard from, by identity.
@@ -133,8 +141,8 @@ public final class PolicyDistribution: Sendable {
         let current = state.withLock { $0.snapshot.version }
         let now = now()
         return statuses.withLock { $0 }.map { id, s in
-            SidecarStatus(identity: id, appliedVersion: s.version, lastSeen: s.lastSeen,
-                          inSync: s.version == current && now - s.lastSeen < inSyncWindow)
+            SidecarStatus(identity: id, appliedVersion: s.version, epoch: s.epoch, lastSeen: s.lastSeen,
+                          inSync: s.version == current && (s.epoch ?? epoch) == epoch && now - s.lastSeen < inSyncWindow)
         }.sorted { $0.identity < $1.identity }
     }
 }

@@ -11,10 +11,15 @@ public struct SliceAnswer: WireMessage {
     /// Slices may be large: up to 64 MiB (SECURITY.md: slices are bounded by the mesh they come from).
     public static let limits = StrictJSON.Limits(maxBytes: 64 << 20)
 
-    /// The path of a poll from `version` (the version in force, which is also the sidecar's status report) and,
-    /// when given, the revision of the deny list in force (a newer one is answered at once).
-    public static func path(after version: Int, revoked: Int? = nil) -> String {
-        "/v1/slice?version=\(version)" + (revoked.map { "&revoked=\($0)" } ?? "")
+    /// The path of a poll from `version` of `epoch` (what is in force, which is also the sidecar's status
+    /// report) and, when given, the revision of the deny list in force. The control plane answers at once when
+    /// the epoch or the version differs from its own (a re-created store or a forged high version is never
+    /// waited on) or when its deny list is newer.
+    public static func path(after version: Int, epoch: String? = nil, revoked: Int? = nil) -> String {
+        var p = "/v1/slice?version=\(version)"
+        if let revoked { p += "&revoked=\(revoked)" }
+        if let epoch, !epoch.isEmpty { p += "&epoch=\(epoch)" }
+        return p
     }
 
     /// Reads only what the transport needs (an object with an integer `version` ≥ 0); the rest is the policy
@@ -33,9 +38,9 @@ public struct SliceAnswer: WireMessage {
     public var json: JSONValue { slice }
 }
 
-/// What a poll gives: a newer slice, or nothing new (304).
+/// What a poll gives: a signed slice (newer, or other than the one in force), or nothing new (304).
 public enum SlicePoll: Sendable, Equatable {
-    case slice(SliceAnswer)
+    case slice(SignedSlice)
     case unchanged
 }
 

@@ -9,13 +9,15 @@ extension ControlPlaneClient {
     /// `POST /v1/identity`: a join token (bootstrap) or our mTLS certificate (renewal) and a CSR.
     public func issue(_ request: IdentityRequest) throws -> IdentityAnswer { try call("POST", "/v1/identity", request) }
 
-    /// `GET /v1/slice?version=N`: our slice if newer than N, else `.unchanged` after the long poll (304).
-    public func pollSlice(after version: Int, revoked: Int? = nil) throws -> SlicePoll {
-        let path = SliceAnswer.path(after: version, revoked: revoked)
+    /// `GET /v1/slice?version=N&epoch=E&revoked=R`: our signed slice (with the deny list) at once when (E, N) is
+    /// not what the control plane has in force or its deny list is newer than R, else `.unchanged` after the long
+    /// poll (304). The caller checks the signature.
+    public func pollSlice(after version: Int, epoch: String? = nil, revoked: Int? = nil) throws -> SlicePoll {
+        let path = SliceAnswer.path(after: version, epoch: epoch, revoked: revoked)
         let r = try send("GET", path)
         if r.status == 304 { return .unchanged }
         guard r.status == 200 else { throw Self.refusal(r) }
-        return .slice(try Self.decode(SliceAnswer.self, r, path: path, limits: SliceAnswer.limits))
+        return .slice(try Self.decode(SignedSlice.self, r, path: path, limits: SignedSlice.limits))
     }
 
     /// `POST /v1/tokens` (operator).

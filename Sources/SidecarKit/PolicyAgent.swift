@@ -11,10 +11,11 @@ import MeshObservability
 import MeshTLS
 
 /// Keeps this sidecar's slice of the mesh policy current: long-polls the control plane
-/// (`GET /v1/slice?version=N`, mTLS with our workload certificate), applies a new slice atomically (one swap
+/// (`GET /v1/slice?version=N&epoch=E`, mTLS with our workload certificate), checks the control plane's signature
+/// on every slice (`SliceVerifier`; a refused one is counted by reason and changes nothing), applies a new slice atomically (one swap
 /// of the sidecar state; live connections the new slice no longer allows are closed), persists it as
 /// last-known-good (so a restart without the control plane still enforces it), and reports the version it
-/// applied (the `version` of each poll). When the control plane is away it keeps the slice in force and retries with
+/// applied (the `version` of each poll). The kept file is the signed answer itself, checked again at start. When the control plane is away it keeps the slice in force and retries with
 /// exponential backoff and full jitter (`RetryPolicy`: 1 s … 30 s; 1 s … 15 s while waiting for the first slice),
 /// so a fleet of sidecars does not poll in lock-step after an outage; nothing ever opens up.
 public final class PolicyAgent: Sendable {
@@ -29,34 +30,68 @@ public final class PolicyAgent: Sendable {
     public let pollFailures = Atomic<Int>(0)
     /// True from loading the last-known-good slice at start until the control plane answers a poll.
     public let lastKnownGoodInForce = Atomic<Bool>(false)
+    /// Signed slices refused (poll answers and the last-known-good file), by reason.
+    private let refusals = Mutex<[SliceRejection: Int]>([:])
+    /// The policy store epoch of the slice in force (nil: none yet); sent with each poll.
+    private let epochInForce = Mutex<String?>(nil)
+    /// Wall-clock seconds: the signer's certificate must be valid at this time.
+    let now: @Sendable () -> Double
 
-    public init(settings: PolicySettings, bootstrap: BootstrapSettings, log: @escaping @Sendable (String, [(String, LogValue)]) -> Void) {
+    public init(settings: PolicySettings, bootstrap: BootstrapSettings,
+                log: @escaping @Sendable (String, [(String, LogValue)]) -> Void,
+                now: @escaping @Sendable () -> Double = { SystemClock().wallSeconds() }) {
         self.settings = settings
         self.bootstrap = bootstrap
         self.log = log
+        self.now = now
+    }
+
+    /// Refusals so far, by reason (every reason, zeros included).
+    public func refusalCounts() -> [(reason: SliceRejection, count: Int)] {
+        let counts = refusals.withLock { $0 }
+        return SliceRejection.allCases.map { ($0, counts[$0] ?? 0) }
+    }
+
+    private func refused(_ r: SliceRefusal, event: String) {
+        refusals.withLock { $0[r.reason, default: 0] += 1 }
+        log(event, [("reason", .string(r.reason.rawValue)), ("error", .string(r.detail))])
     }
 
     public func stop() { stopping.store(true, ordering: .relaxed) }
     var stopped: Bool { stopping.load(ordering: .relaxed) }
 
-    /// The slice kept from a previous run, if it is ours and readable (counted as in force from now on).
-    public func lastKnownGood(for identity: SPIFFEID) -> ServiceSlice? {
-        guard case .success(let bytes) = FileIO.readAll(settings.lastKnownGood, limit: 64 << 20),
-              let slice = try? ServiceSlice(bytes: bytes), slice.identity == identity else { return nil }
-        lastKnownGoodInForce.store(true, ordering: .relaxed)
-        return slice
+    /// The slice kept from a previous run, if the control plane signed it for us (counted as in force from now
+    /// on). A file that does not check out is refused (logged with its reason, counted): the sidecar then waits
+    /// for the control plane as if there were no file.
+    public func lastKnownGood(for identity: TLSIdentity) -> ServiceSlice? {
+        guard DurableFile.exists(settings.lastKnownGood) else { return nil }
+        let verified: Result<VerifiedSlice, SliceRefusal>
+        switch FileIO.readAll(settings.lastKnownGood, limit: 64 << 20) {
+        case .failure(let e): verified = .failure(SliceRefusal(reason: .unsigned, detail: "unreadable: \(e.reason)"))
+        case .success(let bytes):
+            verified = SliceVerifier.verifyFile(bytes, trust: identity, controlPlane: bootstrap.controlPlaneIdentity)
+        }
+        switch verified {
+        case .failure(let r):
+            refused(r, event: "policy-last-known-good-refused")
+            return nil
+        case .success(let v):
+            epochInForce.withLock { $0 = v.epoch }
+            lastKnownGoodInForce.store(true, ordering: .relaxed)
+            return v.slice
+        }
     }
 
     /// Blocks until the control plane hands us a slice (before that the sidecar serves nothing); nil if stopped.
     public func firstSlice(identity: TLSIdentity) -> ServiceSlice? {
         var backoff = Backoff(policy: Self.firstSliceRetry, random: SystemRandomNumberGenerator())
-        while !stopped {
+        while !stopped && !Self.terminationPending() {
             switch count(fetch(identity: identity, after: -1)) {
-            case .slice(let s):
-                persist(s)
-                return s
+            case .slice(let v):
+                persist(v)
+                return v.slice
             case .unchanged, .failed:
-                nap(backoff.failed())
+                nap(backoff.failed(), orUntilTerminated: true)
             }
         }
         return nil
@@ -65,29 +100,41 @@ public final class PolicyAgent: Sendable {
     /// Until the first slice arrives the sidecar serves nothing: retry within 15 s at most.
     static let firstSliceRetry = RetryPolicy(floor: 1, cap: 15)
 
-    /// Sleeps in short steps so `stop` is noticed.
-    private func nap(_ seconds: Double) {
+    /// Sleeps in short steps so `stop` (and, before the signal loop runs, a pending SIGTERM/SIGINT) is noticed.
+    private func nap(_ seconds: Double, orUntilTerminated: Bool = false) {
         var slept = 0.0
-        while slept < seconds && !stopped {
+        while slept < seconds && !stopped && !(orUntilTerminated && Self.terminationPending()) {
             let step = min(0.2, seconds - slept)
             usleep(UInt32(step * 1_000_000))
             slept += step
         }
     }
 
-    enum Fetch { case slice(ServiceSlice), unchanged, failed(String) }
+    /// A SIGTERM or SIGINT waiting while blocked. A sidecar started with those signals blocked (a parent's mask is
+    /// inherited) would otherwise never end while it waits for its first slice: nothing reads them until `run`.
+    static func terminationPending() -> Bool {
+        var pending = sigset_t()
+        guard sigpending(&pending) == 0 else { return false }
+        return sigismember(&pending, SIGTERM) == 1 || sigismember(&pending, SIGINT) == 1
+    }
 
+    enum Fetch { case slice(VerifiedSlice), unchanged, failed(String) }
+
+    /// One poll from the slice in force (`version` of the epoch in force, and the deny list's `revoked` revision);
+    /// a slice comes back only verified.
     func fetch(identity: TLSIdentity, after version: Int, revoked: Int? = nil) -> Fetch {
         do {
             let ctx = try TLSContext(role: .client, identity: identity, resumption: .off)
             let client = try ControlPlaneClient(settings: bootstrap, tls: ctx, timeoutMs: (PolicyAgent.longPollSeconds + 10) * 1000,
                                                 maxBodyBytes: 64 << 20)
-            guard case .slice(let answer) = try client.pollSlice(after: version, revoked: revoked) else { return .unchanged }
-            let slice = try ServiceSlice(json: answer.slice)
-            guard slice.identity == identity.spiffeID else {
-                return .failed("the control plane sent the slice of \(slice.identity), not ours")
+            let epoch = version < 0 ? nil : epochInForce.withLock { $0 }
+            guard case .slice(let signed) = try client.pollSlice(after: version, epoch: epoch, revoked: revoked) else { return .unchanged }
+            switch SliceVerifier.verify(signed, trust: identity, controlPlane: bootstrap.controlPlaneIdentity, at: now()) {
+            case .success(let v): return .slice(v)
+            case .failure(let r):
+                refused(r, event: "policy-slice-refused")
+                return .failed("\(MeshError(.policyUnsignedSlice, "\(r.reason.rawValue): \(r.detail)"))")
             }
-            return .slice(slice)
         } catch {
             return .failed("\(error)")
         }
@@ -117,10 +164,14 @@ public final class PolicyAgent: Sendable {
             while !stopped {
                 let id = identity()
                 switch count(fetch(identity: id, after: version(), revoked: revoked())) {
-                case .slice(let s):
+                case .slice(let v):
+                    // The control plane is the authority: its slice replaces ours whatever the versions (an
+                    // older one after a restore, a version 1 of a re-created store), once its signature checks out.
+                    let s = v.slice
                     backoff.succeeded()
-                    persist(s)
+                    persist(v)
                     apply(s)
+                    epochInForce.withLock { $0 = v.epoch }
                     applied.store(s.version, ordering: .relaxed)
                     log("policy-applied", [("version", .int(s.version)), ("rules", .int(s.rules.count))])
                 case .unchanged:
@@ -138,7 +189,7 @@ public final class PolicyAgent: Sendable {
 
     /// Last-known-good, replaced durably (temp + fsync + rename + fsync folder). A failure keeps the old file
     /// and the slice in force: the next restart is merely older, never open.
-    func persist(_ s: ServiceSlice) {
-        try? DurableFile.write(settings.lastKnownGood, Array(s.json().text.utf8), mode: 0o600)
+    func persist(_ v: VerifiedSlice) {
+        try? DurableFile.write(settings.lastKnownGood, Array(v.signed.answerText.utf8), mode: 0o600)
     }
 }

@@ -109,7 +109,7 @@ public enum SidecarCommand {
             // Last-known-good first (a restart keeps enforcing without the control plane); else wait for the
             // first slice: until then nothing listens and the sidecar is not ready.
             let a = PolicyAgent(settings: p, bootstrap: b, log: { log.event($0, fields: $1) })
-            slice = a.lastKnownGood(for: identity.spiffeID)
+            slice = a.lastKnownGood(for: identity)
             if let slice { log.event("policy-last-known-good", ["version": .int(slice.version)]) }
             if slice == nil { slice = a.firstSlice(identity: identity) }
             guard slice != nil else { return 70 }

@@ -52,6 +52,9 @@ extension StatsSnapshot {
             snap.add("mesh_policy_last_known_good", .gauge,
                      help: "1 while the slice in force is the last-known-good one read from disk at start, not yet confirmed by the control plane.",
                      [MetricSample(.int(policyAgent.lastKnownGoodInForce.load(ordering: .relaxed) ? 1 : 0))])
+            snap.add("mesh_policy_slice_refusals_total", .counter,
+                     help: "Signed slices refused (poll answers and the last-known-good file at start), by reason.",
+                     policyAgent.refusalCounts().map { MetricSample(["reason": $0.reason.rawValue], .int($0.count)) })
         }
         for (name, help, pick) in [
             ("mesh_tls_handshake_duration_seconds", "Time from accept (inbound) or connect (outbound) to a finished mTLS handshake.", { (d: DirectionStats) in d.handshakeSeconds }),

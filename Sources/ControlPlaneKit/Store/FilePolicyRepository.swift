@@ -5,12 +5,14 @@ import Glibc
 import Synchronization
 import MeshCore
 import MeshPolicy
+import MeshTLS
 
 /// The mesh configuration in `DIR/policy/current.json` (version, hash, files), replaced whole with write-temp,
-/// fsync, rename, fsync-folder. This process is the only writer: the version it holds in memory is the one on
+/// fsync, rename, fsync-folder; the store's epoch in `DIR/policy/epoch` (written once, when the folder is made). This process is the only writer: the version it holds in memory is the one on
 /// disk, so the comparison and the write under one lock are the compare-and-set.
 public final class FilePolicyRepository: PolicyRepository {
     let path: String
+    public let epoch: String
     private let stored: Mutex<StoredPolicy>
     private let observers = ChangeObservers<StoredPolicy>()
 
@@ -19,6 +21,7 @@ public final class FilePolicyRepository: PolicyRepository {
         try DurableFile.makeDirectory(dir)
         DurableFile.removeLeftovers(in: dir)
         path = "\(dir)/current.json"
+        epoch = try Self.epoch(in: dir)
         stored = Mutex(DurableFile.exists(path) ? try Self.decode(try DurableFile.read(path), path: path) : .empty)
     }
 
@@ -43,6 +46,26 @@ public final class FilePolicyRepository: PolicyRepository {
 
     public func subscribe(_ onChange: @escaping @Sendable (StoredPolicy) -> Void) -> Subscription {
         observers.subscribe(onChange)
+    }
+
+    /// The epoch of the store in `dir`: read, or made (16 random bytes, hex) when the store is new.
+    static func epoch(in dir: String) throws -> String {
+        let file = "\(dir)/epoch"
+        if DurableFile.exists(file) {
+            let text = String(decoding: try DurableFile.read(file), as: UTF8.self).trimming(" \n")
+            guard (1...64).contains(text.utf8.count), text.utf8.allSatisfy({ isHexDigit($0) }) else {
+                throw MeshError(.policyBadEpoch, "\(file) does not hold an epoch (hex digits)")
+            }
+            return text
+        }
+        guard let bytes = SecureRandom.bytes(16) else { throw MeshError(.initRandom, "no randomness available") }
+        let text = bytes.map { String(format2hex: $0) }.joined()
+        try DurableFile.write(file, Array((text + "\n").utf8), mode: 0o600)
+        return text
+    }
+
+    private static func isHexDigit(_ c: UInt8) -> Bool {
+        (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(c) || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains(c)
     }
 
     static func encode(_ p: StoredPolicy) -> [UInt8] {

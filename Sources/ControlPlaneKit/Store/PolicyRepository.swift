@@ -48,7 +48,10 @@ public struct StoredPolicy: Sendable, Equatable {
 ///   `policy.conflict` and changes nothing. When it returns, the change is durable (it survives a crash).
 /// - `subscribe`: each committed change is told to every subscriber exactly once, after it is durable, in
 ///   commit order, with the document now stored. A failed compare-and-set tells nobody.
+/// - `epoch`: random, made when the store is created and kept for its life; a re-created (re-initialised or
+///   lost and rebuilt) store has a new one, so its versions are never compared with the old store's.
 public protocol PolicyRepository: Sendable {
+    var epoch: String { get }
     func load() throws -> StoredPolicy
     func compareAndSet(expected: Int, _ next: StoredPolicy) throws
     func subscribe(_ onChange: @escaping @Sendable (StoredPolicy) -> Void) -> Subscription
