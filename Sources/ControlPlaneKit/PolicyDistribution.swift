@@ -79,13 +79,18 @@ public final class PolicyDistribution: Sendable {
     }
 
     /// Answers now unless the caller already has what is in force: the same `version` of the same `epoch` (a
-    /// poll without an epoch never has) and, when it says which it holds, the deny list in force (`revoked`);
+    /// poll without an epoch never has, once a mesh is applied) and, when it says which it holds, the deny list in force (`revoked`);
     /// else parks the poll until a change or `waitSeconds` on `loop` (call on `loop`'s thread). `answer` is
     /// called once.
     func longPoll(service: ServiceKey, after version: Int, epoch: String?, revoked: Int? = nil, caller: Caller? = nil,
                   loop: EventLoop, answer: @escaping @Sendable (Answer) -> Void) {
         let parked = state.withLock { s -> Int? in
-            if epoch != self.epoch || s.snapshot.version != version || s.snapshot.compiled == nil { return nil }
+            // In force: the caller's (epoch, version) is ours; with nothing applied yet, a caller that has nothing
+            // either (version ≥ 0 from no other epoch) waits for the first apply instead of polling in a loop.
+            let inForce = s.snapshot.compiled == nil
+                ? version >= 0 && (epoch == nil || epoch == self.epoch)
+                : epoch == self.epoch && s.snapshot.version == version
+            if !inForce { return nil }
             if let revoked, s.revoked.revision > revoked { return nil }
             s.next += 1
             s.waiters.append(Waiter(id: s.next, service: service, caller: caller, answer: answer))
