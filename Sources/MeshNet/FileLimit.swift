@@ -19,4 +19,12 @@ public enum FileLimit {
         }
         return r.rlim_cur >= rlim_t(Int.max) ? Int.max : Int(r.rlim_cur)  // RLIM_INFINITY is all ones
     }
+
+    /// The soft and hard limits now in force (nil if they cannot be read); RLIM_INFINITY reads as `Int.max`.
+    public static func openFiles() -> (soft: Int, hard: Int)? {
+        var r = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &r) == 0 else { return nil }
+        func int(_ v: rlim_t) -> Int { v >= rlim_t(Int.max) ? Int.max : Int(v) }
+        return (int(r.rlim_cur), int(r.rlim_max))
+    }
 }

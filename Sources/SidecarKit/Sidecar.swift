@@ -56,6 +56,7 @@ public final class Sidecar: @unchecked Sendable {
     public func start() throws {
         Syscall.ignoreSIGPIPE()
         let config = runtime.config
+        SidecarFileLimit.raise(maxConnections: config.limits.maxConnections, log: runtime.log)
         let count = config.loops > 0 ? config.loops : max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
         do {
             for i in 0..<count {

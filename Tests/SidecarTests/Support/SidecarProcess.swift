@@ -17,7 +17,8 @@ final class SidecarProcess {
         return (exe as NSString).deletingLastPathComponent
     }
 
-    init(name: String, config: [String: Any], dir: String) throws {
+    /// `launcher`: a command that execs the sidecar in place (e.g. `prlimit --nofile=256:4096`), keeping its pid.
+    init(name: String, config: [String: Any], dir: String, launcher: [String] = []) throws {
         configPath = "\(dir)/\(name).json"
         logPath = "\(dir)/\(name).log"
         stderrPath = "\(dir)/\(name).stderr"
@@ -34,8 +35,9 @@ final class SidecarProcess {
         self.config = cfg
         try Self.write(cfg, to: configPath)
         _ = FileManager.default.createFile(atPath: stderrPath, contents: nil)
-        process.executableURL = URL(fileURLWithPath: "\(Self.binDir)/mesh-sidecar")
-        process.arguments = ["run", "--config", configPath]
+        let command = launcher + ["\(Self.binDir)/mesh-sidecar", "run", "--config", configPath]
+        process.executableURL = URL(fileURLWithPath: command[0])
+        process.arguments = Array(command.dropFirst())
         process.standardError = FileHandle(forWritingAtPath: stderrPath)
         try process.run()
     }
