@@ -45,7 +45,7 @@ enum AdminServer {
             let host = req.head.headers["Host"]
             if !AdminHost.isAcceptable(host) {
                 runtime.stats.adminRefusedBadHost.add(1, ordering: .relaxed)
-                runtime.log.event("admin-refused", fields: [
+                runtime.log.refusal("admin-refused", reason: "admin-bad-host", fields: [
                     ("reason", .string("bad-host")), ("host", .optional(host.map { String($0.prefix(255)) })),
                     ("path", .string(String(req.head.target.prefix(255)))), ("peer", .string(req.peer.description))])
                 respond(.error(MeshError(.adminBadHost, "the Host header must be an IP address or localhost")))

@@ -205,7 +205,7 @@ final class ProxyConnection: EventHandler {
         let d = s.authorizer.inbound(listener: listener, peer: id, now: runtime.clock.wallSeconds())
         if countShadow, let shadow = d.shadow, shadow != d.enforced {
             runtime.stats.count(shadow: shadow, direction)
-            runtime.log.event("shadow-decision", fields: [
+            runtime.log.refusal("shadow-decision", reason: "shadow-decision", fields: [
                 ("listener", .string(listener)), ("identity", .string(id.description)),
                 ("enforced", .string(d.enforced.rule)), ("shadowVerdict", .string(shadow.isAllowed ? "allow" : "deny")),
                 ("shadowRule", .string(shadow.rule))])

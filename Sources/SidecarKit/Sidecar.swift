@@ -75,7 +75,8 @@ public final class Sidecar: @unchecked Sendable {
             if config.admin.enabled {
                 let log = runtime.log
                 admin = try HTTPServer(loop: loops[0], address: SocketAddress(config.admin.listen), log: { reason, total, peer in
-                    log.event("admin-refused", ["reason": .string(reason.rawValue), "total": .int(total), "peer": .string(peer)])
+                    log.refusal("admin-refused", reason: "admin-\(reason.rawValue)", fields: [
+                        ("reason", .string(reason.rawValue)), ("total", .int(total)), ("peer", .string(peer))])
                 }, handler: AdminServer.handler(sidecar: self))
             }
         } catch {
