@@ -119,14 +119,11 @@ enum PolicyAPI {
         .json(.object([("version", .int(s.version)), (name, s.policy?.json()[name] ?? .array([]))]), etag: s.version)
     }
 
-    /// A slice goes out signed (`SliceSigner`), with the store's epoch, as one document.
+    /// A slice goes out signed (`SliceSigner`, once per version and service), with the store's epoch, as one document.
     static func answer(_ a: PolicyDistribution.Answer, _ cp: ControlPlane) -> HTTPResponse {
         switch a {
         case .slice(let slice):
-            ControlAPI.guarded {
-                let document = SliceDocument(epoch: cp.distribution.epoch, slice: try SliceAnswer(json: slice.json()))
-                return .json(try cp.sliceSigner.sign(document).answerText)
-            }
+            ControlAPI.guarded { .json(try cp.sliceSigner.signedAnswer(slice, epoch: cp.distribution.epoch)) }
         case .unchanged: HTTPResponse(status: 304)
         case .refused(let e): .error(e)
         }
