@@ -29,6 +29,8 @@ public final class ControlPlane: Sendable {
     let identityPending = Mutex<Int?>(nil)
     /// Security events (a cloned key, a revoked credential presented): counted, logged by the server, audited.
     public let security = SecurityEvents()
+    /// The HTTP server's refusals and gauges, read by `/metrics` (the server attaches itself when it starts).
+    public let serverStats = ControlServerStats()
     public let audit: any AuditSink
     /// Hands slices to sidecars; told after every policy change.
     public let distribution: PolicyDistribution

@@ -10,8 +10,8 @@ import MeshTLS
 /// along and renews the control plane's own serving certificate (at half its life, or when the issuing root
 /// or the bundle changes). Use cases that write run on `work`, off the loop; so does the tick's CA step.
 public final class ControlServer: @unchecked Sendable {
-    // @unchecked: `server`, `servingNotAfter`, `servingIssuedAt` and `bundleKey` are touched only on `loop`'s thread
-    // after `start`.
+    // @unchecked: `server`, `servingNotAfter`, `servingIssuedAt`, `bundleKey` and the long-poll counts are touched
+    // only on `loop`'s thread after `start` (the `/metrics` reader too: it runs on the loop).
     public let controlPlane: ControlPlane
     let loop: EventLoop
     var server: HTTPServer?
@@ -25,6 +25,8 @@ public final class ControlServer: @unchecked Sendable {
     /// Policy long polls waiting for an answer, and those refused for want of a slot (on `loop`'s thread).
     var longPolls = 0
     var longPollsRefused = 0
+    /// The refusal reason of a long poll over `maxLongPolls` (logs and `/metrics`).
+    static let longPollsFull = "long-polls-full"
 
     /// A refused or reaped connection: its stable reason (`HTTPServerRefusal` raw values, and
     /// `long-polls-full`), the running total for that reason, and who.
@@ -55,6 +57,7 @@ public final class ControlServer: @unchecked Sendable {
         server = try HTTPServer(loop: loop, address: address, tls: ctx, limits: limits, log: serverLog) { [self] req, respond in
             handle(req, router, respond)
         }
+        attachStats()
         scheduleTick()
         thread = loop.startThread()
     }
@@ -66,7 +69,7 @@ public final class ControlServer: @unchecked Sendable {
         let max = controlPlane.settings.maxLongPolls
         guard longPolls < max else {
             longPollsRefused += 1
-            refusals?("long-polls-full", longPollsRefused, req.peer.description)
+            refusals?(Self.longPollsFull, longPollsRefused, req.peer.description)
             return respond(.error(MeshError(.controlLongPollsFull, "every long-poll slot (\(max)) is taken; retry later")))
         }
         longPolls += 1
@@ -74,6 +77,20 @@ public final class ControlServer: @unchecked Sendable {
         router.handle(req) { [self] response in
             loop.execute { [self] in longPolls -= 1 }
             respond(response)
+        }
+    }
+
+    /// `/metrics` reads on the loop (`adminOnLoop`), where `longPolls` and the server's connections live. Weak: the
+    /// control plane must not keep a stopped server alive.
+    private func attachStats() {
+        controlPlane.serverStats.attach { [weak self] in
+            var r = ControlServerStats.Reading()
+            guard let self, let server = self.server else { return r }
+            for reason in HTTPServerRefusal.allCases { r.refusals[reason.rawValue] = server.refusals[reason] }
+            r.refusals[Self.longPollsFull] = self.longPollsRefused
+            r.connectionsOpen = server.openConnections
+            r.longPollsParked = self.longPolls
+            return r
         }
     }
 

@@ -1,6 +1,7 @@
 import MeshCore
 import MeshHTTP
 import MeshHTTP1
+import MeshObservability
 
 /// The revocation half of the API (operator), plus the control plane's metrics.
 ///
@@ -8,7 +9,7 @@ import MeshHTTP1
 /// | --- | --- | --- |
 /// | `POST /v1/identities/revoke` | operator | `{"identity": id}` or `{"serial": HEX}`, optional `"reason"` → the revocation |
 /// | `GET /v1/identities/revoked` | operator | the revocations in force and the deny list's revision |
-/// | `GET /metrics` | operator | Prometheus text: security events, revocations in force |
+/// | `GET /metrics` | operator | Prometheus text: security events, revocations in force, HTTP refusals and connections |
 enum RevocationAPI {
     static func routes(_ r: APIRoutes) -> [APIRoutes.Route] {
         let cp = r.cp
@@ -31,10 +32,11 @@ enum RevocationAPI {
                                       ("revocations", .array(records.revocations.map(json)))]))
             },
             r.adminOnLoop("GET", "/metrics") { _ in
-                let text = cp.security.prometheus()
-                    + "# HELP mesh_control_revocations Revocations in force.\n# TYPE mesh_control_revocations gauge\n"
-                    + "mesh_control_revocations \(cp.identityRecords.revocations.count)\n"
-                return .text(text, contentType: "text/plain; version=0.0.4")
+                var snap = StatsSnapshot([cp.security.metricFamily])
+                snap.add("mesh_control_revocations", .gauge, help: "Revocations in force.",
+                         [MetricSample(.int(cp.identityRecords.revocations.count))])
+                snap.families += cp.serverStats.metricFamilies()
+                return .text(PrometheusText.render(snap), contentType: PrometheusText.contentType)
             },
         ]
     }

@@ -1,3 +1,4 @@
+import MeshObservability
 import Synchronization
 
 /// A security event the control plane raises: a renewal from a cloned key, a revoked credential presented.
@@ -22,10 +23,12 @@ public final class SecurityEvents: Sendable {
 
     public func count(_ name: String) -> Int { counts.withLock { $0[name] ?? 0 } }
 
-    /// `mesh_control_security_events_total{event}` in the Prometheus text format.
-    public func prometheus() -> String {
-        "# HELP mesh_control_security_events_total Security events raised by the control plane.\n"
-            + "# TYPE mesh_control_security_events_total counter\n"
-            + Self.names.map { "mesh_control_security_events_total{event=\"\($0)\"} \(count($0))\n" }.joined()
+    /// `mesh_control_security_events_total{event}`, every event listed.
+    public var metricFamily: MetricFamily {
+        MetricFamily("mesh_control_security_events_total", .counter, help: "Security events raised by the control plane.",
+                     Self.names.map { MetricSample(["event": $0], .int(count($0))) })
     }
+
+    /// `mesh_control_security_events_total{event}` in the Prometheus text format.
+    public func prometheus() -> String { PrometheusText.render(StatsSnapshot([metricFamily])) }
 }

@@ -37,6 +37,8 @@ public final class HTTPServer: EventHandler, @unchecked Sendable {
     let handler: HTTPHandler
     let log: HTTPServerLog?
     let open = Atomic<Int>(0)
+    /// Connections open now (refused ones never count): the owner's gauge.
+    public var openConnections: Int { open.load(ordering: .relaxed) }
     /// Refusals and reaped connections by reason.
     public let refusals = HTTPServerCounters()
     /// Back-off when the process is out of file descriptors (as the sidecar's listeners do).
