@@ -1,9 +1,23 @@
 import Foundation
 import Glibc
+import Synchronization
+
+/// Ports already handed out in this test process: the kernel may give a port that was bound and closed to the
+/// next `bind(0)`, so two `freePort()` calls (an inbound and an admin port of one sidecar) could otherwise collide.
+private let handedOutPorts = Mutex<Set<UInt16>>([])
 
 /// Blocking loopback sockets with timeouts, for test clients and test apps.
 enum TCP {
+    /// A loopback port that is free now and was never returned before in this process.
     static func freePort() -> UInt16 {
+        for _ in 0..<64 {
+            let port = ephemeralPort()
+            if handedOutPorts.withLock({ $0.insert(port).inserted }) { return port }
+        }
+        return ephemeralPort()
+    }
+
+    private static func ephemeralPort() -> UInt16 {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(fd) }
         var a = sockaddr_in()
