@@ -43,16 +43,3 @@ public enum SlicePoll: Sendable, Equatable {
     case slice(SignedSlice)
     case unchanged
 }
-
-/// `POST /v1/status` (sidecar, mTLS): the version it applied, reported without polling.
-public struct StatusReport: WireMessage {
-    public var version: Int
-
-    public init(version: Int) { self.version = version }
-
-    public init(json: JSONValue) throws(MeshError) {
-        version = try Wire.object(json, ["version"]).int("version")
-    }
-
-    public var json: JSONValue { .object([("version", .int(version))]) }
-}

@@ -54,7 +54,7 @@ import Testing
         Case(name: "slice without a version", read: reading(SliceAnswer.self, #"{"service":"a/b"}"#), code: "api.missing-field", path: "version"),
         Case(name: "slice with a negative version", read: reading(SliceAnswer.self, #"{"version":-1}"#), code: "api.out-of-range", path: "version"),
         Case(name: "slice that is not an object", read: reading(SliceAnswer.self, #""v""#), code: "api.wrong-type", path: "$"),
-        Case(name: "status report with a duplicate key", read: reading(StatusReport.self, #"{"version":1,"version":2}"#),
+        Case(name: "slice with a duplicate key", read: reading(SliceAnswer.self, #"{"version":1,"version":2}"#),
              code: "json.duplicate-key", path: ""),
         Case(name: "not JSON at all", read: reading(ErrorBody.self, "<html>"), code: "json.syntax", path: ""),
     ]

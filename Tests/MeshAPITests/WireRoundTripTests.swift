@@ -79,8 +79,4 @@ import Testing
         #expect(SliceAnswer.path(after: -1) == "/v1/slice?version=-1")
         #expect(SliceAnswer.path(after: 12) == "/v1/slice?version=12")
     }
-
-    @Test func statusReport() throws {
-        try roundTrip(#"{"version":12}"#, StatusReport(version: 12))
-    }
 }
