@@ -32,3 +32,19 @@ extension ControlPlaneClient {
     /// `GET /v1/sidecars` (operator).
     public func sidecars() throws -> SidecarStatusList { try call("GET", "/v1/sidecars") }
 }
+
+/// Telemetry: the sidecar's reports and the operator's views of them.
+extension ControlPlaneClient {
+    /// `POST /v1/telemetry` (sidecar, mTLS).
+    public func report(_ report: TelemetryReport) throws -> TelemetryAck { try call("POST", "/v1/telemetry", report) }
+
+    /// `GET /v1/graph?since=S[&service=ns/name]` (operator); `since` in seconds before now.
+    public func graph(sinceSeconds: Int, service: String? = nil) throws -> GraphAnswer {
+        var path = "/v1/graph?since=\(sinceSeconds)"
+        if let service { path += "&service=\(service)" }
+        return try call("GET", path, limits: GraphAnswer.limits)
+    }
+
+    /// `GET /v1/telemetry/sidecars` (operator).
+    public func telemetrySidecars() throws -> TelemetrySidecarList { try call("GET", "/v1/telemetry/sidecars") }
+}
