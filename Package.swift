@@ -55,6 +55,8 @@ let package = Package(
         .testTarget(name: "MeshTLSTests", dependencies: ["MeshTLS", "MeshCore", "MeshNet", "MeshTestSupport"]),
         .testTarget(name: "SidecarTests", dependencies: ["SidecarKit", "MeshTLS", "MeshCore", "MeshPolicy", "MeshNet", "MeshObservability",
                                                          "mesh-sidecar", "mesh-dev", "MeshTestSupport"]),
+        .testTarget(name: "MeshCLIKitTests", dependencies: ["MeshCLIKit", "MeshAPI", "MeshCore", "MeshPolicy", "MeshHTTP", "MeshHTTP1",
+                                                          "MeshNet", "MeshTLS", "MeshTestSupport", "meshctl"]),
         .testTarget(name: "ControlPlaneKitTests", dependencies: ["ControlPlaneKit", "MeshCore", "MeshPolicy", "MeshTLS", "MeshNet", "MeshHTTP",
                                                                  "MeshHTTP1", "MeshTestSupport"]),
     ],

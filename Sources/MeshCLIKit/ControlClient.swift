@@ -13,6 +13,8 @@ import MeshTLS
 struct ControlClient {
     /// The one control-plane client (wire types, error bodies → `MeshError`), with the admin token.
     let api: ControlPlaneClient
+    /// The trust domain of the control plane (for showing `ns/name` instead of this domain's SPIFFE IDs).
+    let trustDomain: TrustDomain
 
     static func make(_ o: Options) throws -> ControlClient {
         let env = { (k: String) in getenv(k).map { String(cString: $0) } }
@@ -35,7 +37,8 @@ struct ControlClient {
         let ctx = try TLSContext.client(trusting: bundle, trustDomain: td)
         let token = try tokenFile.map { String(decoding: try read($0), as: UTF8.self).trimming(" \n") }
         return ControlClient(api: ControlPlaneClient(addresses: [try SocketAddress(HostPort(parsing: server))], tls: ctx,
-                                                     expectServer: expect, timeoutMs: 15_000, bearerToken: token))
+                                                     expectServer: expect, timeoutMs: 15_000, bearerToken: token),
+                             trustDomain: td)
     }
 
     /// An answer whose schema belongs to the policy model (mesh, check, audit), as JSON; a refusal throws the

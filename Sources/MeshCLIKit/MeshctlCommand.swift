@@ -27,6 +27,15 @@ public enum MeshctlCommand {
                                                   refuse that identity's certificates (or one certificate) everywhere
       identity list-revoked                       what is revoked, when, by whom and why
       metrics                                     the control plane's metrics (Prometheus text)
+      graph [--since 15m] [--service NS/NAME] [-o table|json|dot]
+                                                  every edge seen over the window: caller → destination:port,
+                                                  verdict, rule, reason, connections, bytes, latency, first/last seen
+      top [--since 1m] [--interval 2s] [--count N] [--service NS/NAME]
+                                                  the graph table, refreshed (until Ctrl-C unless --count)
+      suggest [--since 1h] [-o FILE] [--mesh-dir DIR]
+                                                  a rules.json allowing exactly the observed allowed and audit-allowed
+                                                  flows (exact services and ports); DIR defaults to mesh-config/mesh
+                                                  when present, else the applied mesh
 
     Connection: --server (or MESHCTL_SERVER, default 127.0.0.1:8443); trust: --ca (or MESHCTL_CA); operator
     credential: --token-file (or MESHCTL_TOKEN_FILE). --data-dir DIR (or MESHCTL_DATA_DIR) uses DIR/bundle.pem
@@ -66,6 +75,9 @@ public enum MeshctlCommand {
             case ("identity", "revoke"?): return try IdentityCommands.revoke(client, o)
             case ("identity", "list-revoked"?): return try IdentityCommands.listRevoked(client, o)
             case ("metrics", _): return try IdentityCommands.metrics(client, o)
+            case ("graph", _): return try TelemetryCommands.graph(client, o)
+            case ("top", _): return try TelemetryCommands.top(client, o)
+            case ("suggest", _): return try SuggestCommand.run(client, o)
             default:
                 err("meshctl: unknown command '\(words.joined(separator: " "))'\n\n\(usage)")
                 return 64
