@@ -27,6 +27,8 @@ final class ProxyConnection: EventHandler {
     var peerLeaf: Certificate?
     var holdsHandshakeSlot = false
     var handshakeStartNs: Int64 = 0
+    /// The audit rules' verdict when it differed from the enforced one (for the telemetry edge).
+    var shadowVerdict: Verdict?
     /// Outbound: the destination service and port, for logs (the authorizer decides by the listener).
     var destination: (service: ServiceKey, port: Int)?
     var loop: EventLoop { context.loop }
@@ -189,7 +191,7 @@ final class ProxyConnection: EventHandler {
             peerIdentity = id
             peerLeaf = tls.peerChain().first
             if isRevoked(id, in: current) { return finish(reason: .identityRevoked, detail: expected.map { "expected \($0)" }, refused: true, rule: "revoked") }
-            if let v = egressVerdict(current), case .deny(let rule, _) = v {
+            if let v = egressVerdict(current, countShadow: false), case .deny(let rule, _) = v {
                 finish(reason: .egressNotAllowed, detail: "egress no longer allowed (generation \(current.generation))",
                        refused: true, rule: rule)
                 return
@@ -203,13 +205,7 @@ final class ProxyConnection: EventHandler {
     /// enforcing it). Fails closed.
     func inboundVerdict(_ id: SPIFFEID, in s: SidecarState, countShadow: Bool = true) -> Verdict {
         let d = s.authorizer.inbound(listener: listener, peer: id, now: runtime.clock.wallSeconds())
-        if countShadow, let shadow = d.shadow, shadow != d.enforced {
-            runtime.stats.count(shadow: shadow, direction)
-            runtime.log.refusal("shadow-decision", reason: "shadow-decision", fields: [
-                ("listener", .string(listener)), ("identity", .string(id.description)),
-                ("enforced", .string(d.enforced.rule)), ("shadowVerdict", .string(shadow.isAllowed ? "allow" : "deny")),
-                ("shadowRule", .string(shadow.rule))])
-        }
+        if countShadow { noteShadow(d, identity: id) }
         return d.enforced
     }
 
@@ -219,9 +215,25 @@ final class ProxyConnection: EventHandler {
         return list.revokes(id, serial: peerLeaf?.serialHex ?? "", notBefore: peerLeaf?.notBefore ?? 0)
     }
 
-    /// The egress decision (nil when policy is static: the configured upstream is the permission).
-    func egressVerdict(_ s: SidecarState) -> Verdict? {
-        s.authorizer.outbound(listener: listener, now: runtime.clock.wallSeconds())
+    /// The egress decision (nil when policy is static: the configured upstream is the permission). Counts and
+    /// logs the shadow verdict of audit rules like `inboundVerdict`, whether or not the connection proceeds;
+    /// re-checks pass `countShadow: false` so a connection counts once.
+    func egressVerdict(_ s: SidecarState, countShadow: Bool = true) -> Verdict? {
+        guard let d = s.authorizer.outbound(listener: listener, now: runtime.clock.wallSeconds()) else { return nil }
+        if countShadow { noteShadow(d, identity: s.identity.spiffeID) }
+        return d.enforced
+    }
+
+    /// A shadow verdict that differs from the enforced one: counted, logged (rate-limited per reason), and kept
+    /// for this connection's telemetry edge.
+    private func noteShadow(_ d: PolicyDecision, identity: SPIFFEID) {
+        guard let shadow = d.shadow, shadow != d.enforced else { return }
+        shadowVerdict = shadow
+        runtime.stats.count(shadow: shadow, direction)
+        runtime.log.refusal("shadow-decision", reason: "shadow-decision", fields: [
+            ("direction", .string(direction.rawValue)), ("listener", .string(listener)), ("identity", .string(identity.description)),
+            ("enforced", .string(d.enforced.rule)), ("shadowVerdict", .string(shadow.isAllowed ? "allow" : "deny")),
+            ("shadowRule", .string(shadow.rule))])
     }
 
     /// Continuous verification: after a reload or a policy update, and when a grant expires, a connection whose
@@ -235,7 +247,7 @@ final class ProxyConnection: EventHandler {
             finish(reason: .identityRevoked, detail: "revoked (generation \(new.generation))", refused: true, rule: "revoked", reset: true)
             return
         }
-        if direction == .outbound, let v = egressVerdict(new), !v.isAllowed {
+        if direction == .outbound, let v = egressVerdict(new, countShadow: false), !v.isAllowed {
             finish(reason: .permissionRevoked, detail: "egress no longer allowed (generation \(new.generation))",
                    refused: true, rule: v.rule, reset: true)
             return
