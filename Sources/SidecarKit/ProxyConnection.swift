@@ -29,6 +29,12 @@ final class ProxyConnection: EventHandler {
     var handshakeStartNs: Int64 = 0
     /// The audit rules' verdict when it differed from the enforced one (for the telemetry edge).
     var shadowVerdict: Verdict?
+    /// The rule that allowed this connection (inbound decision or egress), for its telemetry edge.
+    var allowRule: String?
+    /// Inbound: the service port the listener serves (0: not configured), for the telemetry edge.
+    var servicePort = 0
+    /// Microseconds the mTLS handshake took, once it finished.
+    var handshakeUs: Int?
     /// Outbound: the destination service and port, for logs (the authorizer decides by the listener).
     var destination: (service: ServiceKey, port: Int)?
     var loop: EventLoop { context.loop }
@@ -55,6 +61,7 @@ final class ProxyConnection: EventHandler {
         let down = ProxyEnd(fd: fd)
         let c = ProxyConnection(direction: .inbound, fd: fd, peer: peer, listener: l.name, port: l.listen.port,
                                 context: context, phase: .downstreamHandshake(down: down))
+        c.servicePort = l.servicePort ?? 0
         c.opened()
         if c.ownCertificateExpired() { return }
         do {
@@ -89,10 +96,12 @@ final class ProxyConnection: EventHandler {
             return
         }
         // Both ends enforce: egress the mesh's policy does not allow never leaves this sidecar.
-        if let verdict = c.egressVerdict(c.state), case .deny(let rule, _) = verdict {
+        let verdict = c.egressVerdict(c.state)
+        if let verdict, case .deny(let rule, _) = verdict {
             c.finish(reason: .egressNotAllowed, detail: c.destination.map { "to \($0.service):\($0.port)" }, refused: true, rule: rule)
             return
         }
+        c.allowRule = verdict?.rule ?? "\(l.name)/expect"
         c.connect(down, to: upstream.address)
     }
 
@@ -145,7 +154,9 @@ final class ProxyConnection: EventHandler {
             let stats = runtime.stats.of(direction)
             stats.handshakes.add(1, ordering: .relaxed)
             if tls.isResumed { stats.handshakesResumed.add(1, ordering: .relaxed) }
-            stats.handshakeSeconds.observe(seconds: Double(runtime.clock.monotonicNs() - handshakeStartNs) / 1e9)
+            let tookNs = runtime.clock.monotonicNs() - handshakeStartNs
+            handshakeUs = Int(tookNs / 1000)
+            stats.handshakeSeconds.observe(seconds: Double(tookNs) / 1e9)
             switch phase {
             case .downstreamHandshake(let down): authorizeInbound(tls, down)
             case .upstreamHandshake(let down, let up): verifyUpstream(tls, down, up)
@@ -169,6 +180,7 @@ final class ProxyConnection: EventHandler {
             case .deny(let rule, let reason):
                 finish(reason: CloseReason(reason), detail: nil, refused: true, rule: rule)
             case .allow(let rule):
+                allowRule = rule
                 recordDecision(allowed: true, reason: "allowed", rule: rule, detail: nil)
                 guard let app = current.appAddresses[listener] else {
                     finish(reason: .noAppAddress, detail: nil, refused: true)
