@@ -34,7 +34,7 @@ extension ErrorCode {
         policyUnknownSegment, policyUnknownService, policyUnsignedSlice, reloadFailed, reloadListenersChanged,
         revokeBadRequest, revokeListFull, spiffeBadPathChar, spiffeBadScheme, spiffeBadTrustDomainChar,
         spiffeDotSegment, spiffeEmpty, spiffeEmptySegment, spiffeEmptyTrustDomain, spiffeNoPath, spiffeTooLong,
-        spiffeTrailingSlash, spiffeTrustDomainTooLong, storeIo, storeMissing, storeTooLarge, tlsBadCertificate,
+        spiffeTrailingSlash, spiffeTrustDomainTooLong, storeIo, storeMissing, storeTooLarge, telemetryDisabled, telemetryFlushFailed, tlsBadCertificate,
         tlsBadCsr, tlsBadKey, tlsBadOwnCertificate, tlsBadPassphrase, tlsBio, tlsCa, tlsChainTooLarge,
         tlsChainTooLong, tlsContext, tlsCsr, tlsEmptyBundle, tlsKeyEncrypt, tlsKeyMismatch, tlsKeygen,
         tlsNoCertificate, tlsRandom, tlsSign, tlsSslNew, tokenBadRequest, tokenBadService, tokenBadTtl, tokenExpired,

@@ -26,7 +26,7 @@ extension SidecarConfig {
     /// joined to `baseDirectory` (normally the folder of the config file) as text; the filesystem is not touched.
     public static func parse(json: [UInt8], baseDirectory: String) throws -> SidecarConfig {
         let root = try JSONNode(StrictJSON.parse(json))
-            .object(fields: ["identity", "inbound", "outbound", "limits", "tls", "log", "loops", "admin", "policy"])
+            .object(fields: ["identity", "inbound", "outbound", "limits", "tls", "log", "loops", "admin", "policy", "telemetry"])
         let identity = try parseIdentity(root.required("identity"), baseDirectory: baseDirectory)
         let domain = identity.trustDomain
         var inbound: [InboundListener] = []
@@ -52,6 +52,9 @@ extension SidecarConfig {
         if let node = root.optional("policy") {
             config.policy = try parsePolicy(node, baseDirectory: baseDirectory)
             try checkManaged(config, node: node)
+        }
+        if let node = root.optional("telemetry") {
+            config.telemetry = try parseTelemetry(node, bootstrap: identity.bootstrap)
         }
         if config.admin.enabled {
             let all = inbound.map { ($0.listen, "inbound") } + outbound.map { ($0.listen, "outbound") }

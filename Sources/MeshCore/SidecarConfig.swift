@@ -13,6 +13,8 @@ public struct SidecarConfig: Sendable, Equatable {
     public var admin = AdminSettings()
     /// Set when allow lists come from the control plane's mesh configuration.
     public var policy: PolicySettings?
+    /// Reporting to the control plane (used only with `identity.bootstrap`).
+    public var telemetry = TelemetrySettings()
 
     public init(identity: IdentityFiles, inbound: [InboundListener] = [], outbound: [OutboundListener] = [],
                 limits: Limits = Limits(), tls: TLSSettings = TLSSettings(), log: LogSettings = LogSettings(),

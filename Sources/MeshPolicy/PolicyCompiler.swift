@@ -1,7 +1,8 @@
 import MeshCore
 
 /// Compiling a validated policy into one slice per service. Each slice holds only the rules in which its
-/// service is a destination (inbound) or an enforced caller (outbound), renumbered in rule order.
+/// service is a destination (inbound) or a caller (outbound; audit rules only feed the shadow verdict), renumbered
+/// in rule order.
 
 /// A compiled policy: the source, its version, and every service's slice.
 public struct CompiledPolicy: Sendable, Equatable {
@@ -32,7 +33,7 @@ extension MeshPolicy {
                 portsByDestination.append((destination, ports))
                 builders[destination]!.addInbound(rule: index, ports: ports, resolved: resolved)
             }
-            guard rule.mode == .enforce else { continue }
+            // Audit rules too: the caller's sidecar computes their shadow verdict (never enforced).
             for source in resolved.fromServices {
                 for (destination, ports) in portsByDestination {
                     builders[source]!.addOutbound(rule: index, allow: rule.action == .allow, to: destination, ports: ports)
@@ -69,7 +70,8 @@ struct SliceBuilder {
 
     /// Renumbers the rules used into the slice's own table and builds the slice.
     func slice(version: Int, service: PolicyService, policy: MeshPolicy) -> ServiceSlice {
-        // A destination port only matters when some allow rule reaches it; deny rules alone are default deny.
+        // A destination port only matters when some allow rule (enforced or audit) reaches it; deny rules alone
+        // are default deny.
         let reachable = outbound.compactMapValues { ports in
             let kept = ports.filter(\.value.allowed).mapValues(\.rules)
             return kept.isEmpty ? nil : kept

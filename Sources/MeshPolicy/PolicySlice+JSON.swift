@@ -10,7 +10,7 @@ import MeshCore
 ///                "address": "127.0.0.1:15445", "ports": [{"port": 8080, "rules": [0]}]}]}
 /// ```
 /// Rule numbers index `rules`, strictly ascending. Reading is strict (unknown fields, duplicates, numbers out of
-/// range, identities of another trust domain, audit rules on outbound are refused); codes as for the policy
+/// range, identities of another trust domain are refused; audit rules on outbound feed only the shadow verdict); codes as for the policy
 /// files plus `policy.bad-slice`; reasons start with the JSON path.
 extension ServiceSlice {
     public func json() -> JSONValue {
@@ -69,16 +69,13 @@ extension ServiceSlice {
                                    action: try PolicyFields.choice(o.required("action"), PolicyAction.self),
                                    mode: try PolicyFields.choice(o.required("mode"), PolicyMode.self), expires: expires))
         }
-        func ruleList(_ node: JSONNode, enforcedOnly: Bool) throws(MeshError) -> [Int] {
+        func ruleList(_ node: JSONNode) throws(MeshError) -> [Int] {
             let list = try node.elements()
             var out: [Int] = []
             for item in list {
                 let n = try item.int(in: 0...max(0, rules.count - 1))
                 guard n < rules.count, out.last.map({ $0 < n }) ?? true else {
                     throw item.error(.policyBadSlice, "rule numbers must be indexes of rules, strictly ascending")
-                }
-                if enforcedOnly && rules[n].mode != .enforce {
-                    throw item.error(.policyBadSlice, "outbound rules must be enforced rules")
                 }
                 out.append(n)
             }
@@ -95,7 +92,7 @@ extension ServiceSlice {
                 let e = try item.object(fields: ["identity", "rules"])
                 let idNode = try e.required("identity")
                 let id = try Self.workload(idNode, domain: domain)
-                guard identities.updateValue(try ruleList(e.required("rules"), enforcedOnly: false), forKey: id) == nil else {
+                guard identities.updateValue(try ruleList(e.required("rules")), forKey: id) == nil else {
                     throw idNode.error(.policyDuplicateEntry, "\(id) is listed twice")
                 }
             }
@@ -109,7 +106,7 @@ extension ServiceSlice {
                       !prefixes.contains(where: { $0.pattern == pattern }) else {
                     throw patternNode.error(.policyBadSlice, "\(text.debugDescription) is not a new wildcard pattern of \(domain)")
                 }
-                prefixes.append(SlicePrefix(pattern: pattern, rules: try ruleList(e.required("rules"), enforcedOnly: false)))
+                prefixes.append(SlicePrefix(pattern: pattern, rules: try ruleList(e.required("rules"))))
             }
             guard inbound.updateValue(InboundPort(identities: identities, prefixes: prefixes), forKey: port) == nil else {
                 throw portNode.error(.policyDuplicateEntry, "port \(port) is listed twice")
@@ -132,7 +129,7 @@ extension ServiceSlice {
                 let e = try item.object(fields: ["port", "rules"])
                 let portNode = try e.required("port")
                 let port = try portNode.int(in: 1...65535)
-                guard ports.updateValue(try ruleList(e.required("rules"), enforcedOnly: true), forKey: port) == nil else {
+                guard ports.updateValue(try ruleList(e.required("rules")), forKey: port) == nil else {
                     throw portNode.error(.policyDuplicateEntry, "port \(port) is listed twice")
                 }
             }

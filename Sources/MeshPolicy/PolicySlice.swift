@@ -14,7 +14,8 @@ public struct ServiceSlice: Sendable, Equatable {
     public let rules: [SliceRule]
     /// Port → who may connect (and who is denied, and the audit rules).
     public let inbound: [Int: InboundPort]
-    /// Destination → how to reach it; only destinations some enforced allow rule reaches.
+    /// Destination → how to reach it; only destinations some allow rule reaches (an audit one included: its
+    /// shadow verdict is computed at the calling end too, never enforced).
     public let outbound: [ServiceKey: SliceDestination]
     /// The mesh's deny list (revoked identities and serials), carried with every slice; empty when nothing is revoked.
     public var revoked: RevocationList = .empty
@@ -69,14 +70,18 @@ public struct ServiceSlice: Sendable, Equatable {
     /// `facts.port` (enforced rules only). It allows exactly when the destination's `decideInbound` would; a
     /// deny is named after the deny rule only on ports some allow rule reaches (the slice keeps no deny-only
     /// destinations), `default-deny` otherwise, and for facts whose caller is not this service.
-    public func egress<Facts: PolicyFacts>(_ facts: Facts) -> Verdict {
+    public func egress<Facts: PolicyFacts>(_ facts: Facts) -> Verdict { egressDecision(facts).enforced }
+
+    /// The egress decision with the shadow verdict of audit rules (nil when none applies), as the destination's
+    /// `decideInbound` would give it: so "audit first, enforce later" is observable at the calling end.
+    public func egressDecision<Facts: PolicyFacts>(_ facts: Facts) -> PolicyDecision {
         guard facts.connection.peer == identity,
               let list = outbound[facts.connection.destination]?.ports[facts.connection.port] else {
-            return PolicyDecision.defaultDeny.enforced
+            return PolicyDecision.defaultDeny
         }
         var accumulator = DecisionAccumulator()
         fold(list, into: &accumulator, now: facts.connection.now)
-        return accumulator.decision { rules[$0].name }.enforced
+        return accumulator.decision { rules[$0].name }
     }
 
     /// The earliest `expires` strictly after `now`, when some rule of the slice still has one ahead: the time

@@ -7,7 +7,7 @@ import MeshTLS
 
 /// The stats endpoint a service owner curls beside the sidecar (default `127.0.0.1:15000`):
 /// `GET /healthz`, `/ready`, `/stats`, `/metrics`, `/config`, `/decisions[?verdict=allow|deny&limit=N]`,
-/// `POST /reload`. State changes only by POST and only from a loopback caller, whatever address it listens on.
+/// `POST /reload`, `POST /telemetry/flush`. State changes only by POST and only from a loopback caller, whatever address it listens on.
 enum AdminServer {
     static func router(sidecar: Sidecar) -> Router {
         let runtime = sidecar.runtime
@@ -28,12 +28,14 @@ enum AdminServer {
                 return r.ok ? .json("{\"reloaded\":true,\"generation\":\(r.generation)}\n")
                             : .error(MeshError(.adminReloadFailed, r.error ?? "reload failed"))
             }),
+            ("POST", "/telemetry/flush", { req, respond in flushTelemetry(sidecar, req, respond) }),
         ])
     }
 
     /// The counters now: one value for both renderings.
     static func snapshot(_ sidecar: Sidecar) -> StatsSnapshot {
-        .sidecar(sidecar.runtime, reloader: sidecar.reloader, identityAgent: sidecar.agent, policyAgent: sidecar.policyAgent)
+        .sidecar(sidecar.runtime, reloader: sidecar.reloader, identityAgent: sidecar.agent, policyAgent: sidecar.policyAgent,
+                 telemetry: sidecar.telemetry)
     }
 
     /// Wraps the router: a `Host` that is not an IP literal or `localhost` (`AdminHost`), and any method other

@@ -11,8 +11,9 @@ public protocol Authorizer: Sendable {
     func inbound(listener: String, peer: SPIFFEID, now: Double) -> PolicyDecision
 
     /// May the app call out through outbound `listener` at `now`? nil when the configured upstream is itself
-    /// the permission (static allow lists decide only inbound).
-    func outbound(listener: String, now: Double) -> Verdict?
+    /// the permission (static allow lists decide only inbound). The shadow verdict of audit rules comes along
+    /// as inbound, so an audit rule can be observed at the calling end too.
+    func outbound(listener: String, now: Double) -> PolicyDecision?
 
     /// The identity the server behind outbound `listener` must present (nil: no such listener).
     func expectedServer(listener: String) -> SPIFFEID?
@@ -58,7 +59,7 @@ public struct AllowListAuthorizer: Authorizer {
         PolicyDecision(enforced: allowLists[listener]?.evaluate(peer) ?? .deny(rule: Verdict.defaultDenyRule, reason: .noPolicy))
     }
 
-    public func outbound(listener: String, now: Double) -> Verdict? { nil }
+    public func outbound(listener: String, now: Double) -> PolicyDecision? { nil }
 
     public func expectedServer(listener: String) -> SPIFFEID? { servers[listener] }
 
@@ -105,9 +106,11 @@ public struct SliceAuthorizer: Authorizer {
         return slice.decideInbound(ConnectionFacts(peer: peer, destination: slice.service, port: port, now: now))
     }
 
-    public func outbound(listener: String, now: Double) -> Verdict? {
-        guard let slice, let d = destinations[listener] else { return .deny(rule: Verdict.defaultDenyRule, reason: .noPolicy) }
-        return slice.egress(ConnectionFacts(peer: slice.identity, destination: d.service, port: d.port, now: now))
+    public func outbound(listener: String, now: Double) -> PolicyDecision? {
+        guard let slice, let d = destinations[listener] else {
+            return PolicyDecision(enforced: .deny(rule: Verdict.defaultDenyRule, reason: .noPolicy))
+        }
+        return slice.egressDecision(ConnectionFacts(peer: slice.identity, destination: d.service, port: d.port, now: now))
     }
 
     public func expectedServer(listener: String) -> SPIFFEID? { servers[listener] }

@@ -10,6 +10,8 @@ final class LoopContext {
     /// Reads land here and are written on at once; only what the receiver cannot take is copied out.
     let scratch: UnsafeMutableRawBufferPointer
     var handshakesInProgress = 0
+    /// Telemetry: this loop's edges since the reporter last took them (nil: the sidecar does not report).
+    var edges: EdgeTable?
     /// Every live proxied connection on this loop, for re-checking them when policy changes.
     var connections: [ObjectIdentifier: ProxyConnection] = [:]
     /// Listeners paused because the handshake budget is spent.
@@ -23,6 +25,7 @@ final class LoopContext {
         self.loop = loop
         self.sidecar = sidecar
         scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: bufferBytes, alignment: 16)
+        if sidecar.config.reportsTelemetry { edges = EdgeTable(cap: sidecar.config.telemetry.maxEdges) }
     }
 
     deinit { scratch.deallocate() }

@@ -30,6 +30,7 @@ extension ProxyConnection {
         stats.bytesFromDownstream.add(bytesIn, ordering: .relaxed)
         stats.bytesFromUpstream.add(bytesOut, ordering: .relaxed)
         stats.connectionSeconds.observe(seconds: Double(loop.now - startedAt) / 1000)
+        recordEdge(reason: reason, refused: refused, rule: rule, bytesIn: bytesIn, bytesOut: bytesOut)
         if refused {
             runtime.stats.count(failure: reason, direction)
             recordDecision(allowed: false, reason: reason.rawValue, rule: rule ?? Verdict.defaultDenyRule, detail: detail)

@@ -27,6 +27,14 @@ final class ProxyConnection: EventHandler {
     var peerLeaf: Certificate?
     var holdsHandshakeSlot = false
     var handshakeStartNs: Int64 = 0
+    /// The audit rules' verdict when it differed from the enforced one (for the telemetry edge).
+    var shadowVerdict: Verdict?
+    /// The rule that allowed this connection (inbound decision or egress), for its telemetry edge.
+    var allowRule: String?
+    /// Inbound: the service port the listener serves (0: not configured), for the telemetry edge.
+    var servicePort = 0
+    /// Microseconds the mTLS handshake took, once it finished.
+    var handshakeUs: Int?
     /// Outbound: the destination service and port, for logs (the authorizer decides by the listener).
     var destination: (service: ServiceKey, port: Int)?
     var loop: EventLoop { context.loop }
@@ -53,6 +61,7 @@ final class ProxyConnection: EventHandler {
         let down = ProxyEnd(fd: fd)
         let c = ProxyConnection(direction: .inbound, fd: fd, peer: peer, listener: l.name, port: l.listen.port,
                                 context: context, phase: .downstreamHandshake(down: down))
+        c.servicePort = l.servicePort ?? 0
         c.opened()
         if c.ownCertificateExpired() { return }
         do {
@@ -87,10 +96,12 @@ final class ProxyConnection: EventHandler {
             return
         }
         // Both ends enforce: egress the mesh's policy does not allow never leaves this sidecar.
-        if let verdict = c.egressVerdict(c.state), case .deny(let rule, _) = verdict {
+        let verdict = c.egressVerdict(c.state)
+        if let verdict, case .deny(let rule, _) = verdict {
             c.finish(reason: .egressNotAllowed, detail: c.destination.map { "to \($0.service):\($0.port)" }, refused: true, rule: rule)
             return
         }
+        c.allowRule = verdict?.rule ?? "\(l.name)/expect"
         c.connect(down, to: upstream.address)
     }
 
@@ -143,7 +154,9 @@ final class ProxyConnection: EventHandler {
             let stats = runtime.stats.of(direction)
             stats.handshakes.add(1, ordering: .relaxed)
             if tls.isResumed { stats.handshakesResumed.add(1, ordering: .relaxed) }
-            stats.handshakeSeconds.observe(seconds: Double(runtime.clock.monotonicNs() - handshakeStartNs) / 1e9)
+            let tookNs = runtime.clock.monotonicNs() - handshakeStartNs
+            handshakeUs = Int(tookNs / 1000)
+            stats.handshakeSeconds.observe(seconds: Double(tookNs) / 1e9)
             switch phase {
             case .downstreamHandshake(let down): authorizeInbound(tls, down)
             case .upstreamHandshake(let down, let up): verifyUpstream(tls, down, up)
@@ -167,6 +180,7 @@ final class ProxyConnection: EventHandler {
             case .deny(let rule, let reason):
                 finish(reason: CloseReason(reason), detail: nil, refused: true, rule: rule)
             case .allow(let rule):
+                allowRule = rule
                 recordDecision(allowed: true, reason: "allowed", rule: rule, detail: nil)
                 guard let app = current.appAddresses[listener] else {
                     finish(reason: .noAppAddress, detail: nil, refused: true)
@@ -189,7 +203,7 @@ final class ProxyConnection: EventHandler {
             peerIdentity = id
             peerLeaf = tls.peerChain().first
             if isRevoked(id, in: current) { return finish(reason: .identityRevoked, detail: expected.map { "expected \($0)" }, refused: true, rule: "revoked") }
-            if let v = egressVerdict(current), case .deny(let rule, _) = v {
+            if let v = egressVerdict(current, countShadow: false), case .deny(let rule, _) = v {
                 finish(reason: .egressNotAllowed, detail: "egress no longer allowed (generation \(current.generation))",
                        refused: true, rule: rule)
                 return
@@ -197,31 +211,6 @@ final class ProxyConnection: EventHandler {
             recordDecision(allowed: true, reason: "server-verified", rule: "\(listener)/expect", detail: nil)
             startPumping(down, up)
         }
-    }
-
-    /// The inbound decision, by the state's authorizer (counting the shadow verdict of audit rules, never
-    /// enforcing it). Fails closed.
-    func inboundVerdict(_ id: SPIFFEID, in s: SidecarState, countShadow: Bool = true) -> Verdict {
-        let d = s.authorizer.inbound(listener: listener, peer: id, now: runtime.clock.wallSeconds())
-        if countShadow, let shadow = d.shadow, shadow != d.enforced {
-            runtime.stats.count(shadow: shadow, direction)
-            runtime.log.refusal("shadow-decision", reason: "shadow-decision", fields: [
-                ("listener", .string(listener)), ("identity", .string(id.description)),
-                ("enforced", .string(d.enforced.rule)), ("shadowVerdict", .string(shadow.isAllowed ? "allow" : "deny")),
-                ("shadowRule", .string(shadow.rule))])
-        }
-        return d.enforced
-    }
-
-    /// The deny list: is the peer's identity (its certificate issued before the revocation) or serial revoked?
-    func isRevoked(_ id: SPIFFEID, in s: SidecarState) -> Bool {
-        guard let list = s.authorizer.revocations, !list.isEmpty else { return false }
-        return list.revokes(id, serial: peerLeaf?.serialHex ?? "", notBefore: peerLeaf?.notBefore ?? 0)
-    }
-
-    /// The egress decision (nil when policy is static: the configured upstream is the permission).
-    func egressVerdict(_ s: SidecarState) -> Verdict? {
-        s.authorizer.outbound(listener: listener, now: runtime.clock.wallSeconds())
     }
 
     /// Continuous verification: after a reload or a policy update, and when a grant expires, a connection whose
@@ -235,7 +224,7 @@ final class ProxyConnection: EventHandler {
             finish(reason: .identityRevoked, detail: "revoked (generation \(new.generation))", refused: true, rule: "revoked", reset: true)
             return
         }
-        if direction == .outbound, let v = egressVerdict(new), !v.isAllowed {
+        if direction == .outbound, let v = egressVerdict(new, countShadow: false), !v.isAllowed {
             finish(reason: .permissionRevoked, detail: "egress no longer allowed (generation \(new.generation))",
                    refused: true, rule: v.rule, reset: true)
             return

@@ -17,9 +17,9 @@ public final class Sidecar: @unchecked Sendable {
     // @unchecked: `loops`, `threads` and `listeners` are written in `start` before threads run and read
     // again only in `stop`/`join` after the threads are told to stop.
     public let runtime: SidecarRuntime
-    private var loops: [EventLoop] = []
+    private(set) var loops: [EventLoop] = []
     private var threads: [LoopThread] = []
-    private var contexts: [LoopContext] = []
+    private(set) var contexts: [LoopContext] = []
     private var listeners: [Listener] = []
     private var admin: HTTPServer?
     private let up = Atomic<Bool>(false)
@@ -32,6 +32,16 @@ public final class Sidecar: @unchecked Sendable {
     /// Keeps the policy slice current when it comes from the control plane (set before `start`; its counters
     /// are on the stats endpoint).
     public var policyAgent: PolicyAgent?
+
+    /// Reports edges to the control plane when the config says so (set before `start`; its counters are on the
+    /// stats endpoint, `POST /telemetry/flush` asks it for a batch now).
+    public var telemetry: TelemetryReporter?
+    /// True while the loop threads run (edge tables are then taken through each loop's `execute`).
+    let loopsRunning = Atomic<Bool>(false)
+    /// Edge tables handed over by the loops, and how many handovers so far (see `takeEdgeTables`).
+    let edgeInbox = Mutex<(tables: [EdgeTable], handed: Int)>(([], 0))
+    /// Serialises `takeEdgeTables` callers.
+    let edgeTaking = Mutex<Int>(0)
 
     /// Reloads configuration and identity files (SIGHUP, `POST /reload`, file changes).
     public private(set) var reloader: Reloader!
@@ -87,6 +97,7 @@ public final class Sidecar: @unchecked Sendable {
             throw error
         }
         for loop in loops { threads.append(loop.startThread()) }
+        loopsRunning.store(true, ordering: .relaxed)
         up.store(true, ordering: .relaxed)
         runtime.log.event("started", fields: [
             ("identity", .string(runtime.state.identity.spiffeID.description)),
@@ -113,6 +124,7 @@ public final class Sidecar: @unchecked Sendable {
         }
         for t in threads { t.join() }
         threads.removeAll()
+        loopsRunning.store(false, ordering: .relaxed)
         runtime.log.flushSuppressed()
         runtime.log.event("stopped", [:])
     }

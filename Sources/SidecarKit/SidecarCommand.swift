@@ -163,6 +163,7 @@ public enum SidecarCommand {
             sidecar = Sidecar(runtime: SidecarRuntime(config: config, state: state, log: log, clock: clock), configPath: configPath)
             sidecar.agent = agent
             sidecar.policyAgent = policyAgent
+            sidecar.telemetry = makeTelemetryReporter(sidecar.runtime)
             try sidecar.start()
         } catch {
             err("mesh-sidecar: cannot start: \(error)")
@@ -179,6 +180,7 @@ public enum SidecarCommand {
                 let state = runtime.update { $0.with(slice: slice, generation: $0.generation + 1) }
                 sidecar.recheckConnections(with: state)
             })
+        let telemetryThread = sidecar.startTelemetry()
         var timeout = timespec(tv_sec: 1, tv_nsec: 0)
         while true {
             let sig = sigtimedwait(&set, nil, &timeout)
@@ -196,7 +198,10 @@ public enum SidecarCommand {
         policyAgent?.stop()
         renewal?.join()
         _ = policyThread  // may sit in a long poll: the process exit ends it
+        sidecar.telemetry?.stop()
+        _ = telemetryThread  // may sit in a report: the process exit ends it
         sidecar.stop()
+        sidecar.finalTelemetryFlush()
         return 0
     }
 

@@ -34,6 +34,8 @@ public final class SidecarStats: Sendable {
     public let reloadsFailed = Atomic<Int>(0)
     /// Stats-endpoint requests refused for their `Host` header (DNS rebinding).
     public let adminRefusedBadHost = Atomic<Int>(0)
+    /// Telemetry: edge keys in the loops' live tables (moved only when a key is added or a table taken).
+    public let telemetryLiveEdges = Atomic<Int>(0)
     public let decisions = DecisionLog()
     /// Failures and refusals by direction and stable reason. Reasons are a closed set, so the map is bounded.
     private let reasons = Mutex<[FailureKey: Int]>([:])

@@ -39,6 +39,13 @@ enum StatsJSON {
             out += ",\"policy\":{\"version\":\(snap.int("mesh_policy_version")),\"polls\":\(results("mesh_policy_polls_total")),"
                 + "\"lastKnownGood\":\(snap.int("mesh_policy_last_known_good") == 1)}"
         }
+        if snap.family("mesh_telemetry_reports_total") != nil {
+            let r = { (result: String) in snap.int("mesh_telemetry_reports_total", ["result": result]) }
+            out += ",\"telemetry\":{\"reports\":{\"acknowledged\":\(r("acknowledged")),\"duplicate\":\(r("duplicate")),"
+                + "\"failed\":\(r("failed")),\"dropped\":\(r("dropped"))},\"edges\":\(snap.int("mesh_telemetry_edges")),"
+                + "\"foldedConnections\":\(snap.int("mesh_telemetry_folded_connections_total")),"
+                + "\"pendingBatch\":\(snap.int("mesh_telemetry_pending_batch") == 1),\"lastAckSeq\":\(snap.int("mesh_telemetry_last_ack_seq"))}"
+        }
         return out + "}\n"
     }
 }

@@ -5,7 +5,7 @@ import MeshObservability
 /// closed sets (directions, reasons, configured rule names), never from client input.
 extension StatsSnapshot {
     static func sidecar(_ runtime: SidecarRuntime, reloader: Reloader?, identityAgent: IdentityAgent? = nil,
-                        policyAgent: PolicyAgent? = nil) -> StatsSnapshot {
+                        policyAgent: PolicyAgent? = nil, telemetry: TelemetryReporter? = nil) -> StatsSnapshot {
         let s = runtime.stats
         let state = runtime.state
         var snap = StatsSnapshot()
@@ -56,6 +56,7 @@ extension StatsSnapshot {
                      help: "Signed slices refused (poll answers and the last-known-good file at start), by reason.",
                      policyAgent.refusalCounts().map { MetricSample(["reason": $0.reason.rawValue], .int($0.count)) })
         }
+        if let telemetry { addTelemetry(&snap, telemetry, liveEdges: s.telemetryLiveEdges.load(ordering: .relaxed)) }
         for (name, help, pick) in [
             ("mesh_tls_handshake_duration_seconds", "Time from accept (inbound) or connect (outbound) to a finished mTLS handshake.", { (d: DirectionStats) in d.handshakeSeconds }),
             ("mesh_connection_duration_seconds", "Lifetime of finished connections.", { (d: DirectionStats) in d.connectionSeconds }),

@@ -86,6 +86,12 @@ import MeshTestSupport
         let ordersToLedger = compiled.decide(facts(D.sa("orders"), to: D.key("ledger"), port: 8080, now: Self.now))
         #expect(ordersToLedger == PolicyDecision(enforced: .deny(rule: "default-deny", reason: .notAllowed),
                                                  shadow: .allow(rule: "orders-to-ledger")))
+        // The calling end sees the same shadow verdict (issue 9 scope 4), enforcing nothing.
+        let orders = try #require(compiled.slice(for: D.key("orders")))
+        #expect(orders.egressDecision(facts(orders.identity, to: D.key("ledger"), port: 8080, now: Self.now)) == ordersToLedger)
+        #expect(orders.egress(facts(orders.identity, to: D.key("ledger"), port: 8080, now: Self.now)) == ordersToLedger.enforced)
+        let back = try ServiceSlice(bytes: Array(orders.json().text.utf8))
+        #expect(back.egressDecision(facts(back.identity, to: D.key("ledger"), port: 8080, now: Self.now)) == ordersToLedger)
         let cron = D.sa("reconcile", ns: "batch")
         let grant = try #require(compiled.policy.rule(named: "batch-reconcile-ledger")?.expires?.seconds)
         #expect(compiled.decide(facts(cron, to: D.key("ledger"), port: 8080, now: grant - 1)).enforced

@@ -40,8 +40,11 @@ import MeshTestSupport
 
         let ledger = try #require(policy.slice(for: D.key("ledger")))
         #expect(!ledger.rules.contains { $0.name == "frontend-to-payments" })
-        #expect(ledger.rules.map(\.name) == ["web-no-pci-admin", "payments-to-ledger", "orders-to-ledger", "batch"])
-        #expect(ledger.destinations.isEmpty, "an audit rule grants no egress")
+        #expect(ledger.rules.map(\.name) == ["web-no-pci-admin", "payments-to-ledger", "orders-to-ledger", "batch", "ledger-audit"])
+        // An audit rule grants no egress; the calling end only learns its shadow verdict.
+        #expect(ledger.destinations.map(\.service) == [D.key("payments")])
+        #expect(ledger.egressDecision(facts(ledger.identity, to: D.key("payments"), port: 8080, now: Self.now))
+            == PolicyDecision(enforced: .deny(rule: "default-deny", reason: .notAllowed), shadow: .allow(rule: "ledger-audit")))
         #expect(policy.slice(for: D.key("nope")) == nil)
     }
 
@@ -73,7 +76,7 @@ import MeshTestSupport
         #expect(destination.portNumbers == [8080])
 
         let orders = try #require(policy.slice(for: D.key("orders")))
-        #expect(orders.destinations.map(\.service) == [D.key("payments")])
+        #expect(orders.destinations.map(\.service) == [D.key("ledger"), D.key("payments")], "ledger through an audit rule")
         #expect(orders.outbound[D.key("payments")]?.portNumbers == [8080, 9090])
         #expect(orders.egress(facts(orders.identity, to: D.key("ledger"), port: 8080, now: Self.now)).rule == "default-deny")
         let payments = try #require(policy.slice(for: D.key("payments")))
@@ -125,8 +128,8 @@ import MeshTestSupport
          "policy.bad-slice", "inbound[0].prefixes[0].pattern: "),
         (slice(inbound: #"{"port": 8080, "identities": [], "prefixes": []}, {"port": 8080, "identities": [], "prefixes": []}"#),
          "policy.duplicate-entry", "inbound[1].port: "),
-        (slice(outbound: #"{"service": "shop/ledger", "identity": "spiffe://mesh.local/ns/shop/sa/ledger", "ports": [{"port": 8080, "rules": [1]}]}"#),
-         "policy.bad-slice", "outbound[0].ports[0].rules[0]: "),
+        (slice(outbound: #"{"service": "shop/ledger", "identity": "spiffe://mesh.local/ns/shop/sa/ledger", "ports": [{"port": 8080, "rules": []}]}"#),
+         "policy.bad-slice", "outbound[0].ports[0].rules: "),
         (slice(outbound: #"{"service": "shop/ledger", "identity": "spiffe://mesh.local/ns/shop/sa/ledger", "extra": 1, "ports": []}"#),
          "config.unknown-field", "outbound[0].extra: "),
         (slice(identity: "ledger"), "policy.bad-slice", "identity: "),

@@ -198,3 +198,26 @@ struct SegmentPolicyFailureTests {
         #expect(mesh.sidecars["ledger"]!.waitForEvent { $0["reason"] as? String == "egress-not-allowed" } != nil)
     }
 }
+
+/// Issue 9 scope 4: an audit rule must be observable at the calling end too. Egress only an audit rule would
+/// allow is still refused, but the caller's sidecar counts and logs the shadow verdict (once per connection).
+@Suite("Egress shadow verdicts")
+struct EgressShadowTests {
+    @Test func auditOnlyEgressIsRefusedButItsShadowVerdictIsCounted() throws {
+        let audit = #"{"name": "ledger-to-payments", "action": "allow", "mode": "audit", "from": {"services": ["shop/ledger"]}, "to": {"services": ["shop/payments"]}, "ports": [8080]}"#
+        let mesh = try ManagedMesh(rules: SegmentPolicyTests.frontendToPayments + "," + audit)
+        defer { mesh.stop() }
+        for _ in 0..<2 { #expect(mesh.call("ledger") == "") }
+        let ledger = mesh.sidecars["ledger"]!
+        let shadow = ledger.waitForEvent { $0["event"] as? String == "shadow-decision" }
+        #expect(shadow?["shadowVerdict"] as? String == "allow")
+        #expect(shadow?["shadowRule"] as? String == "ledger-to-payments")
+        #expect(shadow?["enforced"] as? String == "default-deny")
+        let metrics = ledger.admin("GET", "/metrics").body
+        #expect(metrics.contains(#"mesh_authz_shadow_decisions_total{direction="outbound",verdict="allow",rule="ledger-to-payments"} 2"#), "\(metrics)")
+        #expect(metrics.contains(#"mesh_authz_decisions_total{direction="outbound",verdict="deny",rule="default-deny"} 2"#))
+        // An enforced allow with no audit rule in play counts no shadow verdict.
+        #expect(mesh.call("frontend").hasSuffix("hello from payments\n"))
+        #expect(!mesh.sidecars["frontend"]!.admin("GET", "/metrics").body.contains("mesh_authz_shadow_decisions_total{"))
+    }
+}
