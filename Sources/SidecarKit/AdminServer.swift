@@ -33,7 +33,10 @@ enum AdminServer {
 
     /// The counters now: one value for both renderings.
     static func snapshot(_ sidecar: Sidecar) -> StatsSnapshot {
-        .sidecar(sidecar.runtime, reloader: sidecar.reloader, identityAgent: sidecar.agent, policyAgent: sidecar.policyAgent)
+        var snap = StatsSnapshot.sidecar(sidecar.runtime, reloader: sidecar.reloader, identityAgent: sidecar.agent,
+                                         policyAgent: sidecar.policyAgent)
+        if let channel = sidecar.controlChannel { snap.addControlChannel(channel) }
+        return snap
     }
 
     /// Wraps the router: a `Host` that is not an IP literal or `localhost` (`AdminHost`), and any method other

@@ -10,6 +10,7 @@ import MeshObservability
 import MeshTLS
 import MeshHTTP
 import Synchronization
+import MeshControlClient
 
 /// A running sidecar: one event loop per thread, each with its own listener per configured port
 /// (SO_REUSEPORT spreads connections), sharing one `SidecarRuntime`.
@@ -32,6 +33,9 @@ public final class Sidecar: @unchecked Sendable {
     /// Keeps the policy slice current when it comes from the control plane (set before `start`; its counters
     /// are on the stats endpoint).
     public var policyAgent: PolicyAgent?
+
+    /// The one keep-alive connection to the control plane the agents share (`use(channel:)`, before `start`).
+    public internal(set) var controlChannel: ControlChannel?
 
     /// Reloads configuration and identity files (SIGHUP, `POST /reload`, file changes).
     public private(set) var reloader: Reloader!
