@@ -18,6 +18,8 @@ import MeshTLS
 /// applied (the `version` of each poll). The kept file is the signed answer itself, checked again at start. When the control plane is away it keeps the slice in force and retries with
 /// exponential backoff and full jitter (`RetryPolicy`: 1 s … 30 s; 1 s … 15 s while waiting for the first slice),
 /// so a fleet of sidecars does not poll in lock-step after an outage; nothing ever opens up.
+/// On the sidecar's shared `ControlChannel` each poll asks to be parked `channelPollWaitSeconds` (default 5) instead
+/// of 30 s, so it never holds the one connection long enough to delay a renewal or a report.
 public final class PolicyAgent: Sendable {
     let settings: PolicySettings
     let bootstrap: BootstrapSettings
