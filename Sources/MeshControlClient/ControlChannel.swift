@@ -56,7 +56,7 @@ public final class ControlChannel: Sendable {
     /// Exchanges completed on a connection made for them, and on one that carried an earlier exchange.
     public let requestsOnNew = Atomic<Int>(0)
     public let requestsReused = Atomic<Int>(0)
-    /// Exchanges that failed (after the one retry, if any).
+    /// Calls that failed: no connection could be made, or the exchange failed (after the one retry, if any).
     public let failures = Atomic<Int>(0)
 
     /// The open connection and the certificate it presents (its leaf's SHA-256).
@@ -125,7 +125,12 @@ public final class ControlChannel: Sendable {
                 else if !c.canCarry(maxAgeMs: .max, maxIdleMs: .max) { reason = .closed }
                 if reason != .new { link = nil }
             }
-            if link == nil { link = try connect(identity, leaf: leaf, limits: limits, reason: reason) }
+            if link == nil {
+                do { link = try connect(identity, leaf: leaf, limits: limits, reason: reason) } catch {
+                    failed()
+                    throw error
+                }
+            }
             let l = link!
             let reused = l.connection.requests > 0
             do {

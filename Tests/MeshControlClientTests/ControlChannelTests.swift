@@ -157,6 +157,33 @@ import Testing
         #expect(channel.requestsReused.load(ordering: .relaxed) == 2)
     }
 
+    /// A request that dies on a reused connection before any byte of its answer is sent once more on a new
+    /// connection; the caller sees only the answer.
+    @Test func aStaleKeepAliveIsRetriedOnceOnANewConnection() throws {
+        let rig = try ChannelRig()
+        let id = try rig.workload()
+        let proxy = try DroppingProxy(upstream: rig.address)
+        defer { proxy.stop() }
+        let channel = ControlChannel(addresses: [proxy.address], expectServer: rig.bundle.controlPlane) { id }
+        let client = try rig.client(on: channel, identity: id)
+        _ = try firstSlice(client)
+        proxy.armed.store(true, ordering: .relaxed)
+        #expect(try client.bundle().trustDomain.name == "mesh.local")
+        let swallowed = !proxy.armed.load(ordering: .relaxed)
+        #expect(swallowed)
+        #expect(channel.connects().map(\.count) == [1, 0, 0, 0, 1])  // new, renewed, aged, closed, stale
+        #expect(proxy.accepted.load(ordering: .relaxed) == 2)
+        #expect(channel.failures.load(ordering: .relaxed) == 0)
+        #expect(channel.requestsOnNew.load(ordering: .relaxed) == 2)
+
+        // A new connection that dies (here in its handshake) is not retried: the caller hears of it.
+        channel.close()
+        proxy.armed.store(true, ordering: .relaxed)
+        #expect(meshError { _ = try client.bundle() } != nil)
+        #expect(channel.failures.load(ordering: .relaxed) == 1)
+        #expect(proxy.accepted.load(ordering: .relaxed) == 3)
+    }
+
     /// A join token never rides the channel (single use: a stale-connection retry must not send it twice).
     @Test func joinTokenIssuanceBypassesTheChannel() throws {
         let rig = try ChannelRig()
