@@ -50,6 +50,7 @@ public final class ControlServer: @unchecked Sendable {
         var limits = HTTPServerLimits()
         limits.maxConnections = settings.maxConnections
         limits.requestTimeoutMs = settings.requestTimeoutMs
+        limits.idleTimeoutMs = settings.idleTimeoutMs
         var serverLog: HTTPServerLog?
         if let log = refusals {
             serverLog = { (reason: HTTPServerRefusal, total: Int, detail: String) in log(reason.rawValue, total, detail) }
@@ -98,6 +99,9 @@ public final class ControlServer: @unchecked Sendable {
     static let maxServingLifetime = 86_400.0
 
     public var boundAddress: SocketAddress? { server?.address }
+
+    /// API connections open now (read from any thread: the count is atomic).
+    public var openConnections: Int { server?.openConnections ?? 0 }
 
     public func stop() {
         loop.execute { [self] in server?.close() }

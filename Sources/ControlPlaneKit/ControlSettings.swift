@@ -30,6 +30,9 @@ public struct ControlSettings: Sendable {
     /// included: that has its own 10 s deadline too), and each later request within as long of its first
     /// byte; silent ones are reaped (default 10 s, separate from the 30 s long-poll wait).
     public var requestTimeoutMs: Int64 = 10_000
+    /// A keep-alive API connection with no request for this long is closed (default 60 s; a sidecar's shared
+    /// channel replaces its connection after 45 s idle, before this).
+    public var idleTimeoutMs: Int64 = 60_000
 
     public init() {}
 

@@ -14,7 +14,7 @@ import MeshNet
 /// | `GET`/`PUT /v1/mesh/services`, `…/segments`, `…/rules` | operator | read or replace one section (If-Match), the rest kept |
 /// | `POST /v1/mesh/validate` | operator | validate a mesh and show the diff; nothing changes (`apply --dry-run`) |
 /// | `GET /v1/check?from=ns/name&to=ns/name&port=N` | operator | verdict, deciding rule, and why each other rule did not match |
-/// | `GET /v1/slice?version=N&epoch=E&revoked=R` | sidecar (mTLS, valid, not revoked) | its own slice with the deny list, signed, at once unless (E, N) is what is in force and R the deny list in force, else long poll (30 s, then 304); (E, N) is also its status report |
+/// | `GET /v1/slice?version=N&epoch=E&revoked=R&wait=S` | sidecar (mTLS, valid, not revoked) | its own slice with the deny list, signed, at once unless (E, N) is what is in force and R the deny list in force, else long poll (`wait` s, 1…30, default 30, then 304); (E, N) is also its status report |
 /// | `GET /v1/sidecars` | operator | each sidecar's applied version, last seen, in sync or stale |
 enum PolicyAPI {
     static func routes(_ r: APIRoutes, loop: EventLoop) -> [APIRoutes.Route] {
@@ -58,16 +58,32 @@ enum PolicyAPI {
                 respond(.error(MeshError(.authSidecarRequired, "present your workload certificate (mTLS)")))
                 return
             }
+            let wait: Int
+            do throws(MeshError) { wait = try waitSeconds(req) } catch {
+                respond(.error(error))
+                return
+            }
             let version = Int(req.head.query["version"] ?? "-1") ?? -1
             let epoch = req.head.query["epoch"]
             // The version a sidecar polls from is the one it has applied: every poll is also its status report.
             if version >= 0 { cp.distribution.report(identity: id.description, version: version, epoch: epoch) }
             let revoked = req.head.query["revoked"].flatMap { Int($0) }
             let caller = PolicyDistribution.Caller(identity: id, serial: req.peerSerial ?? "", notBefore: req.peerNotBefore ?? 0)
-            cp.distribution.longPoll(service: service, after: version, epoch: epoch, revoked: revoked, caller: caller, loop: loop) {
+            cp.distribution.longPoll(service: service, after: version, epoch: epoch, revoked: revoked, caller: caller,
+                                     waitSeconds: wait, loop: loop) {
                 respond(answer($0, cp))
             }
         }
+    }
+
+    /// `wait=S`: how long an unchanged poll is parked, 1…30 s (default 30). A sidecar on a shared keep-alive
+    /// connection asks for less, so its poll never holds the connection long.
+    static func waitSeconds(_ req: HTTPRequest) throws(MeshError) -> Int {
+        guard let text = req.head.query["wait"] else { return PolicyDistribution.waitSeconds }
+        guard let s = Int(text), (1...SliceAnswer.maxWaitSeconds).contains(s) else {
+            throw MeshError(.policyBadWait, "wait must be an integer number of seconds in 1...\(SliceAnswer.maxWaitSeconds)")
+        }
+        return s
     }
 
     /// `spiffe://td/ns/<ns>/sa/<name>` → `ns/name`.

@@ -41,7 +41,7 @@ public final class PolicyDistribution: Sendable {
         let answer: @Sendable (Answer) -> Void
     }
 
-    /// How long a poll waits for a change before it is answered `unchanged`.
+    /// How long a poll waits for a change before it is answered `unchanged`, unless it asks for less (`wait`).
     public static let waitSeconds = 30
     /// The policy store's epoch (`PolicyRepository.epoch`), signed into every slice handed out.
     public let epoch: String
@@ -80,10 +80,11 @@ public final class PolicyDistribution: Sendable {
 
     /// Answers now unless the caller already has what is in force: the same `version` of the same `epoch` (a
     /// poll without an epoch never has, once a mesh is applied) and, when it says which it holds, the deny list in force (`revoked`);
-    /// else parks the poll until a change or `waitSeconds` on `loop` (call on `loop`'s thread). `answer` is
+    /// else parks the poll until a change or `waitSeconds` (default 30) on `loop` (call on `loop`'s thread). `answer` is
     /// called once.
     func longPoll(service: ServiceKey, after version: Int, epoch: String?, revoked: Int? = nil, caller: Caller? = nil,
-                  loop: EventLoop, answer: @escaping @Sendable (Answer) -> Void) {
+                  waitSeconds: Int = PolicyDistribution.waitSeconds, loop: EventLoop,
+                  answer: @escaping @Sendable (Answer) -> Void) {
         let parked = state.withLock { s -> Int? in
             // In force: the caller's (epoch, version) is ours; with nothing applied yet, a caller that has nothing
             // either (version ≥ 0 from no other epoch) waits for the first apply instead of polling in a loop.
@@ -97,7 +98,7 @@ public final class PolicyDistribution: Sendable {
             return s.next
         }
         guard let id = parked else { return answer(slice(for: service)) }
-        loop.schedule(afterMs: Int64(Self.waitSeconds) * 1000) { [self] in
+        loop.schedule(afterMs: Int64(waitSeconds) * 1000) { [self] in
             let mine = state.withLock { s -> Waiter? in
                 guard let i = s.waiters.firstIndex(where: { $0.id == id }) else { return nil }
                 return s.waiters.remove(at: i)

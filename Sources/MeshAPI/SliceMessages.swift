@@ -11,14 +11,19 @@ public struct SliceAnswer: WireMessage {
     /// Slices may be large: up to 64 MiB (SECURITY.md: slices are bounded by the mesh they come from).
     public static let limits = StrictJSON.Limits(maxBytes: 64 << 20)
 
+    /// The longest (and default) long-poll wait, in seconds; `wait` may ask for 1 up to this.
+    public static let maxWaitSeconds = 30
+
     /// The path of a poll from `version` of `epoch` (what is in force, which is also the sidecar's status
     /// report) and, when given, the revision of the deny list in force. The control plane answers at once when
     /// the epoch or the version differs from its own (a re-created store or a forged high version is never
-    /// waited on) or when its deny list is newer.
-    public static func path(after version: Int, epoch: String? = nil, revoked: Int? = nil) -> String {
+    /// waited on) or when its deny list is newer. `wait`: how long an unchanged poll is parked, in seconds
+    /// (1…`maxWaitSeconds`; nil: the control plane's default, 30).
+    public static func path(after version: Int, epoch: String? = nil, revoked: Int? = nil, wait: Int? = nil) -> String {
         var p = "/v1/slice?version=\(version)"
         if let revoked { p += "&revoked=\(revoked)" }
         if let epoch, !epoch.isEmpty { p += "&epoch=\(epoch)" }
+        if let wait { p += "&wait=\(wait)" }
         return p
     }
 

@@ -6,14 +6,17 @@ extension ControlPlaneClient {
     /// `GET /v1/bundle` (public).
     public func bundle() throws -> BundleAnswer { try call("GET", "/v1/bundle") }
 
-    /// `POST /v1/identity`: a join token (bootstrap) or our mTLS certificate (renewal) and a CSR.
-    public func issue(_ request: IdentityRequest) throws -> IdentityAnswer { try call("POST", "/v1/identity", request) }
+    /// `POST /v1/identity`: a join token (bootstrap) or our mTLS certificate (renewal) and a CSR. A join token is
+    /// single use: it never goes over the channel (whose stale-connection retry could send it twice).
+    public func issue(_ request: IdentityRequest) throws -> IdentityAnswer {
+        try (request.token == nil ? self : oneShot).call("POST", "/v1/identity", request)
+    }
 
-    /// `GET /v1/slice?version=N&epoch=E&revoked=R`: our signed slice (with the deny list) at once when (E, N) is
-    /// not what the control plane has in force or its deny list is newer than R, else `.unchanged` after the long
-    /// poll (304). The caller checks the signature.
-    public func pollSlice(after version: Int, epoch: String? = nil, revoked: Int? = nil) throws -> SlicePoll {
-        let path = SliceAnswer.path(after: version, epoch: epoch, revoked: revoked)
+    /// `GET /v1/slice?version=N&epoch=E&revoked=R&wait=S`: our signed slice (with the deny list) at once when (E, N)
+    /// is not what the control plane has in force or its deny list is newer than R, else `.unchanged` after the
+    /// long poll of `wait` seconds (1…30, default 30) (304). The caller checks the signature.
+    public func pollSlice(after version: Int, epoch: String? = nil, revoked: Int? = nil, wait: Int? = nil) throws -> SlicePoll {
+        let path = SliceAnswer.path(after: version, epoch: epoch, revoked: revoked, wait: wait)
         let r = try send("GET", path)
         if r.status == 304 { return .unchanged }
         guard r.status == 200 else { throw Self.refusal(r) }

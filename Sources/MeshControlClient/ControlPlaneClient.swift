@@ -5,8 +5,8 @@ import MeshHTTP1
 import MeshNet
 import MeshTLS
 
-/// A blocking client of the control-plane API (one request per connection, on the caller's thread; never on
-/// an event loop). Answers come back as `MeshAPI` wire types; a refusal comes back as the `MeshError` of its
+/// A blocking client of the control-plane API (one request per connection, or over a shared keep-alive
+/// `ControlChannel`; on the caller's thread, never on an event loop). Answers come back as `MeshAPI` wire types; a refusal comes back as the `MeshError` of its
 /// error body, with the kind its code was declared with.
 ///
 /// Addresses are tried in order, moving on only when the connection could not be made (`http.connect`):
@@ -23,9 +23,13 @@ public struct ControlPlaneClient: Sendable {
     public let bearerToken: String?
     /// Only for fetching the bundle at bootstrap, whose root the caller checks against a fingerprint.
     public let skipServerVerification: Bool
+    /// When set, every call goes over this shared keep-alive connection (its addresses and certificate, not
+    /// `addresses` and `tls`), except a join-token issuance, which is single use and keeps a connection of its own.
+    public let channel: ControlChannel?
 
     public init(addresses: [SocketAddress], tls: TLSContext, expectServer: SPIFFEID?, timeoutMs: Int = 10_000,
-                maxBodyBytes: Int = 16 << 20, bearerToken: String? = nil, skipServerVerification: Bool = false) {
+                maxBodyBytes: Int = 16 << 20, bearerToken: String? = nil, skipServerVerification: Bool = false,
+                channel: ControlChannel? = nil) {
         precondition(!addresses.isEmpty, "a control-plane client needs an address")
         self.addresses = addresses
         self.tls = tls
@@ -34,12 +38,21 @@ public struct ControlPlaneClient: Sendable {
         self.maxBodyBytes = maxBodyBytes
         self.bearerToken = bearerToken
         self.skipServerVerification = skipServerVerification
+        self.channel = channel
     }
 
     /// A sidecar's client: the configured control plane and identity, our TLS context.
-    public init(settings: BootstrapSettings, tls: TLSContext, timeoutMs: Int = 10_000, maxBodyBytes: Int = 16 << 20) throws {
+    public init(settings: BootstrapSettings, tls: TLSContext, timeoutMs: Int = 10_000, maxBodyBytes: Int = 16 << 20,
+                channel: ControlChannel? = nil) throws {
         self.init(addresses: [try SocketAddress(settings.controlPlane)], tls: tls, expectServer: settings.controlPlaneIdentity,
-                  timeoutMs: timeoutMs, maxBodyBytes: maxBodyBytes)
+                  timeoutMs: timeoutMs, maxBodyBytes: maxBodyBytes, channel: channel)
+    }
+
+    /// The same client on one-shot connections (for a single-use request: a join token must never be resent).
+    public var oneShot: ControlPlaneClient {
+        ControlPlaneClient(addresses: addresses, tls: tls, expectServer: expectServer, timeoutMs: timeoutMs,
+                           maxBodyBytes: maxBodyBytes, bearerToken: bearerToken,
+                           skipServerVerification: skipServerVerification, channel: nil)
     }
 
     /// One exchange, whatever the status; fails over to the next address only when nothing was sent.
@@ -49,6 +62,9 @@ public struct ControlPlaneClient: Sendable {
         if !body.isEmpty { h.add("Content-Type", "application/json") }
         var limits = HTTPLimits()
         limits.maxBodyBytes = maxBodyBytes
+        if let channel {
+            return try channel.send(method: method, path: path, headers: h, body: body, timeoutMs: timeoutMs, limits: limits)
+        }
         var lastError: MeshError?
         for address in addresses {
             let client = HTTPClient(address: address, tls: tls, expectServer: expectServer, timeoutMs: timeoutMs,

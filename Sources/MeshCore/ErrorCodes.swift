@@ -25,7 +25,7 @@ extension ErrorCode {
         issueUnauthenticated, jsonBadEscape, jsonBadNumber, jsonControlChar, jsonDuplicateKey, jsonInvalidUtf8,
         jsonLoneSurrogate, jsonSyntax, jsonTooDeep, jsonTooLarge, jsonTrailingData, netBadAddress,
         policyAmbiguousService, policyBadEpoch, policyBadIfMatch, policyBadLabel, policyBadName, policyBadPattern,
-        policyBadRequest, policyBadSegment, policyBadServiceKey, policyBadSlice, policyBadTime, policyConflict,
+        policyBadRequest, policyBadSegment, policyBadServiceKey, policyBadSlice, policyBadTime, policyBadWait, policyConflict,
         policyCorrupt, policyDuplicateEntry, policyDuplicateFile, policyDuplicateName, policyDuplicateTrustDomain,
         policyEmptyFrom, policyEmptyTo, policyForeignTrustDomain, policyIfMatchRequired, policyInvalid,
         policyMissingTrustDomain, policyNoFiles, policyNoPorts, policyNoSigner, policyNone, policyNothingApplied,

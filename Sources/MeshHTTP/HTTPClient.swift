@@ -40,85 +40,12 @@ public struct HTTPClient: Sendable {
     /// One request on a new connection (`Connection: close`).
     public func send(method: String, path: String, headers: HTTPHeaders = HTTPHeaders(), body: [UInt8] = []) throws -> Response {
         let deadline = SystemClock().monotonicMs() + Int64(timeoutMs)
-        let (fd, _) = try Socket.connect(address)
-        var transport = Transport(plain: fd)
-        defer { transport.close() }
-        try wait(fd, POLLOUT, deadline)
-        let err = Socket.pendingError(fd)
-        if err != 0 { throw MeshError(.httpConnect, "cannot connect to \(address): \(String(cString: strerror(err)))") }
-        if let tls {
-            try transport.startTLS(tls)
-            let s = transport.tls!
-            loop: while true {
-                switch s.handshake() {
-                case .done: break loop
-                case .wantRead: try wait(fd, POLLIN, deadline)
-                case .wantWrite: try wait(fd, POLLOUT, deadline)
-                case .failed(let why, let detail): throw MeshError(.httpTls, "TLS handshake with \(address) failed: \(why.rawValue) \(detail)")
-                }
-            }
-            if !skipServerVerification, case .failure(let why) = s.verifyPeer(expecting: expectServer) {
-                throw MeshError(.httpTls, "server \(address) refused: \(why.rawValue)")
-            }
-        }
+        let connection = try HTTPConnection(connecting: address, tls: tls, expectServer: expectServer,
+                                            skipServerVerification: skipServerVerification, timeoutMs: timeoutMs, limits: limits)
+        defer { connection.close() }
         var h = headers
-        if h["Host"] == nil { h.add("Host", address.description) }
         if h["Connection"] == nil { h.add("Connection", "close") }
-        let bytes = HTTPSerializer.request(method: method, target: path, headers: h, body: body)
-        var off = 0
-        while off < bytes.count {
-            let result = bytes.withUnsafeBytes { transport.write(UnsafeRawBufferPointer(rebasing: $0[off...])) }
-            switch result {
-            case .wrote(let k): off += k
-            case .wantRead: try wait(fd, POLLIN, deadline)
-            case .wantWrite: try wait(fd, POLLOUT, deadline)
-            case .failed(.socket(let e)): throw e
-            case .failed(.tls(let why)): throw MeshError(.httpWrite, why)
-            }
-        }
-        return try readResponse(transport, method: method, deadline: deadline)
-    }
-
-    /// Reads until the response is complete; its body is copied once, out of the read buffer.
-    private func readResponse(_ transport: Transport, method: String, deadline: Int64) throws -> Response {
-        var parser = HTTPResponseParser(limits: limits)
-        parser.expect(requestMethod: method)
-        var head: HTTPResponseHead?
-        var out: [UInt8] = []
-        let buf = UnsafeMutableRawBufferPointer.allocate(byteCount: 16_384, alignment: 16)
-        defer { buf.deallocate() }
-        func take(_ events: [HTTPEvent<HTTPResponseHead>], _ input: UnsafeRawBufferPointer) -> Bool {
-            for e in events {
-                switch e {
-                case .head(let h): head = h
-                case .body(let r): out.append(contentsOf: UnsafeRawBufferPointer(rebasing: input[r]))
-                case .end: return true
-                }
-            }
-            return false
-        }
-        while true {
-            switch transport.read(into: buf) {
-            case .bytes(let n):
-                let input = UnsafeRawBufferPointer(rebasing: buf[0..<n])
-                if take(try parser.feed(input), input), let head { return Response(head: head, body: out) }
-            case .wantRead: try wait(transport.fd, POLLIN, deadline)
-            case .wantWrite: try wait(transport.fd, POLLOUT, deadline)
-            case .failed(.socket(let e)):
-                throw e
-            case .eof, .failed(.tls):
-                if take(try parser.finish(), UnsafeRawBufferPointer(start: nil, count: 0)), let head {
-                    return Response(head: head, body: out)
-                }
-                throw MeshError(.httpTruncated, "\(address) closed the connection before a whole response")
-            }
-        }
-    }
-
-    private func wait(_ fd: Int32, _ events: Int32, _ deadline: Int64) throws {
-        let left = deadline - SystemClock().monotonicMs()
-        if left <= 0 { throw MeshError(.httpTimeout, "no answer from \(address) within \(timeoutMs) ms") }
-        var p = pollfd(fd: fd, events: Int16(events), revents: 0)
-        _ = poll(&p, 1, Int32(min(left, 1000)))
+        let left = Int(max(1, deadline - SystemClock().monotonicMs()))
+        return try connection.send(method: method, path: path, headers: h, body: body, timeoutMs: left)
     }
 }

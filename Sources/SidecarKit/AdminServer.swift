@@ -34,8 +34,10 @@ enum AdminServer {
 
     /// The counters now: one value for both renderings.
     static func snapshot(_ sidecar: Sidecar) -> StatsSnapshot {
-        .sidecar(sidecar.runtime, reloader: sidecar.reloader, identityAgent: sidecar.agent, policyAgent: sidecar.policyAgent,
-                 telemetry: sidecar.telemetry)
+        var snap = StatsSnapshot.sidecar(sidecar.runtime, reloader: sidecar.reloader, identityAgent: sidecar.agent,
+                                         policyAgent: sidecar.policyAgent, telemetry: sidecar.telemetry)
+        if let channel = sidecar.controlChannel { snap.addControlChannel(channel) }
+        return snap
     }
 
     /// Wraps the router: a `Host` that is not an IP literal or `localhost` (`AdminHost`), and any method other

@@ -26,6 +26,12 @@ public final class IdentityAgent: Sendable {
     private let rng = Mutex(SplitMix64(seed: UInt64(SystemClock().monotonicNs())))
     public let renewalsOK = Atomic<Int>(0)
     public let renewalsFailed = Atomic<Int>(0)
+    /// The shared keep-alive connection renewals go over once the sidecar runs (nil: a connection per renewal).
+    /// Bootstrap never uses it: a join token is single use.
+    private let channelInUse = Mutex<ControlChannel?>(nil)
+
+    /// Renewals from now on go over `channel`.
+    public func use(channel: ControlChannel?) { channelInUse.withLock { $0 = channel } }
 
     public init(files: IdentityFiles, clock: any Clock = SystemClock(),
                 log: @escaping @Sendable (String, [(String, LogValue)]) -> Void) {
@@ -127,7 +133,8 @@ public final class IdentityAgent: Sendable {
     func obtain(via ctx: TLSContext, token: String?, trigger: String, mustHoldRoot: String? = nil) throws {
         let key = try PrivateKey.generateP256()
         let csr = try CertificateSigningRequest.create(key: key)
-        let answer = try ControlPlaneClient(settings: settings, tls: ctx)
+        let channel = token == nil ? channelInUse.withLock { $0 } : nil
+        let answer = try ControlPlaneClient(settings: settings, tls: ctx, channel: channel)
             .issue(IdentityRequest(csrPEM: String(decoding: csr.pem(), as: UTF8.self), token: token))
         let chainPEM = answer.certificateChainPEM, bundlePEM = answer.trustBundlePEM
         // Check before writing: the answer must be a valid SVID for our trust domain, for our key.

@@ -18,6 +18,8 @@ import MeshTLS
 /// applied (the `version` of each poll). The kept file is the signed answer itself, checked again at start. When the control plane is away it keeps the slice in force and retries with
 /// exponential backoff and full jitter (`RetryPolicy`: 1 s … 30 s; 1 s … 15 s while waiting for the first slice),
 /// so a fleet of sidecars does not poll in lock-step after an outage; nothing ever opens up.
+/// On the sidecar's shared `ControlChannel` each poll asks to be parked `channelPollWaitSeconds` (default 5) instead
+/// of 30 s, so it never holds the one connection long enough to delay a renewal or a report.
 public final class PolicyAgent: Sendable {
     let settings: PolicySettings
     let bootstrap: BootstrapSettings
@@ -37,11 +39,22 @@ public final class PolicyAgent: Sendable {
     /// Wall-clock seconds: the signer's certificate must be valid at this time.
     let now: @Sendable () -> Double
 
+    /// The shared keep-alive connection to the control plane (nil: a new connection per poll).
+    public let channel: ControlChannel?
+    /// How long a poll on the channel may be parked (seconds, 1…30): short, so the poll never holds the shared
+    /// connection long; a change still reaches a parked poll at once. Without a channel polls wait 30 s.
+    public let channelPollWaitSeconds: Int
+    /// The default `channelPollWaitSeconds`: the default telemetry interval.
+    public static let defaultChannelPollWaitSeconds = 5
+
     public init(settings: PolicySettings, bootstrap: BootstrapSettings,
                 log: @escaping @Sendable (String, [(String, LogValue)]) -> Void,
-                now: @escaping @Sendable () -> Double = { SystemClock().wallSeconds() }) {
+                now: @escaping @Sendable () -> Double = { SystemClock().wallSeconds() },
+                channel: ControlChannel? = nil, channelPollWaitSeconds: Int = PolicyAgent.defaultChannelPollWaitSeconds) {
         self.settings = settings
         self.bootstrap = bootstrap
+        self.channel = channel
+        self.channelPollWaitSeconds = min(max(1, channelPollWaitSeconds), SliceAnswer.maxWaitSeconds)
         self.log = log
         self.now = now
     }
@@ -125,10 +138,13 @@ public final class PolicyAgent: Sendable {
     func fetch(identity: TLSIdentity, after version: Int, revoked: Int? = nil) -> Fetch {
         do {
             let ctx = try TLSContext(role: .client, identity: identity, resumption: .off)
-            let client = try ControlPlaneClient(settings: bootstrap, tls: ctx, timeoutMs: (PolicyAgent.longPollSeconds + 10) * 1000,
-                                                maxBodyBytes: 64 << 20)
+            let wait = channel == nil ? nil : channelPollWaitSeconds
+            let client = try ControlPlaneClient(settings: bootstrap, tls: ctx, timeoutMs: ((wait ?? PolicyAgent.longPollSeconds) + 10) * 1000,
+                                                maxBodyBytes: 64 << 20, channel: channel)
             let epoch = version < 0 ? nil : epochInForce.withLock { $0 }
-            guard case .slice(let signed) = try client.pollSlice(after: version, epoch: epoch, revoked: revoked) else { return .unchanged }
+            guard case .slice(let signed) = try client.pollSlice(after: version, epoch: epoch, revoked: revoked, wait: wait) else {
+                return .unchanged
+            }
             switch SliceVerifier.verify(signed, trust: identity, controlPlane: bootstrap.controlPlaneIdentity, at: now()) {
             case .success(let v): return .slice(v)
             case .failure(let r):

@@ -10,6 +10,7 @@ import MeshObservability
 import MeshTLS
 import MeshHTTP
 import Synchronization
+import MeshControlClient
 
 /// A running sidecar: one event loop per thread, each with its own listener per configured port
 /// (SO_REUSEPORT spreads connections), sharing one `SidecarRuntime`.
@@ -42,6 +43,8 @@ public final class Sidecar: @unchecked Sendable {
     let edgeInbox = Mutex<(tables: [EdgeTable], handed: Int)>(([], 0))
     /// Serialises `takeEdgeTables` callers.
     let edgeTaking = Mutex<Int>(0)
+    /// The one keep-alive connection to the control plane the agents share (`use(channel:)`, before `start`).
+    public internal(set) var controlChannel: ControlChannel?
 
     /// Reloads configuration and identity files (SIGHUP, `POST /reload`, file changes).
     public private(set) var reloader: Reloader!

@@ -7,6 +7,7 @@ import MeshNet
 import MeshObservability
 import MeshTLS
 import MeshHTTP
+import MeshControlClient
 
 /// `mesh-sidecar` as a function from arguments to an exit code, so tests can call it and the main stays thin.
 /// Exit codes: 0 done, 64 bad usage or configuration, 66 a configured file cannot be read, 70 runtime failure.
@@ -103,12 +104,16 @@ public enum SidecarCommand {
         case .failure(let e): return e.code
         case .success(let id): identity = id
         }
+        let channel = verb == "run" ? controlChannel(config, identity: identity) : nil
         var policyAgent: PolicyAgent?
         var slice: ServiceSlice?
         if verb == "run", let p = config.policy, let b = config.identity.bootstrap {
             // Last-known-good first (a restart keeps enforcing without the control plane); else wait for the
             // first slice: until then nothing listens and the sidecar is not ready.
-            let a = PolicyAgent(settings: p, bootstrap: b, log: { log.event($0, fields: $1) })
+            // A poll parks no longer than a telemetry interval: reports share the poll's connection.
+            let wait = config.reportsTelemetry ? config.telemetry.intervalSeconds : PolicyAgent.defaultChannelPollWaitSeconds
+            let a = PolicyAgent(settings: p, bootstrap: b, log: { log.event($0, fields: $1) }, channel: channel,
+                                channelPollWaitSeconds: wait)
             slice = a.lastKnownGood(for: identity)
             if let slice { log.event("policy-last-known-good", ["version": .int(slice.version)]) }
             if slice == nil { slice = a.firstSlice(identity: identity) }
@@ -120,7 +125,7 @@ public enum SidecarCommand {
             return 0
         }
         return run(config: config, identity: identity, configPath: configPath, log: log, agent: agent,
-                   policyAgent: policyAgent, slice: slice)
+                   policyAgent: policyAgent, channel: channel, slice: slice)
     }
 
     static func loadConfig(_ path: String) -> Result<SidecarConfig, ExitCode> {
@@ -150,7 +155,7 @@ public enum SidecarCommand {
     /// Runs until SIGTERM/SIGINT. The main thread only waits for signals: SIGHUP reloads, and once a second
     /// it looks whether the config or identity files changed (and reloads if so).
     static func run(config: SidecarConfig, identity: TLSIdentity, configPath: String, log: EventLog, agent: IdentityAgent?,
-                    policyAgent: PolicyAgent?, slice: ServiceSlice?) -> Int32 {
+                    policyAgent: PolicyAgent?, channel: ControlChannel?, slice: ServiceSlice?) -> Int32 {
         var set = sigset_t()
         sigemptyset(&set)
         for sig in [SIGTERM, SIGINT, SIGHUP] { sigaddset(&set, sig) }
@@ -163,7 +168,8 @@ public enum SidecarCommand {
             sidecar = Sidecar(runtime: SidecarRuntime(config: config, state: state, log: log, clock: clock), configPath: configPath)
             sidecar.agent = agent
             sidecar.policyAgent = policyAgent
-            sidecar.telemetry = makeTelemetryReporter(sidecar.runtime)
+            sidecar.use(channel: channel)
+            sidecar.telemetry = makeTelemetryReporter(sidecar.runtime, channel: channel)
             try sidecar.start()
         } catch {
             err("mesh-sidecar: cannot start: \(error)")

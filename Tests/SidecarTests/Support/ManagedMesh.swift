@@ -19,8 +19,9 @@ final class ManagedMesh {
      "segments": [{"name": "web", "selector": {"tier": "web"}}]}
     """
 
-    init(rules: String, app mode: TestApp.Mode = .http("payments"), callers: [String] = ["frontend", "ledger"]) throws {
-        cp = try ControlPlaneFixture()
+    init(rules: String, app mode: TestApp.Mode = .http("payments"), callers: [String] = ["frontend", "ledger"],
+         certTTL: Int = 3600) throws {
+        cp = try ControlPlaneFixture(certTTL: certTTL)
         app = try TestApp(mode)
         cp.apps.append(app)
         meshDir = "\(cp.dir)/mesh"

@@ -1,0 +1,77 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import MeshCore
+import MeshNet
+import Synchronization
+
+/// A TCP proxy in front of the control plane that, when armed, swallows the next bytes a client sends on an
+/// open connection and closes it without a word: a keep-alive connection that went stale exactly when a
+/// request was written (the server closed it, and nothing showed before the write).
+final class DroppingProxy: @unchecked Sendable {
+    // @unchecked: `listener` and `port` are set in init; the rest is atomic.
+    let listener: Int32
+    let port: UInt16
+    let upstream: SocketAddress
+    let armed = Atomic<Bool>(false)
+    let accepted = Atomic<Int>(0)
+
+    init(upstream: SocketAddress) throws {
+        self.upstream = upstream
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var a = sockaddr_in()
+        a.sin_family = sa_family_t(AF_INET)
+        a.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafePointer(to: &a) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }
+        listen(fd, 16)
+        _ = withUnsafeMutablePointer(to: &a) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
+        listener = fd
+        port = UInt16(bigEndian: a.sin_port)
+        Thread { [self] in acceptLoop() }.start()
+    }
+
+    /// Stops accepting (shutdown wakes the blocked accept); pumps end with their connections.
+    func stop() {
+        shutdown(listener, Int32(SHUT_RDWR))
+        close(listener)
+    }
+
+    var address: SocketAddress { try! SocketAddress(HostPort(host: "127.0.0.1", port: port)) }
+
+    private func acceptLoop() {
+        while true {
+            let client = accept(listener, nil, nil)
+            if client < 0 { return }
+            accepted.add(1, ordering: .relaxed)
+            let server = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            var a = sockaddr_in()
+            a.sin_family = sa_family_t(AF_INET)
+            a.sin_addr.s_addr = inet_addr("127.0.0.1")
+            a.sin_port = upstream.port.bigEndian
+            _ = withUnsafePointer(to: &a) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(server, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            Thread { [self] in pump(from: client, to: server, dropWhenArmed: true) }.start()
+            Thread { [self] in pump(from: server, to: client, dropWhenArmed: false) }.start()
+        }
+    }
+
+    private func pump(from: Int32, to: Int32, dropWhenArmed: Bool) {
+        var buf = [UInt8](repeating: 0, count: 16_384)
+        while true {
+            let n = read(from, &buf, buf.count)
+            if n <= 0 { break }
+            if dropWhenArmed && armed.compareExchange(expected: true, desired: false, ordering: .relaxed).exchanged { break }
+            var off = 0
+            while off < n {
+                let w = buf.withUnsafeBytes { write(to, $0.baseAddress! + off, n - off) }
+                if w <= 0 { break }
+                off += w
+            }
+        }
+        shutdown(from, Int32(SHUT_RDWR))
+        shutdown(to, Int32(SHUT_RDWR))
+    }
+}
