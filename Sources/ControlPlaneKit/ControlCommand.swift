@@ -140,6 +140,9 @@ public enum ControlCommand {
             let cp = try ControlPlane(dataDir: dataDir, passphrase: passphrase, settings: settings)
             // Security events (clone-suspected, revoked-credential): one log line each, named after the event.
             _ = cp.security.observers.subscribe { e in log.event(e.name, fields: e.fields.map { ($0.0, .string($0.1)) }) }
+            // Refused telemetry reports (wrong source, malformed): rate-limited in the service.
+            _ = cp.telemetry.refusals.subscribe { e in log.event(e.name, fields: e.fields.map { ($0.0, .string($0.1)) }) }
+            if cp.telemetry.tornLines > 0 { logLine("telemetry-torn-lines", ["count": .int(cp.telemetry.tornLines)]) }
             server = try ControlServer(controlPlane: cp, log: { logLine("note", ["message": .string($0)]) },
                                        refusals: { logLine("refused", ["reason": .string($0), "total": .int($1), "peer": .string($2)]) })
             try server.start(address: address)

@@ -99,10 +99,12 @@ public final class ControlServer: @unchecked Sendable {
 
     public var boundAddress: SocketAddress? { server?.address }
 
+    /// Stops serving, then snapshots the telemetry (a clean shutdown leaves no journal to replay).
     public func stop() {
         loop.execute { [self] in server?.close() }
         loop.stop()
         thread?.join()
+        do { try controlPlane.telemetry.close() } catch { log("telemetry snapshot at shutdown failed: \(error)") }
     }
 
     /// The next tick is armed when this one has finished, so slow storage never piles ticks up.
@@ -113,6 +115,7 @@ public final class ControlServer: @unchecked Sendable {
             work.run { [self] in
                 let issuerChanged: Bool
                 do { issuerChanged = try cp.tick() } catch { log("tick failed: \(error)"); issuerChanged = false }
+                cp.telemetry.snapshotIfDue()
                 loop.execute { [self] in
                     renewServingIfNeeded(issuerChanged: issuerChanged)
                     scheduleTick()

@@ -31,6 +31,9 @@ public struct ControlSettings: Sendable {
     /// byte; silent ones are reaped (default 10 s, separate from the 30 s long-poll wait).
     public var requestTimeoutMs: Int64 = 10_000
 
+    /// Bounds of the telemetry store: 100,000 edge keys, 2,000,000 bucket entries, 50,000 instances.
+    public var telemetry = TelemetryStore.Limits()
+
     public init() {}
 
     public var grace: Double { renewalGrace ?? certTTL }
