@@ -55,7 +55,7 @@ let package = Package(
         .testTarget(name: "MeshTLSTests", dependencies: ["MeshTLS", "MeshCore", "MeshNet", "MeshTestSupport"]),
         .testTarget(name: "SidecarTests", dependencies: ["SidecarKit", "MeshTLS", "MeshCore", "MeshPolicy", "MeshNet", "MeshObservability",
                                                          "mesh-sidecar", "mesh-dev", "MeshTestSupport"]),
-        .testTarget(name: "ControlPlaneKitTests", dependencies: ["ControlPlaneKit", "MeshCore", "MeshPolicy", "MeshTLS", "MeshNet", "MeshHTTP",
+        .testTarget(name: "ControlPlaneKitTests", dependencies: ["ControlPlaneKit", "MeshAPI", "MeshCore", "MeshPolicy", "MeshTLS", "MeshNet", "MeshHTTP",
                                                                  "MeshHTTP1", "MeshTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
