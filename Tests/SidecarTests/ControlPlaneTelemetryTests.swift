@@ -56,6 +56,25 @@ struct ControlPlaneTelemetryTests {
         return out
     }
 
+    /// `promtool check metrics` (Debian package `prometheus`) finds nothing to say; skipped where it is not installed.
+    static func promtoolAccepts(_ text: String) throws {
+        let path = "/usr/bin/promtool"
+        guard FileManager.default.isExecutableFile(atPath: path) else { return }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: path)
+        p.arguments = ["check", "metrics"]
+        let input = Pipe(), output = Pipe()
+        p.standardInput = input
+        p.standardOutput = output
+        p.standardError = output
+        try p.run()
+        input.fileHandleForWriting.write(Data(text.utf8))
+        try input.fileHandleForWriting.close()
+        let said = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        #expect(p.terminationStatus == 0 && said.isEmpty, "promtool: \(said)")
+    }
+
     /// A report, then the graph gives back exactly its counts; a retry is a duplicate (not counted); a report for
     /// another identity is refused 403 `telemetry.wrong-source`; the figures show in `/metrics` and the sidecar list.
     @Test func reportGraphDuplicateAndWrongSource() throws {
@@ -95,6 +114,7 @@ struct ControlPlaneTelemetryTests {
         #expect(m["mesh_control_decisions_total{observer=\"inbound\",verdict=\"deny\"}"] == 2)
         #expect(m["mesh_control_telemetry_edges"] == 2 && m["mesh_control_sidecars_reporting"] == 1)
         #expect(m["mesh_control_telemetry_journal_fsync_seconds_count"].map { $0 >= 1 } == true)
+        try Self.promtoolAccepts(String(decoding: try op.exchange("GET", "/metrics").body, as: UTF8.self))
         let log = try String(contentsOfFile: cp.logPath, encoding: .utf8)
         #expect(log.contains("telemetry-refused") && log.contains("telemetry.wrong-source"))
     }
