@@ -141,4 +141,36 @@ struct ControlPlaneTelemetryTests {
         #expect(try api.report(Self.report(seq: 21, [Self.edge(web, connections: 1)])).duplicate == false)
         #expect(try op.graph(sinceSeconds: 3600).edges.first?.counts.connections == expected + 1)
     }
+
+    /// A parked long poll answered by an apply shows in `mesh_control_policy_push_seconds`, and its caller in
+    /// `mesh_control_sidecars_polling`.
+    @Test func pollingAndPolicyPushMetrics() throws {
+        let cp = try ControlPlaneFixture()
+        defer { cp.stop() }
+        let mesh = "\(cp.dir)/mesh"
+        try FileManager.default.createDirectory(atPath: mesh, withIntermediateDirectories: true)
+        try ManagedMesh.services.write(toFile: "\(mesh)/services.json", atomically: true, encoding: .utf8)
+        try "{\"rules\": []}".write(toFile: "\(mesh)/rules.json", atomically: true, encoding: .utf8)
+        #expect(try cp.meshctl(["apply", "-f", mesh]).status == 0)
+        let ctx = try ControlPlaneLoadTests.workloadClient(cp, "shop/payments")
+        let first = try ControlPlaneClient(addresses: [try Self.address(cp)], tls: ctx, expectServer: Self.cpID).send("GET", "/v1/slice?version=-1")
+        #expect(first.status == 200)
+        let epoch = try #require(first.text.firstMatch(of: /epoch[\\":]+([0-9a-f]+)/)?.1)  // inside the signed document (a string)
+        let op = try Self.operatorClient(cp)
+        #expect(try Self.metrics(op)["mesh_control_policy_push_seconds_count"] == 0)
+        let parked = try TLSTestConnection(port: cp.port, context: ctx, send: "GET /v1/slice?version=1&epoch=\(epoch) HTTP/1.1\r\nHost: cp\r\n\r\n")
+        _ = parked
+        var m = try Self.metrics(op)
+        let deadline = Date().addingTimeInterval(5)
+        while m["mesh_control_long_polls_parked"] != 1 && Date() < deadline { usleep(50_000); m = try Self.metrics(op) }
+        #expect(m["mesh_control_long_polls_parked"] == 1 && m["mesh_control_sidecars_polling"] == 1, "\(m)")
+        try """
+        {"rules": [{"name": "ledger-to-payments", "action": "allow", "from": {"services": ["shop/ledger"]}, "to": {"services": ["shop/payments"]}, "ports": [8080]}]}
+        """.write(toFile: "\(mesh)/rules.json", atomically: true, encoding: .utf8)
+        let applied = try cp.meshctl(["apply", "-f", mesh])
+        #expect(applied.status == 0, "\(applied.stderr)")
+        m = try Self.metrics(op)
+        #expect(m["mesh_control_policy_push_seconds_count"] == 1, "\(m)")
+        #expect(m["mesh_control_long_polls_parked"] == 0)
+    }
 }
