@@ -98,4 +98,29 @@ struct TelemetryServiceTests {
         #expect(fsyncs >= 1 && fsyncs < 200, "\(fsyncs) fsyncs")
         #expect(Self.total(try Self.service(dir, now: F.t0)) == 200)
     }
+
+    /// Every 60 s a snapshot replaces the journal so far; a crash after it replays snapshot + the new journal.
+    @Test func periodicSnapshotThenCrash() throws {
+        let dir = try TempDir()
+        let clock = Mutex(F.t0)
+        do {
+            let t = try TelemetryService(dir: dir.file("telemetry"), now: { Double(clock.withLock { $0 }) })
+            _ = try Self.ingest(t, F.report(seq: 1, end: F.t0, [(F.key(web), 2)]))
+            t.snapshotIfDue()  // not yet due
+            clock.withLock { $0 += 59 }
+            t.snapshotIfDue()
+            #expect(!FileManager.default.fileExists(atPath: dir.file("telemetry/snapshot.jsonl")))
+            clock.withLock { $0 += 1 }
+            t.snapshotIfDue()
+            let deadline = Date().addingTimeInterval(5)
+            while FileManager.default.fileExists(atPath: dir.file("telemetry/journal-0.jsonl")) && Date() < deadline { usleep(10_000) }
+            let files = try FileManager.default.contentsOfDirectory(atPath: dir.file("telemetry")).sorted()
+            #expect(files == ["journal-1.jsonl", "snapshot.jsonl"])
+            _ = try Self.ingest(t, F.report(seq: 2, end: F.t0 + 60, [(F.key(web), 3)]))
+        }  // no close: a crash
+        let back = try TelemetryService(dir: dir.file("telemetry"), now: { Double(F.t0 + 61) })
+        #expect(Self.total(back) == 5)
+        #expect(back.sidecars().sidecars.map(\.lastSeq) == [2])
+        #expect(back.reading().totals.accepted == 2)
+    }
 }

@@ -81,6 +81,12 @@ public final class TelemetryService: Sendable {
         state = Mutex(State(store: store, journal: journal, lastSnapshot: Int(now())))
     }
 
+    deinit {
+        state.withLock { s in
+            if let fd = s.journal?.fd, fd >= 0 { Glibc.close(fd) }
+        }
+    }
+
     /// Counts `report` (unless a duplicate) and calls `done` with the ack once it is durable, or the failure.
     public func ingest(_ report: TelemetryReport, done: @escaping @Sendable (Result<TelemetryAck, MeshError>) -> Void) {
         let t = Int(now())

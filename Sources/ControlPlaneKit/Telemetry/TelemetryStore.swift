@@ -61,6 +61,8 @@ public struct TelemetryStore: Sendable {
     public private(set) var entries = 0
     var instances: [String: Instance] = [:]
     public internal(set) var totals = Totals()
+    /// When buckets were last expired: at most once per fine bucket, not per report.
+    var expiredAt = Int.min
 
     public init(limits: Limits = Limits()) { self.limits = limits }
 
@@ -159,6 +161,8 @@ public struct TelemetryStore: Sendable {
 
     /// Buckets that fell out of their tier's span go (expiry, not eviction).
     public mutating func expire(now: Int) {
+        guard now >= expiredAt + Self.resolutions[0] || now < expiredAt else { return }
+        expiredAt = now
         for tier in 0..<2 {
             let horizon = now - Self.spans[tier] - Self.resolutions[tier]
             for start in tiers[tier].keys.filter({ $0 < horizon }) { _ = drop(tier: tier, start: start) }
