@@ -123,4 +123,24 @@ struct TelemetryServiceTests {
         #expect(back.sidecars().sidecars.map(\.lastSeq) == [2])
         #expect(back.reading().totals.accepted == 2)
     }
+
+    /// A journal line that does not read back is skipped and counted; the lines after it still count.
+    @Test func unreadableLineIsSkipped() throws {
+        let dir = try TempDir()
+        do {
+            let t = try Self.service(dir, now: F.t0)
+            _ = try Self.ingest(t, F.report(seq: 1, end: F.t0, [(F.key(web), 2)]))
+        }
+        let h = try #require(FileHandle(forWritingAtPath: dir.file("telemetry/journal-0.jsonl")))
+        h.seekToEndOfFile()
+        h.write(Data("{not json}\n".utf8))
+        try h.close()
+        do {
+            let t = try Self.service(dir, now: F.t0)
+            #expect(t.tornLines == 1)
+            _ = try Self.ingest(t, F.report(seq: 2, end: F.t0, [(F.key(web), 3)]))
+        }
+        let t = try Self.service(dir, now: F.t0)
+        #expect(t.tornLines == 1 && Self.total(t) == 5)
+    }
 }

@@ -17,7 +17,7 @@ enum TelemetryCodec {
     }
 
     static func readJournalLine(_ line: ArraySlice<UInt8>) throws(MeshError) -> (TelemetryReport, Int) {
-        let doc = try StrictJSON.parse(line, limits: TelemetryReport.limits)
+        let doc = try StrictJSON.parse(line, limits: lineLimits)
         guard let t = doc["t"]?.intValue, let r = doc["report"] else {
             throw MeshError(.telemetryCorrupt, "a journal line needs \"t\" and \"report\"")
         }

@@ -40,7 +40,8 @@ public final class TelemetryService: Sendable {
     /// Parsing and counting, off the event loop.
     let ingestQueue = DispatchQueue(label: "mesh-control.telemetry-ingest")
     public let fsyncSeconds = Histogram(bounds: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5])
-    /// Torn last lines of journals skipped at start (a crash mid-append; never acknowledged).
+    /// Journal lines skipped at start: a torn last line (a crash mid-append; never acknowledged) or a line that
+    /// does not read back.
     public let tornLines: Int
     /// Refusals (wrong source, malformed), rate-limited: `burst` lines then one a second per reason.
     public let refusals = ChangeObservers<SecurityEvent>()
@@ -70,7 +71,9 @@ public final class TelemetryService: Sendable {
             let read = TelemetryJournal.lines(try DurableFile.read(journal.path(g), limit: 1 << 34))
             if read.torn { torn += 1 }
             for line in read.lines {
-                let (report, t) = try TelemetryCodec.readJournalLine(line)
+                // A line that does not read back (a damaged disk) is skipped and counted, like a torn one: the
+                // control plane must start, and telemetry is not worth refusing to.
+                guard let (report, t) = try? TelemetryCodec.readJournalLine(line) else { torn += 1; continue }
                 store.ingest(report, now: t)
             }
         }
