@@ -173,4 +173,18 @@ struct ControlPlaneTelemetryTests {
         #expect(m["mesh_control_policy_push_seconds_count"] == 1, "\(m)")
         #expect(m["mesh_control_long_polls_parked"] == 0)
     }
+
+    /// `serve --telemetry-max-edges 1`: the second distinct edge is folded into the overflow edge, counted.
+    @Test func edgeCapFlagFoldsIntoOverflow() throws {
+        let cp = try ControlPlaneFixture(extraArgs: ["--telemetry-max-edges", "1"])
+        defer { cp.stop() }
+        let api = try Self.sidecar(cp, "shop/api")
+        let web = Self.id("shop/web").description, db = Self.id("shop/db").description
+        _ = try api.report(Self.report(seq: 1, [Self.edge(web, connections: 2), Self.edge(db, connections: 3)]))
+        let op = try Self.operatorClient(cp)
+        let g = try op.graph(sinceSeconds: 60)
+        #expect(g.edges.map(\.key.caller) == [EdgeKey.overflowCaller, web])
+        #expect(g.edges.map(\.counts.connections) == [3, 2])
+        #expect(try Self.metrics(op)["mesh_control_telemetry_folded_total"] == 1)
+    }
 }
