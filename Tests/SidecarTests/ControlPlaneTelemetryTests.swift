@@ -97,8 +97,20 @@ struct ControlPlaneTelemetryTests {
         #expect(byCaller[EdgeKey.unauthenticatedCaller]?.counts == edges[1].counts)
         #expect(try op.graph(sinceSeconds: 900, service: "shop/web").edges.map(\.key) == [edges[0].key])  // the caller is shop/web
         #expect(try op.graph(sinceSeconds: 900, service: "shop/db").edges.isEmpty)
-        let bad = try op.send("GET", "/v1/graph?since=2d")
-        #expect(bad.status == 400 && bad.text.contains("telemetry.bad-query"))
+        for path in ["/v1/graph", "/v1/telemetry/sidecars"] {  // operator only: a sidecar certificate is not enough
+            let r = try api.send("GET", path)
+            #expect(r.status == 401 && r.text.contains("auth.required"), "\(path): \(r.status)")
+        }
+        for since in ["2d", "25h", "0", "abc", "1.5", "-5"] {
+            let bad = try op.send("GET", "/v1/graph?since=\(since)")
+            #expect(bad.status == 400 && bad.text.contains("telemetry.bad-query"), "\(since): \(bad.status)")
+        }
+        for (since, resolution) in [("30s", 10), ("1h", 10), ("3601", 60), ("1d", 60)] {
+            let r = try op.send("GET", "/v1/graph?since=\(since)")
+            #expect(r.status == 200 && (try? GraphAnswer(bytes: r.body))?.resolutionSeconds == resolution, "\(since)")
+        }
+        let badService = try op.send("GET", "/v1/graph?service=shop")
+        #expect(badService.status == 400 && badService.text.contains("telemetry.bad-query"))
 
         let rows = try op.telemetrySidecars().sidecars
         #expect(rows.count == 1)

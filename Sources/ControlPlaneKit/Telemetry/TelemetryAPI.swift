@@ -1,3 +1,4 @@
+import Dispatch
 import MeshAPI
 import MeshCore
 import MeshHTTP
@@ -19,9 +20,22 @@ enum TelemetryAPI {
         let cp = r.cp
         return [
             ("POST", "/v1/telemetry", report(cp)),
-            r.adminOnLoop("GET", "/v1/graph") { req in try graph(cp, req) },
-            r.adminOnLoop("GET", "/v1/telemetry/sidecars") { _ in .json(cp.telemetry.sidecars().answerText) },
+            adminOffLoop(cp, "/v1/graph") { req in try graph(cp, req) },
+            adminOffLoop(cp, "/v1/telemetry/sidecars") { _ in .json(cp.telemetry.sidecars().answerText) },
         ]
+    }
+
+    /// Operator reads that may sum millions of entries: on a global queue, neither on the loop nor in the way
+    /// of the serial blocking work (policy writes) or of ingestion.
+    static func adminOffLoop(_ cp: ControlPlane, _ path: String, _ body: @escaping @Sendable (HTTPRequest) throws -> HTTPResponse) -> APIRoutes.Route {
+        ("GET", path, { req, respond in
+            DispatchQueue.global().async {
+                respond(ControlAPI.guarded {
+                    try ControlAPI.requireAdmin(cp, req)
+                    return try body(req)
+                })
+            }
+        })
     }
 
     /// Parsed and counted on the telemetry queue (off the loop); answered when the journal is durable.

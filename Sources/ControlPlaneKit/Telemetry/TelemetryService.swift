@@ -180,14 +180,18 @@ public final class TelemetryService: Sendable {
 
     // MARK: reading
 
+    /// Summed from a copy of the store (copy-on-write: taken in O(1) under the lock), so a large query never
+    /// holds up ingestion.
     public func graph(since: Int, service: String?, identity: String?) -> GraphAnswer {
         let t = Int(now())
-        return state.withLock { $0.store.graph(since: since, now: t, service: service, identity: identity) }
+        let store = state.withLock { $0.store }
+        return store.graph(since: since, now: t, service: service, identity: identity)
     }
 
     public func sidecars() -> TelemetrySidecarList {
         let t = Int(now())
-        return TelemetrySidecarList(sidecars: state.withLock { $0.store.sidecars(now: t) })
+        let store = state.withLock { $0.store }
+        return TelemetrySidecarList(sidecars: store.sidecars(now: t))
     }
 
     /// A consistent reading of the figures `/metrics` shows.
