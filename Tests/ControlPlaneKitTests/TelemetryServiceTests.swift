@@ -143,4 +143,23 @@ struct TelemetryServiceTests {
         let t = try Self.service(dir, now: F.t0)
         #expect(t.tornLines == 1 && Self.total(t) == 5)
     }
+
+    /// A snapshot of several MiB: written in pieces, buckets split over lines of 1,000 edges, read back 1 MiB at
+    /// a time (lines crossing reads) into the same graph.
+    @Test func largeSnapshotRoundTrip() throws {
+        let dir = try TempDir()
+        let t = try Self.service(dir, now: F.t0 + 20)
+        for r in 0..<5 {
+            let edges = (0..<1000).map { i in (F.key("spiffe://mesh.local/ns/tenant-\(r)/sa/caller-\(i)"), i % 7 + 1) }
+            _ = try Self.ingest(t, F.report(seq: r + 1, end: F.t0 + 10 * (r % 2), edges))
+        }
+        try t.close()
+        let size = try #require(try FileManager.default.attributesOfItem(atPath: dir.file("telemetry/snapshot.jsonl"))[.size] as? Int)
+        #expect(size > 3 << 20, "\(size) bytes")
+        let back = try Self.service(dir, now: F.t0 + 20)
+        #expect(back.reading().entries == 10_000 && back.reading().edges == 5000)
+        for since in [60, 7200] {
+            #expect(back.graph(since: since, service: nil, identity: nil) == t.graph(since: since, service: nil, identity: nil))
+        }
+    }
 }

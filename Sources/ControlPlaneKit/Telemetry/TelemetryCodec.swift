@@ -24,41 +24,71 @@ enum TelemetryCodec {
         return (try TelemetryReport(json: r), t)
     }
 
-    static func snapshot(_ s: TelemetryStore, journal: Int) -> [UInt8] {
+    /// The snapshot in pieces of about `flushBytes`, handed to `sink` as they are made: a store of millions of
+    /// entries is never encoded into one buffer.
+    static func snapshot(_ s: TelemetryStore, journal: Int, flushBytes: Int = 1 << 20,
+                         to sink: ([UInt8]) throws(MeshError) -> Void) throws(MeshError) {
         var out: [UInt8] = []
-        func line(_ v: JSONValue) { out += Array(v.text.utf8); out.append(0x0a) }
+        func line(_ v: JSONValue) throws(MeshError) {
+            out += Array(v.text.utf8)
+            out.append(0x0a)
+            if out.count >= flushBytes {
+                try sink(out)
+                out.removeAll(keepingCapacity: true)
+            }
+        }
         let t = s.totals
-        line(.object([("format", .string(format)), ("journal", .int(journal)), ("accepted", .int(t.accepted)),
-                      ("duplicates", .int(t.duplicates)), ("foldedEdges", .int(t.foldedEdges)),
-                      ("evictedEntries", .int(t.evictedEntries)), ("evictedInstances", .int(t.evictedInstances)),
-                      ("decisions", .object(t.decisions.sorted { $0.key < $1.key }.map { ($0.key, .int($0.value)) }))]))
+        try line(.object([("format", .string(format)), ("journal", .int(journal)), ("accepted", .int(t.accepted)),
+                          ("duplicates", .int(t.duplicates)), ("foldedEdges", .int(t.foldedEdges)),
+                          ("evictedEntries", .int(t.evictedEntries)), ("evictedInstances", .int(t.evictedInstances)),
+                          ("decisions", .object(t.decisions.sorted { $0.key < $1.key }.map { ($0.key, .int($0.value)) }))]))
         for i in s.instances.values {
-            line(.object([("identity", .string(i.identity)), ("instance", .string(i.instance)), ("lastSeq", .int(i.lastSeq)),
-                          ("lastReport", .int(i.lastReport)), ("policyVersion", .int(i.policyVersion)), ("reports", .int(i.reports)),
-                          ("duplicates", .int(i.duplicates)), ("edges", .int(i.edges)),
-                          ("foldedConnections", .int(i.foldedConnections)), ("droppedBatches", .int(i.droppedBatches))]))
+            try line(.object([("identity", .string(i.identity)), ("instance", .string(i.instance)), ("lastSeq", .int(i.lastSeq)),
+                              ("lastReport", .int(i.lastReport)), ("policyVersion", .int(i.policyVersion)), ("reports", .int(i.reports)),
+                              ("duplicates", .int(i.duplicates)), ("edges", .int(i.edges)),
+                              ("foldedConnections", .int(i.foldedConnections)), ("droppedBatches", .int(i.droppedBatches))]))
         }
         for tier in 0..<2 {
             let res = TelemetryStore.resolutions[tier]
             for (start, bucket) in s.tiers[tier] {
-                let edges = bucket.map { GraphEdge(key: $0.key, counts: $0.value, firstSeen: start, lastSeen: start) }
-                var i = 0
-                while i < edges.count {
-                    let part = Array(edges[i..<min(i + chunk, edges.count)])
-                    line(GraphAnswer(from: start, to: start + res, resolutionSeconds: res, edges: part).json)
-                    i += chunk
+                var part: [GraphEdge] = []
+                part.reserveCapacity(min(chunk, bucket.count))
+                for (key, counts) in bucket {
+                    part.append(GraphEdge(key: key, counts: counts, firstSeen: start, lastSeen: start))
+                    if part.count == chunk {
+                        try line(GraphAnswer(from: start, to: start + res, resolutionSeconds: res, edges: part).json)
+                        part.removeAll(keepingCapacity: true)
+                    }
                 }
+                if !part.isEmpty { try line(GraphAnswer(from: start, to: start + res, resolutionSeconds: res, edges: part).json) }
             }
         }
-        return out
+        if !out.isEmpty { try sink(out) }
+    }
+
+    /// The whole snapshot as bytes (tests, small stores).
+    static func snapshot(_ s: TelemetryStore, journal: Int) -> [UInt8] {
+        var all: [UInt8] = []
+        try! snapshot(s, journal: journal) { (piece: [UInt8]) throws(MeshError) in all += piece }
+        return all
     }
 
     /// The store a snapshot holds, and the journal generation to replay from.
     static func restore(_ bytes: [UInt8], limits: TelemetryStore.Limits) throws(MeshError) -> (TelemetryStore, Int) {
+        try restore(limits: limits) { (line: (ArraySlice<UInt8>) throws(MeshError) -> Void) throws(MeshError) in
+            for l in bytes.split(separator: 0x0a) { try line(l) }
+        }
+    }
+
+    /// The store a snapshot holds, its lines handed over one at a time by `lines` (a file read piecewise).
+    static func restore(limits: TelemetryStore.Limits,
+                        lines: ((ArraySlice<UInt8>) throws(MeshError) -> Void) throws(MeshError) -> Void) throws(MeshError) -> (TelemetryStore, Int) {
         var store = TelemetryStore(limits: limits)
         var journal = 0
         var first = true
-        for line in bytes.split(separator: 0x0a) {
+        var empty = true
+        try lines { (line: ArraySlice<UInt8>) throws(MeshError) in
+            empty = false
             let doc = try StrictJSON.parse(line, limits: lineLimits)
             if first {
                 guard doc["format"]?.stringValue == format, let j = doc["journal"]?.intValue else {
@@ -96,7 +126,7 @@ enum TelemetryCodec {
                 for e in g.edges { store.insert(e.key, e.counts, tier: tier, start: g.from) }
             }
         }
-        if first && !bytes.isEmpty { throw MeshError(.telemetryCorrupt, "the snapshot has no header") }
+        if first && !empty { throw MeshError(.telemetryCorrupt, "the snapshot has no header") }
         return (store, journal)
     }
 }

@@ -53,12 +53,68 @@ struct TelemetryJournal {
         }
     }
 
-    /// The complete lines of a journal, and whether a torn last line (a crash mid-append) was left out.
-    static func lines(_ bytes: [UInt8]) -> (lines: [ArraySlice<UInt8>], torn: Bool) {
-        var out = bytes.split(separator: 0x0a, omittingEmptySubsequences: true)
-        let torn = !bytes.isEmpty && bytes.last != 0x0a
-        if torn { out.removeLast() }
-        return (out, torn)
+    /// Hands each complete line of `path` to `body`, reading 1 MiB at a time (a file may be larger than is
+    /// wise to hold); returns true when a torn last line (no newline: a crash mid-append) was left out. A line
+    /// longer than `maxLine` is unreadable.
+    static func forEachLine(_ path: String, maxLine: Int = 16 << 20,
+                            _ body: (ArraySlice<UInt8>) throws(MeshError) -> Void) throws(MeshError) -> Bool {
+        let f = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+        if f < 0 { throw DurableFile.failure("open \(path)") }
+        defer { Glibc.close(f) }
+        var pending: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 1 << 20)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { Glibc.read(f, $0.baseAddress!, $0.count) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw DurableFile.failure("read \(path)")
+            }
+            if n == 0 { break }
+            pending += chunk[0..<n]
+            var start = pending.startIndex
+            while let nl = pending[start...].firstIndex(of: 0x0a) {
+                if nl > start { try body(pending[start..<nl]) }
+                start = nl + 1
+            }
+            pending.removeSubrange(0..<start)
+            if pending.count > maxLine { throw MeshError(.telemetryCorrupt, "\(path): a line longer than \(maxLine) bytes") }
+        }
+        return !pending.isEmpty
+    }
+
+    /// Writes the snapshot as `write` produces it, with the `DurableFile` discipline (a new temp file, fsync,
+    /// rename over the old one, fsync the folder), streamed so that it is never held whole in memory.
+    func writeSnapshot(_ produce: (([UInt8]) throws(MeshError) -> Void) throws(MeshError) -> Void) throws(MeshError) {
+        let path = snapshotPath
+        let tmp = "\(path).tmp-\(getpid())"
+        unlink(tmp)
+        let f = Glibc.open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        if f < 0 { throw DurableFile.failure("create \(tmp)") }
+        do throws(MeshError) {
+            try produce { (bytes: [UInt8]) throws(MeshError) in
+                var off = 0
+                while off < bytes.count {
+                    let n = bytes.withUnsafeBytes { Glibc.write(f, $0.baseAddress! + off, $0.count - off) }
+                    if n < 0 {
+                        if errno == EINTR { continue }
+                        throw DurableFile.failure("write \(tmp)")
+                    }
+                    off += n
+                }
+            }
+            if fsync(f) != 0 { throw DurableFile.failure("fsync \(tmp)") }
+        } catch {
+            Glibc.close(f)
+            unlink(tmp)
+            throw error
+        }
+        Glibc.close(f)
+        if rename(tmp, path) != 0 {
+            let e = DurableFile.failure("rename \(tmp) to \(path)")
+            unlink(tmp)
+            throw e
+        }
+        try DurableFile.syncDirectory(dir)
     }
 
     func remove(below generation: Int) {

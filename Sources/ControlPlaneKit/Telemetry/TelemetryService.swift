@@ -63,19 +63,21 @@ public final class TelemetryService: Sendable {
         var store = TelemetryStore(limits: limits)
         var from = 0
         if DurableFile.exists(journal.snapshotPath) {
-            (store, from) = try TelemetryCodec.restore(try DurableFile.read(journal.snapshotPath, limit: 1 << 34), limits: limits)
+            let path = journal.snapshotPath
+            (store, from) = try TelemetryCodec.restore(limits: limits) { (line: (ArraySlice<UInt8>) throws(MeshError) -> Void) throws(MeshError) in
+                if try TelemetryJournal.forEachLine(path, line) { throw MeshError(.telemetryCorrupt, "\(path) ends in a torn line") }
+            }
         }
         var torn = 0
         let found = journal.generations()
         for g in found where g >= from {
-            let read = TelemetryJournal.lines(try DurableFile.read(journal.path(g), limit: 1 << 34))
-            if read.torn { torn += 1 }
-            for line in read.lines {
-                // A line that does not read back (a damaged disk) is skipped and counted, like a torn one: the
-                // control plane must start, and telemetry is not worth refusing to.
-                guard let (report, t) = try? TelemetryCodec.readJournalLine(line) else { torn += 1; continue }
+            // A line that does not read back (a damaged disk) is skipped and counted, like a torn last one: the
+            // control plane must start, and telemetry is not worth refusing to.
+            let tornLast = try TelemetryJournal.forEachLine(journal.path(g)) { (line: ArraySlice<UInt8>) throws(MeshError) in
+                guard let (report, t) = try? TelemetryCodec.readJournalLine(line) else { torn += 1; return }
                 store.ingest(report, now: t)
             }
+            if tornLast { torn += 1 }
         }
         tornLines = torn
         let next = max(from, (found.last ?? -1) + 1)
@@ -174,7 +176,9 @@ public final class TelemetryService: Sendable {
             do throws(MeshError) { try DurableFile.syncDirectory(journal.dir) } catch let e { error = error ?? e }
             for a in acks { a(error) }
         }
-        try DurableFile.write(journal.snapshotPath, TelemetryCodec.snapshot(store, journal: journal.generation))
+        try journal.writeSnapshot { (sink: ([UInt8]) throws(MeshError) -> Void) throws(MeshError) in
+            try TelemetryCodec.snapshot(store, journal: journal.generation, to: sink)
+        }
         journal.remove(below: journal.generation)
     }
 
