@@ -17,6 +17,8 @@ public enum ControlCommand {
            mesh-control serve --data-dir DIR [--listen 0.0.0.0:8443] [--cert-ttl 24h]
                              [--rotation-overlap DURATION] [--issue-rate 30]
                              [--max-connections 16384] [--max-long-polls 12288]
+                             [--telemetry-max-edges 100000] [--telemetry-max-entries 2000000]
+                             [--telemetry-max-instances 50000]
            mesh-control --help
 
     init   Create the CA (a self-signed ECDSA P-256 root, or an imported intermediate with its anchors), the
@@ -25,6 +27,9 @@ public enum ControlCommand {
            rotation overlaps for --rotation-overlap (default: the cert TTL). At most --issue-rate
            certificates per identity per minute. At most --max-connections open connections (the fd
            limit is raised to fit when allowed), of which --max-long-polls parked policy polls.
+           Telemetry keeps at most --telemetry-max-edges distinct edges (more are folded into overflow
+           edges), --telemetry-max-entries edge entries over its time buckets (the oldest are evicted) and
+           --telemetry-max-instances sidecar instances (DIR/telemetry: snapshot and journal).
 
     The CA key is encrypted at rest with the passphrase in $MESH_CA_PASSPHRASE or the file named by
     --ca-passphrase-file (both commands). Durations: 30s, 5m, 24h or plain seconds.
@@ -117,6 +122,13 @@ public enum ControlCommand {
                 guard let n = Int(m), n >= 0 else { throw MeshError(.usage, "--max-long-polls must be a whole number ≥ 0") }
                 settings.maxLongPolls = n
             }
+            for (flag, path) in [("telemetry-max-edges", \TelemetryStore.Limits.maxEdges),
+                                 ("telemetry-max-entries", \TelemetryStore.Limits.maxEntries),
+                                 ("telemetry-max-instances", \TelemetryStore.Limits.maxInstances)] {
+                guard let m = opts[flag] else { continue }
+                guard let n = Int(m), n >= 1 else { throw MeshError(.usage, "--\(flag) must be a whole number ≥ 1") }
+                settings.telemetry[keyPath: path] = n
+            }
         } catch {
             err("mesh-control serve: \(error)")
             return 64
@@ -140,6 +152,9 @@ public enum ControlCommand {
             let cp = try ControlPlane(dataDir: dataDir, passphrase: passphrase, settings: settings)
             // Security events (clone-suspected, revoked-credential): one log line each, named after the event.
             _ = cp.security.observers.subscribe { e in log.event(e.name, fields: e.fields.map { ($0.0, .string($0.1)) }) }
+            // Refused telemetry reports (wrong source, malformed): rate-limited in the service.
+            _ = cp.telemetry.refusals.subscribe { e in log.event(e.name, fields: e.fields.map { ($0.0, .string($0.1)) }) }
+            if cp.telemetry.tornLines > 0 { logLine("telemetry-torn-lines", ["count": .int(cp.telemetry.tornLines)]) }
             server = try ControlServer(controlPlane: cp, log: { logLine("note", ["message": .string($0)]) },
                                        refusals: { logLine("refused", ["reason": .string($0), "total": .int($1), "peer": .string($2)]) })
             try server.start(address: address)

@@ -34,6 +34,8 @@ public final class ControlPlane: Sendable {
     public let audit: any AuditSink
     /// Hands slices to sidecars; told after every policy change.
     public let distribution: PolicyDistribution
+    /// Sidecar reports: the graph, the instance table, their journal and snapshot (`telemetryDir`).
+    public let telemetry: TelemetryService
     /// Signs the slices handed out; the serving certificate's key is put in it (`ControlServer`).
     public let sliceSigner = SliceSigner()
     let rateLimit: IssueRateLimit
@@ -53,8 +55,10 @@ public final class ControlPlane: Sendable {
     /// The control plane over its repositories. `adminTokenHash` is the SHA-256 (hex) of the operator credential.
     public init(policy: any PolicyRepository, tokens: any TokenRepository, identities: any IdentityRepository,
                 ca: any CAStateRepository, audit: any AuditSink,
-                adminTokenHash: String, settings: ControlSettings, now: @escaping @Sendable () -> Double) throws {
+                adminTokenHash: String, settings: ControlSettings, now: @escaping @Sendable () -> Double,
+                telemetryDir: String? = nil, clock: any Clock = SystemClock()) throws {
         self.settings = settings
+        telemetry = try TelemetryService(dir: telemetryDir, limits: settings.telemetry, clock: clock, now: now)
         self.now = now
         policyRepository = policy
         self.tokens = tokens
@@ -90,7 +94,7 @@ public final class ControlPlane: Sendable {
                       ca: try FileCAStateRepository(dataDir: dataDir, passphrase: passphrase),
                       audit: try AuditLog(path: "\(dataDir)/audit.log"),
                       adminTokenHash: String(decoding: stored, as: UTF8.self).trimming(" \n"), settings: settings,
-                      now: { clock.wallSeconds() })
+                      now: { clock.wallSeconds() }, telemetryDir: "\(dataDir)/telemetry", clock: clock)
     }
 
     deinit { subscriptions.withLock { $0.forEach { $0.cancel() } } }

@@ -103,10 +103,12 @@ public final class ControlServer: @unchecked Sendable {
     /// API connections open now (read from any thread: the count is atomic).
     public var openConnections: Int { server?.openConnections ?? 0 }
 
+    /// Stops serving, then snapshots the telemetry (a clean shutdown leaves no journal to replay).
     public func stop() {
         loop.execute { [self] in server?.close() }
         loop.stop()
         thread?.join()
+        do { try controlPlane.telemetry.close() } catch { log("telemetry snapshot at shutdown failed: \(error)") }
     }
 
     /// The next tick is armed when this one has finished, so slow storage never piles ticks up.
@@ -117,6 +119,7 @@ public final class ControlServer: @unchecked Sendable {
             work.run { [self] in
                 let issuerChanged: Bool
                 do { issuerChanged = try cp.tick() } catch { log("tick failed: \(error)"); issuerChanged = false }
+                cp.telemetry.snapshotIfDue()
                 loop.execute { [self] in
                     renewServingIfNeeded(issuerChanged: issuerChanged)
                     scheduleTick()

@@ -34,6 +34,9 @@ public struct ControlSettings: Sendable {
     /// channel replaces its connection after 45 s idle, before this).
     public var idleTimeoutMs: Int64 = 60_000
 
+    /// Bounds of the telemetry store: 100,000 edge keys, 2,000,000 bucket entries, 50,000 instances.
+    public var telemetry = TelemetryStore.Limits()
+
     public init() {}
 
     public var grace: Double { renewalGrace ?? certTTL }

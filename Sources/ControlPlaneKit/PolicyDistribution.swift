@@ -2,6 +2,7 @@ import Synchronization
 import MeshCore
 import MeshPolicy
 import MeshNet
+import MeshObservability
 
 /// Hands each sidecar its own slice of the mesh, and parks long polls until the mesh changes: a poll from an
 /// (epoch, version) other than the one in force is answered at once (older, newer or from another store: the
@@ -47,6 +48,8 @@ public final class PolicyDistribution: Sendable {
     public let epoch: String
     let inSyncWindow: Double
     let now: @Sendable () -> Double
+    /// From a change reaching distribution to each parked poll handed its new slice (`mesh_control_policy_push_seconds`).
+    public let pushSeconds = Histogram(bounds: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5])
     /// The snapshot handed out and the parked polls, under one lock: a poll parks only if no newer version is
     /// already in, and a change swaps and takes every parked poll at once, so no wake-up is lost.
     private let state: Mutex<(snapshot: PolicySnapshot, revoked: RevocationList, next: Int, waiters: [Waiter])>
@@ -115,7 +118,11 @@ public final class PolicyDistribution: Sendable {
             defer { s.waiters.removeAll() }
             return (s.waiters, s.revoked)
         }
-        for w in woken { w.answer(Self.slice(snapshot, w.service, revoked)) }
+        let started = now()
+        for w in woken {
+            w.answer(Self.slice(snapshot, w.service, revoked))
+            pushSeconds.observe(seconds: max(0, now() - started))
+        }
     }
 
     /// A new deny list is in force: every parked poll gets its slice (same version, new list) now, so live

@@ -9,7 +9,7 @@ import MeshObservability
 /// | --- | --- | --- |
 /// | `POST /v1/identities/revoke` | operator | `{"identity": id}` or `{"serial": HEX}`, optional `"reason"` → the revocation |
 /// | `GET /v1/identities/revoked` | operator | the revocations in force and the deny list's revision |
-/// | `GET /metrics` | operator | Prometheus text: security events, revocations in force, HTTP refusals and connections |
+/// | `GET /metrics` | operator | Prometheus text: security events, revocations in force, HTTP refusals and connections, mesh-wide telemetry and policy push |
 enum RevocationAPI {
     static func routes(_ r: APIRoutes) -> [APIRoutes.Route] {
         let cp = r.cp
@@ -36,6 +36,7 @@ enum RevocationAPI {
                 snap.add("mesh_control_revocations", .gauge, help: "Revocations in force.",
                          [MetricSample(.int(cp.identityRecords.revocations.count))])
                 snap.families += cp.serverStats.metricFamilies()
+                snap.families += TelemetryMetrics.families(cp)
                 return .text(PrometheusText.render(snap), contentType: PrometheusText.contentType)
             },
         ]
