@@ -148,7 +148,11 @@ public struct TelemetryEdge: Sendable, Equatable {
             shadowAllowed = try verdict(try Wire.read { () throws(MeshError) in try node.string() }, "shadowVerdict")
         }
         var shadowRule: String?
-        if let node = try Wire.nullable(r, "shadowRule") { shadowRule = try Wire.read { () throws(MeshError) in try node.string() } }
+        if let node = try Wire.nullable(r, "shadowRule") {
+            let t = try Wire.read { () throws(MeshError) in try node.string() }
+            guard t.utf8.count <= 512 else { throw MeshError(.apiOutOfRange, "\(path.appending("shadowRule")): at most 512 bytes") }
+            shadowRule = t
+        }
         key = EdgeKey(observer: observer, caller: try text("caller"), destination: try text("destination"),
                       port: try r.int("port", in: 0...65535), allowed: try verdict(try r.string("verdict"), "verdict"),
                       rule: try text("rule"), reason: try text("reason", max: 128), shadowAllowed: shadowAllowed, shadowRule: shadowRule)

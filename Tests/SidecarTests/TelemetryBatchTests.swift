@@ -135,6 +135,28 @@ import Testing
         #expect(last.droppedBatches == 1 && last.edges.map(\.key.caller) == ["w"])
     }
 
+    /// A cut of 700 edges goes out as reports of at most 300 (each under the control plane's 1 MiB body
+    /// limit), consecutive seqs, one window; a failure in the middle resends that part only.
+    @Test func aLargeCutIsSplitIntoReportsThatFitTheBodyLimit() throws {
+        let fake = FakeSend()
+        let r = Self.reporter(fake, cap: 1_024)
+        fake.answers.withLock { $0 = [.ack, .unavailable] }
+        let callers = (0..<700).map { "spiffe://mesh.local/ns/load/sa/c\($0)" }
+        guard case .failure = r.round(tables: [Self.table(callers, cap: 1_024)], using: { try fake($0) }) else {
+            Issue.record("the second part must fail"); return
+        }
+        #expect(r.status.pendingSeq == 2 && r.status.edgeKeys == 400)
+        #expect(try r.round(tables: [], using: { try fake($0) }).get()?.seq == 3)
+        let sent = fake.got.withLock { $0 }
+        #expect(sent.map(\.seq) == [1, 2, 2, 3])
+        #expect(sent.map(\.edges.count) == [300, 300, 300, 100])
+        #expect(sent[1] == sent[2])
+        #expect(Set(sent.map(\.windowStart)).count == 1 && Set(sent.map(\.windowEnd)).count == 1)
+        #expect(Set([sent[0], sent[1], sent[3]].flatMap { $0.edges.map(\.key.caller) }) == Set(callers))
+        for report in sent { #expect(report.bytes.count < 1 << 20) }
+        #expect(r.status.edgeKeys == 0 && r.status.pendingSeq == nil)
+    }
+
     @Test func foldingIsReportedWithTheBatch() throws {
         let fake = FakeSend()
         let r = Self.reporter(fake, cap: 16)

@@ -100,13 +100,16 @@ public final class TelemetryReporter: Sendable {
         })
     }
 
-    /// Adds `tables`, then sends the batch in flight and, once it is acknowledged, the next one (at most two
-    /// sends). Failure codes: `telemetry.flush-failed` when the control plane could not be reached or answered
+    /// Adds `tables`, then sends the batch in flight and, once it is acknowledged, the next one (a cut larger than
+    /// `TelemetryBatcher.edgesPerReport` edges is several reports, all sent in this round). Failure codes: `telemetry.flush-failed` when the control plane could not be reached or answered
     /// otherwise than 2xx/400/422 (kept, retried), the refusal's own code when it was dropped as malformed.
     func round(tables: [EdgeTable], evenIfEmpty: Bool = false, using send: Send, deadline: Double? = nil) -> FlushResult {
         batcher.withLock { $0.absorb(tables) }
         var last: TelemetryAck?
-        for attempt in 0..<2 {
+        // The batch in flight, then one cut: at most cap / edgesPerReport + 1 reports, plus an overflow edge per
+        // destination, port, verdict and reason (a few more).
+        let maxSends = 3 + settings.maxEdges / TelemetryBatcher.edgesPerReport + 2
+        for attempt in 0..<maxSends {
             if let deadline, now() >= deadline { break }
             let src = source(), version = policyVersion(), t = Int(now())
             guard let report = batcher.withLock({ $0.next(source: src, policyVersion: version, now: t,
