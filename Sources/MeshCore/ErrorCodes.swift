@@ -32,7 +32,7 @@ extension ErrorCode {
         policyPortNotOnDestination, policyReservedName, policyServiceNotInMesh, policyTooLong, policyTooManyEntries,
         policyTooManyFiles, policyTooManyGrants, policyTooManyRules, policyTooManySegments, policyTooManyServices,
         policyUnknownSegment, policyUnknownService, policyUnsignedSlice, reloadFailed, reloadListenersChanged,
-        revokeBadRequest, revokeListFull, spiffeBadPathChar, spiffeBadScheme, spiffeBadTrustDomainChar,
+        revokeBadRequest, revokeListFull, simConnection, simSetup, spiffeBadPathChar, spiffeBadScheme, spiffeBadTrustDomainChar,
         spiffeDotSegment, spiffeEmpty, spiffeEmptySegment, spiffeEmptyTrustDomain, spiffeNoPath, spiffeTooLong,
         spiffeTrailingSlash, spiffeTrustDomainTooLong, storeIo, storeMissing, storeTooLarge, tlsBadCertificate,
         tlsBadCsr, tlsBadKey, tlsBadOwnCertificate, tlsBadPassphrase, tlsBio, tlsCa, tlsChainTooLarge,
