@@ -9,6 +9,8 @@ struct SimResult {
     let setupMs: Int64
     let connectMs: Int64
     let driveMs: Int64
+    /// Control-plane usage when the sidecars start dialling (so the connect phase's handshakes are shown apart).
+    let atConnect: ProcessUsage?
     let before: ProcessUsage?
     let after: ProcessUsage?
     let applyError: String?
@@ -24,6 +26,7 @@ struct SimResult {
         func ms(_ v: Double) -> JSONValue { .number(String(format3: v)) }
         var cp: [(String, JSONValue)] = [("pid", controlPid.map { .int(Int($0)) } ?? .null)]
         if let b = before, let a = after {
+            if let c = atConnect { cp += [("connectCpuSeconds", ms(b.cpuSeconds - c.cpuSeconds)), ("rssKiBAtConnect", .int(c.rssKiB))] }
             cp += [("cpuSecondsStart", ms(b.cpuSeconds)), ("cpuSecondsEnd", ms(a.cpuSeconds)),
                    ("cpuSeconds", ms(a.cpuSeconds - b.cpuSeconds)),
                    ("cpuPercent", ms(100 * (a.cpuSeconds - b.cpuSeconds) / max(0.001, Double(driveMs) / 1000))),
@@ -71,6 +74,10 @@ struct SimResult {
             lines.append("control plane (pid \(controlPid ?? 0)) over \(String(format3: Double(driveMs) / 1000)) s: "
                          + "CPU \(String(format3: cpu)) s (\(String(format3: 100 * cpu / max(0.001, Double(driveMs) / 1000)))%), "
                          + "RSS \(b.rssKiB / 1024) MiB → \(a.rssKiB / 1024) MiB")
+            if let c = atConnect {
+                lines.append("control plane while connecting: CPU \(String(format3: b.cpuSeconds - c.cpuSeconds)) s, "
+                             + "RSS \(c.rssKiB / 1024) MiB → \(b.rssKiB / 1024) MiB")
+            }
         } else {
             lines.append("control plane: CPU and RSS not measured (give --control-pid or --spawn)")
         }

@@ -60,6 +60,7 @@ enum SimulateCommand {
             let issued = credentials.reduce(0) { $0 + $1.count }
 
             let driver = SimDriver(options: o, address: address, serverID: cpID, bundle: bundle, trustDomain: td)
+            let atConnect = pid.flatMap { ProcessUsage.read(pid: $0) }
             let t1 = clock.monotonicMs()
             let threads = try driver.start(credentials: credentials)
             // Connected: every sidecar opened its connection and got its first slice.
@@ -90,7 +91,7 @@ enum SimulateCommand {
             driver.stop(threads)
 
             let result = SimResult(options: o, stats: driver.stats, certificates: issued, setupMs: setupMs, connectMs: connectMs,
-                                   driveMs: driveMs, before: before, after: after, applyError: applyError, controlPid: pid)
+                                   driveMs: driveMs, atConnect: atConnect, before: before, after: after, applyError: applyError, controlPid: pid)
             DevCommand.out(o.json ? result.json.text : result.text)
             return 0
         } catch {
