@@ -62,7 +62,9 @@ final class SpawnedControlPlane {
         throw MeshError(.simSetup, "mesh-control serve did not start; see \(dir)/control.log")
     }
 
-    func stop() {
+    /// Stops the control plane; with `removeFolder`, deletes its temporary folder (kept when a run failed, for its log).
+    func stop(removeFolder: Bool = false) {
+        defer { if removeFolder { _ = try? Self.run("/bin/rm", ["-rf", dir], log: "/dev/null", wait: true) } }
         kill(pid, SIGTERM)
         var status: Int32 = 0
         for _ in 0..<250 where waitpid(pid, &status, WNOHANG) == 0 { usleep(20_000) }

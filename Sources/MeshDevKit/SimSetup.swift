@@ -39,10 +39,11 @@ struct SimSetup {
     let bundle: [Certificate]
     let trustDomain: TrustDomain
 
-    /// `PUT /v1/mesh` with `services` services and one rule named after `generation`: every generation is a new
+    /// `PUT /v1/mesh` with `services` services and one rule named after `generation` (unique per run, so a
+    /// second run against the same control plane still changes the mesh): every generation is a new
     /// policy version, which wakes every parked poll. Returns the version applied.
     /// `beforePut` hears the version the change will have just before it is sent (propagation starts there).
-    func applyMesh(services: Int, generation: Int, beforePut: (Int) -> Void = { _ in }) throws -> Int {
+    func applyMesh(services: Int, generation: String, beforePut: (Int) -> Void = { _ in }) throws -> Int {
         let svcs = (0..<services).map { k in
             JSONValue.object([("namespace", .string("sim")), ("name", .string("svc-\(k)")), ("ports", .array([.int(8080)]))])
         }

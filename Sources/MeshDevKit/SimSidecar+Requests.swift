@@ -34,7 +34,7 @@ extension SimSidecar {
                 }
                 let allowed = e % 5 != 4
                 let key = EdgeKey(observer: e % 2 == 0 ? .inbound : .outbound, caller: caller, destination: own, port: 8080,
-                                  allowed: allowed, rule: allowed ? "sim-gen-1" : "", reason: allowed ? "allowed" : "no-matching-rule")
+                                  allowed: allowed, rule: allowed ? "sim-rule" : "", reason: allowed ? "allowed" : "no-matching-rule")
                 return TelemetryEdge(key: key, counts: c)
             }
             let report = TelemetryReport(source: credential.id, instance: instance, seq: seq, policyVersion: max(0, version),

@@ -23,7 +23,8 @@ enum SimulateCommand {
             DevCommand.err("mesh-dev simulate: warning: open-file limit \(fdLimit) is below \(o.sidecars + 256); raise ulimit -Hn")
         }
         var spawned: SpawnedControlPlane?
-        defer { spawned?.stop() }
+        var succeeded = false
+        defer { spawned?.stop(removeFolder: succeeded) }
         do {
             let td = try TrustDomain(o.trustDomain)
             let server: String, bundlePath: String, tokenPath: String
@@ -54,7 +55,9 @@ enum SimulateCommand {
             let clock = SystemClock()
 
             let t0 = clock.monotonicMs()
-            _ = try setup.applyMesh(services: o.services, generation: 1)
+            var random = SystemRandomNumberGenerator()
+            let run = String(random.next() & 0xFFFF_FFFF, radix: 16)
+            _ = try setup.applyMesh(services: o.services, generation: "\(run)-1")
             let credentials = try setup.issue(plan: o.plan, threads: o.issueThreads)
             let setupMs = clock.monotonicMs() - t0
             let issued = credentials.reduce(0) { $0 + $1.count }
@@ -77,7 +80,7 @@ enum SimulateCommand {
             sleepUntil(driveStart + propagateAt, clock)
             var applyError: String?
             do {
-                _ = try setup.applyMesh(services: o.services, generation: 2) { expected in
+                _ = try setup.applyMesh(services: o.services, generation: "\(run)-2") { expected in
                     driver.stats.appliedAtNs.store(clock.monotonicNs(), ordering: .releasing)
                     driver.stats.targetVersion.store(expected, ordering: .releasing)
                 }
@@ -93,6 +96,7 @@ enum SimulateCommand {
             let result = SimResult(options: o, stats: driver.stats, certificates: issued, setupMs: setupMs, connectMs: connectMs,
                                    driveMs: driveMs, atConnect: atConnect, before: before, after: after, applyError: applyError, controlPid: pid)
             DevCommand.out(o.json ? result.json.text : result.text)
+            succeeded = true
             return 0
         } catch {
             DevCommand.err("mesh-dev simulate: \(error)")
