@@ -42,6 +42,12 @@ final class SimDriver: @unchecked Sendable {
         return threads
     }
 
+    /// Starts the renewal storm on every loop at once.
+    func storm() {
+        stats.stormAtNs.store(clock.monotonicNs(), ordering: .releasing)
+        for l in loops { l.loop.execute { for s in l.sidecars { s.storm() } } }
+    }
+
     /// Closes every connection and stops the loops (their threads end).
     func stop(_ threads: [LoopThread]) {
         for l in loops {

@@ -22,6 +22,9 @@ struct SimOptions: Sendable {
     /// a new policy version (`--propagate-at`, default half of it).
     var durationMs: Int64 = 30_000
     var propagateAtMs: Int64?
+    /// A renewal storm (`--storm-at`, default none): at this time in the drive every renewing sidecar drops its
+    /// connection, re-dials at once (as after an outage) and renews first thing.
+    var stormAtMs: Int64?
     /// Event loops (threads) driving the connections (`--loops`, default 2).
     var loops = 2
     /// Dials in progress at once, all loops together (`--max-connecting`, default 128), so a big N does not hit
@@ -75,6 +78,7 @@ struct SimOptions: Sendable {
         o.wait = try int("wait", min: 1)
         o.durationMs = try ms("duration") ?? o.durationMs
         o.propagateAtMs = try ms("propagate-at")
+        o.stormAtMs = try ms("storm-at")
         o.loops = try int("loops", min: 1) ?? o.loops
         o.maxConnecting = try int("max-connecting", min: 1) ?? o.maxConnecting
         o.connectTimeoutMs = try ms("connect-timeout") ?? o.connectTimeoutMs

@@ -19,6 +19,7 @@ struct SimResult {
     func n(_ a: borrowing Atomic<Int>) -> Int { a.load(ordering: .relaxed) }
 
     var propagation: Percentiles? { Percentiles(stats.propagated) }
+    var storm: Percentiles? { Percentiles(stats.stormRenewals) }
     var cpuSeconds: Double? { before.flatMap { b in after.map { $0.cpuSeconds - b.cpuSeconds } } }
 
     var json: JSONValue {
@@ -46,9 +47,20 @@ struct SimResult {
             ("renewals", .object([("ok", .int(n(s.renewals))), ("refused", .int(n(s.renewalsRefused)))])),
             ("errors", .object(s.errors.sorted { $0.key < $1.key }.map { ($0.key, .int($0.value)) })),
             ("propagation", .object(prop)),
+            ("storm", stormJSON),
             ("applyError", applyError.map { .string($0) } ?? .null),
             ("controlPlane", .object(cp)),
         ])
+    }
+
+    /// The renewal storm: how many renewed after it started, and how long after (null when there was none).
+    var stormJSON: JSONValue {
+        guard options.stormAtMs != nil else { return .null }
+        var m: [(String, JSONValue)] = [("renewed", .int(stats.stormRenewals.count))]
+        if let p = storm {
+            m += [("p50Ms", .number(String(format3: p.p50))), ("p99Ms", .number(String(format3: p.p99))), ("maxMs", .number(String(format3: p.max)))]
+        }
+        return .object(m)
     }
 
     var text: String {
@@ -68,6 +80,12 @@ struct SimResult {
                          + "p90 \(String(format3: p.p90)) ms, p99 \(String(format3: p.p99)) ms, max \(String(format3: p.max)) ms")
         } else {
             lines.append("propagation: not measured" + (applyError.map { " (apply failed: \($0))" } ?? ""))
+        }
+        if options.stormAtMs != nil {
+            let renewed = stats.stormRenewals.count
+            lines.append("renewal storm: \(renewed) renewed" + (storm.map {
+                ", p50 \(String(format3: $0.p50)) ms, p99 \(String(format3: $0.p99)) ms, all done after \(String(format3: $0.max)) ms"
+            } ?? ""))
         }
         if let b = before, let a = after {
             let cpu = a.cpuSeconds - b.cpuSeconds

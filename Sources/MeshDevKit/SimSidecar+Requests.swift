@@ -102,6 +102,10 @@ extension SimSidecar {
                 credential = try SimCredential(id: a.spiffeID, key: key, chainPEM: a.certificateChainPEM,
                                                bundle: driver.bundle, trustDomain: driver.trustDomain)
                 stats.renewals.add(1, ordering: .relaxed)
+                if stormPending {
+                    stormPending = false
+                    stats.stormRenewed(index: index, nowNs: driver.clock.monotonicNs())
+                }
             } catch {
                 stats.renewalsRefused.add(1, ordering: .relaxed)
                 stats.error("sim.connection: bad renewal answer")

@@ -44,6 +44,8 @@ final class SimSidecar: EventHandler {
     var unacked: [UInt8]?
     var nextReportMs: Int64
     var nextRenewMs: Int64
+    /// The storm asked this sidecar to renew first thing on its new connection.
+    var stormPending = false
     var windowStart: Int
 
     init(index: Int, host: SimLoop, credential: SimCredential, renews: Bool, instance: String, startMs: Int64) {
@@ -114,7 +116,7 @@ final class SimSidecar: EventHandler {
     func next() {
         guard !stopped, phase == .open, inFlight == nil else { return }
         let now = host.loop.clock.monotonicMs()
-        if renews && now >= nextRenewMs {
+        if renews && (now >= nextRenewMs || stormPending) {
             nextRenewMs = now + (driver.options.renewEveryMs ?? Int64.max / 2)
             if let (key, bytes) = renewRequest() { return send(.renew(key), bytes) }
         }
@@ -214,6 +216,15 @@ final class SimSidecar: EventHandler {
         transport = nil
         phase = .idle
         parser = HTTPResponseParser()
+    }
+
+    /// The renewal storm: drop the connection and re-dial now, renewing first (only renewing sidecars).
+    func storm() {
+        guard renews, !stopped else { return }
+        stormPending = true
+        close()
+        inFlight = nil
+        connect()
     }
 
     func stop() {

@@ -21,6 +21,9 @@ final class SimStats: Sendable {
     /// Sidecars that applied the propagation phase's version, and when (ms after the apply), by sidecar.
     private let propagation = Mutex<[Int: Double]>([:])
     private let errorCounts = Mutex<[String: Int]>([:])
+    /// Renewals of the storm (ms after it started), by sidecar; and when it started (monotonic ns, 0: none).
+    private let storm = Mutex<[Int: Double]>([:])
+    let stormAtNs = Atomic<Int64>(0)
 
     /// The version the propagation phase waits for (0: none yet) and when it was applied (monotonic ns).
     let targetVersion = Atomic<Int>(0)
@@ -42,6 +45,14 @@ final class SimStats: Sendable {
     }
 
     var propagated: [Double] { propagation.withLock { Array($0.values) } }
+
+    /// Sidecar `index` renewed after the storm started.
+    func stormRenewed(index: Int, nowNs: Int64) {
+        let ms = Double(nowNs - stormAtNs.load(ordering: .acquiring)) / 1e6
+        storm.withLock { if $0[index] == nil { $0[index] = ms } }
+    }
+
+    var stormRenewals: [Double] { storm.withLock { Array($0.values) } }
 }
 
 /// p50/p90/p99/max of a sample (nearest rank), or nil when it is empty.

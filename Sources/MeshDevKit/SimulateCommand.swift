@@ -76,17 +76,23 @@ enum SimulateCommand {
 
             let before = pid.flatMap { ProcessUsage.read(pid: $0) }
             let driveStart = clock.monotonicMs()
-            let propagateAt = o.propagateAtMs ?? o.durationMs / 2
-            sleepUntil(driveStart + propagateAt, clock)
             var applyError: String?
-            do {
-                _ = try setup.applyMesh(services: o.services, generation: "\(run)-2") { expected in
-                    driver.stats.appliedAtNs.store(clock.monotonicNs(), ordering: .releasing)
-                    driver.stats.targetVersion.store(expected, ordering: .releasing)
+            // The drive's two scripted events, in time order: the policy change, and the renewal storm if asked.
+            var events: [(at: Int64, act: () -> Void)] = [(o.propagateAtMs ?? o.durationMs / 2, {
+                do {
+                    _ = try setup.applyMesh(services: o.services, generation: "\(run)-2") { expected in
+                        driver.stats.appliedAtNs.store(clock.monotonicNs(), ordering: .releasing)
+                        driver.stats.targetVersion.store(expected, ordering: .releasing)
+                    }
+                } catch {
+                    applyError = "\(error)"
+                    driver.stats.error("sim.setup: apply")
                 }
-            } catch {
-                applyError = "\(error)"
-                driver.stats.error("sim.setup: apply")
+            })]
+            if let storm = o.stormAtMs { events.append((storm, { driver.storm() })) }
+            for e in events.sorted(by: { $0.at < $1.at }) {
+                sleepUntil(driveStart + e.at, clock)
+                e.act()
             }
             sleepUntil(driveStart + o.durationMs, clock)
             let after = pid.flatMap { ProcessUsage.read(pid: $0) }

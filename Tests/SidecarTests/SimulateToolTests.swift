@@ -73,6 +73,20 @@ struct SimulateToolTests {
         #expect(j["errors"] == .object([]))
     }
 
+    @Test("renewal storm: every sidecar with its own identity drops its connection, re-dials at once and renews")
+    func renewalStorm() throws {
+        let r = try run(["--sidecars", "30", "--services", "30", "--duration", "2500ms", "--storm-at", "1s", "--spawn", "--json"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let j = try StrictJSON.parse(Array(r.stdout.utf8))
+        #expect(j["certificates"]?.intValue == 30)
+        #expect(j["storm"]?["renewed"]?.intValue == 30)
+        #expect(j["renewals"]?["ok"]?.intValue == 30)
+        #expect(j["renewals"]?["refused"]?.intValue == 0)
+        // The storm's reconnections are deliberate, not failures: nothing counted as an error.
+        #expect(j["errors"] == .object([]))
+        #expect(j["propagation"]?["sidecars"]?.intValue == 30)
+    }
+
     @Test("usage errors exit 64")
     func usage() throws {
         #expect(try run(["--spawn"]).status == 64)
