@@ -24,6 +24,8 @@ final class SimSidecar: EventHandler {
     let instance: String
 
     var phase = Phase.idle
+    /// The epoll interest asked for last (so an unchanged one costs no syscall).
+    var interest: Interest = []
     var transport: Transport?
     var inFlight: Request?
     var out: [UInt8] = []
@@ -72,6 +74,7 @@ final class SimSidecar: EventHandler {
             transport = Transport(plain: fd)
             phase = .connecting
             try host.loop.register(fd, .write, self)
+            interest = .write
         } catch {
             fail("connect: \(error)")
         }
@@ -90,15 +93,16 @@ final class SimSidecar: EventHandler {
             handshake()
         case .open:
             if outOffset < out.count { flush() }
-            if phase == .open && (r.readable || r.hangUp) { receive() }
+            // Also on a writable-only event: a TLS read that wanted a write continues here.
+            if phase == .open { receive() }
         }
     }
 
     func handshake() {
         guard let tls = transport?.tls else { return }
         switch tls.handshake() {
-        case .wantRead: host.loop.setInterest(transport!.fd, .read)
-        case .wantWrite: host.loop.setInterest(transport!.fd, .write)
+        case .wantRead: want(.read)
+        case .wantWrite: want(.write)
         case .failed(let why, let detail): fail("handshake: \(why.rawValue) \(detail)")
         case .done:
             if case .failure(let why) = tls.verifyPeer(expecting: driver.serverID) { return fail("server identity: \(why.rawValue)") }
@@ -143,12 +147,12 @@ final class SimSidecar: EventHandler {
             let r = out.withUnsafeBytes { t.write(UnsafeRawBufferPointer(rebasing: $0[outOffset...])) }
             switch r {
             case .wrote(let n): outOffset += n
-            case .wantWrite: host.loop.setInterest(t.fd, [.read, .write]); return
-            case .wantRead: host.loop.setInterest(t.fd, .read); return
+            case .wantWrite: want([.read, .write]); return
+            case .wantRead: want(.read); return
             case .failed(let e): return fail("write: \(e)")
             }
         }
-        host.loop.setInterest(t.fd, .read)
+        want(.read)
     }
 
     func receive() {
@@ -163,8 +167,10 @@ final class SimSidecar: EventHandler {
                     return fail("answer: \(error)")
                 }
                 for e in events { handle(e) }
-            case .wantRead: return
-            case .wantWrite: host.loop.setInterest(t.fd, [.read, .write]); return
+            case .wantRead:
+                if outOffset >= out.count { want(.read) }
+                return
+            case .wantWrite: want([.read, .write]); return
             case .eof: return fail("read: end of stream")
             case .failed(let e): return fail("read: \(e)")
             }
@@ -202,6 +208,12 @@ final class SimSidecar: EventHandler {
         _ = host.loop.schedule(afterMs: ms) { [weak self] in self?.connect() }
     }
 
+    func want(_ i: Interest) {
+        guard let t = transport, i.rawValue != interest.rawValue else { return }
+        interest = i
+        host.loop.setInterest(t.fd, i)
+    }
+
     /// The first dial is over (opened or failed): the next sidecar of this loop may start its handshake.
     func releaseSlot() {
         guard !slotReleased else { return }
@@ -214,6 +226,7 @@ final class SimSidecar: EventHandler {
         host.loop.deregister(t.fd)
         t.close()
         transport = nil
+        interest = []
         phase = .idle
         parser = HTTPResponseParser()
     }
