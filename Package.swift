@@ -37,7 +37,7 @@ let package = Package(
                                                        "MeshHTTP1", "MeshAPI"]),
         .target(name: "MeshCLIKit", dependencies: ["MeshCore", "MeshPolicy", "MeshTLS", "MeshNet", "MeshHTTP", "MeshHTTP1", "MeshAPI",
                                                   "MeshControlClient"]),
-        .target(name: "MeshDevKit", dependencies: ["MeshTLS", "MeshNet", "MeshCore", "MeshHTTP", "MeshHTTP1"]),
+        .target(name: "MeshDevKit", dependencies: ["MeshTLS", "MeshNet", "MeshCore", "MeshHTTP", "MeshHTTP1", "MeshAPI"]),
         .executableTarget(name: "mesh-dev", dependencies: ["MeshDevKit", "MeshCore"]),
         .executableTarget(name: "mesh-control", dependencies: ["ControlPlaneKit"]),
         .executableTarget(name: "meshctl", dependencies: ["MeshCLIKit"]),

@@ -13,18 +13,26 @@ public enum DevCommand {
            mesh-dev issue --ca DIR --id SPIFFE-ID --out PREFIX [--ttl SECONDS]
            mesh-dev http-app --listen HOST:PORT --name NAME
            mesh-dev bench-issue --server HOST:PORT --data-dir DIR [--count 200] [--concurrency 4]
+           mesh-dev simulate --sidecars N (--spawn | --server HOST:PORT (--data-dir DIR | --bundle F --token-file F))
+                    [--services min(N,100)] [--certs-per-service 25] [--interval 5s] [--edges 5] [--no-report]
+                    [--renew-every DURATION] [--storm-at DURATION] [--wait SECONDS] [--duration 30s] [--propagate-at DURATION/2]
+                    [--loops 2] [--max-connecting 128] [--connect-timeout 180s] [--issue-threads 4]
+                    [--control-pid PID] [--trust-domain mesh.local] [--json]
            mesh-dev --help
 
     ca        Create a self-signed root (DIR/ca.crt, DIR/ca.key, key mode 0600) for a demo or a test.
     issue     Mint an X.509-SVID for SPIFFE-ID signed by the CA in DIR: PREFIX.crt and PREFIX.key (0600).
     http-app  A tiny HTTP/1.1 app that answers every request with "hello from NAME" (demo backend).
     bench-issue  Measure a running control plane: join tokens per second, CSRs signed per second.
+    simulate  N simulated sidecars in this process (real mTLS, certificates issued through the API): long polls,
+              telemetry reports, renewals; prints propagation percentiles, errors, control-plane CPU and RSS.
 
     Exit codes: 0 ok, 64 bad usage, 66 cannot read a file, 70 failure.
     """
 
     public static func main(_ args: [String]) -> Int32 {
         guard let verb = args.first else { err(usage); return 64 }
+        if verb == "simulate" { return SimulateCommand.run(Array(args.dropFirst())) }
         let opts: [String: String]
         switch parseOptions(Array(args.dropFirst())) {
         case .failure(let e): err("mesh-dev: \(e.reason)\n\n\(usage)"); return 64
