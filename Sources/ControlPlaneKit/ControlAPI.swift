@@ -20,7 +20,7 @@ import MeshNet
 enum ControlAPI {
     static func router(_ cp: ControlPlane, loop: EventLoop, work: BlockingWork) -> Router {
         let r = APIRoutes(cp: cp, work: work)
-        return Router(PolicyAPI.routes(r, loop: loop) + RevocationAPI.routes(r) + TelemetryAPI.routes(r) + [
+        return Router(PolicyAPI.routes(r, loop: loop) + RevocationAPI.routes(r) + QuarantineAPI.routes(r) + TelemetryAPI.routes(r) + [
             r.onLoop("GET", "/healthz") { _ in .text("ok\n") },
             r.onLoop("GET", "/v1/bundle") { _ in bundle(cp) },
             r.blocking("POST", "/v1/identity") { req in try issue(cp, req) },
@@ -117,6 +117,7 @@ enum ControlAPI {
             throw MeshError(.authCertificateExpired, "\(id): the presented certificate expired \(Int(now - notAfter)) s ago")
         }
         try cp.refuseIfRevoked(id, serial: req.peerSerial, notBefore: notBefore, route: route)
+        try cp.refuseIfQuarantined(id, now: now)
         return id
     }
 

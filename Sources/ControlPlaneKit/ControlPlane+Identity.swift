@@ -63,6 +63,7 @@ extension ControlPlane {
         case .certificate(let id, let notBefore, let notAfter, let serial):
             try checkRenewal(id, notBefore: notBefore, notAfter: notAfter, now: now)
             try refuseIfRevoked(id, serial: serial, notBefore: notBefore, route: "renewal")
+            try refuseIfQuarantined(id, now: now)
             if let serial { try refuseIfNotLatest(id, serial: serial, now: now) }
             try rateLimit.admit(id, now: now)
             identity = id

@@ -39,6 +39,8 @@ public final class ControlPlane: Sendable {
     /// Signs the slices handed out; the serving certificate's key is put in it (`ControlServer`).
     public let sliceSigner = SliceSigner()
     let rateLimit: IssueRateLimit
+    /// Times of the automatic quarantines in the sliding window (mesh-wide, in memory like `rateLimit`).
+    let automaticQuarantineTimes = Mutex<[Double]>([])
     let adminTokenHash: String
     /// Changes of the mesh or the CA state run one at a time (reading the base, writing, swapping), so the
     /// in-memory snapshot only moves forward, in commit order.

@@ -119,6 +119,7 @@ public final class ControlServer: @unchecked Sendable {
             work.run { [self] in
                 let issuerChanged: Bool
                 do { issuerChanged = try cp.tick() } catch { log("tick failed: \(error)"); issuerChanged = false }
+                do { try cp.expireQuarantines() } catch { log("tick failed: quarantine expiry: \(error)") }
                 cp.telemetry.snapshotIfDue()
                 loop.execute { [self] in
                     renewServingIfNeeded(issuerChanged: issuerChanged)

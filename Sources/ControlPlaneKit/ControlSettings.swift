@@ -34,6 +34,11 @@ public struct ControlSettings: Sendable {
     /// channel replaces its connection after 45 s idle, before this).
     public var idleTimeoutMs: Int64 = 60_000
 
+    /// Automatic quarantines (from alert rules) mesh-wide per `automaticQuarantineWindow` (default 3 per 60 s);
+    /// beyond it refused (`quarantine.rate-limited`) and raised as a security event. Operators are not limited.
+    public var maxAutomaticQuarantines = 3
+    public var automaticQuarantineWindow: Double = 60
+
     /// Bounds of the telemetry store: 100,000 edge keys, 2,000,000 bucket entries, 50,000 instances.
     public var telemetry = TelemetryStore.Limits()
 

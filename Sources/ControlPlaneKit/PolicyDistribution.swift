@@ -137,6 +137,8 @@ public final class PolicyDistribution: Sendable {
         for w in woken {
             if let c = w.caller, list.revokes(c.identity, serial: c.serial, notBefore: c.notBefore) {
                 w.answer(.refused(MeshError(.identityRevoked, "\(c.identity): this certificate is revoked")))
+            } else if let c = w.caller, list.quarantines(c.identity) {
+                w.answer(.refused(MeshError(.identityQuarantined, "\(c.identity) is quarantined")))
             } else {
                 w.answer(Self.slice(snapshot, w.service, list))
             }

@@ -12,7 +12,7 @@ public struct SecurityEvent: Sendable {
 /// not in the log, so `/metrics` needs no log parsing.
 public final class SecurityEvents: Sendable {
     /// Every event name: the metric lists each, zero included.
-    public static let names = ["clone-suspected", "revoked-credential"]
+    public static let names = ["clone-suspected", "revoked-credential", "quarantine-rate-limited"]
     private let counts = Mutex<[String: Int]>([:])
     public let observers = ChangeObservers<SecurityEvent>()
 

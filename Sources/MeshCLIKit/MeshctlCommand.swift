@@ -26,6 +26,10 @@ public enum MeshctlCommand {
       identity revoke --identity ID | --serial HEX [--reason TEXT]
                                                   refuse that identity's certificates (or one certificate) everywhere
       identity list-revoked                       what is revoked, when, by whom and why
+      quarantine add ID --reason TEXT [--for 1h]  deny that identity everywhere, both directions, above every allow;
+                                                  its live connections close within a second
+      quarantine list                             who is quarantined, why, since and until when, by whom
+      quarantine release ID                       lift a quarantine
       metrics                                     the control plane's metrics (Prometheus text)
       graph [--since 15m] [--service NS/NAME] [-o table|json|dot]
                                                   every edge seen over the window: caller → destination:port,
@@ -74,6 +78,7 @@ public enum MeshctlCommand {
             case ("status", _): return try PolicyCommands.status(client, o)
             case ("identity", "revoke"?): return try IdentityCommands.revoke(client, o)
             case ("identity", "list-revoked"?): return try IdentityCommands.listRevoked(client, o)
+            case ("quarantine", _): return try QuarantineCommands.run(client, o)
             case ("metrics", _): return try IdentityCommands.metrics(client, o)
             case ("graph", _): return try TelemetryCommands.graph(client, o)
             case ("top", _): return try TelemetryCommands.top(client, o)

@@ -20,7 +20,7 @@ extension ErrorCode {
         httpSpaceBeforeColon, httpSwitchingProtocols, httpTeInHttp10, httpTimeout, httpTls, httpTooManyHeaders,
         httpTooManyTrailers, httpTrailersTooLarge, httpTruncated, httpUnsupportedTransferEncoding,
         httpVersionNotSupported, httpWrite, identitiesConflict, identitiesCorrupt, identityCertificate, identityKey,
-        identityRefused, identityRevoked, initRandom, internalFailure, issueBadRequest, issueCertificateExpired,
+        identityQuarantined, identityRefused, identityRevoked, initRandom, internalFailure, issueBadRequest, issueCertificateExpired,
         issueCertificateNotYetValid, issueCloneSuspected, issueRateLimited, issueUnauthenticated, jsonBadEscape,
         jsonBadNumber, jsonControlChar, jsonDuplicateKey, jsonInvalidUtf8, jsonLoneSurrogate, jsonSyntax, jsonTooDeep,
         jsonTooLarge, jsonTrailingData, netBadAddress, policyAmbiguousService, policyBadEpoch, policyBadIfMatch,
@@ -40,6 +40,7 @@ extension ErrorCode {
         tlsCsr, tlsEmptyBundle, tlsKeyEncrypt, tlsKeygen, tlsKeyMismatch, tlsNoCertificate, tlsRandom, tlsSign,
         tlsSslNew, tokenBadRequest, tokenBadService, tokenBadTtl, tokenExpired, tokenForeignTrustDomain,
         tokenReservedIdentity, tokensCorrupt, tokensRandom, tokenUnknown, tokenUsed, usage,
+        quarantineBadRequest, quarantineSystemIdentity, quarantineRateLimited, quarantineNotFound, quarantineListFull,
     ].map { ($0.id, $0) })
 
     /// The declared code with this text; nil when nobody declared it.

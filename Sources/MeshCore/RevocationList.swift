@@ -12,16 +12,24 @@ public struct RevocationList: Sendable, Equatable {
     public var identities: [SPIFFEID: Double]
     /// Revoked certificate serials, upper-case hex as `Certificate.serialHex` prints them.
     public var serials: Set<String>
+    /// Quarantined identities: denied above every allow, in both directions, whatever their certificate. An
+    /// entry with an expiry leaves this set when the control plane drops it (the revision changes then).
+    public var quarantined: Set<SPIFFEID>
 
-    public init(revision: Int = 0, identities: [SPIFFEID: Double] = [:], serials: Set<String> = []) {
+    public init(revision: Int = 0, identities: [SPIFFEID: Double] = [:], serials: Set<String> = [],
+                quarantined: Set<SPIFFEID> = []) {
         self.revision = revision
         self.identities = identities
         self.serials = serials
+        self.quarantined = quarantined
     }
 
     public static let empty = RevocationList()
 
-    public var isEmpty: Bool { identities.isEmpty && serials.isEmpty }
+    public var isEmpty: Bool { identities.isEmpty && serials.isEmpty && quarantined.isEmpty }
+
+    /// True when `identity` is quarantined.
+    public func quarantines(_ identity: SPIFFEID) -> Bool { quarantined.contains(identity) }
 
     /// True when a certificate of `identity` with `serial`, valid from `notBefore`, is revoked.
     public func revokes(_ identity: SPIFFEID, serial: String, notBefore: Double) -> Bool {
@@ -30,19 +38,24 @@ public struct RevocationList: Sendable, Equatable {
         return false
     }
 
-    /// `{"revision": N, "identities": [{"identity": …, "revokedAt": seconds}], "serials": [HEX, …]}`, sorted.
+    /// `{"revision": N, "identities": [{"identity": …, "revokedAt": seconds}], "serials": [HEX, …]}`, sorted, plus
+    /// `"quarantined": [identity, …]` when any (absent means none, so older readers see the same document).
     public func json() -> JSONValue {
         let ids = identities.keys.sorted { $0.description < $1.description }
-        return .object([
+        var members: [(String, JSONValue)] = [
             ("revision", .int(revision)),
             ("identities", .array(ids.map { .object([("identity", .string($0.description)), ("revokedAt", .int(Int(identities[$0]!)))]) })),
             ("serials", .array(serials.sorted().map { .string($0) })),
-        ])
+        ]
+        if !quarantined.isEmpty {
+            members.append(("quarantined", .array(quarantined.map(\.description).sorted().map { .string($0) })))
+        }
+        return .object(members)
     }
 
     /// Strict: exact fields, workload identities, serials of hex digits (at most 40, the longest RFC 5280 allows).
     public init(json: JSONNode) throws(MeshError) {
-        let r = try json.object(fields: ["revision", "identities", "serials"])
+        let r = try json.object(fields: ["revision", "identities", "serials", "quarantined"])
         revision = try r.required("revision").int(in: 0...Int.max)
         identities = [:]
         for item in try r.required("identities").elements() {
@@ -60,6 +73,13 @@ public struct RevocationList: Sendable, Equatable {
             let s = try item.string()
             guard Self.isSerial(s) else { throw item.error(.revokeBadRequest, "\(s.debugDescription) is not a serial (1-40 hex digits)") }
             serials.insert(s)
+        }
+        quarantined = []
+        for item in try r.optional("quarantined")?.elements() ?? [] {
+            let text = try item.string()
+            do { quarantined.insert(try SPIFFEID.workload(text)) } catch let e as MeshError { throw item.error(e.errorCode, e.reason) } catch {
+                throw item.error(.revokeBadRequest, "\(error)")
+            }
         }
     }
 

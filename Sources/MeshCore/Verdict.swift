@@ -8,6 +8,8 @@ public enum DenyReason: String, Sendable, CaseIterable {
     case noIdentity = "no-identity"
     /// The listener has no policy at all (fail closed).
     case noPolicy = "no-policy"
+    /// The peer's identity is quarantined by the control plane: denied above every allow.
+    case quarantined = "identity-quarantined"
 }
 
 /// The outcome of an authorization decision. It always names what decided it: a rule, or `default-deny`.

@@ -21,6 +21,12 @@ public struct PolicyDecision: Sendable, Equatable {
     /// Nothing applies: `default-deny`, identity not allowed.
     public static let defaultDeny = PolicyDecision(enforced: .deny(rule: Verdict.defaultDenyRule, reason: .notAllowed))
 
+    /// The rule name of a quarantine deny: above every allow, no shadow verdict (nothing else is evaluated).
+    public static let quarantineRule = "quarantine"
+
+    /// The peer (inbound) or the destination (egress) is quarantined.
+    public static let quarantined = PolicyDecision(enforced: .deny(rule: quarantineRule, reason: .quarantined))
+
     /// `now` as used for expiry: NaN and ±infinity count as the far future, so every expiring rule has expired
     /// (fail closed) while rules without `expires` still apply.
     @inline(__always)

@@ -48,6 +48,7 @@ public struct ServiceSlice: Sendable, Equatable {
     @inline(__always)
     func decision<Facts: PolicyFacts>(on facts: Facts) -> PolicyDecision {
         if let refused = PolicyDecision.screen(facts.connection.peer, in: identity.trustDomain) { return refused }
+        if !revoked.quarantined.isEmpty, revoked.quarantines(facts.connection.peer) { return .quarantined }
         guard facts.connection.destination == service, let table = inbound[facts.connection.port] else {
             return .defaultDeny
         }
@@ -78,6 +79,9 @@ public struct ServiceSlice: Sendable, Equatable {
         guard facts.connection.peer == identity,
               let list = outbound[facts.connection.destination]?.ports[facts.connection.port] else {
             return PolicyDecision.defaultDeny
+        }
+        if !revoked.quarantined.isEmpty, let d = outbound[facts.connection.destination], revoked.quarantines(d.identity) {
+            return .quarantined
         }
         var accumulator = DecisionAccumulator()
         fold(list, into: &accumulator, now: facts.connection.now)

@@ -36,6 +36,8 @@ public enum CloseReason: String, Sendable, CaseIterable, Comparable {
     case foreignTrustDomain = "foreign-trust-domain"
     case noIdentity = "no-identity"
     case noPolicy = "no-policy"
+    /// The peer's identity is quarantined (the control plane's deny list): above every allow, both directions.
+    case identityQuarantined = "identity-quarantined"
     // The sidecar's own.
     /// Both directions ended normally.
     case closed = "closed"
@@ -100,6 +102,7 @@ public enum CloseReason: String, Sendable, CaseIterable, Comparable {
         case .foreignTrustDomain: self = .foreignTrustDomain
         case .noIdentity: self = .noIdentity
         case .noPolicy: self = .noPolicy
+        case .quarantined: self = .identityQuarantined
         }
     }
 }

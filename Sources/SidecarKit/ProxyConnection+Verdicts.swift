@@ -18,6 +18,11 @@ extension ProxyConnection {
         return list.revokes(id, serial: peerLeaf?.serialHex ?? "", notBefore: peerLeaf?.notBefore ?? 0)
     }
 
+    /// The deny list's quarantine: is the peer's identity (caller inbound, server outbound) quarantined?
+    func isQuarantined(_ id: SPIFFEID, in s: SidecarState) -> Bool {
+        s.authorizer.revocations?.quarantines(id) ?? false
+    }
+
     /// The egress decision (nil when policy is static: the configured upstream is the permission). Counts and
     /// logs the shadow verdict of audit rules like `inboundVerdict`, whether or not the connection proceeds;
     /// re-checks pass `countShadow: false` so a connection counts once.

@@ -97,8 +97,8 @@ final class ProxyConnection: EventHandler {
         }
         // Both ends enforce: egress the mesh's policy does not allow never leaves this sidecar.
         let verdict = c.egressVerdict(c.state)
-        if let verdict, case .deny(let rule, _) = verdict {
-            c.finish(reason: .egressNotAllowed, detail: c.destination.map { "to \($0.service):\($0.port)" }, refused: true, rule: rule)
+        if let verdict, case .deny(let rule, let why) = verdict {
+            c.finish(reason: why == .quarantined ? .identityQuarantined : .egressNotAllowed, detail: c.destination.map { "to \($0.service):\($0.port)" }, refused: true, rule: rule)
             return
         }
         c.allowRule = verdict?.rule ?? "\(l.name)/expect"
@@ -176,6 +176,7 @@ final class ProxyConnection: EventHandler {
             peerIdentity = id
             peerLeaf = tls.peerChain().first
             if isRevoked(id, in: current) { return finish(reason: .identityRevoked, detail: nil, refused: true, rule: "revoked") }
+            if isQuarantined(id, in: current) { return finish(reason: .identityQuarantined, detail: nil, refused: true, rule: "quarantine") }
             switch inboundVerdict(id, in: current) {
             case .deny(let rule, let reason):
                 finish(reason: CloseReason(reason), detail: nil, refused: true, rule: rule)
@@ -203,6 +204,7 @@ final class ProxyConnection: EventHandler {
             peerIdentity = id
             peerLeaf = tls.peerChain().first
             if isRevoked(id, in: current) { return finish(reason: .identityRevoked, detail: expected.map { "expected \($0)" }, refused: true, rule: "revoked") }
+            if isQuarantined(id, in: current) { return finish(reason: .identityQuarantined, detail: nil, refused: true, rule: "quarantine") }
             if let v = egressVerdict(current, countShadow: false), case .deny(let rule, _) = v {
                 finish(reason: .egressNotAllowed, detail: "egress no longer allowed (generation \(current.generation))",
                        refused: true, rule: rule)
@@ -222,6 +224,10 @@ final class ProxyConnection: EventHandler {
         guard !phase.isClosed else { return }
         if let id = peerIdentity, isRevoked(id, in: new) {
             finish(reason: .identityRevoked, detail: "revoked (generation \(new.generation))", refused: true, rule: "revoked", reset: true)
+            return
+        }
+        if let id = peerIdentity, isQuarantined(id, in: new) {
+            finish(reason: .identityQuarantined, detail: "quarantined (generation \(new.generation))", refused: true, rule: "quarantine", reset: true)
             return
         }
         if direction == .outbound, let v = egressVerdict(new, countShadow: false), !v.isAllowed {

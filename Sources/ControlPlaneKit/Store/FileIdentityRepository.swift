@@ -45,6 +45,10 @@ public final class FileIdentityRepository: IdentityRepository {
                          ("revokedAt", .int(Int(v.revokedAt))), ("reason", .string(v.reason)), ("actor", .string(v.actor)),
                          ("until", .int(Int(v.until)))])
             })),
+            ("quarantines", .array(r.quarantines.map { q in
+                .object([("identity", .string(q.identity.description)), ("reason", .string(q.reason)), ("since", .int(Int(q.since))),
+                         ("until", q.until.map { .int(Int($0)) } ?? .null), ("actor", .string(q.actor)), ("automatic", .bool(q.automatic))])
+            })),
         ])
         return Array((doc.text + "\n").utf8)
     }
@@ -70,6 +74,15 @@ public final class FileIdentityRepository: IdentityRepository {
             guard id != nil || serial != nil else { throw corrupt("a revocation names neither identity nor serial") }
             out.revocations.append(.init(identity: id, serial: serial, revokedAt: Double(at), reason: reason, actor: actor,
                                          until: Double(until)))
+        }
+        // Absent in files written before quarantine existed.
+        for q in doc["quarantines"]?.arrayValue ?? [] {
+            guard let id = q["identity"]?.stringValue.flatMap({ try? SPIFFEID.workload($0) }), let reason = q["reason"]?.stringValue,
+                  let since = q["since"]?.intValue, let actor = q["actor"]?.stringValue, let automatic = q["automatic"]?.boolValue else {
+                throw corrupt("a quarantine lacks fields")
+            }
+            out.quarantines.append(.init(identity: id, reason: reason, since: Double(since), until: q["until"]?.intValue.map(Double.init),
+                                         actor: actor, automatic: automatic))
         }
         return out
     }

@@ -32,18 +32,41 @@ public struct IdentityRecords: Sendable, Equatable {
         }
     }
 
+    /// One quarantine: the identity is denied above every allow until released or `until` (nil: no expiry).
+    public struct Quarantine: Sendable, Equatable {
+        public var identity: SPIFFEID
+        public var reason: String
+        public var since: Double
+        public var until: Double?
+        public var actor: String
+        /// True when an alert rule quarantined it (rate limited), false for an operator.
+        public var automatic: Bool
+        public init(identity: SPIFFEID, reason: String, since: Double, until: Double?, actor: String, automatic: Bool) {
+            self.identity = identity
+            self.reason = reason
+            self.since = since
+            self.until = until
+            self.actor = actor
+            self.automatic = automatic
+        }
+    }
+
     /// Increases with every committed change (compare-and-set).
     public var revision: Int
-    /// Increases only when `revocations` change: the deny list's revision, which wakes the sidecars' polls.
+    /// Increases only when `revocations` or `quarantines` change: the deny list's revision, which wakes the sidecars' polls.
     public var revocationRevision: Int
     public var latest: [SPIFFEID: Latest]
     public var revocations: [Revocation]
+    /// One per identity; expired ones are dropped by the control plane's tick (the deny list changes then).
+    public var quarantines: [Quarantine]
 
-    public init(revision: Int = 0, revocationRevision: Int = 0, latest: [SPIFFEID: Latest] = [:], revocations: [Revocation] = []) {
+    public init(revision: Int = 0, revocationRevision: Int = 0, latest: [SPIFFEID: Latest] = [:], revocations: [Revocation] = [],
+                quarantines: [Quarantine] = []) {
         self.revision = revision
         self.revocationRevision = revocationRevision
         self.latest = latest
         self.revocations = revocations
+        self.quarantines = quarantines
     }
 
     public static let empty = IdentityRecords()
@@ -55,6 +78,7 @@ public struct IdentityRecords: Sendable, Equatable {
             if let id = r.identity { list.identities[id] = max(list.identities[id] ?? 0, r.revokedAt) }
             if let s = r.serial { list.serials.insert(s) }
         }
+        list.quarantined = Set(quarantines.map(\.identity))
         return list
     }
 }
