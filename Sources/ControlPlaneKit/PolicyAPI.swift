@@ -158,7 +158,11 @@ enum PolicyAPI {
         let from = fromText.hasPrefix("spiffe://")
             ? try SPIFFEID.workload(fromText) : try compiled.policy.identity(of: try ServiceKey(parsing: fromText))
         let explanation = try compiled.explain(ConnectionFacts(peer: from, destination: to, port: port, now: now))
-        return .json(.object([("version", .int(compiled.version)), ("explanation", explanation.json())]))
+        // A quarantine overrides every rule: named apart, so the rules' verdict stays what the rules say.
+        let toID = try? compiled.policy.identity(of: to)
+        let quarantined = cp.quarantines(now: now).filter { $0.identity == from || $0.identity == toID }
+        return .json(.object([("version", .int(compiled.version)), ("explanation", explanation.json()),
+                              ("quarantined", .array(quarantined.map { QuarantineAPI.record($0).json }))]))
     }
 
     static func sidecars(_ cp: ControlPlane) -> HTTPResponse {

@@ -107,8 +107,13 @@ enum PolicyCommands {
         let q = "from=\(percent(from))&to=\(percent(to))&port=\(percent(port))"
         let r = try c.call("GET", "/v1/check?\(q)")
         let e = r["explanation"] ?? .null
-        let allowed = e["verdict"]?["allowed"]?.boolValue == true
+        let quarantined = r["quarantined"]?.arrayValue ?? []
+        let allowed = e["verdict"]?["allowed"]?.boolValue == true && quarantined.isEmpty
         if o.json { MeshctlCommand.out(r.text); return allowed ? 0 : 1 }
+        for q in quarantined {
+            MeshctlCommand.out("DENIED: \(q["identity"]?.stringValue ?? "?") is quarantined (\(q["reason"]?.stringValue ?? "")): "
+                               + "every sidecar denies it above every rule; the rules alone would say:")
+        }
         let rule = e["verdict"]?["rule"]?.stringValue ?? "?"
         MeshctlCommand.out("\(allowed ? "ALLOWED" : "DENIED"): \(e["from"]?.stringValue ?? from) → \(to):\(port) by \(rule) (mesh version \(r["version"]?.intValue ?? 0))")
         if let shadow = e["shadow"], shadow != .null {
