@@ -56,7 +56,7 @@ import Testing
 
     @Test func denyReasonsHaveStableLabels() {
         #expect(DenyReason.allCases.map(\.rawValue) == [
-            "identity-not-allowed", "foreign-trust-domain", "no-identity", "no-policy",
+            "identity-not-allowed", "foreign-trust-domain", "no-identity", "no-policy", "identity-quarantined",
         ])
     }
 }
