@@ -1,5 +1,6 @@
 import Foundation
 import MeshCore
+import MeshAlerts
 import MeshPolicy
 import Testing
 import MeshTestSupport
@@ -14,6 +15,12 @@ import MeshTestSupport
     static let now = 1_780_000_000.0  // 2026-05-28
 
     static let expectedCodes: [String: String] = [
+        "alert-bad-window.json": "alert.bad-duration",
+        "alert-duplicate-name.json": "policy.duplicate-name",
+        "alert-missing-threshold.json": "alert.missing-parameter",
+        "alert-parameter-not-for-kind.json": "alert.parameter-not-for-kind",
+        "alert-quarantine-for-without-action.json": "alert.bad-action",
+        "alert-unknown-severity.json": "config.bad-value",
         "bad-expires.json": "policy.bad-time",
         "duplicate-key.json": "json.duplicate-key",
         "duplicate-rule-name.json": "policy.duplicate-name",
@@ -57,6 +64,9 @@ import MeshTestSupport
         #expect(policy.rules.contains { $0.mode == .audit })
         #expect(policy.rules.contains { $0.expires?.description.hasPrefix("2027-") == true })
         #expect(policy.rules.contains { $0.action == .deny })
+        #expect(policy.alerts.map(\.name) == ["lateral-movement", "deny-storm"])
+        #expect(policy.alerts.first?.action == .quarantine && policy.alerts.first?.quarantineFor == 3600)
+        #expect(try MeshPolicy.load(files: [("bundle.json", Array(policy.json().text.utf8))]) == policy)
     }
 
     @Test(arguments: [
