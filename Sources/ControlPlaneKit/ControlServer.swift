@@ -120,6 +120,7 @@ public final class ControlServer: @unchecked Sendable {
                 let issuerChanged: Bool
                 do { issuerChanged = try cp.tick() } catch { log("tick failed: \(error)"); issuerChanged = false }
                 cp.telemetry.snapshotIfDue()
+                cp.alertTick()
                 loop.execute { [self] in
                     renewServingIfNeeded(issuerChanged: issuerChanged)
                     scheduleTick()

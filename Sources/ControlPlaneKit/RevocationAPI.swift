@@ -37,6 +37,7 @@ enum RevocationAPI {
                          [MetricSample(.int(cp.identityRecords.revocations.count))])
                 snap.families += cp.serverStats.metricFamilies()
                 snap.families += TelemetryMetrics.families(cp)
+                snap.families += cp.alerts.metricFamilies
                 return .text(PrometheusText.render(snap), contentType: PrometheusText.contentType)
             },
         ]
