@@ -47,8 +47,10 @@ public struct Alert: Sendable, Equatable {
     /// What the rule's action did: `quarantined for 3600s`, `quarantine refused: …`, `not quarantined: mesh-system identity`.
     public var action: String?
     public var description: String?
-    /// The last time the condition held (resolution counts from here).
+    /// The last time the condition held (event kinds resolve counting from here).
     var lastTrue: Int
+    /// The first tick at which a level or windowed condition was seen false (they resolve counting from here).
+    var falseSince: Int? = nil
 
     public var json: JSONValue {
         .object([("id", .int(id)), ("rule", .string(rule)), ("kind", .string(kind.rawValue)), ("severity", .string(severity.rawValue)),

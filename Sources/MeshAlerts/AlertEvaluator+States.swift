@@ -8,6 +8,7 @@ extension AlertEvaluator {
     mutating func hold(_ rule: AlertRule, subject: String, key: String, now: Int, evidence: AlertEvidence) -> [AlertTransition] {
         if var alert = active[key] {
             alert.lastTrue = now
+            alert.falseSince = nil
             var e = evidence
             e.firstSeen = min(alert.evidence.firstSeen, evidence.firstSeen)
             alert.evidence = e
@@ -16,7 +17,7 @@ extension AlertEvaluator {
         }
         active[key] = Alert(id: nextID, rule: rule.name, kind: rule.kind, severity: rule.severity, subject: subject, key: key,
                             state: .pending, since: now, firedAt: nil, resolvedAt: nil, evidence: evidence, action: nil,
-                            description: rule.description, lastTrue: now)
+                            description: rule.description, lastTrue: now, falseSince: nil)
         nextID += 1
         return rule.forSeconds == 0 ? fire(key, rule) : []
     }

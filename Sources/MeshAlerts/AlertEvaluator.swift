@@ -140,8 +140,10 @@ public struct AlertEvaluator: Sendable {
             if current.state == .pending {
                 if current.lastTrue < now, !rule.kind.isEvent { active[key] = nil }  // fell false before `for` passed
                 else if now - current.since >= rule.forSeconds { out += fire(key, rule) }
-            } else if current.lastTrue < now, now - current.lastTrue >= rule.effectiveResolveAfter {
-                out += resolve(key, now: now)
+            } else if current.lastTrue < now {
+                let falseSince = rule.kind.isEvent ? current.lastTrue : current.falseSince ?? now
+                active[key]?.falseSince = falseSince
+                if now - falseSince >= rule.effectiveResolveAfter { out += resolve(key, now: now) }
             }
         }
         for (caller, var track) in callers {
