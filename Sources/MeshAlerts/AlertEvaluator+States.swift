@@ -15,6 +15,7 @@ extension AlertEvaluator {
             active[key] = alert
             return []
         }
+        guard active.count < limits.maxActiveAlerts else { suppressed += 1; return [] }
         active[key] = Alert(id: nextID, rule: rule.name, kind: rule.kind, severity: rule.severity, subject: subject, key: key,
                             state: .pending, since: now, firedAt: nil, resolvedAt: nil, evidence: evidence, action: nil,
                             description: rule.description, lastTrue: now, falseSince: nil)
@@ -120,8 +121,6 @@ extension AlertEvaluator {
         guard callers.count >= limits.maxTrackedIdentities else { return }
         let drop = max(1, limits.maxTrackedIdentities / 10)
         let idlest = callers.sorted { $0.value.lastSeen < $1.value.lastSeen }.prefix(drop).map(\.key)
-        for key in idlest where active.values.allSatisfy({ $0.subject != key }) || callers.count > limits.maxTrackedIdentities - 1 {
-            callers[key] = nil
-        }
+        for key in idlest { callers[key] = nil }
     }
 }

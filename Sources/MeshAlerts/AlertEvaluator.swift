@@ -12,6 +12,8 @@ public struct AlertEvaluator: Sendable {
         public var maxKnownEdges = 100_000
         /// Resolved alerts kept for `GET /v1/alerts` (default 1,000).
         public var maxRecentResolved = 1_000
+        /// Pending and firing alerts at most (default 10,000); beyond, new ones are counted in `suppressed`, not opened.
+        public var maxActiveAlerts = 10_000
         /// A reporting identity silent this long (default 1 day) is forgotten (its stale alert resolves).
         public var forgetAfter = 86_400
         public init() {}
@@ -31,6 +33,8 @@ public struct AlertEvaluator: Sendable {
     /// Resolved alerts, oldest first, at most `maxRecentResolved`.
     public internal(set) var recent: [Alert] = []
     public internal(set) var edgesNotLearned = 0
+    /// Alerts not opened because `maxActiveAlerts` were open.
+    public internal(set) var suppressed = 0
     var nextID = 1
     /// The longest window of any rule: how long caller state is kept.
     var retain = AlertRule.defaultWindow
@@ -113,15 +117,16 @@ public struct AlertEvaluator: Sendable {
     public mutating func tick(now: Int, facts: AlertFacts) -> [AlertTransition] {
         if started == nil { started = now }
         var out: [AlertTransition] = []
+        let byName = Dictionary(rules.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         let levelRules = rules.filter { [.sidecarStale, .policyOutOfSync, .certificateExpiring].contains($0.kind) }
-        for (source, var track) in sources {
-            if now - track.lastReport >= limits.forgetAfter { sources[source] = nil; continue }
-            if track.policyVersion > 0, track.policyVersion < facts.appliedPolicyVersion {
-                track.behindSince = track.behindSince ?? now
-            } else {
-                track.behindSince = nil
-            }
-            sources[source] = track
+        // Rebuilt in one pass (assigning into a dictionary while iterating it would copy it per entry).
+        let forget = limits.forgetAfter
+        sources = sources.filter { now - $0.value.lastReport < forget }.mapValues { track in
+            var t = track
+            t.behindSince = t.policyVersion > 0 && t.policyVersion < facts.appliedPolicyVersion ? t.behindSince ?? now : nil
+            return t
+        }
+        for (source, track) in sources where !levelRules.isEmpty {
             for rule in levelRules {
                 if let evidence = level(rule, source, track, now: now, facts: facts) {
                     out += hold(rule, subject: source, key: "\(rule.name)|\(source)", now: now, evidence: evidence)
@@ -129,7 +134,7 @@ public struct AlertEvaluator: Sendable {
             }
         }
         for (key, alert) in active.sorted(by: { $0.value.id < $1.value.id }) {
-            guard let rule = rules.first(where: { $0.name == alert.rule && $0.kind == alert.kind }) else {
+            guard let rule = byName[alert.rule], rule.kind == alert.kind else {
                 out += resolve(key, now: now)
                 continue
             }
@@ -146,9 +151,11 @@ public struct AlertEvaluator: Sendable {
                 if now - falseSince >= rule.effectiveResolveAfter { out += resolve(key, now: now) }
             }
         }
-        for (caller, var track) in callers {
-            track.expire(now: now, retain: retain)
-            if track.refusals.isEmpty, track.targets.isEmpty { callers[caller] = nil } else { callers[caller] = track }
+        let retain = self.retain
+        callers = callers.compactMapValues { track in
+            var t = track
+            t.expire(now: now, retain: retain)
+            return t.refusals.isEmpty && t.targets.isEmpty ? nil : t
         }
         return out
     }

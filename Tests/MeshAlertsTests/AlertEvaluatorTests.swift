@@ -153,4 +153,16 @@ import Testing
         _ = e.tick(now: 10_000, facts: AlertFacts())
         #expect(e.trackedIdentities == 0)
     }
+
+    @Test func openAlertsAreCapped() {
+        var limits = AlertEvaluator.Limits()
+        limits.maxActiveAlerts = 10
+        var e = AlertEvaluator(rules: [AlertRule(name: "spike", kind: .denySpike, severity: .info, threshold: 1)], trustDomain: "mesh.local",
+                               limits: limits)
+        for i in 0..<100 {
+            let caller = A.id("w\(i)")
+            _ = e.observe(A.report(caller, [A.edge(caller, "shop/orders", n: 2)]), now: 1)
+        }
+        #expect(e.active.count == 10 && e.suppressed == 90)
+    }
 }
