@@ -59,7 +59,7 @@ let package = Package(
                                                          "mesh-sidecar", "mesh-dev", "MeshTestSupport"]),
         .testTarget(name: "MeshCLIKitTests", dependencies: ["MeshCLIKit", "MeshAPI", "MeshCore", "MeshPolicy", "MeshHTTP", "MeshHTTP1",
                                                           "MeshNet", "MeshTLS", "MeshTestSupport", "meshctl"]),
-        .testTarget(name: "ControlPlaneKitTests", dependencies: ["ControlPlaneKit", "MeshAPI", "MeshCore", "MeshPolicy", "MeshTLS", "MeshNet", "MeshHTTP",
+        .testTarget(name: "ControlPlaneKitTests", dependencies: ["ControlPlaneKit", "MeshAlerts", "MeshAPI", "MeshCore", "MeshPolicy", "MeshTLS", "MeshNet", "MeshHTTP",
                                                                  "MeshHTTP1", "MeshTestSupport"]),
     ],
     swiftLanguageModes: [.v6]

@@ -32,6 +32,13 @@ public final class AlertWebhook: Sendable {
         public var failed = 0
         /// Transitions dropped because the queue was full.
         public var dropped = 0
+
+        public init(delivered: Int = 0, retried: Int = 0, failed: Int = 0, dropped: Int = 0) {
+            self.delivered = delivered
+            self.retried = retried
+            self.failed = failed
+            self.dropped = dropped
+        }
     }
 
     public let url: String
