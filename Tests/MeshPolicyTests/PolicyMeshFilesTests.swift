@@ -69,6 +69,17 @@ import MeshTestSupport
         #expect(try MeshPolicy.load(files: [("bundle.json", Array(policy.json().text.utf8))]) == policy)
     }
 
+    @Test func theDiffShowsAlertRuleChanges() throws {
+        let policy = try Self.example()
+        var files = try Self.bundle(Self.folder.appendingPathComponent("mesh"))
+        let i = try #require(files.firstIndex { $0.name == "alerts.json" })
+        files[i].bytes = Array(String(decoding: files[i].bytes, as: UTF8.self)
+            .replacingOccurrences(of: "\"threshold\": 100", with: "\"threshold\": 200")
+            .replacingOccurrences(of: "\"name\": \"lateral-movement\"", with: "\"name\": \"lateral\"").utf8)
+        let changed = try MeshPolicy.load(files: files)
+        #expect(changed.diff(from: policy) == ["- alert lateral-movement", "+ alert lateral", "~ alert deny-storm: threshold 100 → 200"])
+    }
+
     @Test(arguments: [
         ("frontend", "payments", 8080, Verdict.allow(rule: "frontend-to-payments")),
         ("frontend", "payments", 9090, .deny(rule: "web-no-pci-admin", reason: .notAllowed)),
