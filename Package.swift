@@ -19,7 +19,8 @@ let package = Package(
         .target(name: "CMeshOpenSSLShims", dependencies: ["COpenSSL"]),
         // L1
         .target(name: "MeshCore"),
-        .target(name: "MeshPolicy", dependencies: ["MeshCore"]),
+        .target(name: "MeshAlerts", dependencies: ["MeshCore", "MeshAPI"]),
+        .target(name: "MeshPolicy", dependencies: ["MeshCore", "MeshAlerts"]),
         .target(name: "MeshHTTP1"),
         .target(name: "MeshAPI", dependencies: ["MeshCore"]),
         // L2
@@ -33,9 +34,9 @@ let package = Package(
                                                   "MeshHTTP", "MeshAPI", "MeshControlClient"]),
         // L4
         .executableTarget(name: "mesh-sidecar", dependencies: ["SidecarKit"]),
-        .target(name: "ControlPlaneKit", dependencies: ["MeshCore", "MeshPolicy", "MeshTLS", "MeshNet", "MeshObservability", "MeshHTTP",
+        .target(name: "ControlPlaneKit", dependencies: ["MeshCore", "MeshPolicy", "MeshAlerts", "MeshTLS", "MeshNet", "MeshObservability", "MeshHTTP",
                                                        "MeshHTTP1", "MeshAPI"]),
-        .target(name: "MeshCLIKit", dependencies: ["MeshCore", "MeshPolicy", "MeshTLS", "MeshNet", "MeshHTTP", "MeshHTTP1", "MeshAPI",
+        .target(name: "MeshCLIKit", dependencies: ["MeshCore", "MeshPolicy", "MeshAlerts", "MeshTLS", "MeshNet", "MeshHTTP", "MeshHTTP1", "MeshAPI",
                                                   "MeshControlClient"]),
         .target(name: "MeshDevKit", dependencies: ["MeshTLS", "MeshNet", "MeshCore", "MeshHTTP", "MeshHTTP1", "MeshAPI"]),
         .executableTarget(name: "mesh-dev", dependencies: ["MeshDevKit", "MeshCore"]),
@@ -44,7 +45,8 @@ let package = Package(
         // Tests (MeshTestSupport: the shared expectMeshError and TestCA; a plain target so test targets can use it)
         .target(name: "MeshTestSupport", dependencies: ["MeshCore", "MeshTLS"], path: "Tests/MeshTestSupport"),
         .testTarget(name: "MeshCoreTests", dependencies: ["MeshCore", "MeshTestSupport"]),
-        .testTarget(name: "MeshPolicyTests", dependencies: ["MeshPolicy", "MeshCore", "MeshTestSupport"]),
+        .testTarget(name: "MeshPolicyTests", dependencies: ["MeshPolicy", "MeshAlerts", "MeshCore", "MeshTestSupport"]),
+        .testTarget(name: "MeshAlertsTests", dependencies: ["MeshAlerts", "MeshAPI", "MeshCore", "MeshTestSupport"]),
         .testTarget(name: "MeshHTTP1Tests", dependencies: ["MeshHTTP1", "MeshCore"]),
         .testTarget(name: "MeshAPITests", dependencies: ["MeshAPI", "MeshCore"]),
         .testTarget(name: "MeshControlClientTests", dependencies: ["MeshControlClient", "MeshAPI", "MeshCore", "MeshNet", "MeshTLS",
@@ -57,7 +59,7 @@ let package = Package(
                                                          "mesh-sidecar", "mesh-dev", "MeshTestSupport"]),
         .testTarget(name: "MeshCLIKitTests", dependencies: ["MeshCLIKit", "MeshAPI", "MeshCore", "MeshPolicy", "MeshHTTP", "MeshHTTP1",
                                                           "MeshNet", "MeshTLS", "MeshTestSupport", "meshctl"]),
-        .testTarget(name: "ControlPlaneKitTests", dependencies: ["ControlPlaneKit", "MeshAPI", "MeshCore", "MeshPolicy", "MeshTLS", "MeshNet", "MeshHTTP",
+        .testTarget(name: "ControlPlaneKitTests", dependencies: ["ControlPlaneKit", "MeshAlerts", "MeshAPI", "MeshCore", "MeshPolicy", "MeshTLS", "MeshNet", "MeshHTTP",
                                                                  "MeshHTTP1", "MeshTestSupport"]),
     ],
     swiftLanguageModes: [.v6]

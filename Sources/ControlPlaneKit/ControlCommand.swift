@@ -4,6 +4,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import MeshAlerts
 import MeshCore
 import MeshNet
 import MeshObservability
@@ -18,7 +19,7 @@ public enum ControlCommand {
                              [--rotation-overlap DURATION] [--issue-rate 30]
                              [--max-connections 16384] [--max-long-polls 12288]
                              [--telemetry-max-edges 100000] [--telemetry-max-entries 2000000]
-                             [--telemetry-max-instances 50000]
+                             [--telemetry-max-instances 50000] [--alert-webhook http://IP:PORT/PATH]
            mesh-control --help
 
     init   Create the CA (a self-signed ECDSA P-256 root, or an imported intermediate with its anchors), the
@@ -29,7 +30,9 @@ public enum ControlCommand {
            limit is raised to fit when allowed), of which --max-long-polls parked policy polls.
            Telemetry keeps at most --telemetry-max-edges distinct edges (more are folded into overflow
            edges), --telemetry-max-entries edge entries over its time buckets (the oldest are evicted) and
-           --telemetry-max-instances sidecar instances (DIR/telemetry: snapshot and journal).
+           --telemetry-max-instances sidecar instances (DIR/telemetry: snapshot and journal). Alert
+           transitions (the applied mesh's `alerts`) are logged (alert-firing, alert-resolved) and, with
+           --alert-webhook, POSTed there as JSON (retried 5 times with back-off, then given up).
 
     The CA key is encrypted at rest with the passphrase in $MESH_CA_PASSPHRASE or the file named by
     --ca-passphrase-file (both commands). Durations: 30s, 5m, 24h or plain seconds.
@@ -133,6 +136,10 @@ public enum ControlCommand {
             err("mesh-control serve: \(error)")
             return 64
         }
+        var webhook: AlertWebhook?
+        if let url = opts["alert-webhook"] {
+            do { webhook = try AlertWebhook(url: url) } catch { err("mesh-control serve: --alert-webhook: \(error.reason)"); return 64 }
+        }
         let listen = opts["listen"] ?? "0.0.0.0:8443"
         let address: SocketAddress
         do { address = try SocketAddress(HostPort(parsing: listen)) } catch { err("mesh-control serve: --listen: \(error)"); return 64 }
@@ -154,6 +161,15 @@ public enum ControlCommand {
             _ = cp.security.observers.subscribe { e in log.event(e.name, fields: e.fields.map { ($0.0, .string($0.1)) }) }
             // Refused telemetry reports (wrong source, malformed): rate-limited in the service.
             _ = cp.telemetry.refusals.subscribe { e in log.event(e.name, fields: e.fields.map { ($0.0, .string($0.1)) }) }
+            // Alert transitions: one JSON line each (alert-firing, alert-resolved), and the webhook when given.
+            _ = cp.alerts.transitions.subscribe { t in
+                let a = t.alert
+                log.event(t.event, fields: [("rule", .string(a.rule)), ("kind", .string(a.kind.rawValue)), ("severity", .string(a.severity.rawValue)),
+                                            ("subject", .string(a.subject)), ("since", .int(a.since)), ("count", .int(a.evidence.count)),
+                                            ("destinations", .string(a.evidence.destinations.joined(separator: ","))),
+                                            ("detail", .optional(a.evidence.detail)), ("action", .optional(a.action))])
+            }
+            if let webhook { cp.alerts.deliver(to: webhook) }
             if cp.telemetry.tornLines > 0 { logLine("telemetry-torn-lines", ["count": .int(cp.telemetry.tornLines)]) }
             server = try ControlServer(controlPlane: cp, log: { logLine("note", ["message": .string($0)]) },
                                        refusals: { logLine("refused", ["reason": .string($0), "total": .int($1), "peer": .string($2)]) })

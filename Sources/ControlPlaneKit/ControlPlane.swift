@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Synchronization
+import MeshAlerts
 import MeshCore
 import MeshNet
 import MeshTLS
@@ -36,6 +37,8 @@ public final class ControlPlane: Sendable {
     public let distribution: PolicyDistribution
     /// Sidecar reports: the graph, the instance table, their journal and snapshot (`telemetryDir`).
     public let telemetry: TelemetryService
+    /// Alert rules of the applied mesh, evaluated on the telemetry stream (`ControlPlane+Alerts.swift`).
+    public let alerts: AlertService
     /// Signs the slices handed out; the serving certificate's key is put in it (`ControlServer`).
     public let sliceSigner = SliceSigner()
     let rateLimit: IssueRateLimit
@@ -58,9 +61,11 @@ public final class ControlPlane: Sendable {
     public init(policy: any PolicyRepository, tokens: any TokenRepository, identities: any IdentityRepository,
                 ca: any CAStateRepository, audit: any AuditSink,
                 adminTokenHash: String, settings: ControlSettings, now: @escaping @Sendable () -> Double,
-                telemetryDir: String? = nil, clock: any Clock = SystemClock()) throws {
+                telemetryDir: String? = nil, clock: any Clock = SystemClock(), quarantine: QuarantineAction? = nil) throws {
         self.settings = settings
         telemetry = try TelemetryService(dir: telemetryDir, limits: settings.telemetry, clock: clock, now: now)
+        let relay = QuarantineRelay()
+        alerts = AlertService(now: now, quarantine: quarantine ?? relay.action(now: now))
         self.now = now
         policyRepository = policy
         self.tokens = tokens
@@ -84,11 +89,13 @@ public final class ControlPlane: Sendable {
             ca.subscribe { [weak self] in self?.caStored($0) },
             identities.subscribe { [weak self] in self?.identitiesStored($0) },
         ]
-        subscriptions.withLock { $0 = watches }
+        subscriptions.withLock { $0 = watches + wireAlerts() }
+        relay.attach(self)
     }
 
     /// The file store under `dataDir` (see DESIGN.md for the layout).
-    public convenience init(dataDir: String, passphrase: [UInt8], settings: ControlSettings, clock: any Clock = SystemClock()) throws {
+    public convenience init(dataDir: String, passphrase: [UInt8], settings: ControlSettings, clock: any Clock = SystemClock(),
+                            quarantine: QuarantineAction? = nil) throws {
         DurableFile.removeLeftovers(in: dataDir)  // never-acknowledged temp files of an interrupted write
         let stored = try DurableFile.read("\(dataDir)/admin.token.sha256")
         try self.init(policy: try FilePolicyRepository(dataDir: dataDir), tokens: try FileTokenRepository(dataDir: dataDir),
@@ -96,7 +103,8 @@ public final class ControlPlane: Sendable {
                       ca: try FileCAStateRepository(dataDir: dataDir, passphrase: passphrase),
                       audit: try AuditLog(path: "\(dataDir)/audit.log"),
                       adminTokenHash: String(decoding: stored, as: UTF8.self).trimming(" \n"), settings: settings,
-                      now: { clock.wallSeconds() }, telemetryDir: "\(dataDir)/telemetry", clock: clock)
+                      now: { clock.wallSeconds() }, telemetryDir: "\(dataDir)/telemetry", clock: clock,
+                      quarantine: quarantine)
     }
 
     deinit { subscriptions.withLock { $0.forEach { $0.cancel() } } }

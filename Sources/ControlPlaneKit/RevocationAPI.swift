@@ -39,6 +39,7 @@ enum RevocationAPI {
                          [MetricSample(.int(cp.quarantines(now: cp.now()).count))])
                 snap.families += cp.serverStats.metricFamilies()
                 snap.families += TelemetryMetrics.families(cp)
+                snap.families += cp.alerts.metricFamilies
                 return .text(PrometheusText.render(snap), contentType: PrometheusText.contentType)
             },
         ]

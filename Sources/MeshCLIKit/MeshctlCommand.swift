@@ -40,6 +40,9 @@ public enum MeshctlCommand {
                                                   a rules.json allowing exactly the observed allowed and audit-allowed
                                                   flows (exact services and ports); DIR defaults to mesh-config/mesh
                                                   when present, else the applied mesh
+      alerts [--all] [--watch [--interval 2s] [--count N]] [-o json]
+                                                  pending and firing alerts (with --all the resolved ones kept):
+                                                  state, severity, rule, subject, since, evidence, action taken
 
     Connection: --server (or MESHCTL_SERVER, default 127.0.0.1:8443); trust: --ca (or MESHCTL_CA); operator
     credential: --token-file (or MESHCTL_TOKEN_FILE). --data-dir DIR (or MESHCTL_DATA_DIR) uses DIR/bundle.pem
@@ -83,6 +86,7 @@ public enum MeshctlCommand {
             case ("graph", _): return try TelemetryCommands.graph(client, o)
             case ("top", _): return try TelemetryCommands.top(client, o)
             case ("suggest", _): return try SuggestCommand.run(client, o)
+            case ("alerts", _): return try AlertCommands.run(client, o)
             default:
                 err("meshctl: unknown command '\(words.joined(separator: " "))'\n\n\(usage)")
                 return 64

@@ -10,7 +10,7 @@ struct Options {
             if a == "-o" || a == "-f" || a.hasPrefix("--") {
                 let name = a == "-o" ? "output" : a == "-f" ? "f" : String(a.dropFirst(2))
                 if name == "help" { values["help"] = "true"; i += 1; continue }
-                if name == "dry-run" || name == "verify" || name == "no-verify" { values[name] = "true"; i += 1; continue }
+                if name == "dry-run" || name == "verify" || name == "no-verify" || name == "watch" || name == "all" { values[name] = "true"; i += 1; continue }
                 guard i + 1 < args.count else { throw UsageError("\(a) needs a value") }
                 values[name] = args[i + 1]
                 i += 2

@@ -34,9 +34,10 @@ enum PolicyCommands {
             let p = try MeshPolicy.load(files: files.map { ($0.name, Array($0.content.utf8)) })
             if o.json {
                 MeshctlCommand.out(JSONValue.object([("valid", .bool(true)), ("services", .int(p.services.count)),
-                                                     ("segments", .int(p.segments.count)), ("rules", .int(p.rules.count))]).text)
+                                                     ("segments", .int(p.segments.count)), ("rules", .int(p.rules.count)), ("alerts", .int(p.alerts.count))]).text)
             } else {
-                MeshctlCommand.out("valid: \(files.count) file(s), \(p.services.count) services, \(p.segments.count) segments, \(p.rules.count) rules")
+                MeshctlCommand.out("valid: \(files.count) file(s), \(p.services.count) services, \(p.segments.count) segments, \(p.rules.count) rules"
+                                   + (p.alerts.isEmpty ? "" : ", \(p.alerts.count) alert rules"))
             }
             return 0
         } catch let e as MeshError {

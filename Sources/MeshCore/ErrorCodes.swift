@@ -4,7 +4,8 @@
 extension ErrorCode {
     /// All declared codes, by their text.
     public static let declared: [String: ErrorCode] = Dictionary(uniqueKeysWithValues: [
-        adminBadHost, adminBadQuery, adminNotLoopback, adminReloadFailed, apiBadValue, apiMissingField, apiOutOfRange,
+        adminBadHost, adminBadQuery, alertBadAction, alertBadDuration, alertBadWebhook, alertMissingParameter,
+        alertParameterNotForKind, alertTooManyRules, alertWebhookFailed, adminNotLoopback, adminReloadFailed, apiBadValue, apiMissingField, apiOutOfRange,
         apiUnexpectedAnswer, apiUnknownField, apiWrongType, auditBrokenChain, auditCorrupt, authCertificateExpired,
         authCertificateNotYetValid, authRequired, authSidecarRequired, benchToken, bootstrapAnchorMismatch,
         bootstrapUnproven, caConflict, caCorrupt, caExists, caRotationInProgress, checkBadQuery, configBadAddress,

@@ -1,3 +1,4 @@
+import MeshAlerts
 import MeshCore
 
 /// What `meshctl apply` shows before replacing a policy: one line per added (`+`), removed (`-`) or changed (`~`)
@@ -15,6 +16,7 @@ extension MeshPolicy {
         lines += Self.diff("service", old?.services ?? [], services, name: \.key.description, fields: Self.fields)
         lines += Self.diff("segment", old?.segments ?? [], segments, name: \.name, fields: Self.fields)
         lines += Self.diff("rule", old?.rules ?? [], rules, name: \.name, fields: Self.fields)
+        lines += Self.diff("alert", old?.alerts ?? [], alerts, name: \.name, fields: Self.fields)
         return lines
     }
 
@@ -61,5 +63,13 @@ extension MeshPolicy {
 
     private static func labels(_ labels: [String: String]) -> String {
         "{" + labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ", ") + "}"
+    }
+
+    /// An alert rule's fields as the file schema writes them (`~ alert x: threshold 10 → 20`).
+    static func fields(_ alert: AlertRule) -> [(String, String)] {
+        guard case .object(let members) = alert.json else { return [] }
+        let keys = ["kind", "severity", "threshold", "distinct", "window", "learningPeriod", "within", "after", "for", "resolveAfter",
+                    "action", "quarantineFor", "description"]
+        return keys.map { key in (key, members.first { $0.0 == key }?.1.text ?? "-") }
     }
 }

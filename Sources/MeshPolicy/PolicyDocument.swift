@@ -1,13 +1,16 @@
+import MeshAlerts
 import MeshCore
 
 /// Writing a policy back as one document of the file schema (for `meshctl get … -o json` and for storing a
 /// bundle): `MeshPolicy.load(files: [("bundle.json", Array(policy.json().text.utf8))])` gives the policy back.
 extension MeshPolicy {
     public func json() -> JSONValue {
-        .object([("trustDomain", .string(trustDomain.name)),
-                 ("services", .array(services.map(Self.json))),
-                 ("segments", .array(segments.map(Self.json))),
-                 ("rules", .array(rules.map(Self.json)))])
+        var members: [(String, JSONValue)] = [("trustDomain", .string(trustDomain.name)),
+                                              ("services", .array(services.map(Self.json))),
+                                              ("segments", .array(segments.map(Self.json))),
+                                              ("rules", .array(rules.map(Self.json)))]
+        if !alerts.isEmpty { members.append(("alerts", .array(alerts.map(\.json)))) }
+        return .object(members)
     }
 
     static func json(_ service: PolicyService) -> JSONValue {

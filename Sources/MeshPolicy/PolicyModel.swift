@@ -1,3 +1,4 @@
+import MeshAlerts
 import MeshCore
 
 /// The mesh policy (microsegmentation, ARCHITECTURE.md "Policy"): services, segments and rules, validated all or
@@ -169,6 +170,8 @@ public struct MeshPolicy: Sendable, Equatable {
     public let services: [PolicyService]
     public let segments: [PolicySegment]
     public let rules: [PolicyRule]
+    /// Alert rules (`alerts` in the mesh files): evaluated by the control plane, not compiled into slices.
+    public internal(set) var alerts: [AlertRule] = []
     let serviceIndex: [ServiceKey: Int]
     let resolved: [ResolvedRule]
 

@@ -1,7 +1,8 @@
+import MeshAlerts
 import MeshCore
 
 /// Reading policy files (schema: `mesh-config/mesh/README.md`). A bundle is several files, each holding any of
-/// `trustDomain`, `services`, `segments`, `rules`; they are merged (files in name order) and validated all or
+/// `trustDomain`, `services`, `segments`, `rules`, `alerts` (alert rules, `MeshAlerts`); they are merged (files in name order) and validated all or
 /// nothing. Every error's reason starts with `<file>: <json path>: ` (`rules.json: rules[3].to.services[0]: …`),
 /// except strict-JSON errors, which start with `<file>: <line>:<column>[ at <path>]: `.
 ///
@@ -87,6 +88,7 @@ struct PolicyDrafts {
     var services: [ServiceDraft] = []
     var segments: [(PolicySegment, PolicyLocation)] = []
     var rules: [(PolicyRule, PolicyLocation)] = []
+    var alerts: [AlertRule] = []
     private var seen: [String: PolicyLocation] = [:]
 
     init(limits: PolicyLimits, firstFile: String) {
@@ -98,7 +100,7 @@ struct PolicyDrafts {
 
     mutating func read(file: String, bytes: [UInt8]) throws(MeshError) {
         let value = try StrictJSON.parse(bytes, limits: StrictJSON.Limits(maxBytes: limits.maxDocumentBytes))
-        let root = try JSONNode(value).object(fields: ["trustDomain", "services", "segments", "rules"])
+        let root = try JSONNode(value).object(fields: ["trustDomain", "services", "segments", "rules", "alerts"])
         let here = { (node: JSONNode) in PolicyLocation(file: file, path: node.path) }
         if let node = root.optional("trustDomain") {
             let text = try node.string()
@@ -121,6 +123,13 @@ struct PolicyDrafts {
             let rule = try PolicyFields.rule(node, limits: limits)
             try claim("rule \(rule.name)", node, file)
             rules.append((rule, here(node)))
+        }
+        // Alert rules ride the same versioned, audited store as the rest of the mesh (README "Alert rules").
+        for node in try root.optional("alerts")?.elements() ?? [] {
+            try limit(alerts.count, AlertLimits().maxRules, .alertTooManyRules, "alert rules", node)
+            let alert = try AlertRule(node)
+            try claim("alert \(alert.name)", node, file)
+            alerts.append(alert)
         }
     }
 

@@ -55,8 +55,10 @@ extension PolicyDrafts {
             }
             resolvedRules.append(resolved)
         }
-        return MeshPolicy(trustDomain: domain, services: services, segments: segments, rules: rules.map(\.0),
-                          serviceIndex: serviceIndex, resolved: resolvedRules)
+        var policy = MeshPolicy(trustDomain: domain, services: services, segments: segments, rules: rules.map(\.0),
+                                serviceIndex: serviceIndex, resolved: resolvedRules)
+        policy.alerts = alerts
+        return policy
     }
 
     private func resolve(_ rule: PolicyRule, at: PolicyLocation, domain: TrustDomain, catalog: ServiceCatalog,

@@ -1,5 +1,6 @@
 import Foundation
 import MeshCore
+import MeshAlerts
 import MeshPolicy
 import Testing
 import MeshTestSupport
@@ -14,6 +15,12 @@ import MeshTestSupport
     static let now = 1_780_000_000.0  // 2026-05-28
 
     static let expectedCodes: [String: String] = [
+        "alert-bad-window.json": "alert.bad-duration",
+        "alert-duplicate-name.json": "policy.duplicate-name",
+        "alert-missing-threshold.json": "alert.missing-parameter",
+        "alert-parameter-not-for-kind.json": "alert.parameter-not-for-kind",
+        "alert-quarantine-for-without-action.json": "alert.bad-action",
+        "alert-unknown-severity.json": "config.bad-value",
         "bad-expires.json": "policy.bad-time",
         "duplicate-key.json": "json.duplicate-key",
         "duplicate-rule-name.json": "policy.duplicate-name",
@@ -57,6 +64,20 @@ import MeshTestSupport
         #expect(policy.rules.contains { $0.mode == .audit })
         #expect(policy.rules.contains { $0.expires?.description.hasPrefix("2027-") == true })
         #expect(policy.rules.contains { $0.action == .deny })
+        #expect(policy.alerts.map(\.name) == ["lateral-movement", "deny-storm"])
+        #expect(policy.alerts.first?.action == .quarantine && policy.alerts.first?.quarantineFor == 3600)
+        #expect(try MeshPolicy.load(files: [("bundle.json", Array(policy.json().text.utf8))]) == policy)
+    }
+
+    @Test func theDiffShowsAlertRuleChanges() throws {
+        let policy = try Self.example()
+        var files = try Self.bundle(Self.folder.appendingPathComponent("mesh"))
+        let i = try #require(files.firstIndex { $0.name == "alerts.json" })
+        files[i].bytes = Array(String(decoding: files[i].bytes, as: UTF8.self)
+            .replacingOccurrences(of: "\"threshold\": 100", with: "\"threshold\": 200")
+            .replacingOccurrences(of: "\"name\": \"lateral-movement\"", with: "\"name\": \"lateral\"").utf8)
+        let changed = try MeshPolicy.load(files: files)
+        #expect(changed.diff(from: policy) == ["- alert lateral-movement", "+ alert lateral", "~ alert deny-storm: threshold 100 → 200"])
     }
 
     @Test(arguments: [

@@ -45,6 +45,8 @@ public final class TelemetryService: Sendable {
     public let tornLines: Int
     /// Refusals (wrong source, malformed), rate-limited: `burst` lines then one a second per reason.
     public let refusals = ChangeObservers<SecurityEvent>()
+    /// Told each report counted (not duplicates, not journal replay), on the ingest queue: keep it short.
+    public let counted = ChangeObservers<TelemetryReport>()
     private let logLimiter: LogRateLimiter
 
     /// Loads `dir` (snapshot, then every later journal) when given; `now` is wall-clock seconds.
@@ -110,6 +112,7 @@ public final class TelemetryService: Sendable {
             return (counted, nil, true)
         }
         if let e = outcome.error { return done(.failure(e)) }
+        if outcome.counted { counted.notify(report) }
         if state.withLock({ $0.journal == nil }) { return done(.success(TelemetryAck(seq: report.seq, duplicate: !outcome.counted))) }
         if outcome.sync { fsyncQueue.async { [self] in flush() } }
     }
