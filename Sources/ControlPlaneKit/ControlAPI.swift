@@ -20,7 +20,7 @@ import MeshNet
 enum ControlAPI {
     static func router(_ cp: ControlPlane, loop: EventLoop, work: BlockingWork) -> Router {
         let r = APIRoutes(cp: cp, work: work)
-        return Router(PolicyAPI.routes(r, loop: loop) + RevocationAPI.routes(r) + TelemetryAPI.routes(r) + [
+        return Router(PolicyAPI.routes(r, loop: loop) + RevocationAPI.routes(r) + ThrottleAPI.routes(r) + TelemetryAPI.routes(r) + [
             r.onLoop("GET", "/healthz") { _ in .text("ok\n") },
             r.onLoop("GET", "/v1/bundle") { _ in bundle(cp) },
             r.blocking("POST", "/v1/identity") { req in try issue(cp, req) },

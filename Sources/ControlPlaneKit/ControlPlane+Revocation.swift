@@ -80,7 +80,7 @@ extension ControlPlane {
     }
 
     /// Compare-and-set → audit (undone when it fails) → swap → notify. Called holding `issuing`.
-    private func commitIdentities(_ next: IdentityRecords, over base: IdentityRecords, audit: () throws -> Void) throws {
+    func commitIdentities(_ next: IdentityRecords, over base: IdentityRecords, audit: () throws -> Void) throws {
         identityPending.withLock { $0 = next.revision }
         defer { identityPending.withLock { $0 = nil } }
         do {

@@ -120,6 +120,7 @@ public final class ControlServer: @unchecked Sendable {
                 let issuerChanged: Bool
                 do { issuerChanged = try cp.tick() } catch { log("tick failed: \(error)"); issuerChanged = false }
                 cp.telemetry.snapshotIfDue()
+                do { try cp.expireThrottles() } catch { log("throttle expiry failed: \(error)") }
                 loop.execute { [self] in
                     renewServingIfNeeded(issuerChanged: issuerChanged)
                     scheduleTick()

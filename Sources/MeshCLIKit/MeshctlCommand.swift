@@ -26,6 +26,10 @@ public enum MeshctlCommand {
       identity revoke --identity ID | --serial HEX [--reason TEXT]
                                                   refuse that identity's certificates (or one certificate) everywhere
       identity list-revoked                       what is revoked, when, by whom and why
+      throttle add ID --per-second N [--for 1h]   at most N new connections per second from that identity at
+                                                  every receiving sidecar (the tighter of this and its rules' rateLimit)
+      throttle list                               who is throttled, how tightly, since and until when, by whom
+      throttle release ID                         lift the throttle
       metrics                                     the control plane's metrics (Prometheus text)
       graph [--since 15m] [--service NS/NAME] [-o table|json|dot]
                                                   every edge seen over the window: caller → destination:port,
@@ -74,6 +78,7 @@ public enum MeshctlCommand {
             case ("status", _): return try PolicyCommands.status(client, o)
             case ("identity", "revoke"?): return try IdentityCommands.revoke(client, o)
             case ("identity", "list-revoked"?): return try IdentityCommands.listRevoked(client, o)
+            case ("throttle", _): return try ThrottleCommands.run(client, o)
             case ("metrics", _): return try IdentityCommands.metrics(client, o)
             case ("graph", _): return try TelemetryCommands.graph(client, o)
             case ("top", _): return try TelemetryCommands.top(client, o)

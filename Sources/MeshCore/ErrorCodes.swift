@@ -24,7 +24,7 @@ extension ErrorCode {
         issueCertificateNotYetValid, issueCloneSuspected, issueRateLimited, issueUnauthenticated, jsonBadEscape,
         jsonBadNumber, jsonControlChar, jsonDuplicateKey, jsonInvalidUtf8, jsonLoneSurrogate, jsonSyntax, jsonTooDeep,
         jsonTooLarge, jsonTrailingData, netBadAddress, policyAmbiguousService, policyBadEpoch, policyBadIfMatch,
-        policyBadLabel, policyBadName, policyBadPattern, policyBadRequest, policyBadSegment, policyBadServiceKey,
+        policyBadLabel, policyBadName, policyBadPattern, policyBadRateLimit, policyBadRequest, policyBadSegment, policyBadServiceKey,
         policyBadSlice, policyBadTime, policyBadWait, policyConflict, policyCorrupt, policyDuplicateEntry,
         policyDuplicateFile, policyDuplicateName, policyDuplicateTrustDomain, policyEmptyFrom, policyEmptyTo,
         policyForeignTrustDomain, policyIfMatchRequired, policyInvalid, policyMissingTrustDomain, policyNoFiles,
@@ -40,6 +40,7 @@ extension ErrorCode {
         tlsCsr, tlsEmptyBundle, tlsKeyEncrypt, tlsKeygen, tlsKeyMismatch, tlsNoCertificate, tlsRandom, tlsSign,
         tlsSslNew, tokenBadRequest, tokenBadService, tokenBadTtl, tokenExpired, tokenForeignTrustDomain,
         tokenReservedIdentity, tokensCorrupt, tokensRandom, tokenUnknown, tokenUsed, usage,
+        throttleBadRequest, throttleListFull, throttleNotFound,
     ].map { ($0.id, $0) })
 
     /// The declared code with this text; nil when nobody declared it.

@@ -12,11 +12,16 @@ public struct RevocationList: Sendable, Equatable {
     public var identities: [SPIFFEID: Double]
     /// Revoked certificate serials, upper-case hex as `Certificate.serialHex` prints them.
     public var serials: Set<String>
+    /// Throttled identities (risk-adaptive limits): not a denial, a tighter connection rate at every receiving
+    /// sidecar. Carried here so a change shares the deny list's revision and long-poll wake-up.
+    public var throttled: ThrottleList
 
-    public init(revision: Int = 0, identities: [SPIFFEID: Double] = [:], serials: Set<String> = []) {
+    public init(revision: Int = 0, identities: [SPIFFEID: Double] = [:], serials: Set<String> = [],
+                throttled: ThrottleList = .empty) {
         self.revision = revision
         self.identities = identities
         self.serials = serials
+        self.throttled = throttled
     }
 
     public static let empty = RevocationList()
@@ -30,19 +35,22 @@ public struct RevocationList: Sendable, Equatable {
         return false
     }
 
-    /// `{"revision": N, "identities": [{"identity": …, "revokedAt": seconds}], "serials": [HEX, …]}`, sorted.
+    /// `{"revision": N, "identities": [{"identity": …, "revokedAt": seconds}], "serials": [HEX, …]}`, sorted, plus
+    /// `"throttled": [...]` (`ThrottleList.json`) when some identity is throttled.
     public func json() -> JSONValue {
         let ids = identities.keys.sorted { $0.description < $1.description }
-        return .object([
+        var members: [(String, JSONValue)] = [
             ("revision", .int(revision)),
             ("identities", .array(ids.map { .object([("identity", .string($0.description)), ("revokedAt", .int(Int(identities[$0]!)))]) })),
             ("serials", .array(serials.sorted().map { .string($0) })),
-        ])
+        ]
+        if !throttled.isEmpty { members.append(("throttled", throttled.json())) }
+        return .object(members)
     }
 
     /// Strict: exact fields, workload identities, serials of hex digits (at most 40, the longest RFC 5280 allows).
     public init(json: JSONNode) throws(MeshError) {
-        let r = try json.object(fields: ["revision", "identities", "serials"])
+        let r = try json.object(fields: ["revision", "identities", "serials", "throttled"])
         revision = try r.required("revision").int(in: 0...Int.max)
         identities = [:]
         for item in try r.required("identities").elements() {
@@ -61,6 +69,7 @@ public struct RevocationList: Sendable, Equatable {
             guard Self.isSerial(s) else { throw item.error(.revokeBadRequest, "\(s.debugDescription) is not a serial (1-40 hex digits)") }
             serials.insert(s)
         }
+        throttled = try r.optional("throttled").map { n throws(MeshError) in try ThrottleList(json: n) } ?? .empty
     }
 
     /// 1-40 upper-case hex digits.

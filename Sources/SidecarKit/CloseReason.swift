@@ -36,6 +36,8 @@ public enum CloseReason: String, Sendable, CaseIterable, Comparable {
     case foreignTrustDomain = "foreign-trust-domain"
     case noIdentity = "no-identity"
     case noPolicy = "no-policy"
+    /// Allowed, but the caller opened new connections faster than the rule's `rateLimit` or its throttle.
+    case rateLimited = "rate-limited"
     // The sidecar's own.
     /// Both directions ended normally.
     case closed = "closed"

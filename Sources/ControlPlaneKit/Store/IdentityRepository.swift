@@ -32,12 +32,29 @@ public struct IdentityRecords: Sendable, Equatable {
         }
     }
 
+    /// One throttle: a tighter rate of new connections for an identity at every receiving sidecar.
+    public struct Throttle: Sendable, Equatable {
+        public var limit: RateLimit
+        public var since: Double
+        /// nil: until released.
+        public var until: Double?
+        public var actor: String
+        public init(limit: RateLimit, since: Double, until: Double?, actor: String) {
+            self.limit = limit
+            self.since = since
+            self.until = until
+            self.actor = actor
+        }
+    }
+
     /// Increases with every committed change (compare-and-set).
     public var revision: Int
-    /// Increases only when `revocations` change: the deny list's revision, which wakes the sidecars' polls.
+    /// Increases only when `revocations` or `throttles` change: the deny list's revision, which wakes the sidecars' polls.
     public var revocationRevision: Int
     public var latest: [SPIFFEID: Latest]
     public var revocations: [Revocation]
+    /// Throttled identities (risk-adaptive limits), carried with the deny list.
+    public var throttles: [SPIFFEID: Throttle] = [:]
 
     public init(revision: Int = 0, revocationRevision: Int = 0, latest: [SPIFFEID: Latest] = [:], revocations: [Revocation] = []) {
         self.revision = revision
@@ -55,6 +72,7 @@ public struct IdentityRecords: Sendable, Equatable {
             if let id = r.identity { list.identities[id] = max(list.identities[id] ?? 0, r.revokedAt) }
             if let s = r.serial { list.serials.insert(s) }
         }
+        list.throttled = ThrottleList(identities: throttles.mapValues { .init(limit: $0.limit, until: $0.until) })
         return list
     }
 }
