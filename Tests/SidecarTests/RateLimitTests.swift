@@ -32,6 +32,7 @@ struct RateLimitTests {
         defer { mesh.stop() }
         let payments = mesh.sidecars["payments"]!
         let (admitted, seconds) = Self.burst(mesh, 20)
+        print("rate limit 5/s burst 5: admitted \(admitted) of 20 in \(String(format: "%.3f", seconds)) s")
         let refill = Int((seconds * 5).rounded(.up))
         #expect(admitted >= 5 && admitted <= 5 + refill, "admitted \(admitted) of 20 in \(seconds) s")
         #expect(admitted < 20)
@@ -74,6 +75,7 @@ struct RateLimitTests {
         // Within ~1 s the new deny list (with the throttle) reaches the sidecar: a burst is cut to 2 + refill.
         usleep(1_000_000)
         let (admitted, seconds) = Self.burst(mesh, 20)
+        print("throttle 2/s: admitted \(admitted) of 20 in \(String(format: "%.3f", seconds)) s")
         #expect(admitted >= 2 && admitted <= 2 + Int((seconds * 2).rounded(.up)), "admitted \(admitted) in \(seconds) s")
         // No rateLimit rule matched: the refusals are named after the allow rule that did.
         #expect(Self.series(payments, #"mesh_rate_limited_total{rule="frontend-to-payments"}"#) == 20 - admitted)
