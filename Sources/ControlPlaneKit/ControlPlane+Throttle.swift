@@ -13,7 +13,8 @@ extension ControlPlane {
 
     /// Throttles `identity` to `perSecond` new connections per second (burst `max(1, perSecond)`) at every
     /// receiving sidecar, until `until` (seconds since the epoch; nil: until released). Replaces an earlier
-    /// throttle of the same identity. Codes `throttle.bad-request`, `throttle.list-full`.
+    /// throttle of the same identity. Never a `mesh-system` identity. Codes `throttle.bad-request`,
+    /// `throttle.list-full`.
     public func throttle(identity: SPIFFEID, perSecond: Double, until: Double?, actor: String) throws {
         let limit = RateLimit(connectionsPerSecond: perSecond)
         guard limit.problem == nil else {
@@ -21,6 +22,10 @@ extension ControlPlane {
         }
         guard identity.isWorkload, identity.trustDomain == ca.trustDomain else {
             throw MeshError(.throttleBadRequest, "\(identity) is not a workload of trust domain \(ca.trustDomain)")
+        }
+        // The mesh's own identities are never limited: a misfiring rule must not starve the control plane.
+        guard !identity.path.hasPrefix("/ns/\(Self.systemNamespace)/") else {
+            throw MeshError(.throttleBadRequest, "\(identity) is in the reserved namespace \(Self.systemNamespace)")
         }
         guard actor.utf8.count <= 256 else { throw MeshError(.throttleBadRequest, "the actor is longer than 256 bytes") }
         try issuing.withLock { _ throws in

@@ -25,6 +25,7 @@ import MeshTestSupport
         expectMeshError("throttle.bad-request") { try cp.throttle(identity: cart, perSecond: 0, until: nil, actor: "op") }
         expectMeshError("throttle.bad-request") { try cp.throttle(identity: cart, perSecond: 100_001, until: nil, actor: "op") }
         expectMeshError("throttle.bad-request") { try cp.throttle(identity: foreign, perSecond: 1, until: nil, actor: "op") }
+        expectMeshError("throttle.bad-request") { try cp.throttle(identity: cp.identity, perSecond: 1, until: nil, actor: "op") }
         expectMeshError("throttle.bad-request") { try cp.throttle(identity: cart, perSecond: 1, until: clock.wallSeconds(), actor: "op") }
         #expect(cp.identityRecords.revocationRevision == 0)
 
