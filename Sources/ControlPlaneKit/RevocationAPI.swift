@@ -35,6 +35,8 @@ enum RevocationAPI {
                 var snap = StatsSnapshot([cp.security.metricFamily])
                 snap.add("mesh_control_revocations", .gauge, help: "Revocations in force.",
                          [MetricSample(.int(cp.identityRecords.revocations.count))])
+                snap.add("mesh_control_throttles", .gauge, help: "Identities throttled (risk-adaptive limits) in force.",
+                         [MetricSample(.int(cp.identityRecords.throttles.count))])
                 snap.families += cp.serverStats.metricFamilies()
                 snap.families += TelemetryMetrics.families(cp)
                 return .text(PrometheusText.render(snap), contentType: PrometheusText.contentType)
