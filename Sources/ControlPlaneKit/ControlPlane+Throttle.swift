@@ -34,7 +34,8 @@ extension ControlPlane {
             let base = identityRecords
             var next = base
             next.throttles = base.throttles.filter { $0.value.until.map { $0 > now } ?? true }
-            next.throttles[identity] = .init(limit: limit, since: now, until: until, actor: actor)
+            // Whole seconds, rounded up, as the file and the slices carry them.
+            next.throttles[identity] = .init(limit: limit, since: now, until: until?.rounded(.up), actor: actor)
             guard next.throttles.count <= Self.maxThrottles else {
                 throw MeshError(.throttleListFull, "the throttle list holds \(Self.maxThrottles) entries")
             }

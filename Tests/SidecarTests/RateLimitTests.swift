@@ -98,6 +98,23 @@ struct RateLimitTests {
         #expect(empty.stdout.contains(#""throttles":[]"#), "\(empty.stdout)")
     }
 
+    /// `--for 2s`: limited at once, and no longer after it expires (the sidecar ignores an expired entry; the
+    /// control plane's tick drops it and audits that).
+    @Test func throttleExpires() throws {
+        let mesh = try ManagedMesh(rules: SegmentPolicyTests.frontendToPayments, callers: ["frontend"])
+        defer { mesh.stop() }
+        let add = try mesh.cp.meshctl(["throttle", "add", Self.frontend, "--per-second", "1", "--for", "2s"])
+        #expect(add.status == 0, "\(add.stderr)")
+        usleep(300_000)
+        #expect(Self.burst(mesh, 10).admitted <= 2)
+        usleep(2_500_000)
+        #expect(Self.burst(mesh, 10).admitted == 10)
+        let list = try mesh.cp.meshctl(["-o", "json", "throttle", "list"])
+        #expect(list.stdout.contains(#""throttles":[]"#), "\(list.stdout)")
+        let audit = try mesh.cp.meshctl(["-o", "json", "audit"])
+        #expect(audit.stdout.contains("identity.throttle-expired"))
+    }
+
     @Test func throttleUsageErrorsExit64() throws {
         let cp = try ControlPlaneFixture()
         defer { cp.stop() }
