@@ -121,6 +121,7 @@ public final class ControlServer: @unchecked Sendable {
                 do { issuerChanged = try cp.tick() } catch { log("tick failed: \(error)"); issuerChanged = false }
                 do { try cp.expireQuarantines() } catch { log("tick failed: quarantine expiry: \(error)") }
                 cp.telemetry.snapshotIfDue()
+                do { try cp.expireThrottles() } catch { log("throttle expiry failed: \(error)") }
                 cp.alertTick()
                 loop.execute { [self] in
                     renewServingIfNeeded(issuerChanged: issuerChanged)

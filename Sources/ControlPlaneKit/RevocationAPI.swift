@@ -37,6 +37,8 @@ enum RevocationAPI {
                          [MetricSample(.int(cp.identityRecords.revocations.count))])
                 snap.add("mesh_control_quarantines", .gauge, help: "Identities quarantined now.",
                          [MetricSample(.int(cp.quarantines(now: cp.now()).count))])
+                snap.add("mesh_control_throttles", .gauge, help: "Identities throttled (risk-adaptive limits) in force.",
+                         [MetricSample(.int(cp.identityRecords.throttles.count))])
                 snap.families += cp.serverStats.metricFamilies()
                 snap.families += TelemetryMetrics.families(cp)
                 snap.families += cp.alerts.metricFamilies

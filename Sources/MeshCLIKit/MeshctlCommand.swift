@@ -30,6 +30,10 @@ public enum MeshctlCommand {
                                                   its live connections close within a second
       quarantine list                             who is quarantined, why, since and until when, by whom
       quarantine release ID                       lift a quarantine
+      throttle add ID --per-second N [--for 1h]   at most N new connections per second from that identity at
+                                                  every receiving sidecar (the tighter of this and its rules' rateLimit)
+      throttle list                               who is throttled, how tightly, since and until when, by whom
+      throttle release ID                         lift the throttle
       metrics                                     the control plane's metrics (Prometheus text)
       graph [--since 15m] [--service NS/NAME] [-o table|json|dot]
                                                   every edge seen over the window: caller → destination:port,
@@ -82,6 +86,7 @@ public enum MeshctlCommand {
             case ("identity", "revoke"?): return try IdentityCommands.revoke(client, o)
             case ("identity", "list-revoked"?): return try IdentityCommands.listRevoked(client, o)
             case ("quarantine", _): return try QuarantineCommands.run(client, o)
+            case ("throttle", _): return try ThrottleCommands.run(client, o)
             case ("metrics", _): return try IdentityCommands.metrics(client, o)
             case ("graph", _): return try TelemetryCommands.graph(client, o)
             case ("top", _): return try TelemetryCommands.top(client, o)

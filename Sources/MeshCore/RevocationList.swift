@@ -15,13 +15,17 @@ public struct RevocationList: Sendable, Equatable {
     /// Quarantined identities: denied above every allow, in both directions, whatever their certificate. An
     /// entry with an expiry leaves this set when the control plane drops it (the revision changes then).
     public var quarantined: Set<SPIFFEID>
+    /// Throttled identities (risk-adaptive limits): not a denial, a tighter connection rate at every receiving
+    /// sidecar. Carried here so a change shares the deny list's revision and long-poll wake-up.
+    public var throttled: ThrottleList
 
     public init(revision: Int = 0, identities: [SPIFFEID: Double] = [:], serials: Set<String> = [],
-                quarantined: Set<SPIFFEID> = []) {
+                quarantined: Set<SPIFFEID> = [], throttled: ThrottleList = .empty) {
         self.revision = revision
         self.identities = identities
         self.serials = serials
         self.quarantined = quarantined
+        self.throttled = throttled
     }
 
     public static let empty = RevocationList()
@@ -39,7 +43,8 @@ public struct RevocationList: Sendable, Equatable {
     }
 
     /// `{"revision": N, "identities": [{"identity": …, "revokedAt": seconds}], "serials": [HEX, …]}`, sorted, plus
-    /// `"quarantined": [identity, …]` when any (absent means none, so older readers see the same document).
+    /// `"quarantined": [identity, …]` when any (absent means none, so older readers see the same document), and
+    /// `"throttled": [...]` (`ThrottleList.json`) when some identity is throttled.
     public func json() -> JSONValue {
         let ids = identities.keys.sorted { $0.description < $1.description }
         var members: [(String, JSONValue)] = [
@@ -50,12 +55,13 @@ public struct RevocationList: Sendable, Equatable {
         if !quarantined.isEmpty {
             members.append(("quarantined", .array(quarantined.map(\.description).sorted().map { .string($0) })))
         }
+        if !throttled.isEmpty { members.append(("throttled", throttled.json())) }
         return .object(members)
     }
 
     /// Strict: exact fields, workload identities, serials of hex digits (at most 40, the longest RFC 5280 allows).
     public init(json: JSONNode) throws(MeshError) {
-        let r = try json.object(fields: ["revision", "identities", "serials", "quarantined"])
+        let r = try json.object(fields: ["revision", "identities", "serials", "quarantined", "throttled"])
         revision = try r.required("revision").int(in: 0...Int.max)
         identities = [:]
         for item in try r.required("identities").elements() {
@@ -81,6 +87,7 @@ public struct RevocationList: Sendable, Equatable {
                 throw item.error(.revokeBadRequest, "\(error)")
             }
         }
+        throttled = try r.optional("throttled").map { n throws(MeshError) in try ThrottleList(json: n) } ?? .empty
     }
 
     /// 1-40 upper-case hex digits.

@@ -100,7 +100,7 @@ struct SliceBuilder {
         }
         let rules = order.map { index in
             let rule = policy.rules[index]
-            return SliceRule(name: rule.name, action: rule.action, mode: rule.mode, expires: rule.expires)
+            return SliceRule(name: rule.name, action: rule.action, mode: rule.mode, expires: rule.expires, rateLimit: rule.rateLimit)
         }
         return ServiceSlice(version: version, service: service.key, identity: service.identity, rules: rules,
                             inbound: inbound, outbound: destinations)

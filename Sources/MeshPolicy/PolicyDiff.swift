@@ -54,7 +54,8 @@ extension MeshPolicy {
          ("from.identities", list(r.from.identities)),
          ("to.segments", list(r.to.segments)), ("to.services", list(r.to.services)),
          ("ports", r.ports.map { list($0.sorted()) } ?? "all"), ("expires", r.expires?.description ?? "never"),
-         ("description", r.description?.debugDescription ?? "none")]
+         ("description", r.description?.debugDescription ?? "none"),
+         ("rateLimit", r.rateLimit.map { "\(ThrottleList.text($0.connectionsPerSecond))/s burst \(ThrottleList.text($0.burst))" } ?? "none")]
     }
 
     private static func list<T: CustomStringConvertible>(_ items: [T]) -> String {

@@ -42,6 +42,10 @@ extension MeshPolicy {
         members.append(("mode", .string(rule.mode.rawValue)))
         if let expires = rule.expires { members.append(("expires", .string(expires.description))) }
         if let description = rule.description { members.append(("description", .string(description))) }
+        if let l = rule.rateLimit {
+            members.append(("rateLimit", .object([("connectionsPerSecond", .number(ThrottleList.text(l.connectionsPerSecond))),
+                                                  ("burst", .number(ThrottleList.text(l.burst)))])))
+        }
         return .object(members)
     }
 

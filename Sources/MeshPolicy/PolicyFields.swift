@@ -41,7 +41,7 @@ enum PolicyFields {
     }
 
     static func rule(_ node: JSONNode, limits: PolicyLimits) throws(MeshError) -> PolicyRule {
-        let r = try node.object(fields: ["name", "action", "from", "to", "ports", "mode", "expires", "description"])
+        let r = try node.object(fields: ["name", "action", "from", "to", "ports", "mode", "expires", "description", "rateLimit"])
         let nameNode = try r.required("name")
         let name = try label(nameNode)
         if name == Verdict.defaultDenyRule {
@@ -75,8 +75,34 @@ enum PolicyFields {
             throw node.appendingError("description", .policyTooLong,
                                       "\(description.utf8.count) bytes; the limit is \(MeshPolicy.maxDescriptionBytes)")
         }
+        var rateLimit: RateLimit?
+        if let n = r.optional("rateLimit") {
+            guard action == .allow else {
+                throw n.error(.policyBadRateLimit, "only allow rules may carry a rateLimit (a deny refuses every connection)")
+            }
+            rateLimit = try Self.rateLimit(n)
+        }
         return PolicyRule(name: name, action: action, from: sources, to: targets, ports: ports, mode: mode,
-                          expires: expires, description: description)
+                          expires: expires, description: description, rateLimit: rateLimit)
+    }
+
+    /// `{"connectionsPerSecond": N, "burst": M}`: N in (0, 100000], M in [1, 1000000], default max(1, N).
+    static func rateLimit(_ node: JSONNode) throws(MeshError) -> RateLimit {
+        let o = try node.object(fields: ["connectionsPerSecond", "burst"])
+        let rateNode = try o.required("connectionsPerSecond")
+        let rate = try rateNode.double(in: -Double.greatestFiniteMagnitude...Double.greatestFiniteMagnitude)
+        guard rate > 0, rate <= RateLimit.maxPerSecond else {
+            throw rateNode.error(.policyBadRateLimit, "\(ThrottleList.text(rate)) is not > 0 and at most 100000")
+        }
+        var burst: Double?
+        if let b = o.optional("burst") {
+            let value = try b.double(in: -Double.greatestFiniteMagnitude...Double.greatestFiniteMagnitude)
+            guard value >= 1, value <= RateLimit.maxBurst else {
+                throw b.error(.policyBadRateLimit, "\(ThrottleList.text(value)) is not between 1 and 1000000")
+            }
+            burst = value
+        }
+        return RateLimit(connectionsPerSecond: rate, burst: burst)
     }
 
     // MARK: - Fields

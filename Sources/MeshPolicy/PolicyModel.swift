@@ -127,6 +127,8 @@ public struct PolicyRule: Sendable, Equatable {
     /// The rule stops applying when `now >= expires`.
     public let expires: PolicyTimestamp?
     public let description: String?
+    /// Allow rules only: new connections per second per caller identity at the receiving sidecar (token bucket).
+    public var rateLimit: RateLimit? = nil
 }
 
 /// Bounds on a policy bundle (SECURITY.md §6: policy documents up to 4 MiB and 10,000 rules). Exceeding one is

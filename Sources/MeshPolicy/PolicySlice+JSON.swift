@@ -15,8 +15,13 @@ import MeshCore
 extension ServiceSlice {
     public func json() -> JSONValue {
         let rulesJSON = rules.map { rule -> JSONValue in
-            .object([("name", .string(rule.name)), ("action", .string(rule.action.rawValue)),
-                     ("mode", .string(rule.mode.rawValue)), ("expires", .optional(rule.expires?.description))])
+            var members: [(String, JSONValue)] = [("name", .string(rule.name)), ("action", .string(rule.action.rawValue)),
+                                                  ("mode", .string(rule.mode.rawValue)), ("expires", .optional(rule.expires?.description))]
+            if let l = rule.rateLimit {
+                members.append(("rateLimit", .object([("connectionsPerSecond", .number(ThrottleList.text(l.connectionsPerSecond))),
+                                                      ("burst", .number(ThrottleList.text(l.burst)))])))
+            }
+            return .object(members)
         }
         let inboundJSON = inboundPorts.map { port -> JSONValue in
             let table = inbound[port]!
@@ -59,15 +64,21 @@ extension ServiceSlice {
         let domain = identity.trustDomain
         var rules: [SliceRule] = []
         for node in try r.required("rules").elements() {
-            let o = try node.object(fields: ["name", "action", "mode", "expires"])
+            let o = try node.object(fields: ["name", "action", "mode", "expires", "rateLimit"])
             var expires: PolicyTimestamp?
             if let n = o.optional("expires") {
                 let text = try n.string()
                 expires = try PolicyFields.rethrow(at: n) { try PolicyTimestamp(parsing: text) }
             }
-            rules.append(SliceRule(name: try PolicyFields.label(o.required("name")),
-                                   action: try PolicyFields.choice(o.required("action"), PolicyAction.self),
-                                   mode: try PolicyFields.choice(o.required("mode"), PolicyMode.self), expires: expires))
+            let action = try PolicyFields.choice(o.required("action"), PolicyAction.self)
+            var rateLimit: RateLimit?
+            if let n = o.optional("rateLimit") {
+                guard action == .allow else { throw n.error(.policyBadSlice, "only allow rules carry a rateLimit") }
+                rateLimit = try PolicyFields.rateLimit(n)
+            }
+            rules.append(SliceRule(name: try PolicyFields.label(o.required("name")), action: action,
+                                   mode: try PolicyFields.choice(o.required("mode"), PolicyMode.self), expires: expires,
+                                   rateLimit: rateLimit))
         }
         func ruleList(_ node: JSONNode) throws(MeshError) -> [Int] {
             let list = try node.elements()

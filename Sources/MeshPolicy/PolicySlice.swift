@@ -19,6 +19,8 @@ public struct ServiceSlice: Sendable, Equatable {
     public let outbound: [ServiceKey: SliceDestination]
     /// The mesh's deny list (revoked identities and serials), carried with every slice; empty when nothing is revoked.
     public var revoked: RevocationList = .empty
+    /// Rule name → its `rateLimit`, for the rules of this slice that carry one (looked up after an allow).
+    private let rateLimits: [String: RateLimit]
     private let kinds: [RuleKind]
     /// `expires` as seconds, `+infinity` when the rule does not expire.
     private let deadlines: [Double]
@@ -32,6 +34,9 @@ public struct ServiceSlice: Sendable, Equatable {
         self.inbound = inbound
         self.outbound = outbound
         kinds = rules.map { RuleKind($0.action, $0.mode) }
+        var limits: [String: RateLimit] = [:]
+        for r in rules { if let l = r.rateLimit { limits[r.name] = l } }
+        rateLimits = limits
         deadlines = rules.map { $0.expires?.seconds ?? .infinity }
     }
 
@@ -94,6 +99,13 @@ public struct ServiceSlice: Sendable, Equatable {
         deadlines.filter { $0 > now && $0 != .infinity }.min()
     }
 
+    /// The `rateLimit` of the allow rule named `rule` (the one an inbound `allow` verdict names), nil when it has none.
+    @inline(__always)
+    public func rateLimit(rule: String) -> RateLimit? { rateLimits.isEmpty ? nil : rateLimits[rule] }
+
+    /// The throttles from the control plane, carried with the deny list.
+    public var throttled: ThrottleList { revoked.throttled }
+
     /// Inbound ports with any rule, ascending.
     public var inboundPorts: [Int] { inbound.keys.sorted() }
 
@@ -132,12 +144,15 @@ public struct SliceRule: Sendable, Equatable {
     public let action: PolicyAction
     public let mode: PolicyMode
     public let expires: PolicyTimestamp?
+    /// The rule's `rateLimit` (allow rules only): enforced per caller identity by the receiving sidecar.
+    public let rateLimit: RateLimit?
 
-    public init(name: String, action: PolicyAction, mode: PolicyMode, expires: PolicyTimestamp?) {
+    public init(name: String, action: PolicyAction, mode: PolicyMode, expires: PolicyTimestamp?, rateLimit: RateLimit? = nil) {
         self.name = name
         self.action = action
         self.mode = mode
         self.expires = expires
+        self.rateLimit = rateLimit
     }
 }
 

@@ -27,10 +27,15 @@ public protocol Authorizer: Sendable {
     /// The control plane's deny list (revoked identities and serials), checked on every handshake, resumed ones
     /// included, and on live connections when it changes; nil with static allow lists.
     var revocations: RevocationList? { get }
+
+    /// The rate of new connections `peer` may open under the allow rule `rule` at `now`: the tighter of the
+    /// rule's `rateLimit` and the control plane's throttle on `peer`; nil when neither applies.
+    func rateLimit(rule: String, peer: SPIFFEID, now: Double) -> RateLimit?
 }
 
 extension Authorizer {
     public var revocations: RevocationList? { nil }
+    public func rateLimit(rule: String, peer: SPIFFEID, now: Double) -> RateLimit? { nil }
 }
 
 /// The authorizer a configuration calls for: the control plane's slice when `policy` is set (failing closed
@@ -118,6 +123,13 @@ public struct SliceAuthorizer: Authorizer {
     public func nextExpiry(after now: Double) -> Double? { slice?.nextExpiry(after: now) }
 
     public var revocations: RevocationList? { slice?.revoked }
+
+    public func rateLimit(rule: String, peer: SPIFFEID, now: Double) -> RateLimit? {
+        guard let slice else { return nil }
+        let throttle = slice.throttled.isEmpty ? nil : slice.throttled.limit(for: peer, now: now)
+        guard let ruleLimit = slice.rateLimit(rule: rule) else { return throttle }
+        return ruleLimit.tighter(throttle)
+    }
 
     public func covers(inbound listener: String) -> Bool { servicePorts[listener] != nil }
 }

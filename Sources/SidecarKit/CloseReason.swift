@@ -38,6 +38,8 @@ public enum CloseReason: String, Sendable, CaseIterable, Comparable {
     case noPolicy = "no-policy"
     /// The peer's identity is quarantined (the control plane's deny list): above every allow, both directions.
     case identityQuarantined = "identity-quarantined"
+    /// Allowed, but the caller opened new connections faster than the rule's `rateLimit` or its throttle.
+    case rateLimited = "rate-limited"
     // The sidecar's own.
     /// Both directions ended normally.
     case closed = "closed"

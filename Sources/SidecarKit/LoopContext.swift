@@ -10,6 +10,8 @@ final class LoopContext {
     /// Reads land here and are written on at once; only what the receiver cannot take is copied out.
     let scratch: UnsafeMutableRawBufferPointer
     var handshakesInProgress = 0
+    /// Token buckets of rate-limited callers on this loop (per-loop limits, no lock).
+    var buckets = CallerBuckets()
     /// Telemetry: this loop's edges since the reporter last took them (nil: the sidecar does not report).
     var edges: EdgeTable?
     /// Every live proxied connection on this loop, for re-checking them when policy changes.

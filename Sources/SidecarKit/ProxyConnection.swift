@@ -181,6 +181,12 @@ final class ProxyConnection: EventHandler {
             case .deny(let rule, let reason):
                 finish(reason: CloseReason(reason), detail: nil, refused: true, rule: rule)
             case .allow(let rule):
+                if let limit = current.authorizer.rateLimit(rule: rule, peer: id, now: runtime.clock.wallSeconds()),
+                   !context.buckets.admit(.init(identity: id, rule: rule), limit: limit, now: Double(loop.now) / 1000) {
+                    runtime.stats.count(rateLimited: rule)
+                    return finish(reason: .rateLimited, detail: "over \(ThrottleList.text(limit.connectionsPerSecond)) new connections per second",
+                                  refused: true, rule: rule)
+                }
                 allowRule = rule
                 recordDecision(allowed: true, reason: "allowed", rule: rule, detail: nil)
                 guard let app = current.appAddresses[listener] else {

@@ -74,6 +74,14 @@ public final class SidecarStats: Sendable {
 
     public func shadowCounts() -> [DecisionKey: Int] { shadows.withLock { $0 } }
 
+    /// Inbound connections refused by a rate limit, by the allow rule that matched (rules come from configuration,
+    /// so bounded). Touched on refusals only.
+    private let rateLimited = Mutex<[String: Int]>([:])
+
+    public func count(rateLimited rule: String) { rateLimited.withLock { $0[rule, default: 0] += 1 } }
+
+    public func rateLimitedCounts() -> [String: Int] { rateLimited.withLock { $0 } }
+
     public func failureCounts() -> [FailureKey: Int] { reasons.withLock { $0 } }
     public func decisionCounts() -> [DecisionKey: Int] { verdicts.withLock { $0 } }
 }

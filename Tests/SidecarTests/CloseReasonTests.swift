@@ -28,7 +28,7 @@ import MeshTLS
             (.permissionRevoked, "permission-revoked"), (.identityRevoked, "identity-revoked"), (.serverIdentityChanged, "server-identity-changed"),
             (.appUnreachable, "app-unreachable"), (.upstreamUnreachable, "upstream-unreachable"),
             (.appConnectTimeout, "app-connect-timeout"), (.upstreamConnectTimeout, "upstream-connect-timeout"),
-            (.acceptEMFILE, "accept-emfile"), (.maxConnections, "max-connections"),
+            (.acceptEMFILE, "accept-emfile"), (.maxConnections, "max-connections"), (.rateLimited, "rate-limited"),
         ]
         for (reason, text) in expected { #expect(reason.rawValue == text) }
         #expect(CloseReason.allCases.count == PeerRejection.allCases.count + DenyReason.allCases.count + expected.count)

@@ -92,6 +92,8 @@ struct StatsRenderingTests {
             # HELP mesh_authz_shadow_decisions_total Audit rules: the verdict they would have given where it differs from the enforced one (never enforced).
             # TYPE mesh_authz_shadow_decisions_total counter
             mesh_authz_shadow_decisions_total{direction="inbound",verdict="deny",rule="audit-deny"} 1
+            # HELP mesh_rate_limited_total Inbound connections refused by a rate limit (the rule's rateLimit or a control-plane throttle), by the allow rule that matched.
+            # TYPE mesh_rate_limited_total counter
             # HELP mesh_policy_version Version of the mesh policy slice in force (0: static allow lists or none yet).
             # TYPE mesh_policy_version gauge
             mesh_policy_version 0

@@ -49,6 +49,13 @@ public final class FileIdentityRepository: IdentityRepository {
                 .object([("identity", .string(q.identity.description)), ("reason", .string(q.reason)), ("since", .int(Int(q.since))),
                          ("until", q.until.map { .int(Int($0)) } ?? .null), ("actor", .string(q.actor)), ("automatic", .bool(q.automatic))])
             })),
+            ("throttles", .array(r.throttles.keys.sorted { $0.description < $1.description }.map { id in
+                let t = r.throttles[id]!
+                return .object([("identity", .string(id.description)),
+                                ("perSecond", .number(ThrottleList.text(t.limit.connectionsPerSecond))),
+                                ("burst", .number(ThrottleList.text(t.limit.burst))), ("since", .int(Int(t.since))),
+                                ("until", t.until.map { .int(Int($0)) } ?? .null), ("actor", .string(t.actor))])
+            })),
         ])
         return Array((doc.text + "\n").utf8)
     }
@@ -84,6 +91,21 @@ public final class FileIdentityRepository: IdentityRepository {
             out.quarantines.append(.init(identity: id, reason: reason, since: Double(since), until: q["until"]?.intValue.map(Double.init),
                                          actor: actor, automatic: automatic))
         }
+        // Absent in files written before throttles existed.
+        for t in doc["throttles"]?.arrayValue ?? [] {
+            guard let id = t["identity"]?.stringValue.flatMap({ try? SPIFFEID.workload($0) }),
+                  let rate = Self.double(t["perSecond"]), let burst = Self.double(t["burst"]),
+                  let since = t["since"]?.intValue, let actor = t["actor"]?.stringValue else {
+                throw corrupt("a throttle lacks fields")
+            }
+            out.throttles[id] = .init(limit: RateLimit(connectionsPerSecond: rate, burst: burst), since: Double(since),
+                                      until: t["until"]?.intValue.map(Double.init), actor: actor)
+        }
         return out
+    }
+
+    private static func double(_ v: JSONValue?) -> Double? {
+        guard case .number(let text)? = v else { return nil }
+        return Double(text)
     }
 }

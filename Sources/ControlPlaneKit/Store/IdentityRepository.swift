@@ -51,14 +51,31 @@ public struct IdentityRecords: Sendable, Equatable {
         }
     }
 
+    /// One throttle: a tighter rate of new connections for an identity at every receiving sidecar.
+    public struct Throttle: Sendable, Equatable {
+        public var limit: RateLimit
+        public var since: Double
+        /// nil: until released.
+        public var until: Double?
+        public var actor: String
+        public init(limit: RateLimit, since: Double, until: Double?, actor: String) {
+            self.limit = limit
+            self.since = since
+            self.until = until
+            self.actor = actor
+        }
+    }
+
     /// Increases with every committed change (compare-and-set).
     public var revision: Int
-    /// Increases only when `revocations` or `quarantines` change: the deny list's revision, which wakes the sidecars' polls.
+    /// Increases only when `revocations`, `quarantines` or `throttles` change: the deny list's revision, which wakes the sidecars' polls.
     public var revocationRevision: Int
     public var latest: [SPIFFEID: Latest]
     public var revocations: [Revocation]
     /// One per identity; expired ones are dropped by the control plane's tick (the deny list changes then).
     public var quarantines: [Quarantine]
+    /// Throttled identities (risk-adaptive limits), carried with the deny list.
+    public var throttles: [SPIFFEID: Throttle] = [:]
 
     public init(revision: Int = 0, revocationRevision: Int = 0, latest: [SPIFFEID: Latest] = [:], revocations: [Revocation] = [],
                 quarantines: [Quarantine] = []) {
@@ -79,6 +96,7 @@ public struct IdentityRecords: Sendable, Equatable {
             if let s = r.serial { list.serials.insert(s) }
         }
         list.quarantined = Set(quarantines.map(\.identity))
+        list.throttled = ThrottleList(identities: throttles.mapValues { .init(limit: $0.limit, until: $0.until) })
         return list
     }
 }
