@@ -11,7 +11,7 @@ public enum DevCommand {
     public static let usage = """
     Usage: mesh-dev ca --trust-domain TD --out DIR [--days N]
            mesh-dev issue --ca DIR --id SPIFFE-ID --out PREFIX [--ttl SECONDS]
-           mesh-dev http-app --listen HOST:PORT --name NAME
+           mesh-dev http-app --listen HOST:PORT --name NAME [--request-wait-ms 5000]
            mesh-dev bench-issue --server HOST:PORT --data-dir DIR [--count 200] [--concurrency 4]
            mesh-dev simulate --sidecars N (--spawn | --server HOST:PORT (--data-dir DIR | --bundle F --token-file F))
                     [--services min(N,100)] [--certs-per-service 25] [--interval 5s] [--edges 5] [--no-report]
@@ -22,7 +22,8 @@ public enum DevCommand {
 
     ca        Create a self-signed root (DIR/ca.crt, DIR/ca.key, key mode 0600) for a demo or a test.
     issue     Mint an X.509-SVID for SPIFFE-ID signed by the CA in DIR: PREFIX.crt and PREFIX.key (0600).
-    http-app  A tiny HTTP/1.1 app that answers every request with "hello from NAME" (demo backend).
+    http-app  A tiny HTTP/1.1 app that answers every request with "hello from NAME" (demo backend); a connection
+              without a whole request is closed after --request-wait-ms.
     bench-issue  Measure a running control plane: join tokens per second, CSRs signed per second.
     simulate  N simulated sidecars in this process (real mTLS, certificates issued through the API): long polls,
               telemetry reports, renewals; prints propagation percentiles, errors, control-plane CPU and RSS.

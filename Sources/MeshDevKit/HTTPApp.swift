@@ -27,19 +27,24 @@ enum HTTPApp {
         }
         // Back to blocking for the simple thread-per-connection model.
         let body = "hello from \(name)\n"
+        // How long a connection may stay open without a whole request (default 5 s; the demo holds one open).
+        guard let waitMs = Int(o["request-wait-ms"] ?? "5000"), (1...3_600_000).contains(waitMs) else {
+            DevCommand.err("mesh-dev http-app: --request-wait-ms must be 1...3600000")
+            return 64
+        }
         while true {
             var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
             _ = poll(&pfd, 1, -1)
             guard case .done(let (cfd, _))? = try? Socket.accept(fd) else { continue }
-            _ = LoopThread(start: { serve(cfd, body: body) })
+            _ = LoopThread(start: { serve(cfd, body: body, waitMs: waitMs) })
         }
     }
 
-    static func serve(_ fd: Int32, body: String) {
+    static func serve(_ fd: Int32, body: String, waitMs: Int) {
         defer { close(fd) }
         var buf = [UInt8](repeating: 0, count: 8192)
         var got: [UInt8] = []
-        let deadline = SystemClock().monotonicMs() + 5000
+        let deadline = SystemClock().monotonicMs() + Int64(waitMs)
         while SystemClock().monotonicMs() < deadline {
             var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
             if poll(&pfd, 1, 200) <= 0 { continue }
