@@ -32,6 +32,7 @@ extension ProxyConnection {
         stats.connectionSeconds.observe(seconds: Double(loop.now - startedAt) / 1000)
         recordEdge(reason: reason, refused: refused, rule: rule, bytesIn: bytesIn, bytesOut: bytesOut)
         if refused {
+            runtime.refusalSeen.store(true, ordering: .relaxed)
             runtime.stats.count(failure: reason, direction)
             recordDecision(allowed: false, reason: reason.rawValue, rule: rule ?? Verdict.defaultDenyRule, detail: detail)
         } else if reason != .closed {

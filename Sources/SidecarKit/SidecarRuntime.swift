@@ -14,6 +14,9 @@ public final class SidecarRuntime: Sendable {
     public let log: EventLog
     public let clock: any Clock
     private let current: Mutex<SidecarState>
+    /// Set when a connection is refused: the telemetry reporter sends refusals within a second instead of at its
+    /// interval, so the control plane's alerts see a probe at once (one relaxed store per refusal).
+    public let refusalSeen = Atomic<Bool>(false)
 
     public init(config: SidecarConfig, state: SidecarState, log: EventLog, clock: any Clock = SystemClock()) {
         self.config = config

@@ -143,6 +143,31 @@ struct TelemetryReportingTests {
         #expect(pair.payments.logEvents().contains { $0["event"] as? String == "telemetry-final-flush" && $0["seq"] as? Int == 2 })
     }
 
+    /// A refusal does not wait for the interval (60 s here): it reaches the control plane within about a second,
+    /// so an alert on probing can fire at once. Allowed traffic alone waits for the interval.
+    @Test func refusalsAreReportedWithinASecond() throws {
+        let pair = try Pair(intervalSeconds: 60)
+        defer { pair.stop() }
+        #expect(TCP.httpGet(port: pair.outPort).hasSuffix("hello from payments\n"))
+        _ = pair.waitClosed(pair.payments, "inbound", 1)
+        usleep(1_500_000)
+        #expect(pair.cp.accepted.withLock { $0.isEmpty }, "allowed traffic waits for the interval")
+        let fd = try TCP.connect(port: pair.inPort)
+        _ = TCP.sendAll(fd, Array("GET / HTTP/1.1\r\n\r\n".utf8))
+        _ = TCP.readToEOF(fd)
+        close(fd)
+        let refusedAt = Date()
+        var got: TelemetryReport?
+        while got == nil && Date().timeIntervalSince(refusedAt) < 5 {
+            got = pair.cp.accepted.withLock { $0.first { $0.source.description == TelemetryReportingTests.paymentsID } }
+            if got == nil { usleep(20_000) }
+        }
+        let report = try #require(got, "no report within 5 s")
+        #expect(Date().timeIntervalSince(refusedAt) < 2.5)
+        #expect(report.edges.contains { $0.key.caller == EdgeKey.unauthenticatedCaller && !$0.key.allowed })
+        #expect(report.edges.contains { $0.key.allowed && $0.counts.connections == 1 }, "the batch carries what was pending too")
+    }
+
     @Test func anOutageLosesNothingAndReusesNoSeq() throws {
         let pair = try Pair(intervalSeconds: 1)
         defer { pair.stop() }

@@ -22,6 +22,10 @@ public final class TelemetryReporter: Sendable {
     private let batcher: Mutex<TelemetryBatcher>
     private let send: Send
     private let finalSend: Send
+    /// True (and cleared) when a connection was refused since the last look: then a batch goes out within
+    /// `urgentSeconds` over `urgentSend`, not at the interval.
+    private let refusalSeen: @Sendable () -> Bool
+    private let urgentSend: Send
     private let source: @Sendable () -> SPIFFEID
     private let policyVersion: @Sendable () -> Int
     private let now: @Sendable () -> Double
@@ -37,6 +41,9 @@ public final class TelemetryReporter: Sendable {
     static let heartbeatSeconds = 60.0
     /// The final flush at shutdown gives up after this long.
     public static let finalFlushSeconds = 2.0
+    /// Refusals are reported within this long (and at most this often): alerts on probing must not wait for the
+    /// interval. Such a batch goes over its own connection (`urgentSend`): the shared one may hold a parked poll.
+    public static let urgentSeconds = 1.0
 
     public var instance: String { batcher.withLock { $0.instance } }
 
@@ -44,7 +51,8 @@ public final class TelemetryReporter: Sendable {
     /// `finalFlushSeconds` (default: `send`). `instance` comes from `makeInstance`.
     public init(settings: TelemetrySettings, instance: String, source: @escaping @Sendable () -> SPIFFEID,
                 policyVersion: @escaping @Sendable () -> Int, now: @escaping @Sendable () -> Double,
-                log: @escaping @Sendable (String, [(String, LogValue)]) -> Void, send: @escaping Send, finalSend: Send? = nil) {
+                log: @escaping @Sendable (String, [(String, LogValue)]) -> Void, send: @escaping Send, finalSend: Send? = nil,
+                refusalSeen: @escaping @Sendable () -> Bool = { false }, urgentSend: Send? = nil) {
         self.settings = settings
         batcher = Mutex(TelemetryBatcher(instance: instance, cap: settings.maxEdges, now: Int(now())))
         self.source = source
@@ -53,6 +61,8 @@ public final class TelemetryReporter: Sendable {
         self.log = log
         self.send = send
         self.finalSend = finalSend ?? send
+        self.refusalSeen = refusalSeen
+        self.urgentSend = urgentSend ?? send
     }
 
     /// 16 lowercase hex characters drawn from `random`: a new sequence per process.
@@ -79,14 +89,19 @@ public final class TelemetryReporter: Sendable {
             var backoff = Backoff(random: SystemRandomNumberGenerator())
             var wait = Double(settings.intervalSeconds)
             var lastSent = now()
+            var lastRound = now()
+            var healthy = true
             while !stopped {
-                nap(wait)
+                // Early only while the control plane answers: during an outage the back-off decides.
+                let urgent = nap(wait, since: lastRound, early: healthy)
                 if stopped { break }
+                lastRound = now()
                 let flushes = waiters.withLock { w in defer { w.removeAll() }; return w }
                 let heartbeat = now() - lastSent >= Self.heartbeatSeconds
-                let result = round(tables: collect(), evenIfEmpty: heartbeat, using: send)
+                let result = round(tables: collect(), evenIfEmpty: heartbeat, using: urgent && flushes.isEmpty ? urgentSend : send)
                 if case .success(let ack) = result, ack != nil { lastSent = now() }
                 for f in flushes { f(result) }
+                if case .success = result { healthy = true } else { healthy = false }
                 switch result {
                 case .success:
                     backoff.succeeded()
@@ -144,15 +159,20 @@ public final class TelemetryReporter: Sendable {
         return round(tables: tables, using: finalSend, deadline: now() + Self.finalFlushSeconds)
     }
 
-    /// Sleeps in short steps so `stop` and flush requests are noticed.
-    private func nap(_ seconds: Double) {
+    /// Sleeps in short steps so `stop` and flush requests are noticed; returns early (true) when a refusal was
+    /// seen and `urgentSeconds` have passed since the last round (`since`).
+    private func nap(_ seconds: Double, since lastRound: Double, early: Bool) -> Bool {
         var slept = 0.0
+        var refused = false
         while slept < seconds && !stopped {
-            if wake.exchange(false, ordering: .relaxed) { return }
+            if wake.exchange(false, ordering: .relaxed) { return false }
+            if early && !refused { refused = refusalSeen() }
+            if refused && now() - lastRound >= Self.urgentSeconds { return true }
             let step = min(0.02, seconds - slept)
             usleep(UInt32(step * 1_000_000))
             slept += step
         }
+        return false
     }
 
     /// For `/stats` and `/metrics`.
