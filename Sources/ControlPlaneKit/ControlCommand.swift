@@ -20,6 +20,7 @@ public enum ControlCommand {
                              [--max-connections 16384] [--max-long-polls 12288]
                              [--telemetry-max-edges 100000] [--telemetry-max-entries 2000000]
                              [--telemetry-max-instances 50000] [--alert-webhook http://IP:PORT/PATH]
+                             [--max-automatic-quarantines 3]
            mesh-control --help
 
     init   Create the CA (a self-signed ECDSA P-256 root, or an imported intermediate with its anchors), the
@@ -32,7 +33,8 @@ public enum ControlCommand {
            edges), --telemetry-max-entries edge entries over its time buckets (the oldest are evicted) and
            --telemetry-max-instances sidecar instances (DIR/telemetry: snapshot and journal). Alert
            transitions (the applied mesh's `alerts`) are logged (alert-firing, alert-resolved) and, with
-           --alert-webhook, POSTed there as JSON (retried 5 times with back-off, then given up).
+           --alert-webhook, POSTed there as JSON (retried 5 times with back-off, then given up). Alert rules
+           may quarantine at most --max-automatic-quarantines identities per 60 s, mesh-wide.
 
     The CA key is encrypted at rest with the passphrase in $MESH_CA_PASSPHRASE or the file named by
     --ca-passphrase-file (both commands). Durations: 30s, 5m, 24h or plain seconds.
@@ -116,6 +118,10 @@ public enum ControlCommand {
             if let r = opts["issue-rate"] {
                 guard let n = Int(r), n >= 1 else { throw MeshError(.usage, "--issue-rate must be a whole number ≥ 1") }
                 settings.issuesPerMinute = n
+            }
+            if let m = opts["max-automatic-quarantines"] {
+                guard let n = Int(m), n >= 0 else { throw MeshError(.usage, "--max-automatic-quarantines must be a whole number ≥ 0") }
+                settings.maxAutomaticQuarantines = n
             }
             if let m = opts["max-connections"] {
                 guard let n = Int(m), n >= 1 else { throw MeshError(.usage, "--max-connections must be a whole number ≥ 1") }
