@@ -33,7 +33,7 @@ extension ControlPlane {
 }
 
 /// An alert rule's `action: quarantine` is this control plane's own automatic quarantine (rate limited, never
-/// `mesh-system`, audited with actor `alert:<rule>`). The engine is built before the control plane is whole,
+/// `mesh-system`, audited with actor `alert:<rule>`); `action: throttle` its throttle (same actor). The engine is built before the control plane is whole,
 /// so it reaches it through this relay (weak: the control plane owns the engine). Runs on the alert queue; the
 /// quarantine's own notifications reach the engine only asynchronously, so nothing waits on the engine's lock.
 final class QuarantineRelay: Sendable {
@@ -50,6 +50,22 @@ final class QuarantineRelay: Sendable {
             do {
                 _ = try cp.quarantine(identity: id, reason: reason, until: forSeconds.map { now() + $0 }, actor: "alert:\(rule)",
                                       automatic: true)
+                return .success(())
+            } catch let e as MeshError {
+                return .failure(e)
+            } catch {
+                return .failure(MeshError(.internalFailure, "\(error)"))
+            }
+        }
+    }
+
+    func throttle(now: @escaping @Sendable () -> Double) -> ThrottleAction {
+        { [self] id, perSecond, forSeconds, rule in
+            guard let cp = target.withLock({ $0.cp }) else {
+                return .failure(MeshError(.internalFailure, "the control plane is gone; rule \(rule) asked for \(id)"))
+            }
+            do {
+                try cp.throttle(identity: id, perSecond: perSecond, until: forSeconds.map { now() + $0 }, actor: "alert:\(rule)")
                 return .success(())
             } catch let e as MeshError {
                 return .failure(e)

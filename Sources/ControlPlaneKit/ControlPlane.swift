@@ -65,7 +65,7 @@ public final class ControlPlane: Sendable {
         self.settings = settings
         telemetry = try TelemetryService(dir: telemetryDir, limits: settings.telemetry, clock: clock, now: now)
         let relay = QuarantineRelay()
-        alerts = AlertService(now: now, quarantine: quarantine ?? relay.action(now: now))
+        alerts = AlertService(now: now, quarantine: quarantine ?? relay.action(now: now), throttle: relay.throttle(now: now))
         self.now = now
         policyRepository = policy
         self.tokens = tokens

@@ -76,6 +76,9 @@ public struct AlertTransition: Sendable, Equatable {
 /// Triggers a quarantine: identity, reason, duration (nil: until released), the rule that asked.
 public typealias QuarantineAction = @Sendable (_ identity: SPIFFEID, _ reason: String, _ forSeconds: Double?, _ rule: String) -> Result<Void, MeshError>
 
+/// Triggers a throttle: identity, new connections per second, duration (nil: until released), the rule that asked.
+public typealias ThrottleAction = @Sendable (_ identity: SPIFFEID, _ perSecond: Double, _ forSeconds: Double?, _ rule: String) -> Result<Void, MeshError>
+
 /// What the control plane knows at a tick that telemetry does not carry.
 public struct AlertFacts: Sendable {
     /// The version of the mesh configuration applied now (0: none).

@@ -38,15 +38,25 @@ extension AlertEvaluator {
         guard var alert = active[key] else { return [] }
         alert.state = .firing
         alert.firedAt = alert.lastTrue
-        if rule.action == .quarantine { alert.action = act(rule, alert) }
+        if rule.action != nil { alert.action = act(rule, alert) }
         active[key] = alert
         return [AlertTransition(alert: alert)]
     }
 
-    /// Never a `mesh-system` identity, whatever the rule says; the closure decides the rest (rate limits …).
+    /// Never a `mesh-system` identity, whatever the rule says; the closures decide the rest (rate limits …).
     func act(_ rule: AlertRule, _ alert: Alert) -> String {
-        guard let id = try? SPIFFEID(parsing: alert.subject) else { return "not quarantined: not a SPIFFE ID" }
-        if Self.isSystem(alert.subject) { return "not quarantined: mesh-system identity" }
+        let verb = rule.action == .throttle ? "throttled" : "quarantined"
+        guard let id = try? SPIFFEID(parsing: alert.subject) else { return "not \(verb): not a SPIFFE ID" }
+        if Self.isSystem(alert.subject) { return "not \(verb): mesh-system identity" }
+        if rule.action == .throttle {
+            guard let throttle, let rate = rule.throttlePerSecond else { return "not throttled: no throttle wired" }
+            switch throttle(id, rate, rule.throttleFor.map(Double.init), rule.name) {
+            case .success:
+                let text = "throttled to \(ThrottleList.text(rate))/s"
+                return rule.throttleFor.map { "\(text) for \($0)s" } ?? "\(text) until released"
+            case .failure(let e): return "throttle refused: \(e.errorCode.id): \(e.reason)"
+            }
+        }
         guard let quarantine else { return "not quarantined: no quarantine wired" }
         let reason = "alert \(rule.name) (\(rule.kind.rawValue)): \(alert.evidence.count) in evidence"
         switch quarantine(id, reason, rule.quarantineFor.map(Double.init), rule.name) {

@@ -24,6 +24,7 @@ public struct AlertEvaluator: Sendable {
     var declared: Set<String>
     let limits: Limits
     let quarantine: QuarantineAction?
+    let throttle: ThrottleAction?
     var started: Int?
     var callers: [String: CallerTrack] = [:]
     var sources: [String: SourceTrack] = [:]
@@ -40,11 +41,12 @@ public struct AlertEvaluator: Sendable {
     var retain = AlertRule.defaultWindow
 
     public init(rules: [AlertRule] = [], trustDomain: String? = nil, declared: Set<String> = [], limits: Limits = Limits(),
-                quarantine: QuarantineAction? = nil) {
+                quarantine: QuarantineAction? = nil, throttle: ThrottleAction? = nil) {
         self.rules = []
         self.declared = []
         self.limits = limits
         self.quarantine = quarantine
+        self.throttle = throttle
         configure(rules: rules, trustDomain: trustDomain, declared: declared)
     }
 

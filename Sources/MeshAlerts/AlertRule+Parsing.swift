@@ -5,7 +5,8 @@ import MeshCore
 /// `policy.too-long` (description), `config.bad-value` (kind, severity, action) and the `alert.*` codes.
 extension AlertRule {
     static let fields: Set<String> = ["name", "kind", "severity", "threshold", "distinct", "window", "learningPeriod", "within",
-                                      "after", "for", "resolveAfter", "action", "quarantineFor", "description"]
+                                      "after", "for", "resolveAfter", "action", "quarantineFor", "throttlePerSecond",
+                                      "throttleFor", "description"]
     static let kindParameters: Set<String> = ["threshold", "distinct", "window", "learningPeriod", "within", "after"]
     /// Longest description, in bytes (as for policy rules).
     public static let maxDescriptionBytes = 1024
@@ -36,13 +37,27 @@ extension AlertRule {
         if kind == .denySpike, threshold == nil { throw MeshError(.alertMissingParameter, "\(node.path): deny-spike needs threshold") }
         if kind == .probing, distinct == nil { throw MeshError(.alertMissingParameter, "\(node.path): probing needs distinct") }
         action = try r.optional("action").map { n throws(MeshError) in try Self.choice(n, AlertAction.self) }
-        if action == .quarantine, [.certificateExpiring, .sidecarStale, .policyOutOfSync].contains(kind) {
-            throw node.appendingPathError("action", .alertBadAction, "\(kind.rawValue) is about availability, not a threat: it cannot quarantine")
+        if let action, [.certificateExpiring, .sidecarStale, .policyOutOfSync].contains(kind) {
+            throw node.appendingPathError("action", .alertBadAction,
+                                          "\(kind.rawValue) is about availability, not a threat: it cannot \(action.rawValue)")
         }
         let forNode = r.optional("quarantineFor")
         quarantineFor = try Self.duration(forNode, max: AlertLimits.maxQuarantine)
         if let forNode, action != .quarantine {
             throw forNode.error(.alertBadAction, "quarantineFor needs \"action\": \"quarantine\"")
+        }
+        let rateNode = r.optional("throttlePerSecond")
+        throttlePerSecond = try rateNode?.double(in: 0.001...100_000)
+        if let rateNode, action != .throttle {
+            throw rateNode.error(.alertBadAction, "throttlePerSecond needs \"action\": \"throttle\"")
+        }
+        if action == .throttle, throttlePerSecond == nil {
+            throw MeshError(.alertMissingParameter, "\(node.path): action throttle needs throttlePerSecond")
+        }
+        let throttleForNode = r.optional("throttleFor")
+        throttleFor = try Self.duration(throttleForNode, max: AlertLimits.maxQuarantine)
+        if let throttleForNode, action != .throttle {
+            throw throttleForNode.error(.alertBadAction, "throttleFor needs \"action\": \"throttle\"")
         }
         description = try r.optional("description")?.string()
         if let description, description.utf8.count > Self.maxDescriptionBytes {
@@ -63,6 +78,8 @@ extension AlertRule {
         if let resolveAfter { m.append(("resolveAfter", .string("\(resolveAfter)s"))) }
         if let action { m.append(("action", .string(action.rawValue))) }
         if let quarantineFor { m.append(("quarantineFor", .string("\(quarantineFor)s"))) }
+        if let throttlePerSecond { m.append(("throttlePerSecond", .number(ThrottleList.text(throttlePerSecond)))) }
+        if let throttleFor { m.append(("throttleFor", .string("\(throttleFor)s"))) }
         if let description { m.append(("description", .string(description))) }
         return .object(m)
     }

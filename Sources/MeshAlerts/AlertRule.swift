@@ -39,8 +39,10 @@ public enum AlertSeverity: String, Sendable, Hashable, CaseIterable {
     case info, warning, critical
 }
 
+/// What a firing alert does to its subject: deny it everywhere (`quarantine`), or only tighten the rate of new
+/// connections it may open at every receiving sidecar (`throttle`, the risk-adaptive answer).
 public enum AlertAction: String, Sendable, Hashable, CaseIterable {
-    case quarantine
+    case quarantine, throttle
 }
 
 /// One alert rule, as declared under `alerts` in a mesh file. Durations are whole seconds.
@@ -67,11 +69,16 @@ public struct AlertRule: Sendable, Equatable {
     public var action: AlertAction?
     /// How long an automatic quarantine lasts (nil: until released).
     public var quarantineFor: Int?
+    /// `action: throttle`: new connections per second allowed to the subject at each receiving sidecar, and for
+    /// how long (nil: until released).
+    public var throttlePerSecond: Double?
+    public var throttleFor: Int?
     public var description: String?
 
     public init(name: String, kind: AlertKind, severity: AlertSeverity, threshold: Int? = nil, distinct: Int? = nil,
                 window: Int? = nil, learningPeriod: Int? = nil, within: Int? = nil, after: Int? = nil, forSeconds: Int = 0,
-                resolveAfter: Int? = nil, action: AlertAction? = nil, quarantineFor: Int? = nil, description: String? = nil) {
+                resolveAfter: Int? = nil, action: AlertAction? = nil, quarantineFor: Int? = nil, throttlePerSecond: Double? = nil,
+                throttleFor: Int? = nil, description: String? = nil) {
         self.name = name
         self.kind = kind
         self.severity = severity
@@ -85,6 +92,8 @@ public struct AlertRule: Sendable, Equatable {
         self.resolveAfter = resolveAfter
         self.action = action
         self.quarantineFor = quarantineFor
+        self.throttlePerSecond = throttlePerSecond
+        self.throttleFor = throttleFor
         self.description = description
     }
 

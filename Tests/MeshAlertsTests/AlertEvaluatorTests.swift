@@ -1,6 +1,7 @@
 import MeshAlerts
 import MeshAPI
 import MeshCore
+import Synchronization
 import Testing
 
 /// Each kind on a scripted pattern with an injected clock: it fires, is de-duplicated while it holds, and
@@ -8,9 +9,32 @@ import Testing
 @Suite struct AlertEvaluatorTests {
     let batch = A.id("batch")
 
-    func evaluator(_ rules: [AlertRule], quarantine: QuarantineAction? = nil) -> AlertEvaluator {
+    func evaluator(_ rules: [AlertRule], quarantine: QuarantineAction? = nil, throttle: ThrottleAction? = nil) -> AlertEvaluator {
         AlertEvaluator(rules: rules, trustDomain: "mesh.local", declared: [A.id("batch"), A.id("frontend"), A.id("orders")],
-                       quarantine: quarantine)
+                       quarantine: quarantine, throttle: throttle)
+    }
+
+    /// `action: throttle` tightens instead of denying: the throttle is asked once, with the rule's rate and duration,
+    /// and never for a mesh-system identity; no quarantine is asked.
+    @Test func throttleActionAsksOnceWithTheRulesRate() {
+        let q = A.Quarantines()
+        let asked = Mutex<[(String, Double, Double?, String)]>([])
+        let throttle: ThrottleAction = { id, rate, forSeconds, rule in
+            asked.withLock { $0.append((id.description, rate, forSeconds, rule)) }
+            return .success(())
+        }
+        let rule = AlertRule(name: "spiky", kind: .denySpike, severity: .warning, threshold: 3, window: 60, action: .throttle,
+                             throttlePerSecond: 2, throttleFor: 600)
+        var e = evaluator([rule], quarantine: q.action, throttle: throttle)
+        let fired = e.observe(A.report(batch, [A.edge(batch, "shop/payments", n: 4)]), now: 100)
+        #expect(fired.map(\.event) == ["alert-firing"])
+        #expect(fired.first?.alert.action == "throttled to 2/s for 600s")
+        #expect(e.observe(A.report(batch, [A.edge(batch, "shop/payments", n: 4)], seq: 2), now: 101).isEmpty)
+        #expect(asked.withLock { $0.map(\.0) } == [batch] && asked.withLock { $0.first?.1 } == 2 && asked.withLock { $0.first?.2 } == 600)
+        #expect(q.count == 0)
+        let system = A.id("mesh-control", ns: "mesh-system")
+        let refusedSystem = e.observe(A.report(system, [A.edge(system, "shop/payments", n: 4)]), now: 102)
+        #expect(refusedSystem.first?.alert.action == "not throttled: mesh-system identity" && asked.withLock { $0.count } == 1)
     }
 
     @Test func probingFiresOnceQuarantinesOnceAndResolvesAfterTheWindow() {

@@ -29,6 +29,14 @@ import Testing
         #expect(edge.learningPeriod == 0 && edge.effectiveResolveAfter == 300)
     }
 
+    @Test func throttleActionReadsAndWritesBack() throws {
+        let text = #"{"name": "spiky", "kind": "deny-spike", "threshold": 50, "severity": "warning", "action": "throttle", "throttlePerSecond": 2.5, "throttleFor": "10m"}"#
+        let rule = try Self.parse(text)
+        #expect(rule == AlertRule(name: "spiky", kind: .denySpike, severity: .warning, threshold: 50, action: .throttle,
+                                  throttlePerSecond: 2.5, throttleFor: 600))
+        #expect(rule.json.text.contains(#""action":"throttle","throttlePerSecond":2.5,"throttleFor":"600s""#), "\(rule.json.text)")
+    }
+
     @Test(arguments: [
         (#"{"name": "s", "kind": "deny-spike", "severity": "info"}"#, "alert.missing-parameter", "alerts[0]: deny-spike needs threshold"),
         (#"{"name": "s", "kind": "probing", "window": "1m", "severity": "info"}"#, "alert.missing-parameter", "alerts[0]: probing needs distinct"),
@@ -51,6 +59,14 @@ import Testing
         (#"{"name": "s", "kind": "sidecar-stale", "severity": "info", "action": "quarantine"}"#, "alert.bad-action",
          "alerts[0].action: sidecar-stale is about availability, not a threat: it cannot quarantine"),
         (#"{"name": "s", "kind": "probing", "distinct": 2, "severity": "info", "treshold": 3}"#, "config.unknown-field", nil),
+        (#"{"name": "s", "kind": "probing", "distinct": 2, "severity": "info", "action": "throttle"}"#, "alert.missing-parameter",
+         "alerts[0]: action throttle needs throttlePerSecond"),
+        (#"{"name": "s", "kind": "probing", "distinct": 2, "severity": "info", "throttlePerSecond": 2}"#, "alert.bad-action",
+         "alerts[0].throttlePerSecond: throttlePerSecond needs \"action\": \"throttle\""),
+        (#"{"name": "s", "kind": "probing", "distinct": 2, "severity": "info", "action": "throttle", "throttlePerSecond": 0}"#,
+         "config.out-of-range", nil),
+        (#"{"name": "s", "kind": "sidecar-stale", "severity": "info", "action": "throttle", "throttlePerSecond": 1}"#, "alert.bad-action",
+         "alerts[0].action: sidecar-stale is about availability, not a threat: it cannot throttle"),
     ] as [(String, String, String?)])
     func refuses(_ text: String, _ code: String, _ reason: String?) {
         let e = Self.refusal(text)

@@ -61,4 +61,32 @@ struct AlertsEndToEndTests {
         #expect(metrics.stdout.contains("mesh_alerts_firing{rule=\"probe\",severity=\"critical\"} 1"), "\(metrics.stdout)")
         #expect(metrics.stdout.contains("mesh_alerts_total{rule=\"probe\",severity=\"critical\"} 1"))
     }
+
+    /// `action: throttle`: the risk-adaptive answer instead of a quarantine. A deny spike from frontend throttles
+    /// it at every receiving sidecar (`meshctl throttle list`), by `alert:spiky`.
+    @Test func denySpikeThrottlesTheCaller() throws {
+        let mesh = try ManagedMesh(rules: TelemetryEndToEndTests.allowFrontend, callers: [])
+        defer { mesh.stop() }
+        try """
+        {"alerts": [{"name": "spiky", "kind": "deny-spike", "threshold": 2, "window": "30s", "severity": "warning",
+                     "action": "throttle", "throttlePerSecond": 1, "throttleFor": "10m"}]}
+        """.write(toFile: "\(mesh.meshDir)/alerts.json", atomically: true, encoding: .utf8)
+        #expect(try mesh.apply(rules: TelemetryEndToEndTests.allowFrontend).status == 0)
+        let p9090 = TCP.freePort()
+        let fe = try mesh.sidecar("frontend", outbound: [
+            TelemetryEndToEndTests.outbound("payments-admin", to: 9090, listen: p9090, upstream: mesh.inPort)])
+        try fe.waitReady(timeout: 20)
+        for _ in 0..<3 { #expect(TCP.httpGet(port: p9090) == "") }
+        #expect(fe.admin("POST", "/telemetry/flush").status == 200)
+        var listed = ""
+        let deadline = Date().addingTimeInterval(5)
+        while Date() < deadline, !listed.contains(Self.frontend) {
+            listed = (try? mesh.cp.meshctl(["throttle", "list"]).stdout) ?? ""
+            if !listed.contains(Self.frontend) { usleep(50_000) }
+        }
+        #expect(listed.contains(Self.frontend) && listed.contains("alert:spiky"), "\(listed)")
+        let r = try mesh.cp.meshctl(["alerts", "-o", "json"])
+        #expect(r.stdout.contains(#""action":"throttled to 1/s for 600s""#), "\(r.stdout)")
+        #expect(try mesh.cp.meshctl(["quarantine", "list"]).stdout.contains(Self.frontend) == false)
+    }
 }

@@ -26,9 +26,10 @@ public final class AlertService: Sendable {
     /// Told each transition to firing or resolved, on the alert queue.
     public let transitions = ChangeObservers<AlertTransition>()
 
-    init(now: @escaping @Sendable () -> Double, limits: AlertEvaluator.Limits = AlertEvaluator.Limits(), quarantine: @escaping QuarantineAction) {
+    init(now: @escaping @Sendable () -> Double, limits: AlertEvaluator.Limits = AlertEvaluator.Limits(), quarantine: @escaping QuarantineAction,
+         throttle: ThrottleAction? = nil) {
         self.now = now
-        state = Mutex(State(evaluator: AlertEvaluator(limits: limits, quarantine: quarantine)))
+        state = Mutex(State(evaluator: AlertEvaluator(limits: limits, quarantine: quarantine, throttle: throttle)))
     }
 
     /// A new applied mesh: its alert rules, trust domain and declared service identities.
