@@ -19,6 +19,11 @@ public struct AlertEvaluator: Sendable {
         public init() {}
     }
 
+    /// Refusals that are the mesh's own answer to an alert (a quarantined identity cut off, a throttled caller
+    /// above its rate) are not evidence of a new one: counting them would escalate a throttle into a quarantine,
+    /// or add a cut connection to the probing evidence.
+    public static let responseReasons: Set<String> = ["identity-quarantined", "rate-limited"]
+
     public private(set) var rules: [AlertRule]
     var trustPrefix: String?
     var declared: Set<String>
@@ -80,7 +85,7 @@ public struct AlertEvaluator: Sendable {
             let caller = edge.key.caller
             guard caller.hasPrefix("spiffe://") else { continue }  // unauthenticated, (overflow)
             let target = "\(edge.key.destination):\(edge.key.port)"
-            if !edge.key.allowed, edge.counts.connections > 0 {
+            if !edge.key.allowed, edge.counts.connections > 0, !Self.responseReasons.contains(edge.key.reason) {
                 if callers[caller] == nil { makeRoom(now: now) }
                 callers[caller, default: CallerTrack(now: now)].refuse(edge.counts.connections, target: target, now: now, retain: retain)
                 touched.insert(caller)

@@ -59,6 +59,19 @@ import Testing
         #expect(e.firing.isEmpty && e.recent.count == 1)
     }
 
+    /// The mesh's own answers (a quarantine cutting a caller off, a throttle refusing it) are not new evidence.
+    @Test func refusalsCausedByQuarantineOrThrottleAreNotEvidence() {
+        var e = evaluator([AlertRule(name: "spike", kind: .denySpike, severity: .warning, threshold: 2, window: 60)])
+        var edges: [TelemetryEdge] = []
+        for reason in ["identity-quarantined", "rate-limited"] {
+            var edge = A.edge(batch, "shop/payments", n: 5)
+            edge.key.reason = reason
+            edges.append(edge)
+        }
+        #expect(e.observe(A.report(batch, edges), now: 100).isEmpty)
+        #expect(e.observe(A.report(batch, [A.edge(batch, "shop/payments", n: 3)], seq: 2), now: 101).map(\.event) == ["alert-firing"])
+    }
+
     @Test func denySpikeFiresAboveTheThresholdOnly() {
         var e = evaluator([AlertRule(name: "spike", kind: .denySpike, severity: .warning, threshold: 10, window: 60)])
         #expect(e.observe(A.report(batch, [A.edge(batch, "shop/payments", n: 10)]), now: 100).isEmpty)
