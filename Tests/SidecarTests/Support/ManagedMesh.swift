@@ -47,7 +47,9 @@ final class ManagedMesh {
         return try cp.meshctl(["apply", "-f", meshDir])
     }
 
-    func sidecar(_ name: String, inbound: [[String: Any]] = [], outbound: [[String: Any]] = [], managed: Bool = true) throws -> SidecarProcess {
+    /// `extra`: more top-level config members (e.g. `telemetry`).
+    func sidecar(_ name: String, inbound: [[String: Any]] = [], outbound: [[String: Any]] = [], managed: Bool = true,
+                 extra: [String: Any] = [:]) throws -> SidecarProcess {
         let token = try cp.tokenFile("shop/\(name)")
         try FileManager.default.createDirectory(atPath: "\(cp.dir)/\(name)", withIntermediateDirectories: true)
         var cfg: [String: Any] = [
@@ -59,6 +61,7 @@ final class ManagedMesh {
         if managed { cfg["policy"] = ["fromControlPlane": true, "lastKnownGood": "\(name)/policy.json"] }
         if !inbound.isEmpty { cfg["inbound"] = inbound }
         if !outbound.isEmpty { cfg["outbound"] = outbound }
+        cfg.merge(extra) { $1 }
         let s = try SidecarProcess(name: name, config: cfg, dir: cp.dir)
         cp.sidecars.append(s)
         return s
