@@ -98,7 +98,7 @@ extension AlertEvaluator {
     func level(_ rule: AlertRule, _ source: String, _ track: SourceTrack, now: Int, facts: AlertFacts) -> AlertEvidence? {
         switch rule.kind {
         case .sidecarStale:
-            let after = rule.after ?? AlertRule.defaultAfter
+            let after = rule.after ?? AlertRule.defaultStaleAfter
             guard now - track.lastReport >= after else { return nil }
             return AlertEvidence(count: now - track.lastReport, lastSeen: track.lastReport, detail: "no report for \(now - track.lastReport)s")
         case .policyOutOfSync:

@@ -101,6 +101,9 @@ public struct AlertRule: Sendable, Equatable {
     public static let defaultLearningPeriod = 3600
     public static let defaultWithin = 3600
     public static let defaultAfter = 60
+    /// `sidecar-stale` waits longer by default: an idle sidecar reports only its 60-s heartbeat (plus up to one
+    /// interval), so 60 s would flap on healthy idle sidecars.
+    public static let defaultStaleAfter = 180
     /// Event kinds (`new-edge`, `unknown-identity`, `clone-suspected`) resolve 5 min after the last sighting.
     public static let defaultEventResolveAfter = 300
 

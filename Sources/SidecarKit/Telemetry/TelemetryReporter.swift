@@ -98,7 +98,8 @@ public final class TelemetryReporter: Sendable {
                 lastRound = now()
                 let flushes = waiters.withLock { w in defer { w.removeAll() }; return w }
                 let heartbeat = now() - lastSent >= Self.heartbeatSeconds
-                let result = round(tables: collect(), evenIfEmpty: heartbeat, using: urgent && flushes.isEmpty ? urgentSend : send)
+                // A flush request or a refusal goes out now, on its own connection (the shared one may hold a poll).
+                let result = round(tables: collect(), evenIfEmpty: heartbeat, using: urgent || !flushes.isEmpty ? urgentSend : send)
                 if case .success(let ack) = result, ack != nil { lastSent = now() }
                 for f in flushes { f(result) }
                 if case .success = result { healthy = true } else { healthy = false }
