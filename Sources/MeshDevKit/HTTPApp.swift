@@ -36,7 +36,7 @@ enum HTTPApp {
             var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
             _ = poll(&pfd, 1, -1)
             guard case .done(let (cfd, _))? = try? Socket.accept(fd) else { continue }
-            _ = LoopThread(start: { serve(cfd, body: body, waitMs: waitMs) })
+            LoopThread(start: { serve(cfd, body: body, waitMs: waitMs) }).detach()
         }
     }
 

@@ -225,4 +225,8 @@ public final class LoopThread: @unchecked Sendable {
     }
 
     public func join() { pthread_join(thread, nil) }
+
+    /// Nobody will `join`: the thread's stack is given back when it ends. A thread that is neither joined nor
+    /// detached keeps its stack mapped forever (a thread per connection then runs out of mappings after ~32,000).
+    public func detach() { pthread_detach(thread) }
 }
