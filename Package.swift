@@ -27,6 +27,7 @@ let package = Package(
         .target(name: "MeshTLS", dependencies: ["MeshCore", "MeshNet", "COpenSSL", "CMeshOpenSSLShims"]),
         .target(name: "MeshNet", dependencies: ["MeshCore", "CMeshSysShims"]),
         .target(name: "MeshObservability", dependencies: ["MeshCore", "MeshNet"]),  // on MeshNet: clock, one-write lines
+        .target(name: "MeshJWT", dependencies: ["MeshCore", "MeshTLS"]),  // end-user tokens (issue 13)
         .target(name: "MeshHTTP", dependencies: ["MeshCore", "MeshHTTP1", "MeshNet", "MeshTLS"]),
         .target(name: "MeshControlClient", dependencies: ["MeshAPI", "MeshCore", "MeshHTTP", "MeshHTTP1", "MeshNet", "MeshTLS"]),
         // L3
@@ -54,6 +55,7 @@ let package = Package(
         .testTarget(name: "MeshHTTPTests", dependencies: ["MeshHTTP", "MeshHTTP1", "MeshNet", "MeshTLS", "MeshCore"]),
         .testTarget(name: "MeshNetTests", dependencies: ["MeshNet", "MeshCore", "MeshTestSupport"]),
         .testTarget(name: "MeshObservabilityTests", dependencies: ["MeshObservability", "MeshNet", "MeshCore"]),
+        .testTarget(name: "MeshJWTTests", dependencies: ["MeshJWT", "MeshTLS", "MeshCore", "MeshTestSupport"]),
         .testTarget(name: "MeshTLSTests", dependencies: ["MeshTLS", "MeshCore", "MeshNet", "MeshTestSupport"]),
         .testTarget(name: "SidecarTests", dependencies: ["SidecarKit", "MeshTLS", "MeshCore", "MeshPolicy", "MeshNet", "MeshObservability",
                                                          "mesh-sidecar", "mesh-dev", "MeshTestSupport"]),
