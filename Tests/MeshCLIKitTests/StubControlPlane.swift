@@ -46,19 +46,9 @@ final class StubControlPlane: @unchecked Sendable {
     /// Runs the built `meshctl` against this stub (in `cwd` when given).
     func meshctl(_ args: [String], cwd: String? = nil) throws -> (status: Int32, stdout: String, stderr: String) {
         let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "\((exe as NSString).deletingLastPathComponent)/meshctl")
-        p.arguments = ["--server", "127.0.0.1:\(port)", "--data-dir", data.path, "--trust-domain", "mesh.local"] + args
-        p.environment = [:]
-        if let cwd { p.currentDirectoryURL = URL(fileURLWithPath: cwd) }
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        let e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+        return try ChildProcess.run("\((exe as NSString).deletingLastPathComponent)/meshctl",
+                                    ["--server", "127.0.0.1:\(port)", "--data-dir", data.path, "--trust-domain", "mesh.local"] + args,
+                                    environment: [:], currentDirectory: cwd)
     }
 
     func stop() {

@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import MeshTestSupport
 import MeshCore
 import Testing
 
@@ -10,17 +11,7 @@ import Testing
 @Suite("mesh-dev simulate", .serialized)
 struct SimulateToolTests {
     func run(_ args: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "\(SidecarProcess.binDir)/mesh-dev")
-        p.arguments = ["simulate"] + args
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        let e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+        try ChildProcess.run("\(SidecarProcess.binDir)/mesh-dev", ["simulate"] + args)
     }
 
     @Test("20 sidecars: all connect, every poll is answered, propagation is measured for all, reports and renewals counted")

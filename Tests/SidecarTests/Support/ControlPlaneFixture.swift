@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import MeshTestSupport
 
 /// A real `mesh-control` (init + serve) on loopback, and helpers to run `meshctl` against it and to start
 /// bootstrapping sidecars. Everything lives in a fresh temporary folder.
@@ -73,18 +74,7 @@ final class ControlPlaneFixture {
 
     /// Runs a built executable to completion.
     func run(_ tool: String, _ args: [String], env: [String: String] = [:]) throws -> (status: Int32, stdout: String, stderr: String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "\(SidecarProcess.binDir)/\(tool)")
-        p.arguments = args
-        p.environment = ["MESH_CA_PASSPHRASE": passphrase].merging(env) { $1 }
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        let e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+        try ChildProcess.run("\(SidecarProcess.binDir)/\(tool)", args, environment: ["MESH_CA_PASSPHRASE": passphrase].merging(env) { $1 })
     }
 
     func meshctl(_ args: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
