@@ -44,34 +44,33 @@ final class QuarantineRelay: Sendable {
 
     func action(now: @escaping @Sendable () -> Double) -> QuarantineAction {
         { [self] id, reason, forSeconds, rule in
-            guard let cp = target.withLock({ $0.cp }) else {
-                return .failure(MeshError(.internalFailure, "the control plane is gone; rule \(rule) asked for \(id)"))
-            }
-            do {
+            perform(id, rule) { cp in
                 _ = try cp.quarantine(identity: id, reason: reason, until: forSeconds.map { now() + $0 }, actor: "alert:\(rule)",
                                       automatic: true)
-                return .success(())
-            } catch let e as MeshError {
-                return .failure(e)
-            } catch {
-                return .failure(MeshError(.internalFailure, "\(error)"))
             }
         }
     }
 
     func throttle(now: @escaping @Sendable () -> Double) -> ThrottleAction {
         { [self] id, perSecond, forSeconds, rule in
-            guard let cp = target.withLock({ $0.cp }) else {
-                return .failure(MeshError(.internalFailure, "the control plane is gone; rule \(rule) asked for \(id)"))
-            }
-            do {
+            perform(id, rule) { cp in
                 try cp.throttle(identity: id, perSecond: perSecond, until: forSeconds.map { now() + $0 }, actor: "alert:\(rule)")
-                return .success(())
-            } catch let e as MeshError {
-                return .failure(e)
-            } catch {
-                return .failure(MeshError(.internalFailure, "\(error)"))
             }
+        }
+    }
+
+    /// Runs `body` on the attached control plane; its error (or the control plane being gone) is the result.
+    private func perform(_ id: SPIFFEID, _ rule: String, _ body: (ControlPlane) throws -> Void) -> Result<Void, MeshError> {
+        guard let cp = target.withLock({ $0.cp }) else {
+            return .failure(MeshError(.internalFailure, "the control plane is gone; rule \(rule) asked for \(id)"))
+        }
+        do {
+            try body(cp)
+            return .success(())
+        } catch let e as MeshError {
+            return .failure(e)
+        } catch {
+            return .failure(MeshError(.internalFailure, "\(error)"))
         }
     }
 }
