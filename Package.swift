@@ -32,13 +32,13 @@ let package = Package(
         .target(name: "MeshControlClient", dependencies: ["MeshAPI", "MeshCore", "MeshHTTP", "MeshHTTP1", "MeshNet", "MeshTLS"]),
         // L3
         .target(name: "SidecarKit", dependencies: ["MeshCore", "MeshPolicy", "MeshTLS", "MeshNet", "MeshObservability", "MeshHTTP1",
-                                                  "MeshHTTP", "MeshAPI", "MeshControlClient"]),
+                                                  "MeshHTTP", "MeshAPI", "MeshControlClient", "MeshJWT"]),
         // L4
         .executableTarget(name: "mesh-sidecar", dependencies: ["SidecarKit"]),
         .target(name: "ControlPlaneKit", dependencies: ["MeshCore", "MeshPolicy", "MeshAlerts", "MeshTLS", "MeshNet", "MeshObservability", "MeshHTTP",
-                                                       "MeshHTTP1", "MeshAPI"]),
+                                                       "MeshHTTP1", "MeshAPI", "MeshJWT"]),
         .target(name: "MeshCLIKit", dependencies: ["MeshCore", "MeshPolicy", "MeshAlerts", "MeshTLS", "MeshNet", "MeshHTTP", "MeshHTTP1", "MeshAPI",
-                                                  "MeshControlClient"]),
+                                                  "MeshControlClient", "MeshJWT"]),
         .target(name: "MeshDevKit", dependencies: ["MeshTLS", "MeshNet", "MeshCore", "MeshHTTP", "MeshHTTP1", "MeshAPI"]),
         .executableTarget(name: "mesh-dev", dependencies: ["MeshDevKit", "MeshCore"]),
         .executableTarget(name: "mesh-control", dependencies: ["ControlPlaneKit"]),

@@ -118,7 +118,7 @@ extension SidecarConfig {
     }
 
     private static func parseInbound(_ node: JSONNode, trustDomain: TrustDomain) throws(MeshError) -> InboundListener {
-        let r = try node.object(fields: ["name", "listen", "forwardTo", "allow", "port"])
+        let r = try node.object(fields: ["name", "listen", "forwardTo", "allow", "port", "protocol"])
         let name = try listenerName(r.required("name"))
         let listen = try address(r.required("listen"), connecting: false)
         let forwardTo = try address(r.required("forwardTo"), connecting: true)
@@ -134,11 +134,12 @@ extension SidecarConfig {
         }
         var l = InboundListener(name: name, listen: listen, forwardTo: forwardTo, allow: allow)
         if let p = r.optional("port") { l.servicePort = try p.int(in: 1...65_535) }
+        if let p = r.optional("protocol") { l.protocol = try portProtocol(p) }
         return l
     }
 
     private static func parseOutbound(_ node: JSONNode, trustDomain: TrustDomain) throws(MeshError) -> OutboundListener {
-        let r = try node.object(fields: ["name", "listen", "upstream", "expectIdentity", "to", "port", "allowNonLoopback"])
+        let r = try node.object(fields: ["name", "listen", "upstream", "expectIdentity", "to", "port", "allowNonLoopback", "protocol"])
         var l = OutboundListener(name: try listenerName(r.required("name")),
                                  listen: try address(r.required("listen"), connecting: false),
                                  upstream: try address(r.required("upstream"), connecting: true),
@@ -146,7 +147,17 @@ extension SidecarConfig {
         if let t = r.optional("to") { l.destination = try ServiceKey(parsing: try t.string()) }
         if let p = r.optional("port") { l.destinationPort = try p.int(in: 1...65_535) }
         if let a = r.optional("allowNonLoopback") { l.allowNonLoopback = try a.bool() }
+        if let p = r.optional("protocol") { l.protocol = try portProtocol(p) }
         return l
+    }
+
+    /// `"tcp"` or `"http"` (`config.bad-value` otherwise).
+    private static func portProtocol(_ node: JSONNode) throws(MeshError) -> PortProtocol {
+        let text = try node.string()
+        guard let p = PortProtocol(rawValue: text) else {
+            throw node.error(.configBadValue, "\(text.debugDescription) is not one of: tcp, http")
+        }
+        return p
     }
 
     /// `policy`: the allow lists come from the control plane's mesh configuration instead of this file.

@@ -70,6 +70,9 @@ public struct InboundListener: Sendable, Equatable {
     public var allow: [SPIFFEID]
     /// The service port this listener serves (policy from the control plane decides per port).
     public var servicePort: Int?
+    /// `http`: requests are parsed and decided one by one (with policy from the control plane, the protocol the
+    /// mesh declares for the port wins). Default `tcp`.
+    public var `protocol`: PortProtocol = .tcp
     public init(name: String, listen: HostPort, forwardTo: HostPort, allow: [SPIFFEID]) {
         self.name = name
         self.listen = listen
@@ -90,6 +93,9 @@ public struct OutboundListener: Sendable, Equatable {
     /// Opt-in for a `listen` address other hosts can reach (default false: loopback only). Whoever can reach an
     /// outbound listener calls out with this sidecar's identity.
     public var allowNonLoopback = false
+    /// `http`: the app's requests are parsed and carried over pooled keep-alive mTLS connections to the remote
+    /// sidecar (with policy from the control plane, the protocol the mesh declares for the port wins). Default `tcp`.
+    public var `protocol`: PortProtocol = .tcp
     public init(name: String, listen: HostPort, upstream: HostPort, expectIdentity: SPIFFEID) {
         self.name = name
         self.listen = listen

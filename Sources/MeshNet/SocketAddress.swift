@@ -88,3 +88,19 @@ public struct SocketAddress: Sendable, CustomStringConvertible {
         }
     }
 }
+
+/// Two addresses are equal when their first `length` bytes are (same family, address and port): so a set of
+/// endpoints can be compared with the one a balancer was built from.
+extension SocketAddress: Hashable {
+    public static func == (a: SocketAddress, b: SocketAddress) -> Bool {
+        guard a.length == b.length else { return false }
+        var x = a.storage, y = b.storage
+        let n = Int(a.length)
+        return withUnsafeBytes(of: &x) { p in withUnsafeBytes(of: &y) { q in memcmp(p.baseAddress!, q.baseAddress!, n) == 0 } }
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        var x = storage
+        withUnsafeBytes(of: &x) { hasher.combine(bytes: UnsafeRawBufferPointer(rebasing: $0[0..<Int(length)])) }
+    }
+}

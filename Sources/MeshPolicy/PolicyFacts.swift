@@ -38,18 +38,18 @@ public struct ConnectionFacts: PolicyFacts, Equatable {
     public var request: RequestFacts? { nil }
 }
 
-/// The facts of one HTTP request on a connection (for L7 rules: methods, paths, headers, token claims). No rule
-/// reads the request fields yet; deciding on `RequestFacts` gives the same verdict as on its `connection`.
+/// The facts of one HTTP request on a connection (for L7 rules: methods, paths, headers, the end-user token),
+/// decided by `ServiceSlice.decideRequest`.
 public struct RequestFacts: PolicyFacts, Equatable {
     public var connection: ConnectionFacts
     /// `GET`, `POST`, … as sent.
     public var method: String
-    /// The request target's path, without the query.
+    /// The request target's path, normalised (`PathNormalizer`), without the query: the path the app receives.
     public var path: String
     /// Header fields in the order received; names lowercase.
     public var headers: [Header]
-    /// Claims of a verified bearer token, when the request carried one.
-    public var claims: [String: JSONValue]
+    /// The end-user token, as verified by the sidecar.
+    public var token: TokenEvidence
 
     public struct Header: Sendable, Equatable {
         public var name: String
@@ -62,12 +62,12 @@ public struct RequestFacts: PolicyFacts, Equatable {
     }
 
     public init(connection: ConnectionFacts, method: String, path: String, headers: [Header] = [],
-                claims: [String: JSONValue] = [:]) {
+                token: TokenEvidence = .absent) {
         self.connection = connection
         self.method = method
         self.path = path
         self.headers = headers
-        self.claims = claims
+        self.token = token
     }
 
     public var request: RequestFacts? { self }

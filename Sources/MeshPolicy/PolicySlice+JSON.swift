@@ -33,14 +33,21 @@ extension ServiceSlice {
             ])
         }
         let outboundJSON = destinations.map { d -> JSONValue in
-            .object([("service", .string(d.service.description)), ("identity", .string(d.identity.description)),
-                     ("address", .optional(d.address?.description)),
-                     ("ports", .array(d.portNumbers.map { .object([("port", .int($0)), ("rules", Self.numbers(d.ports[$0]!))]) }))])
+            var members: [(String, JSONValue)] = [
+                ("service", .string(d.service.description)), ("identity", .string(d.identity.description)),
+                ("address", .optional(d.address?.description)),
+                ("ports", .array(d.portNumbers.map { .object([("port", .int($0)), ("rules", Self.numbers(d.ports[$0]!))]) }))]
+            // Optional members: absent means none (older slices stay readable, and equal slices encode equally).
+            if !d.endpoints.isEmpty { members.append(("endpoints", .array(d.endpoints.map { .string($0.description) }))) }
+            if !d.protocols.isEmpty { members.append(("protocols", Self.protocolsJSON(d.protocols))) }
+            return .object(members)
         }
         var members: [(String, JSONValue)] = [("version", .int(version)), ("service", .string(service.description)),
                                               ("identity", .string(identity.description)), ("rules", .array(rulesJSON)),
                                               ("inbound", .array(inboundJSON)), ("outbound", .array(outboundJSON))]
         if revoked != .empty { members.append(("revoked", revoked.json())) }  // optional: absent means nothing revoked
+        if !portProtocols.isEmpty { members.append(("protocols", Self.protocolsJSON(portProtocols))) }
+        if !issuers.isEmpty { members.append(("issuers", .array(issuers.map(\.json)))) }
         return .object(members)
     }
 
@@ -50,7 +57,8 @@ extension ServiceSlice {
     }
 
     public init(json: JSONValue) throws(MeshError) {
-        let r = try JSONNode(json).object(fields: ["version", "service", "identity", "rules", "inbound", "outbound", "revoked"])
+        let r = try JSONNode(json).object(fields: ["version", "service", "identity", "rules", "inbound", "outbound", "revoked",
+                                                           "protocols", "issuers"])
         let version = try r.required("version").int(in: 0...Int.max)
         let serviceNode = try r.required("service")
         let serviceText = try serviceNode.string()
@@ -125,7 +133,7 @@ extension ServiceSlice {
         }
         var outbound: [ServiceKey: SliceDestination] = [:]
         for node in try r.required("outbound").elements() {
-            let o = try node.object(fields: ["service", "identity", "address", "ports"])
+            let o = try node.object(fields: ["service", "identity", "address", "ports", "endpoints", "protocols"])
             let keyNode = try o.required("service")
             let keyText = try keyNode.string()
             let key = try PolicyFields.rethrow(at: keyNode) { try ServiceKey(parsing: keyText) }
@@ -144,13 +152,47 @@ extension ServiceSlice {
                     throw portNode.error(.policyDuplicateEntry, "port \(port) is listed twice")
                 }
             }
-            guard outbound.updateValue(SliceDestination(service: key, identity: id, address: address, ports: ports),
-                                       forKey: key) == nil else {
+            var destination = SliceDestination(service: key, identity: id, address: address, ports: ports)
+            if let n = o.optional("endpoints") {
+                for item in try n.elements() {
+                    let text = try item.string()
+                    let endpoint = try PolicyFields.rethrow(at: item) { try HostPort(parsing: text) }
+                    guard !destination.endpoints.contains(endpoint) else {
+                        throw item.error(.policyDuplicateEntry, "endpoint \(endpoint) is listed twice")
+                    }
+                    destination.endpoints.append(endpoint)
+                }
+            }
+            if let n = o.optional("protocols") { destination.protocols = try Self.protocols(n) }
+            guard outbound.updateValue(destination, forKey: key) == nil else {
                 throw keyNode.error(.policyDuplicateEntry, "\(key) is listed twice")
             }
         }
         self.init(version: version, service: service, identity: identity, rules: rules, inbound: inbound, outbound: outbound)
         if let node = r.optional("revoked") { revoked = try RevocationList(json: node) }
+        if let node = r.optional("protocols") { portProtocols = try Self.protocols(node) }
+        if let node = r.optional("issuers") {
+            for item in try node.elements() { issuers.append(try SliceIssuer(node: item)) }
+        }
+    }
+
+    /// `[{"port": 8080, "protocol": "http"}, …]`, ports ascending; only non-`tcp` ports are listed.
+    static func protocolsJSON(_ map: [Int: PortProtocol]) -> JSONValue {
+        .array(map.keys.sorted().map { .object([("port", .int($0)), ("protocol", .string(map[$0]!.rawValue))]) })
+    }
+
+    static func protocols(_ node: JSONNode) throws(MeshError) -> [Int: PortProtocol] {
+        var out: [Int: PortProtocol] = [:]
+        for item in try node.elements() {
+            let e = try item.object(fields: ["port", "protocol"])
+            let portNode = try e.required("port")
+            let port = try portNode.int(in: 1...65535)
+            let proto = try PolicyFields.choice(e.required("protocol"), PortProtocol.self)
+            guard out.updateValue(proto, forKey: port) == nil else {
+                throw portNode.error(.policyDuplicateEntry, "port \(port) is listed twice")
+            }
+        }
+        return out
     }
 
     private static func numbers(_ list: [Int]) -> JSONValue { .array(list.map { .int($0) }) }

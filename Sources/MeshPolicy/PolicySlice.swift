@@ -19,6 +19,10 @@ public struct ServiceSlice: Sendable, Equatable {
     public let outbound: [ServiceKey: SliceDestination]
     /// The mesh's deny list (revoked identities and serials), carried with every slice; empty when nothing is revoked.
     public var revoked: RevocationList = .empty
+    /// Inbound service port → its protocol, for the ports declared `http` (absent: `tcp`).
+    public var portProtocols: [Int: PortProtocol] = [:]
+    /// The token issuers some inbound rule of this slice names in a `jwt` requirement.
+    public var issuers: [SliceIssuer] = []
     /// Rule name → its `rateLimit`, for the rules of this slice that carry one (looked up after an allow).
     private let rateLimits: [String: RateLimit]
     private let kinds: [RuleKind]
@@ -134,7 +138,8 @@ public struct ServiceSlice: Sendable, Equatable {
 
     public static func == (a: ServiceSlice, b: ServiceSlice) -> Bool {
         a.version == b.version && a.service == b.service && a.identity == b.identity && a.rules == b.rules
-            && a.inbound == b.inbound && a.outbound == b.outbound
+            && a.inbound == b.inbound && a.outbound == b.outbound && a.portProtocols == b.portProtocols
+            && a.issuers == b.issuers
     }
 }
 
@@ -194,6 +199,11 @@ public struct SliceDestination: Sendable, Equatable {
     public let identity: SPIFFEID
     public let address: HostPort?
     public let ports: [Int: [Int]]
+    /// Where the destination's sidecars are now (registered with the control plane, live), ascending; empty when
+    /// none is known (then `address`, or a static upstream, is used).
+    public var endpoints: [HostPort] = []
+    /// Destination port → its protocol, for the ports declared `http` (absent: `tcp`).
+    public var protocols: [Int: PortProtocol] = [:]
 
     public init(service: ServiceKey, identity: SPIFFEID, address: HostPort?, ports: [Int: [Int]]) {
         self.service = service
@@ -204,4 +214,7 @@ public struct SliceDestination: Sendable, Equatable {
 
     /// The ports with a rule, ascending (a deny rule may still refuse some of them).
     public var portNumbers: [Int] { ports.keys.sorted() }
+
+    /// What `port` speaks (`tcp` unless declared `http`).
+    public func `protocol`(port: Int) -> PortProtocol { protocols[port] ?? .tcp }
 }

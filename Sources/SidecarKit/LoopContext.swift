@@ -18,6 +18,8 @@ final class LoopContext {
     var connections: [ObjectIdentifier: ProxyConnection] = [:]
     /// Listeners paused because the handshake budget is spent.
     var pausedListeners: [Listener] = []
+    /// Per outbound listener: where its connections go (rebuilt when the listener's endpoints change).
+    private var balancers: [String: EndpointBalancer] = [:]
     /// Sessions to resume, per outbound listener, with the state generation they belong to.
     private var sessions: [String: [TLSSession]] = [:]
     private var sessionGeneration = 0
@@ -31,6 +33,14 @@ final class LoopContext {
     }
 
     deinit { scratch.deallocate() }
+
+    /// The balancer of outbound `listener` for `upstream` (the state's current endpoints of that listener).
+    func balancer(for listener: String, upstream: SidecarState.Upstream) -> EndpointBalancer {
+        if let b = balancers[listener], b.addresses == upstream.endpoints { return b }
+        let b = EndpointBalancer(addresses: upstream.endpoints)
+        balancers[listener] = b
+        return b
+    }
 
     /// The newest session still usable now (never one past the upstream certificate's expiry).
     func takeSession(for upstream: String, generation: Int) -> TLSSession? {

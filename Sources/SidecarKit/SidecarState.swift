@@ -44,8 +44,14 @@ public final class SidecarState: Sendable {
         SidecarState(copying: self, slice: slice, generation: generation)
     }
 
+    /// Where an outbound listener's connections may go: one or more endpoints (static from the config, or the
+    /// destination's live endpoints from the slice), every one of which must present `authorizer.expectedServer`.
     public struct Upstream: Sendable {
-        public let address: SocketAddress
+        public let endpoints: [SocketAddress]
+        /// What the listener speaks (`http`: pooled L7 hops).
+        public let `protocol`: PortProtocol
+        /// The first endpoint (there is always at least one).
+        public var address: SocketAddress { endpoints[0] }
     }
 
     public init(config: SidecarConfig, identity: TLSIdentity, generation: Int, loadedAt: Double, slice: ServiceSlice? = nil) throws {
@@ -63,7 +69,7 @@ public final class SidecarState: Sendable {
         for l in config.inbound { apps[l.name] = try SocketAddress(l.forwardTo) }
         var ups: [String: Upstream] = [:]
         for o in config.outbound {
-            ups[o.name] = Upstream(address: try SocketAddress(o.upstream))
+            ups[o.name] = Upstream(endpoints: [try SocketAddress(o.upstream)], protocol: o.protocol)
         }
         appAddresses = apps
         upstreams = ups

@@ -62,7 +62,8 @@ import Testing
                         let old = Self.oldInbound(slice, from: peer, port: port, now: now)
                         let connection = facts(peer, to: slice.service, port: port, now: now)
                         let request = RequestFacts(connection: connection, method: "GET", path: "/v1/things",
-                                                   headers: [.init(name: "accept", value: "*/*")], claims: ["sub": .string("x")])
+                                                   headers: [.init(name: "accept", value: "*/*")],
+                                                   token: .valid(issuer: "https://id.example", subject: "x", claims: .object([("sub", .string("x"))])))
                         #expect(slice.decideInbound(connection) == old, "\(peer) → \(slice.service):\(port) at \(now)")
                         #expect(slice.decideInbound(request) == old)
                         #expect(compiled.decide(connection) == old && compiled.decide(request) == old)
