@@ -80,7 +80,8 @@ public final class ControlPlane: Sendable {
         policyState = Mutex((snapshot, nil))
         caState = Mutex((try ca.load(), nil))
         distribution = PolicyDistribution(snapshot, revoked: records.denyList, epoch: policy.epoch,
-                                          inSyncWindow: settings.inSyncWindow, now: now)
+                                          inSyncWindow: settings.inSyncWindow, now: now,
+                                          endpointLimits: settings.endpoints)
         let distribution = distribution
         _ = policyChanges.subscribe { distribution.policyChanged($0) }
         // Changes committed by another writer (a future replicated store) reach us through the repositories.

@@ -123,6 +123,7 @@ public final class ControlServer: @unchecked Sendable {
                 cp.telemetry.snapshotIfDue()
                 do { try cp.expireThrottles() } catch { log("throttle expiry failed: \(error)") }
                 cp.alertTick()
+                cp.distribution.endpointsChanged(cp.distribution.endpoints.expire(now: cp.now()))
                 loop.execute { [self] in
                     renewServingIfNeeded(issuerChanged: issuerChanged)
                     scheduleTick()

@@ -42,6 +42,9 @@ public struct ControlSettings: Sendable {
     /// Bounds of the telemetry store: 100,000 edge keys, 2,000,000 bucket entries, 50,000 instances.
     public var telemetry = TelemetryStore.Limits()
 
+    /// Bounds of endpoint registration: 1,000 per service, 50,000 in all, dropped after 90 s unheard.
+    public var endpoints = EndpointRegistry.Limits()
+
     public init() {}
 
     public var grace: Double { renewalGrace ?? certTTL }

@@ -14,7 +14,7 @@ import MeshNet
 /// | `GET`/`PUT /v1/mesh/services`, `…/segments`, `…/rules` | operator | read or replace one section (If-Match), the rest kept |
 /// | `POST /v1/mesh/validate` | operator | validate a mesh and show the diff; nothing changes (`apply --dry-run`) |
 /// | `GET /v1/check?from=ns/name&to=ns/name&port=N` | operator | verdict, deciding rule, and why each other rule did not match |
-/// | `GET /v1/slice?version=N&epoch=E&revoked=R&wait=S` | sidecar (mTLS, valid, not revoked) | its own slice with the deny list, signed, at once unless (E, N) is what is in force and R the deny list in force, else long poll (`wait` s, 1…30, default 30, then 304); (E, N) is also its status report |
+/// | `GET /v1/slice?version=N&epoch=E&revoked=R&endpoints=P&wait=S` | sidecar (mTLS, valid, not revoked) | its own slice with the deny list and its destinations' endpoints, signed, at once unless (E, N) is what is in force, R the deny list in force and no destination's endpoints changed after P, else long poll (`wait` s, 1…30, default 30, then 304); (E, N) is also its status report |
 /// | `GET /v1/sidecars` | operator | each sidecar's applied version, last seen, in sync or stale |
 enum PolicyAPI {
     static func routes(_ r: APIRoutes, loop: EventLoop) -> [APIRoutes.Route] {
@@ -68,9 +68,11 @@ enum PolicyAPI {
             // The version a sidecar polls from is the one it has applied: every poll is also its status report.
             if version >= 0 { cp.distribution.report(identity: id.description, version: version, epoch: epoch) }
             let revoked = req.head.query["revoked"].flatMap { Int($0) }
+            let endpoints = req.head.query["endpoints"].flatMap { Int($0) }
+            cp.distribution.endpoints.touch(serial: req.peerSerial, now: cp.now())
             let caller = PolicyDistribution.Caller(identity: id, serial: req.peerSerial ?? "", notBefore: req.peerNotBefore ?? 0)
-            cp.distribution.longPoll(service: service, after: version, epoch: epoch, revoked: revoked, caller: caller,
-                                     waitSeconds: wait, loop: loop) {
+            cp.distribution.longPoll(service: service, after: version, epoch: epoch, revoked: revoked, endpoints: endpoints,
+                                     caller: caller, waitSeconds: wait, loop: loop) {
                 respond(answer($0, cp))
             }
         }

@@ -40,6 +40,8 @@ public final class PolicyDistribution: Sendable {
         let service: ServiceKey
         let caller: Caller?
         let answer: @Sendable (Answer) -> Void
+        /// The endpoint revision the poll holds (nil: it did not say, endpoint changes do not wake it).
+        var endpoints: Int? = nil
     }
 
     /// How long a poll waits for a change before it is answered `unchanged`, unless it asks for less (`wait`).
@@ -48,6 +50,8 @@ public final class PolicyDistribution: Sendable {
     public let epoch: String
     let inSyncWindow: Double
     let now: @Sendable () -> Double
+    /// Where each service's sidecars listen; slices carry the live endpoints of their destinations.
+    public let endpoints: EndpointRegistry
     /// From a change reaching distribution to each parked poll handed its new slice (`mesh_control_policy_push_seconds`).
     public let pushSeconds = Histogram(bounds: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5])
     /// The snapshot handed out and the parked polls, under one lock: a poll parks only if no newer version is
@@ -56,8 +60,9 @@ public final class PolicyDistribution: Sendable {
     private let statuses = Mutex<[String: (version: Int, epoch: String?, lastSeen: Double)]>([:])
 
     init(_ snapshot: PolicySnapshot, revoked: RevocationList, epoch: String, inSyncWindow: Double,
-         now: @escaping @Sendable () -> Double) {
+         now: @escaping @Sendable () -> Double, endpointLimits: EndpointRegistry.Limits = .init()) {
         state = Mutex((snapshot, revoked, 0, []))
+        endpoints = EndpointRegistry(limits: endpointLimits, startRevision: Int(now() * 1000))
         self.epoch = epoch
         self.inSyncWindow = inSyncWindow
         self.now = now
@@ -66,17 +71,18 @@ public final class PolicyDistribution: Sendable {
     /// The slice of `service` in the snapshot handed out now, with the deny list in force.
     public func slice(for service: ServiceKey) -> Answer {
         let (snap, revoked) = state.withLock { ($0.snapshot, $0.revoked) }
-        return Self.slice(snap, service, revoked)
+        return slice(snap, service, revoked)
     }
 
-    static func slice(_ snap: PolicySnapshot, _ service: ServiceKey, _ revoked: RevocationList) -> Answer {
+    func slice(_ snap: PolicySnapshot, _ service: ServiceKey, _ revoked: RevocationList) -> Answer {
         guard let compiled = snap.compiled else {
             return .refused(MeshError(.policyNone, "no mesh configuration has been applied yet"))
         }
         guard let slice = compiled.slice(for: service) else {
             return .refused(MeshError(.policyServiceNotInMesh, "\(service) is not a service of the mesh (version \(snap.version))"))
         }
-        var carried = slice
+        let registry = endpoints
+        var carried = slice.with(endpointsRevision: registry.revision) { registry.endpoints(of: $0) }
         carried.revoked = revoked
         return .slice(carried)
     }
@@ -85,7 +91,8 @@ public final class PolicyDistribution: Sendable {
     /// poll without an epoch never has, once a mesh is applied) and, when it says which it holds, the deny list in force (`revoked`);
     /// else parks the poll until a change or `waitSeconds` (default 30) on `loop` (call on `loop`'s thread). `answer` is
     /// called once.
-    func longPoll(service: ServiceKey, after version: Int, epoch: String?, revoked: Int? = nil, caller: Caller? = nil,
+    func longPoll(service: ServiceKey, after version: Int, epoch: String?, revoked: Int? = nil, endpoints held: Int? = nil,
+                  caller: Caller? = nil,
                   waitSeconds: Int = PolicyDistribution.waitSeconds, loop: EventLoop,
                   answer: @escaping @Sendable (Answer) -> Void) {
         let parked = state.withLock { s -> Int? in
@@ -96,8 +103,10 @@ public final class PolicyDistribution: Sendable {
                 : epoch == self.epoch && s.snapshot.version == version
             if !inForce { return nil }
             if let revoked, s.revoked.revision > revoked { return nil }
+            if let held, let slice = s.snapshot.compiled?.slice(for: service),
+               endpoints.changed(after: held, among: slice.outbound.keys) { return nil }
             s.next += 1
-            s.waiters.append(Waiter(id: s.next, service: service, caller: caller, answer: answer))
+            s.waiters.append(Waiter(id: s.next, service: service, caller: caller, answer: answer, endpoints: held))
             return s.next
         }
         guard let id = parked else { return answer(slice(for: service)) }
@@ -120,7 +129,7 @@ public final class PolicyDistribution: Sendable {
         }
         let started = now()
         for w in woken {
-            w.answer(Self.slice(snapshot, w.service, revoked))
+            w.answer(slice(snapshot, w.service, revoked))
             pushSeconds.observe(seconds: max(0, now() - started))
         }
     }
@@ -140,9 +149,27 @@ public final class PolicyDistribution: Sendable {
             } else if let c = w.caller, list.quarantines(c.identity) {
                 w.answer(.refused(MeshError(.identityQuarantined, "\(c.identity) is quarantined")))
             } else {
-                w.answer(Self.slice(snapshot, w.service, list))
+                w.answer(slice(snapshot, w.service, list))
             }
         }
+    }
+
+    /// The endpoints of `services` changed: the parked polls that hold an endpoint revision and whose slice
+    /// calls one of them get their slice now (others keep waiting: nothing they route to moved).
+    func endpointsChanged(_ services: Set<ServiceKey>) {
+        guard !services.isEmpty else { return }
+        let (woken, snapshot, revoked) = state.withLock { s -> ([Waiter], PolicySnapshot, RevocationList) in
+            guard let compiled = s.snapshot.compiled else { return ([], s.snapshot, s.revoked) }
+            var woken: [Waiter] = []
+            s.waiters.removeAll { w in
+                guard w.endpoints != nil, let slice = compiled.slice(for: w.service),
+                      services.contains(where: { slice.outbound[$0] != nil }) else { return false }
+                woken.append(w)
+                return true
+            }
+            return (woken, s.snapshot, s.revoked)
+        }
+        for w in woken { w.answer(slice(snapshot, w.service, revoked)) }
     }
 
     /// `identity` has applied `version` of `epoch` (it polls from it).

@@ -14,10 +14,12 @@ struct SliceAnswerCache: Sendable {
         let epoch: String
         let version: Int
         let revision: Int
+        /// The endpoint revision (`EndpointRegistry`): a slice carries its destinations' live endpoints.
+        var endpoints = 0
 
         /// Same store, and neither the version nor the deny list older.
         func supersedes(_ other: Generation) -> Bool {
-            epoch != other.epoch || (version >= other.version && revision >= other.revision)
+            epoch != other.epoch || (version >= other.version && revision >= other.revision && endpoints >= other.endpoints)
         }
     }
 

@@ -44,7 +44,8 @@ public final class SliceSigner: Sendable {
     /// The signed answer (`SignedSlice.answerText`) for `slice` of the store `epoch`: the one signed before
     /// for the same service, version, deny-list revision and key, else a new one (signed outside the lock).
     public func signedAnswer(_ slice: ServiceSlice, epoch: String) throws -> String {
-        let generation = SliceAnswerCache.Generation(epoch: epoch, version: slice.version, revision: slice.revoked.revision)
+        let generation = SliceAnswerCache.Generation(epoch: epoch, version: slice.version, revision: slice.revoked.revision,
+                                                     endpoints: slice.endpointsRevision)
         let (signing, cached) = current.withLock { s in (s.signing, s.cache.answer(for: slice.service, in: generation)) }
         if let cached { return cached }
         guard let signing else { throw Self.noSigner }

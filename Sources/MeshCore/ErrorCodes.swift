@@ -12,7 +12,7 @@ extension ErrorCode {
         caRotationInProgress, checkBadQuery, configBadAddress, configBadName, configBadPath, configBadPort,
         configBadValue, configDuplicateAllow, configDuplicateName, configExpectIdentityMismatch,
         configForeignTrustDomain, configInvalid, configListenConflict, configMissingField, configNoListeners,
-        configOutboundNotLoopback, configOutOfRange, configUnknownField, configWrongType, controlLongPollsFull,
+        configOutboundNotLoopback, configOutOfRange, configUnknownField, configWrongType, controlLongPollsFull, endpointAddressMismatch, endpointBadRequest, endpointLimit,
         fileTooLarge, fileUnreadable, fileUnwritable, httpBadChunkFraming, httpBadChunkSize, httpBadContentLength,
         httpBadHeaderName, httpBadHost, httpBadMethod, httpBadRequestLine, httpBadStatusLine, httpBadTarget,
         httpBadVersion, httpBareCr, httpBareLf, httpBodyTooLarge, httpChunkLineTooLong, httpChunkSizeOverflow,

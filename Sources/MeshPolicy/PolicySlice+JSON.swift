@@ -39,6 +39,7 @@ extension ServiceSlice {
                 ("ports", .array(d.portNumbers.map { .object([("port", .int($0)), ("rules", Self.numbers(d.ports[$0]!))]) }))]
             // Optional members: absent means none (older slices stay readable, and equal slices encode equally).
             if !d.endpoints.isEmpty { members.append(("endpoints", .array(d.endpoints.map { .string($0.description) }))) }
+            if !d.endpointsByPort.isEmpty { members.append(("endpointsByPort", Self.endpointsByPortJSON(d.endpointsByPort))) }
             if !d.protocols.isEmpty { members.append(("protocols", Self.protocolsJSON(d.protocols))) }
             return .object(members)
         }
@@ -46,6 +47,7 @@ extension ServiceSlice {
                                               ("identity", .string(identity.description)), ("rules", .array(rulesJSON)),
                                               ("inbound", .array(inboundJSON)), ("outbound", .array(outboundJSON))]
         if revoked != .empty { members.append(("revoked", revoked.json())) }  // optional: absent means nothing revoked
+        if endpointsRevision != 0 { members.append(("endpointsRevision", .int(endpointsRevision))) }
         if !portProtocols.isEmpty { members.append(("protocols", Self.protocolsJSON(portProtocols))) }
         if !issuers.isEmpty { members.append(("issuers", .array(issuers.map(\.json)))) }
         return .object(members)
@@ -57,7 +59,7 @@ extension ServiceSlice {
     }
 
     public init(json: JSONValue) throws(MeshError) {
-        let r = try JSONNode(json).object(fields: ["version", "service", "identity", "rules", "inbound", "outbound", "revoked",
+        let r = try JSONNode(json).object(fields: ["version", "service", "identity", "rules", "inbound", "outbound", "revoked", "endpointsRevision",
                                                            "protocols", "issuers"])
         let version = try r.required("version").int(in: 0...Int.max)
         let serviceNode = try r.required("service")
@@ -133,7 +135,7 @@ extension ServiceSlice {
         }
         var outbound: [ServiceKey: SliceDestination] = [:]
         for node in try r.required("outbound").elements() {
-            let o = try node.object(fields: ["service", "identity", "address", "ports", "endpoints", "protocols"])
+            let o = try node.object(fields: ["service", "identity", "address", "ports", "endpoints", "endpointsByPort", "protocols"])
             let keyNode = try o.required("service")
             let keyText = try keyNode.string()
             let key = try PolicyFields.rethrow(at: keyNode) { try ServiceKey(parsing: keyText) }
@@ -163,6 +165,7 @@ extension ServiceSlice {
                     destination.endpoints.append(endpoint)
                 }
             }
+            if let n = o.optional("endpointsByPort") { destination.endpointsByPort = try Self.endpointsByPort(n) }
             if let n = o.optional("protocols") { destination.protocols = try Self.protocols(n) }
             guard outbound.updateValue(destination, forKey: key) == nil else {
                 throw keyNode.error(.policyDuplicateEntry, "\(key) is listed twice")
@@ -170,6 +173,7 @@ extension ServiceSlice {
         }
         self.init(version: version, service: service, identity: identity, rules: rules, inbound: inbound, outbound: outbound)
         if let node = r.optional("revoked") { revoked = try RevocationList(json: node) }
+        if let node = r.optional("endpointsRevision") { endpointsRevision = try node.int(in: 0...Int.max) }
         if let node = r.optional("protocols") { portProtocols = try Self.protocols(node) }
         if let node = r.optional("issuers") {
             for item in try node.elements() { issuers.append(try SliceIssuer(node: item)) }

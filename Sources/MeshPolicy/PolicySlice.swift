@@ -16,9 +16,11 @@ public struct ServiceSlice: Sendable, Equatable {
     public let inbound: [Int: InboundPort]
     /// Destination → how to reach it; only destinations some allow rule reaches (an audit one included: its
     /// shadow verdict is computed at the calling end too, never enforced).
-    public let outbound: [ServiceKey: SliceDestination]
+    public internal(set) var outbound: [ServiceKey: SliceDestination]
     /// The mesh's deny list (revoked identities and serials), carried with every slice; empty when nothing is revoked.
     public var revoked: RevocationList = .empty
+    /// The control plane's endpoint revision this slice's endpoints were read at (the poll's `endpoints=`).
+    public var endpointsRevision = 0
     /// Inbound service port → its protocol, for the ports declared `http` (absent: `tcp`).
     public var portProtocols: [Int: PortProtocol] = [:]
     /// The token issuers some inbound rule of this slice names in a `jwt` requirement.
@@ -202,6 +204,8 @@ public struct SliceDestination: Sendable, Equatable {
     /// Where the destination's sidecars are now (registered with the control plane, live), ascending; empty when
     /// none is known (then `address`, or a static upstream, is used).
     public var endpoints: [HostPort] = []
+    /// Service port → the endpoints serving it (a sidecar registers one address per service port), ascending.
+    public var endpointsByPort: [Int: [HostPort]] = [:]
     /// Destination port → its protocol, for the ports declared `http` (absent: `tcp`).
     public var protocols: [Int: PortProtocol] = [:]
 
