@@ -53,6 +53,10 @@ extension SidecarConfig {
             config.policy = try parsePolicy(node, baseDirectory: baseDirectory)
             try checkManaged(config, node: node)
         }
+        // Without a static upstream, endpoints come from the control plane's slice: policy must come from it.
+        for (i, l) in outbound.enumerated() where l.upstream == nil && config.policy == nil {
+            throw MeshError(.configMissingField, "outbound[\(i)].upstream: required unless policy comes from the control plane (its slice carries the endpoints of \"to\")")
+        }
         if let node = root.optional("telemetry") {
             config.telemetry = try parseTelemetry(node, bootstrap: identity.bootstrap)
         }
@@ -140,11 +144,21 @@ extension SidecarConfig {
 
     private static func parseOutbound(_ node: JSONNode, trustDomain: TrustDomain) throws(MeshError) -> OutboundListener {
         let r = try node.object(fields: ["name", "listen", "upstream", "expectIdentity", "to", "port", "allowNonLoopback", "protocol"])
-        var l = OutboundListener(name: try listenerName(r.required("name")),
-                                 listen: try address(r.required("listen"), connecting: false),
-                                 upstream: try address(r.required("upstream"), connecting: true),
-                                 expectIdentity: try workloadID(r.required("expectIdentity"), trustDomain: trustDomain))
-        if let t = r.optional("to") { l.destination = try ServiceKey(parsing: try t.string()) }
+        let name = try listenerName(r.required("name"))
+        let listen = try address(r.required("listen"), connecting: false)
+        let upstream = try r.optional("upstream").map { n throws(MeshError) in try address(n, connecting: true) }
+        let to = try r.optional("to").map { t throws(MeshError) in try ServiceKey(parsing: try t.string()) }
+        // Without `expectIdentity`, the identity of the service `to` names (the only one checkOutbound accepts).
+        let expect: SPIFFEID
+        if let n = r.optional("expectIdentity") {
+            expect = try workloadID(n, trustDomain: trustDomain)
+        } else if let to {
+            expect = try rethrow(at: node) { try SPIFFEID.service(trustDomain: trustDomain, namespace: to.namespace, name: to.name) }
+        } else {
+            throw node.error(.configMissingField, "expectIdentity: required unless \"to\" names the destination service")
+        }
+        var l = OutboundListener(name: name, listen: listen, upstream: upstream, expectIdentity: expect)
+        l.destination = to
         if let p = r.optional("port") { l.destinationPort = try p.int(in: 1...65_535) }
         if let a = r.optional("allowNonLoopback") { l.allowNonLoopback = try a.bool() }
         if let p = r.optional("protocol") { l.protocol = try portProtocol(p) }
@@ -182,6 +196,7 @@ extension SidecarConfig {
         for (i, l) in c.outbound.enumerated() where l.destination == nil || l.destinationPort == nil {
             throw MeshError(.configMissingField, "outbound[\(i)]: \"to\" (namespace/name) and \"port\" are required with policy from the control plane")
         }
+
     }
 
     private static func parseLimits(_ node: JSONNode) throws(MeshError) -> Limits {

@@ -85,7 +85,10 @@ public struct InboundListener: Sendable, Equatable {
 public struct OutboundListener: Sendable, Equatable {
     public var name: String
     public var listen: HostPort
-    public var upstream: HostPort
+    /// A static address: the only one without policy from the control plane; with it, the fallback while the
+    /// slice carries no endpoint of `to` (absent: endpoints from the slice only).
+    public var upstream: HostPort?
+    /// Who must answer; defaults to the identity of the service `to` names.
     public var expectIdentity: SPIFFEID
     /// The destination service and port, for the egress check of policy from the control plane.
     public var destination: ServiceKey?
@@ -96,7 +99,7 @@ public struct OutboundListener: Sendable, Equatable {
     /// `http`: the app's requests are parsed and carried over pooled keep-alive mTLS connections to the remote
     /// sidecar (with policy from the control plane, the protocol the mesh declares for the port wins). Default `tcp`.
     public var `protocol`: PortProtocol = .tcp
-    public init(name: String, listen: HostPort, upstream: HostPort, expectIdentity: SPIFFEID) {
+    public init(name: String, listen: HostPort, upstream: HostPort?, expectIdentity: SPIFFEID) {
         self.name = name
         self.listen = listen
         self.upstream = upstream

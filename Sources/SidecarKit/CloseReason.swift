@@ -60,6 +60,8 @@ public enum CloseReason: String, Sendable, CaseIterable, Comparable {
     case serverIdentityChanged = "server-identity-changed"
     case appUnreachable = "app-unreachable"
     case upstreamUnreachable = "upstream-unreachable"
+    /// Outbound listener by service with no endpoint: none registered, no static `upstream`, no mesh address.
+    case noEndpoint = "no-endpoint"
     case appConnectTimeout = "app-connect-timeout"
     case upstreamConnectTimeout = "upstream-connect-timeout"
     /// Out of file descriptors: accepting paused.

@@ -37,7 +37,8 @@ final class LoopContext {
     /// The balancer of outbound `listener` for `upstream` (the state's current endpoints of that listener).
     func balancer(for listener: String, upstream: SidecarState.Upstream) -> EndpointBalancer {
         if let b = balancers[listener], b.addresses == upstream.endpoints { return b }
-        let b = EndpointBalancer(addresses: upstream.endpoints)
+        let b = EndpointBalancer(addresses: upstream.endpoints, carrying: balancers[listener], listener: listener,
+                                 stats: sidecar.stats.endpoints)
         balancers[listener] = b
         return b
     }

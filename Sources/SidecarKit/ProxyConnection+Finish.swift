@@ -11,6 +11,8 @@ extension ProxyConnection {
     /// deregister and close both sockets, count and log, last.
     func finish(reason: CloseReason, detail: String?, refused: Bool, rule: String? = nil, reset: Bool = false) {
         guard !phase.isClosed else { return }
+        if retryElsewhere(reason: reason) { return }
+        endpointFinished(reason: reason)
         let (down, up) = phase.ends
         phase = .closed
         cancelTimer()

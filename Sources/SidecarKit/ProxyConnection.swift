@@ -37,6 +37,8 @@ final class ProxyConnection: EventHandler {
     var handshakeUs: Int?
     /// Outbound: the destination service and port, for logs (the authorizer decides by the listener).
     var destination: (service: ServiceKey, port: Int)?
+    /// Outbound: the endpoint dialed and its balancer (`Endpoints/ProxyConnection+Endpoints.swift`).
+    var dial = UpstreamDial()
     var loop: EventLoop { context.loop }
     var runtime: SidecarRuntime { context.sidecar }
 
@@ -92,7 +94,8 @@ final class ProxyConnection: EventHandler {
             return
         }
         guard let upstream = c.state.upstreams[l.name] else {
-            c.finish(reason: .defaultDeny, detail: "no upstream named \(l.name)", refused: true)
+            c.finish(reason: .noEndpoint, detail: "no endpoint for \(l.destination.map { "\($0)" } ?? l.name)\(l.destinationPort.map { ":\($0)" } ?? "")",
+                     refused: true)
             return
         }
         // Both ends enforce: egress the mesh's policy does not allow never leaves this sidecar.
@@ -102,7 +105,7 @@ final class ProxyConnection: EventHandler {
             return
         }
         c.allowRule = verdict?.rule ?? "\(l.name)/expect"
-        c.connect(down, to: upstream.address)
+        c.dialUpstream(down, upstream)
     }
 
     /// Fail closed with a distinct reason once our own certificate has expired (the control plane was away

@@ -106,7 +106,7 @@ public final class Sidecar: @unchecked Sendable {
             ("identity", .string(runtime.state.identity.spiffeID.description)),
             ("loops", .int(count)),
             ("inbound", .string(config.inbound.map { "\($0.name)=\($0.listen)->\($0.forwardTo)" }.joined(separator: ","))),
-            ("outbound", .string(config.outbound.map { "\($0.name)=\($0.listen)->\($0.upstream)" }.joined(separator: ","))),
+            ("outbound", .string(config.outbound.map { "\($0.name)=\($0.listen)->\($0.upstream.map { "\($0)" } ?? $0.destination.map { "\($0)" } ?? "?")" }.joined(separator: ","))),
             ("certNotAfter", .string(UTCTime.iso8601(runtime.state.identity.leaf.notAfter, milliseconds: true))),
             ("admin", .string(config.admin.enabled ? config.admin.listen.description : "off")),
         ])

@@ -15,6 +15,8 @@ public final class SidecarState: Sendable {
     public let authorizer: any Authorizer
     /// Outbound listener name → where it goes (who must answer: `authorizer.expectedServer`).
     public let upstreams: [String: Upstream]
+    /// Outbound listener name → its configured `upstream` (the fallback when the slice has no endpoint).
+    let staticUpstreams: [String: SocketAddress]
     /// Inbound listener name → the local app address.
     public let appAddresses: [String: SocketAddress]
     /// Increases with every swap; sessions cached under an older generation are dropped.
@@ -31,7 +33,8 @@ public final class SidecarState: Sendable {
         inboundTLS = o.inboundTLS
         outboundTLS = o.outboundTLS
         authorizer = makeAuthorizer(config: o.config, trustDomain: o.identity.trustDomain, slice: slice)
-        upstreams = o.upstreams
+        upstreams = Self.upstreams(o.config, slice: slice, statics: o.staticUpstreams)
+        staticUpstreams = o.staticUpstreams
         appAddresses = o.appAddresses
         loadedAt = o.loadedAt
         config = o.config
@@ -67,11 +70,10 @@ public final class SidecarState: Sendable {
         authorizer = makeAuthorizer(config: config, trustDomain: identity.trustDomain, slice: slice)
         var apps: [String: SocketAddress] = [:]
         for l in config.inbound { apps[l.name] = try SocketAddress(l.forwardTo) }
-        var ups: [String: Upstream] = [:]
-        for o in config.outbound {
-            ups[o.name] = Upstream(endpoints: [try SocketAddress(o.upstream)], protocol: o.protocol)
-        }
+        var statics: [String: SocketAddress] = [:]
+        for o in config.outbound { if let u = o.upstream { statics[o.name] = try SocketAddress(u) } }
         appAddresses = apps
-        upstreams = ups
+        staticUpstreams = statics
+        upstreams = Self.upstreams(config, slice: slice, statics: statics)
     }
 }

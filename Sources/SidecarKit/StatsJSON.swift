@@ -63,7 +63,7 @@ enum ConfigJSON {
                 + "\"allow\":[\($0.allow.map { q($0.description) }.joined(separator: ","))]}"
         }
         let outbound = c.outbound.map {
-            "{\"name\":\(q($0.name)),\"listen\":\(q($0.listen.description)),\"upstream\":\(q($0.upstream.description)),"
+            "{\"name\":\(q($0.name)),\"listen\":\(q($0.listen.description)),\"upstream\":\($0.upstream.map { q($0.description) } ?? "null"),"
                 + "\"expectIdentity\":\(q($0.expectIdentity.description))}"
         }
         let l = c.limits
