@@ -19,9 +19,11 @@ public struct SliceAnswer: WireMessage {
     /// the epoch or the version differs from its own (a re-created store or a forged high version is never
     /// waited on) or when its deny list is newer. `wait`: how long an unchanged poll is parked, in seconds
     /// (1…`maxWaitSeconds`; nil: the control plane's default, 30).
-    public static func path(after version: Int, epoch: String? = nil, revoked: Int? = nil, wait: Int? = nil) -> String {
+    public static func path(after version: Int, epoch: String? = nil, revoked: Int? = nil, wait: Int? = nil,
+                            endpoints: Int? = nil) -> String {
         var p = "/v1/slice?version=\(version)"
         if let revoked { p += "&revoked=\(revoked)" }
+        if let endpoints { p += "&endpoints=\(endpoints)" }
         if let epoch, !epoch.isEmpty { p += "&epoch=\(epoch)" }
         if let wait { p += "&wait=\(wait)" }
         return p

@@ -15,8 +15,9 @@ extension ControlPlaneClient {
     /// `GET /v1/slice?version=N&epoch=E&revoked=R&wait=S`: our signed slice (with the deny list) at once when (E, N)
     /// is not what the control plane has in force or its deny list is newer than R, else `.unchanged` after the
     /// long poll of `wait` seconds (1…30, default 30) (304). The caller checks the signature.
-    public func pollSlice(after version: Int, epoch: String? = nil, revoked: Int? = nil, wait: Int? = nil) throws -> SlicePoll {
-        let path = SliceAnswer.path(after: version, epoch: epoch, revoked: revoked, wait: wait)
+    public func pollSlice(after version: Int, epoch: String? = nil, revoked: Int? = nil, wait: Int? = nil,
+                          endpoints: Int? = nil) throws -> SlicePoll {
+        let path = SliceAnswer.path(after: version, epoch: epoch, revoked: revoked, wait: wait, endpoints: endpoints)
         let r = try send("GET", path)
         if r.status == 304 { return .unchanged }
         guard r.status == 200 else { throw Self.refusal(r) }

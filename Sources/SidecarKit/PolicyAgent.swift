@@ -135,14 +135,15 @@ public final class PolicyAgent: Sendable {
 
     /// One poll from the slice in force (`version` of the epoch in force, and the deny list's `revoked` revision);
     /// a slice comes back only verified.
-    func fetch(identity: TLSIdentity, after version: Int, revoked: Int? = nil) -> Fetch {
+    func fetch(identity: TLSIdentity, after version: Int, revoked: Int? = nil, endpoints: Int? = nil) -> Fetch {
         do {
             let ctx = try TLSContext(role: .client, identity: identity, resumption: .off)
             let wait = channel == nil ? nil : channelPollWaitSeconds
             let client = try ControlPlaneClient(settings: bootstrap, tls: ctx, timeoutMs: ((wait ?? PolicyAgent.longPollSeconds) + 10) * 1000,
                                                 maxBodyBytes: 64 << 20, channel: channel)
             let epoch = version < 0 ? nil : epochInForce.withLock { $0 }
-            guard case .slice(let signed) = try client.pollSlice(after: version, epoch: epoch, revoked: revoked, wait: wait) else {
+            guard case .slice(let signed) = try client.pollSlice(after: version, epoch: epoch, revoked: revoked, wait: wait,
+                                                                        endpoints: endpoints) else {
                 return .unchanged
             }
             switch SliceVerifier.verify(signed, trust: identity, controlPlane: bootstrap.controlPlaneIdentity, at: now()) {
@@ -173,13 +174,14 @@ public final class PolicyAgent: Sendable {
     /// version and the deny list's revision in force (a newer deny list comes at once, same version or not).
     public func start(identity: @escaping @Sendable () -> TLSIdentity, version: @escaping @Sendable () -> Int,
                       revoked: @escaping @Sendable () -> Int = { 0 },
+                      endpoints: (@Sendable () -> Int)? = nil,
                       apply: @escaping @Sendable (ServiceSlice) -> Void) -> LoopThread {
         LoopThread(start: { [self] in
             var backoff = Backoff(random: SystemRandomNumberGenerator())
             // Each poll carries the version in force, which is our status report: no extra connection.
             while !stopped {
                 let id = identity()
-                switch count(fetch(identity: id, after: version(), revoked: revoked())) {
+                switch count(fetch(identity: id, after: version(), revoked: revoked(), endpoints: endpoints?())) {
                 case .slice(let v):
                     // The control plane is the authority: its slice replaces ours whatever the versions (an
                     // older one after a restore, a version 1 of a re-created store), once its signature checks out.

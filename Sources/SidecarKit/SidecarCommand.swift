@@ -179,14 +179,24 @@ public enum SidecarCommand {
         let runtime = sidecar.runtime
         let renewal = agent?.startRenewal(current: { runtime.state.identity },
                                           renewed: { sidecar.reloader.reload(trigger: "renewal") })
+        // Endpoint changes of our destinations wake our poll only if some outbound listener names one.
+        let endpointsRevision: (@Sendable () -> Int)?
+        if config.outbound.contains(where: { $0.destination != nil }) {
+            endpointsRevision = { runtime.state.slice?.endpointsRevision ?? 0 }
+        } else {
+            endpointsRevision = nil
+        }
         let policyThread = policyAgent?.start(
             identity: { runtime.state.identity }, version: { runtime.state.slice?.version ?? -1 },
             revoked: { runtime.state.slice?.revoked.revision ?? 0 },
+            endpoints: endpointsRevision,
             apply: { slice in
                 let state = runtime.update { $0.with(slice: slice, generation: $0.generation + 1) }
                 sidecar.recheckConnections(with: state)
             })
         let telemetryThread = sidecar.startTelemetry()
+        let registrar = EndpointRegistrar(config: config, log: log) { try sidecar.makeControlClient(timeoutMs: $0) }
+        let registrarThread = registrar?.start()
         var timeout = timespec(tv_sec: 1, tv_nsec: 0)
         while true {
             let sig = sigtimedwait(&set, nil, &timeout)
@@ -200,6 +210,8 @@ public enum SidecarCommand {
                 log.flushSuppressed()  // a flood that is over: its last held-back count
             }
         }
+        registrar?.deregister()
+        _ = registrarThread  // may sit in a registration: the process exit ends it
         agent?.stop()
         policyAgent?.stop()
         renewal?.join()
