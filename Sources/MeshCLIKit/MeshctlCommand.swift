@@ -34,6 +34,7 @@ public enum MeshctlCommand {
                                                   every receiving sidecar (the tighter of this and its rules' rateLimit)
       throttle list                               who is throttled, how tightly, since and until when, by whom
       throttle release ID                         lift the throttle
+      endpoints [--service NS/NAME]               where each service's sidecars listen (registered, live), last seen
       metrics                                     the control plane's metrics (Prometheus text)
       graph [--since 15m] [--service NS/NAME] [-o table|json|dot]
                                                   every edge seen over the window: caller → destination:port,
@@ -87,6 +88,7 @@ public enum MeshctlCommand {
             case ("identity", "list-revoked"?): return try IdentityCommands.listRevoked(client, o)
             case ("quarantine", _): return try QuarantineCommands.run(client, o)
             case ("throttle", _): return try ThrottleCommands.run(client, o)
+            case ("endpoints", _): return try EndpointCommands.run(client, o)
             case ("metrics", _): return try IdentityCommands.metrics(client, o)
             case ("graph", _): return try TelemetryCommands.graph(client, o)
             case ("top", _): return try TelemetryCommands.top(client, o)

@@ -21,7 +21,8 @@ enum EndpointOutcome: Sendable {
 /// (issues 13 and 14: one endpoint model).
 ///
 /// - Choice: power of two choices: two distinct endpoints at random among those not ejected, the one with fewer
-///   uses in flight on this loop (ties: the first drawn, itself random). Randomness is a seeded `SplitMix64`.
+///   uses in flight on this loop, then fewer uses so far (so sequential short connections spread evenly too);
+///   full ties: the first drawn, itself random. Randomness is a seeded `SplitMix64`.
 /// - Health: a connect or handshake failure ejects the endpoint for a back-off (`baseEjectionMs` 1 s, doubling
 ///   per ejection in a row up to `maxEjectionMs` 30 s, back to 1 s after a success). Outlier detection:
 ///   `outlierFailures` (5) failed uses in a row (`.failed`) eject it the same way.
@@ -37,6 +38,8 @@ final class EndpointBalancer {
         let address: SocketAddress
         /// Connections or requests in flight through this loop.
         var active = 0
+        /// Uses started through this loop (the tie-break: fewer first).
+        var uses = 0
         var consecutiveFailures = 0
         /// Out until this monotonic time (ns); 0: in.
         var ejectedUntilNs: Int64 = 0
@@ -78,7 +81,8 @@ final class EndpointBalancer {
         var b = Int(random.next() % UInt64(healthy - 1))
         if b >= a { b += 1 }
         let x = nth(a, nowNs: nowNs, avoiding: avoiding), y = nth(b, nowNs: nowNs, avoiding: avoiding)
-        return endpoints[y].active < endpoints[x].active ? y : x
+        let ex = endpoints[x], ey = endpoints[y]
+        return (ey.active, ey.uses) < (ex.active, ex.uses) ? y : x
     }
 
     /// The `k`-th (from 0) endpoint in and not `avoiding`.
@@ -106,6 +110,7 @@ final class EndpointBalancer {
     func started(_ i: Int) {
         guard i < endpoints.count else { return }
         endpoints[i].active += 1
+        endpoints[i].uses += 1
         endpoints[i].counters?.active.add(1, ordering: .relaxed)
         endpoints[i].counters?.connections.add(1, ordering: .relaxed)
     }
