@@ -60,7 +60,7 @@ import MeshTestSupport
         let frontend = try Self.load(Self.folder.appendingPathComponent("sidecar-frontend.json"))
         let payments = try Self.load(Self.folder.appendingPathComponent("sidecar-payments.json"))
         let call = try #require(frontend.outbound.first { $0.name == "payments" })
-        let api = try #require(payments.inbound.first { $0.listen.port == call.upstream.port })
+        let api = try #require(payments.inbound.first { $0.listen.port == call.upstream?.port })
         let frontendID = try SPIFFEID.workload("spiffe://mesh.local/ns/shop/sa/frontend")
         #expect(api.allow.contains(frontendID))
         #expect(call.expectIdentity.description == "spiffe://mesh.local/ns/shop/sa/payments")

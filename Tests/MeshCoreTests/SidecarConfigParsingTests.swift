@@ -49,7 +49,7 @@ struct BadConfig: Sendable, CustomTestStringConvertible {
         #expect(config.outbound == [OutboundListener(
             name: "payments", listen: HostPort(host: "127.0.0.1", port: 10001), upstream: HostPort(host: "::1", port: 15444),
             expectIdentity: try SPIFFEID.workload("spiffe://mesh.local/ns/shop/sa/payments"))])
-        #expect(config.outbound[0].upstream.description == "[::1]:15444")
+        #expect(config.outbound[0].upstream?.description == "[::1]:15444")
         var limits = Limits()
         limits.handshakeTimeoutMs = 9000
         limits.connectTimeoutMs = 4000
