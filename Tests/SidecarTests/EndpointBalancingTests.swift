@@ -1,0 +1,81 @@
+import Foundation
+import Glibc
+import Testing
+import MeshAPI
+import MeshControlClient
+import MeshCore
+
+/// Three payments replicas reached as one service through the endpoints the control plane hands out: load
+/// spread, a killed replica's dials retried elsewhere (the app sees no error), a clean shutdown deregisters.
+@Suite("Endpoint balancing", .serialized)
+struct EndpointBalancingTests {
+    @Test func threeReplicasShareTheLoadAndAKilledOneCostsTheAppNothing() throws {
+        let mesh = try EndpointReplicaMesh()
+        defer { mesh.stop() }
+        #expect(mesh.waitServing(["r0", "r1", "r2"]), "the caller never reached all three replicas")
+        var counts: [String: Int] = [:]
+        var failed = 0
+        for _ in 0..<300 {
+            if let r = mesh.call() { counts[r, default: 0] += 1 } else { failed += 1 }
+        }
+        #expect(failed == 0)
+        for r in ["r0", "r1", "r2"] { #expect(abs((counts[r] ?? 0) - 100) <= 20, "\(counts)") }
+        let stats = mesh.caller.adminJSON("/stats")?["endpoints"] as? [[String: Any]] ?? []
+        #expect(stats.count == 3 && stats.allSatisfy { ($0["failures"] as? Int) == 0 }, "\(stats)")
+
+        // Kill replica 2 without warning (no deregistration): its endpoint stays in the slice until it expires.
+        let victim = mesh.replicas[2]
+        kill(victim.pid, SIGKILL)
+        victim.process.waitUntilExit()
+        let killedAt = Date()
+        var failover: Double?
+        var afterKill: [String: Int] = [:]
+        var failedAfterKill = 0
+        for _ in 0..<60 {
+            let r = mesh.call()
+            if let r { afterKill[r, default: 0] += 1 } else { failedAfterKill += 1 }
+            if failover == nil, r != nil, mesh.endpointMetric("retries_total", replica: 2) > 0 {
+                failover = Date().timeIntervalSince(killedAt)
+            }
+        }
+        // Every call succeeded: the dial to the dead one was retried on another replica before the app saw anything.
+        #expect(failedAfterKill == 0, "\(afterKill)")
+        #expect(afterKill["r2"] == nil)
+        #expect(mesh.endpointMetric("retries_total", replica: 2) >= 1)
+        #expect(mesh.endpointMetric("ejections_total", replica: 2) >= 1)
+        #expect(mesh.endpointMetric("failures_total", replica: 0) == 0 && mesh.endpointMetric("failures_total", replica: 1) == 0)
+        let f = try #require(failover, "no call was routed to the dead replica")
+        print("endpoint-failover: first call routed to the killed replica answered by another \(Int(f * 1000)) ms after the kill")
+        #expect(f < 2)
+    }
+
+    @Test func aCleanShutdownDeregistersAndCallersStopDialingIt() throws {
+        let mesh = try EndpointReplicaMesh()
+        defer { mesh.stop() }
+        #expect(mesh.waitServing(["r0", "r1", "r2"]), "the caller never reached all three replicas")
+        let op = try ControlPlaneTelemetryTests.operatorClient(mesh.cp)
+        #expect(try op.endpoints(service: "shop/payments").endpoints.count == 3)
+        let leaving = mesh.replicas[1]
+        let t0 = Date()
+        leaving.stop()  // SIGTERM
+        var gone: Double?
+        while Date().timeIntervalSince(t0) < 3 {
+            if try op.endpoints(service: "shop/payments").endpoints.map(\.address).allSatisfy({ !$0.hasSuffix(":\(mesh.replicaPorts[1])") }) {
+                gone = Date().timeIntervalSince(t0)
+                break
+            }
+            usleep(20_000)
+        }
+        let took = try #require(gone, "still registered 3 s after SIGTERM")
+        #expect(took < 2)
+        #expect(leaving.logEvents().contains { $0["event"] as? String == "endpoints-deregistered" })
+        // The caller's slice lost it too: no dial goes there any more (no failure, no retry to absorb one).
+        usleep(300_000)
+        let before = mesh.endpointMetric("connections_total", replica: 1)
+        var answered: [String: Int] = [:]
+        for _ in 0..<40 { answered[mesh.call() ?? "failed", default: 0] += 1 }
+        #expect(answered["failed"] == nil && answered["r1"] == nil, "\(answered)")
+        #expect(mesh.endpointMetric("connections_total", replica: 1) == before)
+        #expect(mesh.endpointMetric("retries_total", replica: 1) == 0)
+    }
+}
