@@ -27,6 +27,8 @@ import MeshTestSupport
         "malformed.json": "json.syntax",
         "missing-identity.json": "config.missing-field",
         "no-listeners.json": "config.no-listeners",
+        "outbound-without-expect-identity-or-to.json": "config.missing-field",
+        "outbound-without-upstream-static-policy.json": "config.missing-field",
         "port-out-of-range.json": "config.bad-port",
         "too-deep.json": "json.too-deep",
         "unknown-field.json": "config.unknown-field",

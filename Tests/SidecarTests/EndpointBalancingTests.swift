@@ -79,3 +79,15 @@ struct EndpointBalancingTests {
         #expect(mesh.endpointMetric("retries_total", replica: 1) == 0)
     }
 }
+
+/// No endpoint registered, no static upstream, no mesh address: refused with its own reason, counted.
+@Suite("Endpoint balancing: nothing to dial")
+struct EndpointNoEndpointTests {
+    @Test func anOutboundListenerWithNoEndpointRefusesWithNoEndpoint() throws {
+        let mesh = try EndpointReplicaMesh(replicas: 0)
+        defer { mesh.stop() }
+        #expect(mesh.call() == nil)
+        let metrics = mesh.caller.admin("GET", "/metrics").body
+        #expect(metrics.contains(#"mesh_connection_failures_total{direction="outbound",reason="no-endpoint"} 1"#), "\(metrics.split(separator: "\n").filter { $0.contains("failures") })")
+    }
+}
