@@ -19,6 +19,7 @@ struct EndpointBalancingTests {
             if let r = mesh.call() { counts[r, default: 0] += 1 } else { failed += 1 }
         }
         #expect(failed == 0)
+        print("endpoint-spread: 300 connections over three replicas: \(counts.sorted { $0.key < $1.key })")
         for r in ["r0", "r1", "r2"] { #expect(abs((counts[r] ?? 0) - 100) <= 20, "\(counts)") }
         let stats = mesh.caller.adminJSON("/stats")?["endpoints"] as? [[String: Any]] ?? []
         #expect(stats.count == 3 && stats.allSatisfy { ($0["failures"] as? Int) == 0 }, "\(stats)")
@@ -31,11 +32,18 @@ struct EndpointBalancingTests {
         var failover: Double?
         var afterKill: [String: Int] = [:]
         var failedAfterKill = 0
+        var latencies: [Double] = []
+        var retriedCallLatency = 0.0
         for _ in 0..<60 {
+            let started = Date()
             let r = mesh.call()
+            let latency = Date().timeIntervalSince(started)
             if let r { afterKill[r, default: 0] += 1 } else { failedAfterKill += 1 }
             if failover == nil, r != nil, mesh.endpointMetric("retries_total", replica: 2) > 0 {
                 failover = Date().timeIntervalSince(killedAt)
+                retriedCallLatency = latency
+            } else {
+                latencies.append(latency)
             }
         }
         // Every call succeeded: the dial to the dead one was retried on another replica before the app saw anything.
@@ -45,7 +53,9 @@ struct EndpointBalancingTests {
         #expect(mesh.endpointMetric("ejections_total", replica: 2) >= 1)
         #expect(mesh.endpointMetric("failures_total", replica: 0) == 0 && mesh.endpointMetric("failures_total", replica: 1) == 0)
         let f = try #require(failover, "no call was routed to the dead replica")
-        print("endpoint-failover: first call routed to the killed replica answered by another \(Int(f * 1000)) ms after the kill")
+        let median = latencies.sorted()[latencies.count / 2]
+        print("endpoint-failover: first call routed to the killed replica answered by another \(Int(f * 1000)) ms after the kill;"
+              + " that call took \(Int(retriedCallLatency * 1_000_000)) µs, the median call \(Int(median * 1_000_000)) µs")
         #expect(f < 2)
     }
 
@@ -67,6 +77,7 @@ struct EndpointBalancingTests {
             usleep(20_000)
         }
         let took = try #require(gone, "still registered 3 s after SIGTERM")
+        print("endpoint-deregistration: gone from the control plane's registry \(Int(took * 1000)) ms after SIGTERM")
         #expect(took < 2)
         #expect(leaving.logEvents().contains { $0["event"] as? String == "endpoints-deregistered" })
         // The caller's slice lost it too: no dial goes there any more (no failure, no retry to absorb one).
