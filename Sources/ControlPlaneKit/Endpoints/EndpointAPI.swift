@@ -45,12 +45,11 @@ enum EndpointAPI {
     }
 
     static func deregister(_ cp: ControlPlane, _ req: HTTPRequest) throws -> HTTPResponse {
-        let (service, id, endpoints) = try caller(cp, req, route: "endpoints")
+        let (service, _, endpoints) = try caller(cp, req, route: "endpoints")
         let registry = cp.distribution.endpoints
         if registry.deregister(service: service, serial: req.peerSerial ?? "", endpoints: endpoints.map { ($0.port, $0.address) }) {
             cp.distribution.endpointsChanged([service])
         }
-        _ = id
         return .json(EndpointRegistrationAck(service: service.description, revision: registry.revision, endpoints: []).json)
     }
 

@@ -68,7 +68,8 @@ extension ProxyConnection {
     static func isEndpointFailure(_ r: CloseReason) -> Bool {
         switch r {
         case .upstreamUnreachable, .upstreamConnectTimeout, .handshakeFailed, .handshakeEOF, .handshakeTimeout, .notTLS,
-             .plaintextHTTP, .protocolVersion, .wrongServerIdentity:
+             .plaintextHTTP, .protocolVersion, .wrongServerIdentity,
+             .identityRevoked:  // this replica's certificate is on the deny list (a cloned key): another may be fine
             return true
         default:
             return r.rawValue.hasPrefix("cert-") || r.rawValue.hasPrefix("svid-")

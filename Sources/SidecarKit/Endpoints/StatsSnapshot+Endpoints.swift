@@ -7,6 +7,7 @@ import MeshObservability
 extension StatsSnapshot {
     mutating func addEndpoints(_ table: EndpointStatsTable, nowMs: Int64) {
         let rows = table.rows(nowMs: nowMs)
+        guard !rows.isEmpty else { return }  // no outbound connection yet: the families appear with the first
         func family(_ name: String, _ kind: MetricKind, _ help: String, _ pick: (EndpointStatsTable.Row) -> Int) {
             add(name, kind, help: help, rows.map { MetricSample(["listener": $0.listener, "endpoint": $0.endpoint], .int(pick($0))) })
         }
@@ -18,10 +19,12 @@ extension StatsSnapshot {
         family("mesh_endpoint_ejected", .gauge, "1 while some loop has the endpoint taken out.") { $0.ejected ? 1 : 0 }
     }
 
-    /// `/stats`: `"endpoints": [{"listener", "endpoint", "active", "connections", "failures", "ejections", "retries", "ejected"}]`.
+    /// `/stats`: `,"endpoints": [{"listener", "endpoint", "active", "connections", "failures", "ejections", "retries", "ejected"}]`.
+    /// Empty when no outbound connection was made yet (the member is left out, as `/stats` was before).
     func endpointsJSON() -> String {
         let samples = family("mesh_endpoint_connections_total")?.samples ?? []
-        return "[" + samples.map { s -> String in
+        guard !samples.isEmpty else { return "" }
+        return ",\"endpoints\":[" + samples.map { s -> String in
             let l = s.label("listener") ?? "", e = s.label("endpoint") ?? ""
             let labels: KeyValuePairs<String, String> = ["listener": l, "endpoint": e]
             let head: String = "{\"listener\":\(JSONText.quote(l)),\"endpoint\":\(JSONText.quote(e)),"
