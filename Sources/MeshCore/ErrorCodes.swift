@@ -27,7 +27,7 @@ extension ErrorCode {
         identityRevoked, initRandom, internalFailure, issueBadRequest, issueCertificateExpired,
         issueCertificateNotYetValid, issueCloneSuspected, issueRateLimited, issueUnauthenticated, jsonBadEscape,
         jsonBadNumber, jsonControlChar, jsonDuplicateKey, jsonInvalidUtf8, jsonLoneSurrogate, jsonSyntax, jsonTooDeep,
-        jsonTooLarge, jsonTrailingData, jwtAlgNotAllowed, jwtBadClaim, jwtBadIssuer, jwtBadKey,
+        jsonTooLarge, jsonTrailingData, l7BadAppResponse, l7Forbidden, l7TokenMissing, jwtAlgNotAllowed, jwtBadClaim, jwtBadIssuer, jwtBadKey,
         jwtBadSignature, jwtExpired, jwtMalformed, jwtNotYetValid, jwtTooLarge, jwtUnknownKid, jwtUnsupportedHeader,
         jwtWrongAudience, jwtWrongIssuer, netBadAddress, policyAmbiguousService, policyBadEpoch, policyBadIfMatch,
         policyBadLabel, policyBadName, policyBadPattern, policyBadRateLimit, policyBadRequest, policyBadSegment,

@@ -61,6 +61,8 @@ public enum CloseReason: String, Sendable, CaseIterable, Comparable {
     case appUnreachable = "app-unreachable"
     case upstreamUnreachable = "upstream-unreachable"
     case appConnectTimeout = "app-connect-timeout"
+    /// `http` ports: the app's answer was not HTTP/1.1 we can frame (or an unasked-for 101).
+    case appProtocolError = "app-protocol-error"
     case upstreamConnectTimeout = "upstream-connect-timeout"
     /// Out of file descriptors: accepting paused.
     case acceptEMFILE = "accept-emfile"

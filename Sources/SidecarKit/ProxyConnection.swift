@@ -37,6 +37,10 @@ final class ProxyConnection: EventHandler {
     var handshakeUs: Int?
     /// Outbound: the destination service and port, for logs (the authorizer decides by the listener).
     var destination: (service: ServiceKey, port: Int)?
+    /// Inbound on an `http` port, after authorization: the request engine (nil: bytes are pumped as they are).
+    var http: InboundHTTP?
+    /// Inbound: the listener speaks `http` (decided at authorization; the engine starts once the app is dialled).
+    var speaksHTTP = false
     var loop: EventLoop { context.loop }
     var runtime: SidecarRuntime { context.sidecar }
 
@@ -127,7 +131,7 @@ final class ProxyConnection: EventHandler {
         if r.hangUp && endGoneUnheard(fd, r) { return }
         switch phase {
         case .pumping(let down, let up):
-            service(fd: fd, r, down: down, up: up)
+            if http != nil { serviceHTTP(down: down, up: up) } else { service(fd: fd, r, down: down, up: up) }
         case .downstreamHandshake(let down):
             driveHandshake(down)
         case .connecting(let down, let up):
@@ -189,6 +193,7 @@ final class ProxyConnection: EventHandler {
                 }
                 allowRule = rule
                 recordDecision(allowed: true, reason: "allowed", rule: rule, detail: nil)
+                speaksHTTP = inboundProtocol(current) == .http
                 guard let app = current.appAddresses[listener] else {
                     finish(reason: .noAppAddress, detail: nil, refused: true)
                     return

@@ -1,0 +1,150 @@
+import MeshCore
+import MeshHTTP1
+import MeshNet
+import MeshTLS
+
+/// The event path of an inbound connection on an `http` port (see `InboundHTTP`): flush what waits, read the
+/// app's answer, read and queue the peer's requests, decide and forward, until nothing moves; then set
+/// interests. Every buffer is bounded: reading a side pauses while what it produced has not drained.
+extension ProxyConnection {
+    func startHTTP(_ down: ProxyEnd, _ up: ProxyEnd, limits: InboundHTTPLimits) {
+        http = InboundHTTP(limits: limits)
+        phase = .pumping(down: down, up: up)
+        lastActivity = loop.now
+        armIdleTimer(afterMs: Int64(runtime.config.limits.idleTimeoutMs))
+        serviceHTTP(down: down, up: up)
+    }
+
+    func serviceHTTP(down: ProxyEnd, up: ProxyEnd) {
+        guard let h = http else { return }
+        var progress = true
+        while progress {
+            progress = false
+            if flush(h, app: true, up) { progress = true }
+            if flush(h, app: false, down) { progress = true }
+            if phase.isClosed || http == nil { return }
+            if readApp(h, down: down, up: up) { progress = true }
+            if phase.isClosed || http == nil { return }
+            if readPeer(h, down) { progress = true }
+            if phase.isClosed { return }
+            if drive(h, down: down, up: up) { progress = true }
+            if phase.isClosed || http == nil { return }
+            if h.stage == .closing, h.pendingToDown == 0, !h.lingering {
+                if down.readClosed { return finish(reason: .closed, detail: nil, refused: false) }
+                startLinger(h, down)
+                progress = true
+            }
+        }
+        guard !phase.isClosed else { return }
+        var d: Interest = .none, u: Interest = .none
+        if (h.wantsPeerBytes || h.lingering) && !down.readClosed || down.writeWantsRead { d.insert(.read) }
+        if h.pendingToDown > 0 || down.readWantsWrite || down.shutdownWantsWrite { d.insert(.write) }
+        if !up.readClosed && h.pendingToDown == 0 && !h.lingering || up.writeWantsRead { u.insert(.read) }
+        if h.pendingToApp > 0 || up.readWantsWrite { u.insert(.write) }
+        setInterest(down, d)
+        setInterest(up, u)
+    }
+
+    /// Writes what waits for one side; true when bytes moved.
+    private func flush(_ h: InboundHTTP, app: Bool, _ end: ProxyEnd) -> Bool {
+        if end.shutdownWantsWrite { _ = end.sendEOF() }
+        var moved = false
+        while (app ? h.pendingToApp : h.pendingToDown) > 0 {
+            let r: TransportWrite = app
+                ? h.toApp.withUnsafeBytes { end.write(UnsafeRawBufferPointer(rebasing: $0[h.toAppStart...])) }
+                : h.toDown.withUnsafeBytes { end.write(UnsafeRawBufferPointer(rebasing: $0[h.toDownStart...])) }
+            switch r {
+            case .wrote(let k):
+                moved = true
+                if app { h.toAppStart += k } else { h.toDownStart += k }
+            case .wantRead, .wantWrite:
+                return moved
+            case .failed(let why):
+                finish(reason: end.failure, detail: why.description, refused: false, reset: true)
+                return false
+            }
+        }
+        if app { h.toApp.removeAll(keepingCapacity: true); h.toAppStart = 0 } else { h.toDown.removeAll(keepingCapacity: true); h.toDownStart = 0 }
+        return moved
+    }
+
+    /// Reads the peer while more requests may be queued (or drops its bytes while lingering).
+    private func readPeer(_ h: InboundHTTP, _ down: ProxyEnd) -> Bool {
+        guard !down.readClosed, h.wantsPeerBytes || h.lingering else { return false }
+        let buffer = context.scratch
+        var moved = false
+        var rounds = 0
+        while (rounds < 4 || down.hasBufferedInput) && (h.wantsPeerBytes || h.lingering) {
+            rounds += 1
+            switch down.read(into: buffer) {
+            case .bytes(let n):
+                moved = true
+                lastActivity = loop.now
+                down.bytesRead += n
+                if h.lingering { continue }
+                parse(h, UnsafeRawBufferPointer(rebasing: buffer[0..<n]), count: n)
+            case .wantRead, .wantWrite:
+                return moved
+            case .eof:
+                down.readClosed = true
+                if h.lingering { finish(reason: .closed, detail: nil, refused: false); return false }
+                do {
+                    for e in try h.requests.finish() { enqueue(h, e, nil) }
+                    h.push(.eof, bytes: 0)
+                } catch {
+                    h.push(.error(error), bytes: 0)
+                }
+                h.stopReading = true
+                return true
+            case .failed(let why):
+                finish(reason: down.failure, detail: why.description, refused: false, reset: true)
+                return false
+            }
+        }
+        return moved
+    }
+
+    private func parse(_ h: InboundHTTP, _ bytes: UnsafeRawBufferPointer, count: Int) {
+        do {
+            for e in try h.requests.feed(bytes) { enqueue(h, e, bytes) }
+        } catch {
+            h.push(.error(error), bytes: 0)
+            h.stopReading = true
+        }
+    }
+
+    private func enqueue(_ h: InboundHTTP, _ e: HTTPEvent<HTTPRequestHead>, _ bytes: UnsafeRawBufferPointer?) {
+        switch e {
+        case .head(let head): h.push(.head(head), bytes: 256)
+        case .body(let r): if let bytes { h.push(.body(Array(UnsafeRawBufferPointer(rebasing: bytes[r]))), bytes: r.count) }
+        case .end: h.push(.end, bytes: 0)
+        }
+    }
+
+    /// Our end of stream to the peer, then its bytes are dropped until it closes or `lingerMs` pass, so closing
+    /// with unread bytes does not reset the answer away.
+    private func startLinger(_ h: InboundHTTP, _ down: ProxyEnd) {
+        h.lingering = true
+        h.dropQueue()
+        _ = down.sendEOF()
+        cancelTimer()
+        let ms = h.limits.lingerMs
+        timer = loop.schedule(afterMs: Int64(ms)) { [weak self] in
+            guard let self else { return }
+            self.timer = nil
+            self.finish(reason: .closed, detail: nil, refused: false)
+        }
+    }
+}
+
+extension ProxyConnection {
+    /// What this inbound listener speaks: with policy from the control plane, what the mesh declares for its
+    /// service port; with static config, the listener's `protocol`.
+    func inboundProtocol(_ s: SidecarState) -> PortProtocol {
+        if s.config.policy != nil {
+            guard let slice = s.slice, servicePort != 0 else { return .tcp }
+            return slice.inboundProtocol(port: servicePort)
+        }
+        return s.config.inbound.first { $0.name == listener }?.protocol ?? .tcp
+    }
+}
