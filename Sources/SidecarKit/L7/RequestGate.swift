@@ -27,17 +27,25 @@ enum RequestGate {
     /// The rule named for requests refused before policy was asked (bad path).
     static let pathRule = "request-target"
 
+    /// Decided on `state` (the snapshot current now: its authorizer and its slice's issuers).
     static func decide(_ head: HTTPRequestHead, listener: String, peer: SPIFFEID, state: SidecarState,
                        tokens: TokenReader, now: Double) -> Outcome {
+        decide(head, listener: listener, peer: peer, authorizer: state.authorizer, issuers: state.slice?.issuers ?? [],
+               owner: state, tokens: tokens, now: now)
+    }
+
+    /// The same, with the parts of a state spelled out (`owner` keys the built issuers).
+    static func decide(_ head: HTTPRequestHead, listener: String, peer: SPIFFEID, authorizer: any Authorizer,
+                       issuers: [SliceIssuer], owner: AnyObject, tokens: TokenReader, now: Double) -> Outcome {
         let target: NormalizedTarget
         do { target = try PathNormalizer.normalize(head.target) } catch {
             return .refuse(RequestRefusal(error), route: nil, rule: pathRule)
         }
-        let token = tokens.evidence(head.headers, state: state, now: now)
+        let token = tokens.evidence(head.headers, issuers: issuers, owner: owner, now: now)
         let summary = RequestSummary(method: head.method, path: target.path,
                                      headers: head.headers.map { RequestFacts.Header(name: $0.name.lowercased(), value: $0.value) },
                                      token: token)
-        let d = state.authorizer.request(listener: listener, peer: peer, request: summary, now: now)
+        let d = authorizer.request(listener: listener, peer: peer, request: summary, now: now)
         let rule = d.decision.enforced.rule
         switch d.refusal {
         case nil:

@@ -8,17 +8,18 @@ import MeshPolicy
 /// once, not per request); a new slice brings new keys without touching live connections.
 final class TokenReader {
     private var tokens: VerifiedTokenCache
-    /// The state the issuers below were built from (by identity: a swap builds them again).
-    private weak var builtFor: SidecarState?
+    /// The owner (the state snapshot) the issuers below were built for (by identity: a swap builds them again).
+    private weak var builtFor: AnyObject?
     private var issuers: [(slice: SliceIssuer, issuer: Result<Issuer, MeshError>)] = []
 
     /// `cacheCapacity`: verified tokens kept per loop (default 1,024).
     init(cacheCapacity: Int = 1024) { tokens = VerifiedTokenCache(capacity: cacheCapacity) }
 
-    /// The evidence for a request with `headers` under `state`: `.valid` when some issuer verifies the token it
-    /// reads; else `.invalid` with the first failure; `.absent` when no issuer finds a token where it looks.
-    func evidence(_ headers: HTTPHeaders, state: SidecarState, now: Double) -> TokenEvidence {
-        let list = issuers(for: state)
+    /// The evidence for a request with `headers` under the state snapshot `owner` (whose slice lists
+    /// `issuers`): `.valid` when some issuer verifies the token it reads; else `.invalid` with the first
+    /// failure; `.absent` when no issuer finds a token where it looks.
+    func evidence(_ headers: HTTPHeaders, issuers slice: [SliceIssuer], owner: AnyObject, now: Double) -> TokenEvidence {
+        let list = issuers(slice, owner: owner)
         guard !list.isEmpty else { return .absent }
         var failure: MeshError?
         for (slice, built) in list {
@@ -46,10 +47,10 @@ final class TokenReader {
 
     private static func lower(_ b: UInt8) -> UInt8 { (0x41...0x5A).contains(b) ? b | 0x20 : b }
 
-    private func issuers(for state: SidecarState) -> [(slice: SliceIssuer, issuer: Result<Issuer, MeshError>)] {
-        if builtFor === state { return issuers }
-        issuers = (state.slice?.issuers ?? []).map { ($0, Self.build($0)) }
-        builtFor = state
+    private func issuers(_ slice: [SliceIssuer], owner: AnyObject) -> [(slice: SliceIssuer, issuer: Result<Issuer, MeshError>)] {
+        if builtFor === owner { return issuers }
+        issuers = slice.map { ($0, Self.build($0)) }
+        builtFor = owner
         return issuers
     }
 
