@@ -2,7 +2,8 @@ import MeshHTTP1
 
 /// Limits of the HTTP engine on inbound `http` ports. Heads are capped like the stats endpoint (SECURITY.md §6);
 /// bodies stream through and are capped only by `maxRequestBodyBytes`. Memory per connection is bounded by
-/// `maxReadAheadBytes` (requests read but not yet sent to the app) plus one read per direction.
+/// `maxReadAheadBytes` (requests read but not yet sent to the app) plus one read per direction. Between
+/// requests (and inside one) the sidecar's `limits.idleTimeoutMs` ends a silent connection, as on `tcp` ports.
 public struct InboundHTTPLimits: Sendable, Equatable {
     /// Request line and header fields together, CRLFs included; 431 beyond. Default 32 KiB.
     public var maxHeaderBytes = 32_768
@@ -12,9 +13,6 @@ public struct InboundHTTPLimits: Sendable, Equatable {
     public var maxRequestBodyBytes = 64 * 1_048_576
     /// Bytes of pipelined requests held while an earlier one is with the app; reading stops beyond. Default 64 KiB.
     public var maxReadAheadBytes = 65_536
-    /// Milliseconds a connection may stay without a request between requests (and without bytes inside one).
-    /// Default 60 s (the sidecar's `limits.idleTimeoutMs` applies when it is shorter).
-    public var idleTimeoutMs = 60_000
     /// After a refusal that closes the connection: how long unread bytes of the peer are drained (so the close
     /// does not reset away our answer). Default 1 s.
     public var lingerMs = 1_000
