@@ -4,8 +4,8 @@ import Testing
 /// What parsing and deciding every request costs the receiving sidecar: CPU per 1,000 keep-alive requests on an
 /// `http` port against the same requests on a `tcp` port (bounded: 2,000 requests each, one connection).
 @Suite(.serialized) struct L7CostTests {
-    static func cpuPerThousand(_ proto: String, requests: Int = 2000) throws -> Double {
-        let f = try L7Fixture(protocol: proto)
+    static func cpuPerThousand(_ proto: String, requests: Int = 2000, launcher: [String] = []) throws -> Double {
+        let f = try L7Fixture(protocol: proto, launcher: launcher)
         defer { f.stop() }
         let c = try f.connect()
         c.send("GET /warm HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -26,5 +26,12 @@ import Testing
         let http = try Self.cpuPerThousand("http")
         let tcp = try Self.cpuPerThousand("tcp")
         print("L7 cost: receiving sidecar CPU per 1k keep-alive requests: http \(String(format: "%.1f", http)) ms, tcp \(String(format: "%.1f", tcp)) ms")
+        // With a release build next to the test build (`swift build -c release --product mesh-sidecar`), the same
+        // loop with it (what BENCHMARKS.md compares).
+        let release = (SidecarProcess.binDir as NSString).deletingLastPathComponent + "/release/mesh-sidecar"
+        guard FileManager.default.isExecutableFile(atPath: release) else { return }
+        let launcher = ["/bin/sh", "-c", "shift; exec \(release) \"$@\"", "sh"]
+        let (rh, rt) = (try Self.cpuPerThousand("http", requests: 5000, launcher: launcher), try Self.cpuPerThousand("tcp", requests: 5000, launcher: launcher))
+        print("L7 cost (release): http \(String(format: "%.1f", rh)) ms, tcp \(String(format: "%.1f", rt)) ms per 1k")
     }
 }

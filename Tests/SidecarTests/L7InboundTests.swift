@@ -154,6 +154,10 @@ import Testing
         // An upgrade the app declines is an ordinary exchange; the connection stays HTTP.
         c.send("GET /plain HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n")
         #expect(c.response()?.status == 200)
+        // A refused upgrade never reaches the app, and what follows is still parsed as HTTP (no tunnel).
+        c.send("GET /ws%2F HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\nGET /after HTTP/1.1\r\nHost: x\r\n\r\n")
+        #expect(c.responses(2).map(\.status) == [400, 200])
+        #expect(f.backend.requestTexts.map { $0.split(separator: " ")[1] } == ["/plain", "/after"])
         c.send("GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nX-Mesh-Foo: forged\r\n\r\n")
         let expected101 = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"
         #expect(String(decoding: c.read(expected101.utf8.count), as: UTF8.self) == expected101)
