@@ -131,7 +131,7 @@ final class ProxyConnection: EventHandler {
         if r.hangUp && endGoneUnheard(fd, r) { return }
         switch phase {
         case .pumping(let down, let up):
-            if http != nil { serviceHTTP(down: down, up: up) } else { service(fd: fd, r, down: down, up: up) }
+            if let h = http { h.noteReady(fd == down.fd, r); serviceHTTP(down: down, up: up) } else { service(fd: fd, r, down: down, up: up) }
         case .downstreamHandshake(let down):
             driveHandshake(down)
         case .connecting(let down, let up):

@@ -59,7 +59,7 @@ import Testing
     @Test func missingTokenIs401WithABareChallenge() throws {
         for auth in [nil, "Basic YTpi", "Bearer "] {
             guard case .refuse(let r, let route, _) = try Self.decide("/v1/pay", authorization: auth) else { Issue.record("\(auth ?? "nil") allowed"); continue }
-            #expect(r.status == 401 && r.code == "l7.token-missing" && route == "/v1/*")
+            #expect(r.status == 401 && r.code == "request.token-missing" && route == "/v1/*")
             #expect(r.challenge == #"Bearer realm="https://id.example""#)
         }
     }
@@ -93,9 +93,9 @@ import Testing
 
     @Test func forbiddenIs403WithAJSONBodyAndBadPathsAre400First() throws {
         guard case .refuse(let r, let route, let rule) = try Self.decide("/public/../admin/x", authorization: nil) else { Issue.record("allowed"); return }
-        #expect(r.status == 403 && r.code == "l7.forbidden" && route == "/admin/*" && rule == "no-admin")
+        #expect(r.status == 403 && r.code == "request.forbidden" && route == "/admin/*" && rule == "no-admin")
         let text = String(decoding: r.response(requestID: "0123456789abcdef", keepAlive: true), as: UTF8.self)
-        let body = "{\"error\":\"l7.forbidden\",\"reason\":\"GET /admin/x is not allowed for \(Self.peer) (rule no-admin)\",\"requestId\":\"0123456789abcdef\"}"
+        let body = "{\"error\":\"request.forbidden\",\"reason\":\"GET /admin/x is not allowed for \(Self.peer) (rule no-admin)\",\"requestId\":\"0123456789abcdef\"}"
         #expect(text == "HTTP/1.1 403 Forbidden\r\nContent-Type: application/json\r\nx-mesh-request-id: 0123456789abcdef\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)")
         guard case .refuse(let p, nil, RequestGate.pathRule) = try Self.decide("/admin%2Fx", authorization: nil) else { Issue.record("bad path passed"); return }
         #expect(p.status == 400 && p.code == "http.path-encoded-slash")

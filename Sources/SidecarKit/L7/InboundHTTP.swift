@@ -1,5 +1,6 @@
 import MeshCore
 import MeshHTTP1
+import MeshNet
 
 /// The state of one inbound connection on an `http` port, between the calling sidecar (`down`, mTLS) and the
 /// app (`up`). Requests are parsed strictly and queued (bounded by `maxReadAheadBytes`); one at a time is
@@ -65,6 +66,17 @@ final class InboundHTTP {
     var pausedForUpgrade = false
     /// Our end of stream went to the peer; its bytes are read and dropped until it closes or the linger ends.
     var lingering = false
+
+    /// A read may find bytes: set by readiness, cleared when a read comes back short or would block, so a
+    /// request costs no read that can only say "nothing" (TLS-buffered bytes are checked separately).
+    var peerReadable = true
+    var appReadable = false
+
+    /// Readiness of the peer's socket (`peer`) or the app's.
+    func noteReady(_ peer: Bool, _ r: Readiness) {
+        guard r.readable || r.writable else { return }
+        if peer { peerReadable = true } else { appReadable = true }
+    }
 
     /// Bytes written towards one side before we stop producing more for it (then reading the source pauses).
     static let outputHighWater = 65_536

@@ -70,7 +70,7 @@ extension ProxyConnection {
 
     /// Reads the peer while more requests may be queued (or drops its bytes while lingering).
     private func readPeer(_ h: InboundHTTP, _ down: ProxyEnd) -> Bool {
-        guard !down.readClosed, h.wantsPeerBytes || h.lingering else { return false }
+        guard !down.readClosed, h.wantsPeerBytes || h.lingering, h.peerReadable || down.hasBufferedInput else { return false }
         let buffer = context.scratch
         var moved = false
         var rounds = 0
@@ -81,9 +81,13 @@ extension ProxyConnection {
                 moved = true
                 lastActivity = loop.now
                 down.bytesRead += n
-                if h.lingering { continue }
-                parse(h, UnsafeRawBufferPointer(rebasing: buffer[0..<n]), count: n)
+                if !h.lingering { parse(h, UnsafeRawBufferPointer(rebasing: buffer[0..<n]), count: n) }
+                if n < buffer.count && !down.hasBufferedInput {
+                    h.peerReadable = false
+                    return moved
+                }
             case .wantRead, .wantWrite:
+                h.peerReadable = false
                 return moved
             case .eof:
                 down.readClosed = true

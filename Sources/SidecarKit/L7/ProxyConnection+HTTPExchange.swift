@@ -99,10 +99,11 @@ extension ProxyConnection {
 
     /// Reads the app's answer (only when what we owe the peer has drained) and passes it on byte for byte.
     func readApp(_ h: InboundHTTP, down: ProxyEnd, up: ProxyEnd) -> Bool {
-        guard !up.readClosed, h.pendingToDown == 0, !h.lingering else { return false }
+        guard !up.readClosed, h.pendingToDown == 0, !h.lingering, h.appReadable else { return false }
         let buffer = context.scratch
         switch up.read(into: buffer) {
         case .bytes(let n):
+            if n < buffer.count { h.appReadable = false }
             lastActivity = loop.now
             up.bytesRead += n
             let bytes = UnsafeRawBufferPointer(rebasing: buffer[0..<n])
@@ -124,6 +125,7 @@ extension ProxyConnection {
             for e in events { answer(h, e) }
             return true
         case .wantRead, .wantWrite:
+            h.appReadable = false
             return false
         case .eof:
             up.readClosed = true
@@ -168,7 +170,7 @@ extension ProxyConnection {
     /// The app's answer cannot be framed: if nothing of it reached the peer yet, a 502; then the connection ends.
     private func appBroke(_ h: InboundHTTP, _ why: String) {
         if let x = h.current, x.status == 0, h.pendingToDown == 0 {
-            let r = RequestRefusal(status: 502, code: ErrorCode.l7BadAppResponse.id, reason: "the app's answer was not usable HTTP/1.1", challenge: nil)
+            let r = RequestRefusal(status: 502, code: ErrorCode.requestBadAppResponse.id, reason: "the app's answer was not usable HTTP/1.1", challenge: nil)
             h.toDown.append(contentsOf: r.response(requestID: x.requestID, keepAlive: false))
             runtime.stats.requests.count(direction, method: x.method, route: x.route, status: 502, allowed: true, seconds: 0)
             h.current = nil

@@ -53,7 +53,7 @@ enum RequestGate {
             if case .valid(_, let sub, _) = token { subject = sub }
             return .forward(target: target.target, subject: subject, route: d.route, rule: rule)
         case .forbidden:
-            return .refuse(RequestRefusal(status: 403, code: ErrorCode.l7Forbidden.id,
+            return .refuse(RequestRefusal(status: 403, code: ErrorCode.requestForbidden.id,
                                           reason: "\(head.method) \(target.path) is not allowed for \(peer) (rule \(rule))",
                                           challenge: nil), route: d.route, rule: rule)
         case .unauthenticated(let issuers):
@@ -64,7 +64,7 @@ enum RequestGate {
                                               challenge: RequestRefusal.challenge(realm: realm, invalidToken: true)),
                                route: d.route, rule: rule)
             default:
-                return .refuse(RequestRefusal(status: 401, code: ErrorCode.l7TokenMissing.id,
+                return .refuse(RequestRefusal(status: 401, code: ErrorCode.requestTokenMissing.id,
                                               reason: "\(head.method) \(target.path) needs a valid token from \(issuers.joined(separator: ", "))",
                                               challenge: RequestRefusal.challenge(realm: realm, invalidToken: false)),
                                route: d.route, rule: rule)

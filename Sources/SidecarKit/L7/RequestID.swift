@@ -15,9 +15,12 @@ struct RequestIDs {
 
     mutating func next() -> String {
         let v = rng.next()
-        let digits: [UInt8] = Array("0123456789abcdef".utf8)
-        var out = [UInt8](repeating: 0, count: 16)
-        for i in 0..<16 { out[i] = digits[Int((v >> UInt64(60 - 4 * i)) & 0xF)] }
-        return String(decoding: out, as: UTF8.self)
+        return String(unsafeUninitializedCapacity: 16) { out in
+            for i in 0..<16 {
+                let d = UInt8((v >> UInt64(60 - 4 * i)) & 0xF)
+                out[i] = d < 10 ? 0x30 + d : 0x61 + d - 10
+            }
+            return 16
+        }
     }
 }

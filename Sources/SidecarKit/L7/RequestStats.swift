@@ -38,9 +38,12 @@ public final class RequestStats: Sendable {
 
     public func snapshot() -> [Key: Int] { counts.withLock { $0 } }
 
-    /// Both families, for `/stats` and `/metrics`.
+    /// Both families, for `/stats` and `/metrics`, once some request was counted (a sidecar without `http`
+    /// ports renders what it always did).
     func add(to snap: inout StatsSnapshot) {
-        let c = snapshot().sorted { ($0.key.direction.rawValue, $0.key.route, $0.key.method, $0.key.statusClass, $0.key.verdict)
+        let counted = snapshot()
+        guard !counted.isEmpty else { return }
+        let c = counted.sorted { ($0.key.direction.rawValue, $0.key.route, $0.key.method, $0.key.statusClass, $0.key.verdict)
             < ($1.key.direction.rawValue, $1.key.route, $1.key.method, $1.key.statusClass, $1.key.verdict) }
         snap.add("mesh_http_requests_total", .counter,
                  help: "HTTP requests on http ports, by direction, method (or other), route (the rule's path pattern), status class and verdict.",
