@@ -56,6 +56,8 @@ import Testing
             ("bare LF", "GET / HTTP/1.1\nHost: x\n\n", 400, "http.bare-lf"),
             ("bad chunk size", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0x5\r\nhello\r\n0\r\n\r\n", 400, "http.bad-chunk-size"),
             ("two Hosts", "GET / HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n", 400, "http.duplicate-host"),
+            ("head over 32 KiB", "GET / HTTP/1.1\r\nHost: x\r\nX-Big: \(String(repeating: "a", count: 40_000))\r\n\r\n", 431, "http.header-too-large"),
+            ("101 header lines", "GET / HTTP/1.1\r\nHost: x\r\n" + String(repeating: "X-A: b\r\n", count: 100) + "\r\n", 431, "http.too-many-headers"),
         ]
         for (name, raw, status, code) in vectors {
             let c = try f.connect()
@@ -103,6 +105,10 @@ import Testing
         #expect(rs[1].headers["Connection"] == nil)
         let targets = f.backend.requestTexts.map { $0.split(separator: " ")[1] }
         #expect(targets == ["/one", "/two"])
+        // Each refusal is in /decisions with its method and code, and logged.
+        let decisions = f.payments.admin("GET", "/decisions").body
+        #expect(decisions.contains(#""verdict":"deny","rule":"request-target","reason":"http.path-encoded-slash","method":"POST","route":null"#), "\(decisions)")
+        #expect(f.payments.waitForEvent { $0["event"] as? String == "request-refused" && $0["reason"] as? String == "http.path-escapes-root" } != nil)
     }
 
     @Test func pathVectorsEndToEnd() throws {
