@@ -153,6 +153,20 @@ import Testing
                 "\(metrics.split(separator: "\n").filter { $0.contains("http_requests") })")
     }
 
+    /// 400 requests in one write (~40 KB, more than fits the read-ahead at once with their bodies): reading pauses
+    /// and resumes, every answer comes back in order, the app sees them one at a time.
+    @Test func deepPipelineIsAnsweredInOrder() throws {
+        let f = try L7Fixture()
+        defer { f.stop() }
+        let c = try f.connect()
+        let body = String(repeating: "b", count: 200)
+        c.send((0..<400).map { "POST /p/\($0) HTTP/1.1\r\nHost: x\r\nContent-Length: 200\r\n\r\n\(body)" }.joined())
+        let rs = c.responses(400, methods: Array(repeating: "POST", count: 400))
+        #expect(rs.count == 400)
+        #expect(rs.enumerated().allSatisfy { $0.element.status == 200 && $0.element.body == "ok POST /p/\($0.offset)\n" })
+        #expect(f.backend.requests.count == 400)
+    }
+
     @Test func upgradePassesThroughOnlyAfterThe101() throws {
         let f = try L7Fixture()
         defer { f.stop() }

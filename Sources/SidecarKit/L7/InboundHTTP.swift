@@ -90,13 +90,22 @@ final class InboundHTTP {
     var front: Item? { queueStart < queue.count ? queue[queueStart] : nil }
     var queueIsEmpty: Bool { queueStart == queue.count }
 
-    func push(_ item: Item, bytes: Int) {
+    func push(_ item: Item) {
         queue.append(item)
-        queuedBytes += bytes
+        queuedBytes += Self.weight(item)
+    }
+
+    /// What a queued item holds, for the read-ahead bound (a head: its target and fields, about as received).
+    static func weight(_ item: Item) -> Int {
+        switch item {
+        case .head(let h): h.headers.reduce(h.method.utf8.count + h.target.utf8.count + 12) { $0 + $1.name.utf8.count + $1.value.utf8.count + 4 }
+        case .body(let b): b.count
+        case .end, .error, .eof: 0
+        }
     }
 
     func pop() {
-        if case .body(let b) = queue[queueStart] { queuedBytes -= b.count }
+        queuedBytes -= Self.weight(queue[queueStart])
         queueStart += 1
         if queueStart == queue.count {
             queue.removeAll(keepingCapacity: true)

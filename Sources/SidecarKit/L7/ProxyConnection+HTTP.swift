@@ -94,9 +94,9 @@ extension ProxyConnection {
                 if h.lingering { finish(reason: .closed, detail: nil, refused: false); return false }
                 do {
                     for e in try h.requests.finish() { enqueue(h, e, nil) }
-                    h.push(.eof, bytes: 0)
+                    h.push(.eof)
                 } catch {
-                    h.push(.error(error), bytes: 0)
+                    h.push(.error(error))
                 }
                 h.stopReading = true
                 return true
@@ -112,16 +112,16 @@ extension ProxyConnection {
         do {
             for e in try h.requests.feed(bytes) { enqueue(h, e, bytes) }
         } catch {
-            h.push(.error(error), bytes: 0)
+            h.push(.error(error))
             h.stopReading = true
         }
     }
 
     private func enqueue(_ h: InboundHTTP, _ e: HTTPEvent<HTTPRequestHead>, _ bytes: UnsafeRawBufferPointer?) {
         switch e {
-        case .head(let head): h.push(.head(head), bytes: 256)
-        case .body(let r): if let bytes { h.push(.body(Array(UnsafeRawBufferPointer(rebasing: bytes[r]))), bytes: r.count) }
-        case .end: h.push(.end, bytes: 0)
+        case .head(let head): h.push(.head(head))
+        case .body(let r): if let bytes { h.push(.body(Array(UnsafeRawBufferPointer(rebasing: bytes[r])))) }
+        case .end: h.push(.end)
         }
     }
 
