@@ -14,7 +14,22 @@ import Testing
 /// token's `sub` reaches the app as `x-mesh-token-subject`; a forged one never does, and a token that fails
 /// (expired, `alg: none`, wrong audience) yields no subject at all.
 @Suite(.serialized) struct L7TokenEndToEndTests {
-    @Test func onlyAVerifiedSubjectReachesTheApp() throws {
+    /// A running in-process sidecar (`payments`, one `http` inbound allowing `frontend`, a slice carrying one
+    /// ES256 issuer) in front of `backend`, and a client context for `frontend`.
+    struct Rig {
+        let sidecar: Sidecar
+        let port: UInt16
+        let client: TLSContext
+        let backend: RecordingBackend
+        let now: Double
+
+        func stop() {
+            sidecar.stop()
+            backend.stop()
+        }
+    }
+
+    static func rig(limits: InboundHTTPLimits = .default) throws -> Rig {
         let td = try TrustDomain("mesh.local")
         let now = Date().timeIntervalSince1970
         let ca = try TestCA(trustDomain: td, now: now).ca
@@ -24,7 +39,6 @@ import Testing
             return try TLSIdentity(chain: [cert], key: key, trustBundle: [ca.certificate], trustDomain: td)
         }
         let backend = try RecordingBackend()
-        defer { backend.stop() }
         let port = TCP.freePort()
         var listener = InboundListener(name: "api", listen: HostPort(host: "127.0.0.1", port: port),
                                        forwardTo: HostPort(host: "127.0.0.1", port: backend.port),
@@ -40,12 +54,17 @@ import Testing
         sliceJSON += issuer.json.text + "]}"
         let slice = try ServiceSlice(bytes: Array(sliceJSON.utf8))
         let state = try SidecarState(config: config, identity: try identity("payments"), generation: 1, loadedAt: now, slice: slice)
-        let sidecar = Sidecar(runtime: SidecarRuntime(config: config, state: state, log: try EventLog(path: "/dev/null")),
+        let sidecar = Sidecar(runtime: SidecarRuntime(config: config, state: state, log: try EventLog(path: "/dev/null"), httpLimits: limits),
                               configPath: "/nonexistent.json")
         try sidecar.start()
-        defer { sidecar.stop() }
-        let client = try TLSContext(role: .client, identity: try identity("frontend"))
+        return Rig(sidecar: sidecar, port: port, client: try TLSContext(role: .client, identity: try identity("frontend")),
+                   backend: backend, now: now)
+    }
 
+    @Test func onlyAVerifiedSubjectReachesTheApp() throws {
+        let rig = try Self.rig()
+        defer { rig.stop() }
+        let (now, backend, port, client) = (rig.now, rig.backend, rig.port, rig.client)
         func token(_ claims: String, alg: String = "ES256") throws -> String {
             try L7TokenMinter.shared.token(header: #"{"alg":"\#(alg)","kid":"k1"}"#, claims: claims, signer: alg == "none" ? nil : "ec.pem")
         }
@@ -69,5 +88,21 @@ import Testing
                 #expect(!seen.lowercased().contains("x-mesh-token-subject"), "case \(i)")
             }
         }
+    }
+
+    /// Slow headers: a head that does not complete within `headTimeoutMs` is answered 408 and closed; the app
+    /// never sees it.
+    @Test func aSlowHeadIsAnswered408() throws {
+        var limits = InboundHTTPLimits()
+        limits.headTimeoutMs = 300
+        let rig = try Self.rig(limits: limits)
+        defer { rig.stop() }
+        let started = Date()
+        let out = try BlockingTLSClient.connect(port: rig.port, context: rig.client, send: Array("GET /slow HTTP/1.1\r\nHost: x\r\nX-A:".utf8))
+        let text = String(decoding: out.received, as: UTF8.self)
+        #expect(text.hasPrefix("HTTP/1.1 408 Request Timeout\r\n"), "\(text)")
+        #expect(text.contains("\"error\":\"http.request-timeout\""))
+        #expect(Date().timeIntervalSince(started) < 3)
+        #expect(rig.backend.requests.isEmpty)
     }
 }

@@ -64,6 +64,8 @@ final class InboundHTTP {
     var stopReading = false
     /// An upgrade request is with the app: nothing more is read until its answer (a tunnel may follow).
     var pausedForUpgrade = false
+    /// Armed while a request head is arriving (`headTimeoutMs`).
+    var headTimer: TimerID?
     /// Our end of stream went to the peer; its bytes are read and dropped until it closes or the linger ends.
     var lingering = false
 

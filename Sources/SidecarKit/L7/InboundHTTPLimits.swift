@@ -13,6 +13,10 @@ public struct InboundHTTPLimits: Sendable, Equatable {
     public var maxRequestBodyBytes = 64 * 1_048_576
     /// Bytes of pipelined requests held while an earlier one is with the app; reading stops beyond. Default 64 KiB.
     public var maxReadAheadBytes = 65_536
+    /// From the first byte of a request head to its end: slow heads are answered 408 `http.request-timeout` and
+    /// the connection closed (bodies stream and are bounded by the idle timeout only). Default 10 s, as the stats
+    /// endpoint.
+    public var headTimeoutMs = 10_000
     /// After a refusal that closes the connection: how long unread bytes of the peer are drained (so the close
     /// does not reset away our answer). Default 1 s.
     public var lingerMs = 1_000

@@ -115,6 +115,28 @@ extension ProxyConnection {
             h.push(.error(error))
             h.stopReading = true
         }
+        if h.requests.inHead && !h.stopReading {
+            if h.headTimer == nil { armHeadTimer(h) }
+        } else if let t = h.headTimer {
+            loop.cancel(t)
+            h.headTimer = nil
+        }
+    }
+
+    /// A head still incomplete when the deadline passes is answered 408 (in order, after what is before it) and
+    /// the connection closes; a head we stopped reading ourselves (read-ahead full) gets a new deadline.
+    private func armHeadTimer(_ h: InboundHTTP) {
+        h.headTimer = loop.schedule(afterMs: Int64(h.limits.headTimeoutMs)) { [weak self, weak h] in
+            guard let self, let h, self.http === h, !self.phase.isClosed else { return }
+            h.headTimer = nil
+            guard h.requests.inHead, !h.stopReading else { return }
+            if !h.wantsPeerBytes { return self.armHeadTimer(h) }
+            h.push(.error(HTTPParseError(status: 408, code: ErrorCode.httpRequestTimeout.id,
+                                         reason: "request head not complete within \(h.limits.headTimeoutMs) ms")))
+            h.stopReading = true
+            guard case .pumping(let down, let up) = self.phase else { return }
+            self.serviceHTTP(down: down, up: up)
+        }
     }
 
     private func enqueue(_ h: InboundHTTP, _ e: HTTPEvent<HTTPRequestHead>, _ bytes: UnsafeRawBufferPointer?) {
