@@ -57,7 +57,7 @@ let package = Package(
         .testTarget(name: "MeshObservabilityTests", dependencies: ["MeshObservability", "MeshNet", "MeshCore"]),
         .testTarget(name: "MeshJWTTests", dependencies: ["MeshJWT", "MeshTLS", "MeshCore", "MeshTestSupport"]),
         .testTarget(name: "MeshTLSTests", dependencies: ["MeshTLS", "MeshCore", "MeshNet", "MeshTestSupport"]),
-        .testTarget(name: "SidecarTests", dependencies: ["SidecarKit", "MeshTLS", "MeshCore", "MeshPolicy", "MeshNet", "MeshObservability",
+        .testTarget(name: "SidecarTests", dependencies: ["SidecarKit", "MeshTLS", "MeshCore", "MeshPolicy", "MeshNet", "MeshObservability", "MeshHTTP1", "MeshJWT",
                                                          "mesh-sidecar", "mesh-dev", "MeshTestSupport"]),
         .testTarget(name: "MeshCLIKitTests", dependencies: ["MeshCLIKit", "MeshAPI", "MeshCore", "MeshPolicy", "MeshHTTP", "MeshHTTP1",
                                                           "MeshNet", "MeshTLS", "MeshTestSupport", "meshctl"]),

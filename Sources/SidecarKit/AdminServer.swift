@@ -99,7 +99,8 @@ enum AdminServer {
             "{\"time\":\(JSONText.quote(UTCTime.iso8601(d.time, milliseconds: true))),\"direction\":\"\(d.direction.rawValue)\","
                 + "\"listener\":\(JSONText.quote(d.listener)),\"port\":\(d.port),\"peer\":\(JSONText.quote(d.peer)),"
                 + "\"identity\":\(d.identity.map(JSONText.quote) ?? "null"),\"verdict\":\"\(d.allowed ? "allow" : "deny")\","
-                + "\"rule\":\(JSONText.quote(d.rule)),\"reason\":\(JSONText.quote(d.reason))}"
+                + "\"rule\":\(JSONText.quote(d.rule)),\"reason\":\(JSONText.quote(d.reason))"
+                + (d.method.map { ",\"method\":\(JSONText.quote($0)),\"route\":\(d.route.map(JSONText.quote) ?? "null")" } ?? "") + "}"
         }
         return .json("{\"total\":\(runtime.stats.decisions.total),\"decisions\":[\n" + items.joined(separator: ",\n") + "\n]}\n")
     }

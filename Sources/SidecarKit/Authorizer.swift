@@ -31,6 +31,10 @@ public protocol Authorizer: Sendable {
     /// The rate of new connections `peer` may open under the allow rule `rule` at `now`: the tighter of the
     /// rule's `rateLimit` and the control plane's throttle on `peer`; nil when neither applies.
     func rateLimit(rule: String, peer: SPIFFEID, now: Double) -> RateLimit?
+
+    /// May this request (on an inbound `http` listener, from `peer` already allowed to connect) go ahead? See
+    /// `Authorizer+Request.swift`: static allow lists allow every request of an allowed connection.
+    func request(listener: String, peer: SPIFFEID, request: RequestSummary, now: Double) -> RequestDecision
 }
 
 extension Authorizer {
@@ -80,7 +84,7 @@ public struct SliceAuthorizer: Authorizer {
     /// nil until the first slice arrives.
     public let slice: ServiceSlice?
     /// Inbound listener name → the service port it serves.
-    private let servicePorts: [String: Int]
+    let servicePorts: [String: Int]
     /// Outbound listener name → the service and port it calls.
     private let destinations: [String: Destination]
     /// Outbound listener name → who must answer.

@@ -63,6 +63,8 @@ public enum CloseReason: String, Sendable, CaseIterable, Comparable {
     /// Outbound listener by service with no endpoint: none registered, no static `upstream`, no mesh address.
     case noEndpoint = "no-endpoint"
     case appConnectTimeout = "app-connect-timeout"
+    /// `http` ports: the app's answer was not HTTP/1.1 we can frame (or an unasked-for 101).
+    case appProtocolError = "app-protocol-error"
     case upstreamConnectTimeout = "upstream-connect-timeout"
     /// Out of file descriptors: accepting paused.
     case acceptEMFILE = "accept-emfile"

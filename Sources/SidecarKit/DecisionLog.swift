@@ -11,6 +11,9 @@ public struct Decision: Sendable {
     public let allowed: Bool
     public let rule: String
     public let reason: String
+    /// Requests on `http` ports: the method and the deciding rule's path pattern (nil for connections).
+    public var method: String? = nil
+    public var route: String? = nil
 }
 
 /// A bounded ring of the most recent decisions (default 1,000). Written once per decision, under a lock

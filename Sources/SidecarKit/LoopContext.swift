@@ -16,6 +16,9 @@ final class LoopContext {
     var edges: EdgeTable?
     /// Every live proxied connection on this loop, for re-checking them when policy changes.
     var connections: [ObjectIdentifier: ProxyConnection] = [:]
+    /// `http` ports: request ids and the verified-token cache of this loop (L7).
+    var requestIDs = RequestIDs()
+    let tokenReader = TokenReader()
     /// Listeners paused because the handshake budget is spent.
     var pausedListeners: [Listener] = []
     /// Per outbound listener: where its connections go (rebuilt when the listener's endpoints change).

@@ -34,7 +34,7 @@ extension ProxyConnection {
         }
         cancelTimer()
         if direction == .inbound {
-            startPumping(down, up)
+            if speaksHTTP { startHTTP(down, up, limits: runtime.httpLimits) } else { startPumping(down, up) }
             return
         }
         do {

@@ -37,8 +37,15 @@ final class ProxyConnection: EventHandler {
     var handshakeUs: Int?
     /// Outbound: the destination service and port, for logs (the authorizer decides by the listener).
     var destination: (service: ServiceKey, port: Int)?
+<<<<<<< HEAD
     /// Outbound: the endpoint dialed and its balancer (`Endpoints/ProxyConnection+Endpoints.swift`).
     var dial = UpstreamDial()
+=======
+    /// Inbound on an `http` port, after authorization: the request engine (nil: bytes are pumped as they are).
+    var http: InboundHTTP?
+    /// Inbound: the listener speaks `http` (decided at authorization; the engine starts once the app is dialled).
+    var speaksHTTP = false
+>>>>>>> l7-inbound
     var loop: EventLoop { context.loop }
     var runtime: SidecarRuntime { context.sidecar }
 
@@ -130,7 +137,7 @@ final class ProxyConnection: EventHandler {
         if r.hangUp && endGoneUnheard(fd, r) { return }
         switch phase {
         case .pumping(let down, let up):
-            service(fd: fd, r, down: down, up: up)
+            if let h = http { h.noteReady(fd == down.fd, r); serviceHTTP(down: down, up: up) } else { service(fd: fd, r, down: down, up: up) }
         case .downstreamHandshake(let down):
             driveHandshake(down)
         case .connecting(let down, let up):
@@ -192,6 +199,7 @@ final class ProxyConnection: EventHandler {
                 }
                 allowRule = rule
                 recordDecision(allowed: true, reason: "allowed", rule: rule, detail: nil)
+                speaksHTTP = inboundProtocol(current) == .http
                 guard let app = current.appAddresses[listener] else {
                     finish(reason: .noAppAddress, detail: nil, refused: true)
                     return

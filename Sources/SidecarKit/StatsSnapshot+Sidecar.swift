@@ -47,6 +47,7 @@ extension StatsSnapshot {
         snap.add("mesh_rate_limited_total", .counter,
                  help: "Inbound connections refused by a rate limit (the rule's rateLimit or a control-plane throttle), by the allow rule that matched.",
                  s.rateLimitedCounts().sorted { $0.key < $1.key }.map { MetricSample(["rule": $0.key], .int($0.value)) })
+        s.requests.add(to: &snap)
         snap.add("mesh_policy_version", .gauge, help: "Version of the mesh policy slice in force (0: static allow lists or none yet).",
                  [MetricSample(.int(state.slice?.version ?? 0))])
         if let policyAgent {

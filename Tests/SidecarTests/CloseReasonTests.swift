@@ -29,7 +29,7 @@ import MeshTLS
             (.appUnreachable, "app-unreachable"), (.upstreamUnreachable, "upstream-unreachable"),
             (.appConnectTimeout, "app-connect-timeout"), (.upstreamConnectTimeout, "upstream-connect-timeout"),
             (.acceptEMFILE, "accept-emfile"), (.maxConnections, "max-connections"), (.rateLimited, "rate-limited"),
-            (.noEndpoint, "no-endpoint"),
+            (.noEndpoint, "no-endpoint"), (.appProtocolError, "app-protocol-error"),
         ]
         for (reason, text) in expected { #expect(reason.rawValue == text) }
         #expect(CloseReason.allCases.count == PeerRejection.allCases.count + DenyReason.allCases.count + expected.count)

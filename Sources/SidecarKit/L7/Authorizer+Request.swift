@@ -1,0 +1,40 @@
+import MeshCore
+import MeshPolicy
+
+/// One request as the authorizer sees it: method, normalised path (no query), header fields (names lowercase)
+/// and the token evidence. The connection's facts (peer, port, time) are added by the authorizer.
+public struct RequestSummary: Sendable, Equatable {
+    public var method: String
+    public var path: String
+    public var headers: [RequestFacts.Header]
+    public var token: TokenEvidence
+
+    public init(method: String, path: String, headers: [RequestFacts.Header] = [], token: TokenEvidence = .absent) {
+        self.method = method
+        self.path = path
+        self.headers = headers
+        self.token = token
+    }
+}
+
+extension Authorizer {
+    /// Default (static allow lists): a request is allowed exactly when its connection would be now, by the same
+    /// rule; a refusal is `403`.
+    public func request(listener: String, peer: SPIFFEID, request: RequestSummary, now: Double) -> RequestDecision {
+        let d = inbound(listener: listener, peer: peer, now: now)
+        return RequestDecision(decision: d, refusal: d.enforced.isAllowed ? nil : .forbidden)
+    }
+}
+
+extension SliceAuthorizer {
+    /// The slice decides, on the connection's facts plus the request (fails closed without a slice or port).
+    public func request(listener: String, peer: SPIFFEID, request r: RequestSummary, now: Double) -> RequestDecision {
+        guard let slice, let port = servicePorts[listener] else {
+            return RequestDecision(decision: PolicyDecision(enforced: .deny(rule: Verdict.defaultDenyRule, reason: .noPolicy)),
+                                   refusal: .forbidden)
+        }
+        let connection = ConnectionFacts(peer: peer, destination: slice.service, port: port, now: now)
+        return slice.decideRequest(RequestFacts(connection: connection, method: r.method, path: r.path,
+                                                headers: r.headers, token: r.token))
+    }
+}

@@ -1,0 +1,74 @@
+import MeshCore
+import MeshHTTP1
+import MeshPolicy
+
+/// The verdict on one request head, in this order: the target is normalised (a refused path is a 400 with its
+/// `http.path-*` code, and nothing else is asked); the token is read and verified per the slice's issuers; the
+/// authorizer decides on the normalised path. Allowed requests go to the app with exactly that path.
+enum RequestGate {
+    enum Outcome: Equatable {
+        /// `target` is the normalised path and the raw query; `subject` the verified token's `sub`.
+        case forward(target: String, subject: String?, route: String?, rule: String)
+        case refuse(RequestRefusal, route: String?, rule: String)
+
+        var route: String? {
+            switch self {
+            case .forward(_, _, let r, _), .refuse(_, let r, _): r
+            }
+        }
+
+        var rule: String {
+            switch self {
+            case .forward(_, _, _, let r), .refuse(_, _, let r): r
+            }
+        }
+    }
+
+    /// The rule named for requests refused before policy was asked (bad path).
+    static let pathRule = "request-target"
+
+    /// Decided on `state` (the snapshot current now: its authorizer and its slice's issuers).
+    static func decide(_ head: HTTPRequestHead, listener: String, peer: SPIFFEID, state: SidecarState,
+                       tokens: TokenReader, now: Double) -> Outcome {
+        decide(head, listener: listener, peer: peer, authorizer: state.authorizer, issuers: state.slice?.issuers ?? [],
+               owner: state, tokens: tokens, now: now)
+    }
+
+    /// The same, with the parts of a state spelled out (`owner` keys the built issuers).
+    static func decide(_ head: HTTPRequestHead, listener: String, peer: SPIFFEID, authorizer: any Authorizer,
+                       issuers: [SliceIssuer], owner: AnyObject, tokens: TokenReader, now: Double) -> Outcome {
+        let target: NormalizedTarget
+        do { target = try PathNormalizer.normalize(head.target) } catch {
+            return .refuse(RequestRefusal(error), route: nil, rule: pathRule)
+        }
+        let token = tokens.evidence(head.headers, issuers: issuers, owner: owner, now: now)
+        let summary = RequestSummary(method: head.method, path: target.path,
+                                     headers: head.headers.map { RequestFacts.Header(name: $0.name.lowercased(), value: $0.value) },
+                                     token: token)
+        let d = authorizer.request(listener: listener, peer: peer, request: summary, now: now)
+        let rule = d.decision.enforced.rule
+        switch d.refusal {
+        case nil:
+            var subject: String?
+            if case .valid(_, let sub, _) = token { subject = sub }
+            return .forward(target: target.target, subject: subject, route: d.route, rule: rule)
+        case .forbidden:
+            return .refuse(RequestRefusal(status: 403, code: ErrorCode.requestForbidden.id,
+                                          reason: "\(head.method) \(target.path) is not allowed for \(peer) (rule \(rule))",
+                                          challenge: nil), route: d.route, rule: rule)
+        case .unauthenticated(let issuers):
+            let realm = issuers.first ?? "mesh"
+            switch token {
+            case .invalid(let code, let reason):
+                return .refuse(RequestRefusal(status: 401, code: code, reason: reason,
+                                              challenge: RequestRefusal.challenge(realm: realm, invalidToken: true)),
+                               route: d.route, rule: rule)
+            default:
+                return .refuse(RequestRefusal(status: 401, code: ErrorCode.requestTokenMissing.id,
+                                              reason: "\(head.method) \(target.path) needs a valid token from \(issuers.joined(separator: ", "))",
+                                              challenge: RequestRefusal.challenge(realm: realm, invalidToken: false)),
+                               route: d.route, rule: rule)
+            }
+        }
+    }
+}

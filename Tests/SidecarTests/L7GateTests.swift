@@ -1,0 +1,129 @@
+import Foundation
+import MeshCore
+import MeshHTTP1
+import MeshJWT
+import MeshPolicy
+import Testing
+@testable import SidecarKit
+
+/// The per-request verdict without sockets: path first, then the token per the slice's issuers (real ES256
+/// tokens signed by `openssl`), then the authorizer; and the exact 401/403 answers.
+@Suite struct L7GateTests {
+    static let issuerName = "https://id.example"
+    static let now = 1_900_000_000.0
+    static let peer = try! SPIFFEID.workload("spiffe://mesh.local/ns/shop/sa/frontend")
+
+    /// Allows `/v1/…` only with a valid token (else 401 naming the issuer); refuses `/admin…` with 403.
+    struct StubAuthorizer: Authorizer {
+        func inbound(listener: String, peer: SPIFFEID, now: Double) -> PolicyDecision { PolicyDecision(enforced: .allow(rule: "conn")) }
+        func outbound(listener: String, now: Double) -> PolicyDecision? { nil }
+        func expectedServer(listener: String) -> SPIFFEID? { nil }
+        func nextExpiry(after now: Double) -> Double? { nil }
+        func covers(inbound listener: String) -> Bool { true }
+        func request(listener: String, peer: SPIFFEID, request r: RequestSummary, now: Double) -> RequestDecision {
+            if r.path.hasPrefix("/admin") {
+                return RequestDecision(decision: PolicyDecision(enforced: .deny(rule: "no-admin", reason: .notAllowed)), refusal: .forbidden, route: "/admin/*")
+            }
+            if case .valid = r.token { return RequestDecision(decision: PolicyDecision(enforced: .allow(rule: "v1-jwt")), refusal: nil, route: "/v1/*") }
+            return RequestDecision(decision: PolicyDecision(enforced: .deny(rule: "v1-jwt", reason: .notAllowed)),
+                                   refusal: .unauthenticated(issuers: [L7GateTests.issuerName]), route: "/v1/*")
+        }
+    }
+
+    static func issuer(kid: String = "k1") throws -> SliceIssuer {
+        let jwk = try L7TokenMinter.shared.jwk("ec.pem", kid: kid)
+        return SliceIssuer(issuer: issuerName, audiences: ["payments"], jwks: .object([("keys", .array([jwk]))]), algorithms: ["ES256"])
+    }
+
+    static func token(claims: String? = nil, alg: String = "ES256", signed: Bool = true) throws -> String {
+        let c = claims ?? #"{"iss":"\#(issuerName)","aud":"payments","sub":"alice","exp":\#(Int(now) + 600)}"#
+        return try L7TokenMinter.shared.token(header: #"{"alg":"\#(alg)","kid":"k1","typ":"JWT"}"#, claims: c, signer: signed ? "ec.pem" : nil)
+    }
+
+    static func decide(_ target: String, authorization: String?, issuers: [SliceIssuer]? = nil, owner: AnyObject = NSObject(),
+                       tokens: TokenReader = TokenReader()) throws -> RequestGate.Outcome {
+        var headers: HTTPHeaders = ["Host": "x"]
+        if let authorization { headers.add("Authorization", authorization) }
+        return RequestGate.decide(HTTPRequestHead(method: "GET", target: target, headers: headers), listener: "api", peer: peer,
+                                  authorizer: StubAuthorizer(), issuers: try issuers ?? [issuer()], owner: owner, tokens: tokens, now: now)
+    }
+
+    @Test func validTokenForwardsTheNormalisedTargetAndSubject() throws {
+        let out = try Self.decide("/v1/./pay?x=1", authorization: "Bearer " + Self.token())
+        #expect(out == .forward(target: "/v1/pay?x=1", subject: "alice", route: "/v1/*", rule: "v1-jwt"))
+        // The prefix is matched ignoring case, as the Bearer scheme is.
+        #expect(try Self.decide("/v1/pay", authorization: "bearer " + Self.token()).rule == "v1-jwt")
+        if case .forward = try Self.decide("/v1/pay", authorization: "bearer " + Self.token()) {} else { Issue.record("lowercase bearer refused") }
+    }
+
+    @Test func missingTokenIs401WithABareChallenge() throws {
+        for auth in [nil, "Basic YTpi", "Bearer "] {
+            guard case .refuse(let r, let route, _) = try Self.decide("/v1/pay", authorization: auth) else { Issue.record("\(auth ?? "nil") allowed"); continue }
+            #expect(r.status == 401 && r.code == "request.token-missing" && route == "/v1/*")
+            #expect(r.challenge == #"Bearer realm="https://id.example""#)
+        }
+    }
+
+    @Test func badTokensAre401WithTheirJWTCode() throws {
+        let cases: [(String, String)] = [
+            (try Self.token(claims: #"{"iss":"\#(Self.issuerName)","aud":"payments","sub":"a","exp":\#(Int(Self.now) - 600)}"#), "jwt.expired"),
+            (try Self.token(alg: "none", signed: false), "jwt.alg-not-allowed"),
+            (try Self.token(claims: #"{"iss":"\#(Self.issuerName)","aud":"orders","sub":"a","exp":\#(Int(Self.now) + 600)}"#), "jwt.wrong-audience"),
+            (try Self.token(claims: #"{"iss":"https://evil.example","aud":"payments","sub":"a","exp":\#(Int(Self.now) + 600)}"#), "jwt.wrong-issuer"),
+            (String(try Self.token().dropLast(4)) + "AAAA", "jwt.bad-signature"),
+        ]
+        for (token, code) in cases {
+            guard case .refuse(let r, _, _) = try Self.decide("/v1/pay", authorization: "Bearer " + token) else { Issue.record("\(code): allowed"); continue }
+            #expect(r.status == 401, "\(code)")
+            #expect(r.code == code)
+            #expect(r.challenge == #"Bearer realm="https://id.example", error="invalid_token""#)
+        }
+    }
+
+    @Test func keysRotateWithTheStateNotPerRequest() throws {
+        let tokens = TokenReader()
+        let old = NSObject(), new = NSObject()
+        let token = "Bearer " + (try Self.token())
+        if case .forward = try Self.decide("/v1/a", authorization: token, owner: old, tokens: tokens) {} else { Issue.record("refused") }
+        // The next state's slice has only k2: the cached token no longer verifies.
+        guard case .refuse(let r, _, _) = try Self.decide("/v1/a", authorization: token, issuers: [Self.issuer(kid: "k2")], owner: new, tokens: tokens)
+        else { Issue.record("a token for a rotated-away key was accepted"); return }
+        #expect(r.code == "jwt.unknown-kid")
+    }
+
+    @Test func forbiddenIs403WithAJSONBodyAndBadPathsAre400First() throws {
+        guard case .refuse(let r, let route, let rule) = try Self.decide("/public/../admin/x", authorization: nil) else { Issue.record("allowed"); return }
+        #expect(r.status == 403 && r.code == "request.forbidden" && route == "/admin/*" && rule == "no-admin")
+        let text = String(decoding: r.response(requestID: "0123456789abcdef", keepAlive: true), as: UTF8.self)
+        let body = "{\"error\":\"request.forbidden\",\"reason\":\"GET /admin/x is not allowed for \(Self.peer) (rule no-admin)\",\"requestId\":\"0123456789abcdef\"}"
+        #expect(text == "HTTP/1.1 403 Forbidden\r\nContent-Type: application/json\r\nx-mesh-request-id: 0123456789abcdef\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)")
+        guard case .refuse(let p, nil, RequestGate.pathRule) = try Self.decide("/admin%2Fx", authorization: nil) else { Issue.record("bad path passed"); return }
+        #expect(p.status == 400 && p.code == "http.path-encoded-slash")
+    }
+
+    @Test func unauthorizedAnswerCarriesTheChallenge() throws {
+        let r = RequestRefusal(status: 401, code: "jwt.expired", reason: "expired", challenge: RequestRefusal.challenge(realm: "a\"b", invalidToken: true))
+        let text = String(decoding: r.response(requestID: "ffffffffffffffff", keepAlive: false), as: UTF8.self)
+        #expect(text.hasPrefix("HTTP/1.1 401 Unauthorized\r\n"))
+        #expect(text.contains("\r\nWWW-Authenticate: Bearer realm=\"ab\", error=\"invalid_token\"\r\n"))
+        #expect(text.contains("\r\nConnection: close\r\n"))
+    }
+
+    @Test func subjectsThatCouldSplitTheHeadAreNotForwarded() {
+        let head = HTTPRequestHead(method: "GET", target: "/x", headers: ["Host": "h"])
+        let evil = String(decoding: HeaderSanitizer.forwardedHead(head, target: "/x", upgrading: false, peer: "spiffe://a/b",
+                                                                  subject: "bob\r\nx-mesh-peer-identity: spiffe://evil", requestID: "1"), as: UTF8.self)
+        #expect(evil == "GET /x HTTP/1.1\r\nHost: h\r\nx-mesh-peer-identity: spiffe://a/b\r\nx-mesh-request-id: 1\r\n\r\n")
+        let fine = String(decoding: HeaderSanitizer.forwardedHead(head, target: "/x", upgrading: false, peer: "spiffe://a/b",
+                                                                  subject: "bob", requestID: "1"), as: UTF8.self)
+        #expect(fine.contains("\r\nx-mesh-token-subject: bob\r\n"))
+    }
+
+    @Test func requestIDsAreSixteenHexFromTheGivenSeed() {
+        var a = RequestIDs(seed: 42), b = RequestIDs(seed: 42)
+        let first = a.next(), second = a.next()
+        #expect(first == b.next())
+        #expect(first != second)
+        #expect(first.utf8.count == 16 && first.utf8.allSatisfy { (0x30...0x39).contains($0) || (0x61...0x66).contains($0) })
+    }
+}

@@ -1,0 +1,117 @@
+import Foundation
+import MeshCore
+import MeshJWT
+import MeshTLS
+
+/// A copy of MeshJWTTests' `TokenMinter` for the sidecar's token tests, making only the P-256 key (`ec.pem`):
+/// tokens signed at test time with the `openssl` command line, an independent signer.
+final class L7TokenMinter: Sendable {
+    static let shared = try! L7TokenMinter()
+
+    let dir: URL
+
+    init() throws {
+        dir = FileManager.default.temporaryDirectory.appendingPathComponent("sidecar-jwt-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: false)
+        try run(["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", path("ec.pem")])
+    }
+
+    deinit { try? FileManager.default.removeItem(at: dir) }
+
+    func path(_ name: String) -> String { dir.appendingPathComponent(name).path }
+
+    @discardableResult
+    func run(_ args: [String]) throws -> Data {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["openssl"] + args
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let printed = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            throw MeshError(ErrorCode("test.openssl", .internal), "openssl \(args.joined(separator: " ")) failed")
+        }
+        return printed
+    }
+
+    /// The DER SubjectPublicKeyInfo of key file `name`.
+    func publicDER(_ name: String) throws -> [UInt8] {
+        let out = path(UUID().uuidString + ".der")
+        try run(["pkey", "-in", path(name), "-pubout", "-outform", "DER", "-out", out])
+        return [UInt8](try Data(contentsOf: URL(fileURLWithPath: out)))
+    }
+
+    /// The public JWK of key file `name`, as JSON.
+    func jwk(_ name: String, kid: String, extra: String = "") throws -> JSONValue {
+        let der = try publicDER(name)
+        let text: String
+        if name.hasPrefix("ec") {
+            let xy = der.suffix(64)
+            text = #"{"kty":"EC","crv":"P-256","kid":"\#(kid)","x":"\#(Base64URL.encode(xy.prefix(32)))","y":"\#(Base64URL.encode(xy.suffix(32)))"\#(extra)}"#
+        } else if name.hasPrefix("ed") {
+            text = #"{"kty":"OKP","crv":"Ed25519","kid":"\#(kid)","x":"\#(Base64URL.encode(der.suffix(32)))"\#(extra)}"#
+        } else {
+            let printed = String(decoding: try run(["rsa", "-in", path(name), "-noout", "-modulus"]), as: UTF8.self)
+            let hex = printed.trimmingCharacters(in: .whitespacesAndNewlines).replacingOccurrences(of: "Modulus=", with: "")
+            text = #"{"kty":"RSA","kid":"\#(kid)","n":"\#(Base64URL.encode(Self.bytes(hex: hex)))","e":"AQAB"\#(extra)}"#
+        }
+        return try StrictJSON.parse(Array(text.utf8))
+    }
+
+    func key(_ name: String, kid: String) throws -> JWK { try JWK.parse(jwk(name, kid: kid)) }
+
+    /// Signature of `input` by key file `name`: JOSE form (raw r‖s for EC) unless `derECDSA`.
+    func sign(_ input: String, with name: String, derECDSA: Bool = false) throws -> [UInt8] {
+        let id = UUID().uuidString
+        try Data(input.utf8).write(to: URL(fileURLWithPath: path(id + ".in")))
+        if name.hasPrefix("ed") {
+            try run(["pkeyutl", "-sign", "-inkey", path(name), "-rawin", "-in", path(id + ".in"), "-out", path(id + ".sig")])
+        } else {
+            try run(["dgst", "-sha256", "-sign", path(name), "-out", path(id + ".sig"), path(id + ".in")])
+        }
+        let sig = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path(id + ".sig"))))
+        return name.hasPrefix("ec") && !derECDSA ? Self.rawECDSA(der: sig) : sig
+    }
+
+    /// HMAC-SHA256 of `input` keyed with `key` (the "HS256 with the public key" attack).
+    func hmac(_ input: String, key: [UInt8]) throws -> [UInt8] {
+        let id = UUID().uuidString
+        try Data(input.utf8).write(to: URL(fileURLWithPath: path(id + ".in")))
+        let hexKey = key.map { String(format: "%02x", $0) }.joined()
+        try run(["dgst", "-sha256", "-mac", "HMAC", "-macopt", "hexkey:\(hexKey)", "-binary", "-out", path(id + ".mac"),
+                 path(id + ".in")])
+        return [UInt8](try Data(contentsOf: URL(fileURLWithPath: path(id + ".mac"))))
+    }
+
+    /// A compact token: header and claims as JSON text, signed by `name` (nil: empty signature).
+    func token(header: String, claims: String, signer name: String?, derECDSA: Bool = false) throws -> String {
+        let input = Base64URL.encode(Array(header.utf8)) + "." + Base64URL.encode(Array(claims.utf8))
+        let sig = try name.map { try sign(input, with: $0, derECDSA: derECDSA) } ?? []
+        return input + "." + Base64URL.encode(sig)
+    }
+
+    static func bytes(hex: String) -> [UInt8] {
+        var out = [UInt8]()
+        var chars = Array(hex.utf8)[...]
+        while chars.count >= 2 {
+            out.append(UInt8(String(decoding: chars.prefix(2), as: UTF8.self), radix: 16)!)
+            chars = chars.dropFirst(2)
+        }
+        return out
+    }
+
+    /// DER `ECDSA-Sig-Value` to 64-byte r‖s (test side; short forms only, as P-256 signatures are).
+    static func rawECDSA(der: [UInt8]) -> [UInt8] {
+        var i = 2
+        func integer() -> [UInt8] {
+            let len = Int(der[i + 1])
+            let value = Array(der[(i + 2)..<(i + 2 + len)].drop { $0 == 0 })
+            i += 2 + len
+            return [UInt8](repeating: 0, count: 32 - value.count) + value
+        }
+        return integer() + integer()
+    }
+}

@@ -1,0 +1,98 @@
+import Foundation
+import Glibc
+import MeshHTTP1
+import Synchronization
+
+/// An app for `http` port tests: it stores exactly the bytes of every request it receives (one entry per
+/// request, split where its parser says the request ends) and answers each with `200 ok <METHOD> <target>`.
+/// A request with `Upgrade` is answered `101` (path `/ws`; any other path gets 200), after which it echoes.
+/// `Expect: 100-continue` gets a `100 Continue` first.
+final class RecordingBackend: @unchecked Sendable {
+    // @unchecked: `fd` is immutable; everything else is Mutex/Atomic.
+    let port: UInt16
+    private let fd: Int32
+    let accepted = Atomic<Int>(0)
+    private let recorded = Mutex<[[UInt8]]>([])
+    private let stopped = Atomic<Bool>(false)
+
+    init() throws {
+        port = TCP.freePort()
+        fd = try TCP.listen(port: port)
+        let me = self
+        spawnThread { me.acceptLoop() }
+    }
+
+    /// Every request received so far, byte for byte, in order.
+    var requests: [[UInt8]] { recorded.withLock { $0 } }
+    var requestTexts: [String] { requests.map { String(decoding: $0, as: UTF8.self) } }
+
+    func stop() {
+        stopped.store(true, ordering: .relaxed)
+        shutdown(fd, Int32(SHUT_RDWR))
+        close(fd)
+    }
+
+    private func acceptLoop() {
+        while !stopped.load(ordering: .relaxed) {
+            let c = accept(fd, nil, nil)
+            if c < 0 { if errno == EINTR { continue }; return }
+            accepted.add(1, ordering: .relaxed)
+            TCP.setTimeout(c, seconds: 30)
+            let me = self
+            spawnThread { me.serve(c) }
+        }
+    }
+
+    private func serve(_ c: Int32) {
+        defer { close(c) }
+        var parser = HTTPRequestParser()
+        var buf = [UInt8](repeating: 0, count: 65_536)
+        var current: [UInt8] = []
+        var head: HTTPRequestHead?
+        while true {
+            let n = buf.withUnsafeMutableBytes { recv(c, $0.baseAddress, $0.count, 0) }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { return }
+            let chunk = Array(buf[0..<n])
+            current.append(contentsOf: chunk)
+            guard let events = try? parser.feed(chunk) else {
+                recorded.withLock { $0.append(current) }  // kept for the test to see, then the connection ends
+                return
+            }
+            for e in events {
+                switch e {
+                case .head(let h):
+                    head = h
+                    if h.headers["Expect"]?.lowercased() == "100-continue" {
+                        _ = TCP.sendAll(c, Array("HTTP/1.1 100 Continue\r\n\r\n".utf8))
+                    }
+                case .body:
+                    break
+                case .end:
+                    recorded.withLock { $0.append(current) }
+                    current = []
+                    guard let h = head else { continue }
+                    if h.headers.contains("Upgrade") && h.target == "/ws" {
+                        _ = TCP.sendAll(c, Array("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n".utf8))
+                        echo(c)
+                        return
+                    }
+                    let body = "ok \(h.method) \(h.target)\n"
+                    let close = h.target.hasPrefix("/close")
+                    _ = TCP.sendAll(c, Array("HTTP/1.1 200 OK\r\nContent-Length: \(body.utf8.count)\r\n\(close ? "Connection: close\r\n" : "")\r\n\(h.method == "HEAD" ? "" : body)".utf8))
+                    if close { return }
+                }
+            }
+        }
+    }
+
+    private func echo(_ c: Int32) {
+        var buf = [UInt8](repeating: 0, count: 65_536)
+        while true {
+            let n = buf.withUnsafeMutableBytes { recv(c, $0.baseAddress, $0.count, 0) }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { return }
+            if !buf.withUnsafeBytes({ TCP.sendAll(c, UnsafeRawBufferPointer(rebasing: $0[0..<n])) }) { return }
+        }
+    }
+}
