@@ -37,15 +37,12 @@ final class ProxyConnection: EventHandler {
     var handshakeUs: Int?
     /// Outbound: the destination service and port, for logs (the authorizer decides by the listener).
     var destination: (service: ServiceKey, port: Int)?
-<<<<<<< HEAD
     /// Outbound: the endpoint dialed and its balancer (`Endpoints/ProxyConnection+Endpoints.swift`).
     var dial = UpstreamDial()
-=======
     /// Inbound on an `http` port, after authorization: the request engine (nil: bytes are pumped as they are).
     var http: InboundHTTP?
     /// Inbound: the listener speaks `http` (decided at authorization; the engine starts once the app is dialled).
     var speaksHTTP = false
->>>>>>> l7-inbound
     var loop: EventLoop { context.loop }
     var runtime: SidecarRuntime { context.sidecar }
 

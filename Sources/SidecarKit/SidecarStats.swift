@@ -37,13 +37,10 @@ public final class SidecarStats: Sendable {
     /// Telemetry: edge keys in the loops' live tables (moved only when a key is added or a table taken).
     public let telemetryLiveEdges = Atomic<Int>(0)
     public let decisions = DecisionLog()
-<<<<<<< HEAD
     /// Per (outbound listener, endpoint): in flight, uses, failures, ejections (`Endpoints/EndpointStats.swift`).
     public let endpoints = EndpointStatsTable()
-=======
     /// Per-request counters of `http` ports (L7).
     public let requests = RequestStats()
->>>>>>> l7-inbound
     /// Failures and refusals by direction and stable reason. Reasons are a closed set, so the map is bounded.
     private let reasons = Mutex<[FailureKey: Int]>([:])
     /// Authorization decisions by direction, verdict and rule. Rules come from configuration, so bounded.
