@@ -4,6 +4,7 @@
 extension ErrorCode {
     /// All declared codes, by their text.
     public static let declared: [String: ErrorCode] = Dictionary(uniqueKeysWithValues: [
+        dnsMalformed, iptablesFailed,
         adminBadHost, adminBadQuery, adminNotLoopback, adminReloadFailed, alertBadAction, alertBadDuration,
         alertBadWebhook, alertMissingParameter, alertParameterNotForKind, alertTooManyRules, alertWebhookFailed,
         apiBadValue, apiMissingField, apiOutOfRange, apiUnexpectedAnswer, apiUnknownField, apiWrongType,

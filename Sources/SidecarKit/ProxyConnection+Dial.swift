@@ -33,12 +33,12 @@ extension ProxyConnection {
             return
         }
         cancelTimer()
-        if direction == .inbound {
+        if direction == .inbound || isPassthrough {
             startPumping(down, up)
             return
         }
         do {
-            let session = context.takeSession(for: listener, generation: state.generation)
+            let session = context.takeSession(for: sessionKey, generation: state.generation)
             try up.startTLS(state.outboundTLS, resume: session)
         } catch {
             finish(reason: .internalError, detail: "\(error)", refused: false)
