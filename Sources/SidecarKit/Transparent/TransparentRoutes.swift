@@ -2,8 +2,9 @@ import MeshCore
 import MeshNet
 import MeshPolicy
 
-/// Where a redirected connection's original destination goes, decided from one state snapshot: a mesh service
-/// (by its virtual IP or by the IP of one of its endpoints), a declared external destination, this sidecar
+/// Where a redirected connection's original destination goes, decided from one state snapshot, first match: a mesh
+/// service by its virtual IP, a declared external destination, a mesh service by the IP of one of its endpoints
+/// (any port: the egress rules decide), this sidecar
 /// itself (a loop), or nothing the sidecar knows (refused: egress default deny). Built once per state and loop.
 struct TransparentRoutes {
     enum Route {
@@ -56,12 +57,16 @@ struct TransparentRoutes {
         if own.contains(original) || (original.isLoopback && ownWildcardPorts.contains(original.port)) { return .loop }
         guard let ip = original.ipv4 else { return .notMesh }
         let port = original.port
-        if let s = byVirtualIP[ip] ?? byEndpointIP[ip], let d = destinations[s] {
-            guard let up = upstreams[s] else { return .notMesh }
-            return .mesh(d, port: Int(port), upstream: up)
-        }
+        // A virtual IP is always the mesh's; an explicit external declaration wins over an endpoint's IP.
+        if let s = byVirtualIP[ip] { return mesh(s, port) }
         if external.contains(where: { $0.contains(ipv4: ip, port: port) }) { return .external }
+        if let s = byEndpointIP[ip] { return mesh(s, port) }
         return .notMesh
+    }
+
+    private func mesh(_ s: ServiceKey, _ port: UInt16) -> Route {
+        guard let d = destinations[s], let up = upstreams[s] else { return .notMesh }
+        return .mesh(d, port: Int(port), upstream: up)
     }
 }
 
