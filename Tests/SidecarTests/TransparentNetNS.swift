@@ -28,6 +28,7 @@ final class NetNS: @unchecked Sendable {
     func delete() {
         _ = try? ChildProcess.run("/usr/sbin/ip", ["netns", "delete", name])
         try? FileManager.default.removeItem(atPath: "/etc/netns/\(name)")
+        rmdir("/etc/netns")  // only when empty (then it is ours)
     }
 
     /// `resolv.conf` seen by processes started with `ip netns exec` (it bind-mounts /etc/netns/NAME/*).
