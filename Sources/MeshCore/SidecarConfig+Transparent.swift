@@ -113,9 +113,10 @@ extension SidecarConfig {
             let text = try n.string().lowercased()
             let labels = text.split(separator: ".", omittingEmptySubsequences: false)
             guard !text.isEmpty, text.utf8.count <= 200, labels.allSatisfy({ label in
-                !label.isEmpty && label.utf8.count <= 63 && label.utf8.allSatisfy { ($0 >= 97 && $0 <= 122) || ($0 >= 48 && $0 <= 57) || $0 == 45 }
+                !label.isEmpty && label.utf8.count <= 63 && label.first != "-" && label.last != "-"
+                    && label.utf8.allSatisfy { ($0 >= 97 && $0 <= 122) || ($0 >= 48 && $0 <= 57) || $0 == 45 }
             }) else {
-                throw n.error(.configBadValue, "\(text.debugDescription) is not a DNS domain (letters, digits, '-', dots)")
+                throw n.error(.configBadValue, "\(text.debugDescription) is not a DNS domain (labels of letters, digits and inner '-', joined by dots)")
             }
             d.domain = text
         }
