@@ -29,6 +29,7 @@ import MeshTLS
             (.appUnreachable, "app-unreachable"), (.upstreamUnreachable, "upstream-unreachable"),
             (.appConnectTimeout, "app-connect-timeout"), (.upstreamConnectTimeout, "upstream-connect-timeout"),
             (.acceptEMFILE, "accept-emfile"), (.maxConnections, "max-connections"), (.rateLimited, "rate-limited"),
+            (.egressNotMesh, "egress-not-mesh"), (.transparentLoop, "transparent-loop"), (.noOriginalDestination, "no-original-destination"),
         ]
         for (reason, text) in expected { #expect(reason.rawValue == text) }
         #expect(CloseReason.allCases.count == PeerRejection.allCases.count + DenyReason.allCases.count + expected.count)

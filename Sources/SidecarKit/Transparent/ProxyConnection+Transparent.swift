@@ -45,6 +45,7 @@ extension ProxyConnection {
         case .external:
             c.transparent = TransparentTarget(service: nil, port: Int(original.port), original: original)
             c.allowRule = "external"
+            c.recordDecision(allowed: true, reason: "external-destination", rule: "external", detail: "to \(original)")
             c.connect(down, to: original)
         case .mesh(let d, let port, let upstream):
             c.transparent = TransparentTarget(service: d.service, port: port, original: original)
