@@ -97,5 +97,8 @@ import MeshTestSupport
         let late = [try #require(Self.receive(client.fd)).bytes, try #require(Self.receive(client.fd)).bytes]
         #expect(Set(late.map { $0[1] }) == [1, 2] && late.allSatisfy { $0[3] & 0x0F == 2 })
         #expect(Date().timeIntervalSince(t0) >= 0.25)  // the loop's timers tick in milliseconds
+        for (result, count) in [("answered", 2), ("nxdomain", 1), ("forwarded", 3), ("malformed", 1), ("overflow", 1), ("timed-out", 2)] {
+            #expect(ControlPlaneLifecycleTests.metric(fe, "mesh_dns_queries_total{result=\"\(result)\"}") == count, "\(result)")
+        }
     }
 }
