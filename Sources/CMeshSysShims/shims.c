@@ -11,3 +11,8 @@ int CMeshSysShims_pipe2(int fds[2], int flags) { return pipe2(fds, flags); }
 ssize_t CMeshSysShims_splice(int fd_in, int fd_out, size_t len, unsigned int flags) { return splice(fd_in, NULL, fd_out, NULL, len, flags); }
 const unsigned int CMeshSysShims_SPLICE_F_MOVE = SPLICE_F_MOVE;
 const unsigned int CMeshSysShims_SPLICE_F_NONBLOCK = SPLICE_F_NONBLOCK;
+
+#define CMESH_SO_ORIGINAL_DST 80 /* linux/netfilter_ipv4.h and IP6T_SO_ORIGINAL_DST in netfilter_ipv6/ip6_tables.h */
+int CMeshSysShims_original_dst(int fd, int ipv6, struct sockaddr_storage *out, socklen_t *len) {
+    return getsockopt(fd, ipv6 ? SOL_IPV6 : SOL_IP, CMESH_SO_ORIGINAL_DST, out, len);
+}

@@ -26,7 +26,8 @@ extension SidecarConfig {
     /// joined to `baseDirectory` (normally the folder of the config file) as text; the filesystem is not touched.
     public static func parse(json: [UInt8], baseDirectory: String) throws -> SidecarConfig {
         let root = try JSONNode(StrictJSON.parse(json))
-            .object(fields: ["identity", "inbound", "outbound", "limits", "tls", "log", "loops", "admin", "policy", "telemetry"])
+            .object(fields: ["identity", "inbound", "outbound", "limits", "tls", "log", "loops", "admin", "policy", "telemetry",
+                            "transparent", "dns"])
         let identity = try parseIdentity(root.required("identity"), baseDirectory: baseDirectory)
         let domain = identity.trustDomain
         var inbound: [InboundListener] = []
@@ -37,7 +38,8 @@ extension SidecarConfig {
         for node in try root.optional("outbound")?.elements() ?? [] {
             outbound.append(try parseOutbound(node, trustDomain: domain))
         }
-        if inbound.isEmpty && outbound.isEmpty {
+        let transparent = try root.optional("transparent").map { n throws(MeshError) in try parseTransparent(n) }
+        if inbound.isEmpty && outbound.isEmpty && transparent?.enabled != true {
             throw MeshError(.configNoListeners, "$: no listeners; add at least one to inbound or outbound")
         }
         try checkListeners(inbound: inbound, outbound: outbound)
@@ -59,6 +61,11 @@ extension SidecarConfig {
         }
         if let node = root.optional("telemetry") {
             config.telemetry = try parseTelemetry(node, bootstrap: identity.bootstrap)
+        }
+        config.transparent = transparent
+        if let node = root.optional("dns") { config.dns = try parseDNS(node) }
+        if transparent?.enabled == true && config.policy == nil {
+            throw MeshError(.configBadValue, "$.transparent: needs policy from the control plane (the slice maps destinations to services)")
         }
         if config.admin.enabled {
             let all = inbound.map { ($0.listen, "inbound") } + outbound.map { ($0.listen, "outbound") }

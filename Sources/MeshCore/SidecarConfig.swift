@@ -15,6 +15,10 @@ public struct SidecarConfig: Sendable, Equatable {
     public var policy: PolicySettings?
     /// Reporting to the control plane (used only with `identity.bootstrap`).
     public var telemetry = TelemetrySettings()
+    /// Transparent interception of the app's outbound TCP (nil: off). See `SidecarConfig+Transparent.swift`.
+    public var transparent: TransparentSettings?
+    /// The DNS responder for the app (nil: off).
+    public var dns: DNSSettings?
 
     public init(identity: IdentityFiles, inbound: [InboundListener] = [], outbound: [OutboundListener] = [],
                 limits: Limits = Limits(), tls: TLSSettings = TLSSettings(), log: LogSettings = LogSettings(),

@@ -37,6 +37,7 @@ enum AdminServer {
         var snap = StatsSnapshot.sidecar(sidecar.runtime, reloader: sidecar.reloader, identityAgent: sidecar.agent,
                                          policyAgent: sidecar.policyAgent, telemetry: sidecar.telemetry)
         if let channel = sidecar.controlChannel { snap.addControlChannel(channel) }
+        if let dns = sidecar.dns { snap.addDNS(dns.counters) }
         return snap
     }
 

@@ -69,6 +69,12 @@ public enum CloseReason: String, Sendable, CaseIterable, Comparable {
     /// Out of file descriptors: accepting paused.
     case acceptEMFILE = "accept-emfile"
     case maxConnections = "max-connections"
+    /// Transparent: the original destination is neither a mesh service nor a declared external destination.
+    case egressNotMesh = "egress-not-mesh"
+    /// Transparent: the original destination is one of this sidecar's own listeners.
+    case transparentLoop = "transparent-loop"
+    /// Transparent: the kernel knows no original destination (the connection was not redirected).
+    case noOriginalDestination = "no-original-destination"
 
     public static func < (a: CloseReason, b: CloseReason) -> Bool { a.rawValue < b.rawValue }
 

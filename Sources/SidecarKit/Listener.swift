@@ -11,6 +11,8 @@ final class Listener: EventHandler {
     enum Kind {
         case inbound(InboundListener)
         case outbound(OutboundListener)
+        /// Connections redirected by iptables (one intake per loop).
+        case transparent(TransparentIntake)
     }
 
     let fd: Int32
@@ -28,6 +30,7 @@ final class Listener: EventHandler {
         switch kind {
         case .inbound(let l): l.name
         case .outbound(let l): l.name
+        case .transparent: ProxyConnection.transparentListenerName
         }
     }
 
@@ -82,6 +85,8 @@ final class Listener: EventHandler {
                 ProxyConnection.startInbound(fd: cfd, peer: peer, listener: l, context: context)
             case .outbound(let l):
                 ProxyConnection.startOutbound(fd: cfd, peer: peer, listener: l, context: context)
+            case .transparent(let intake):
+                ProxyConnection.startTransparent(fd: cfd, peer: peer, intake: intake, context: context)
             }
         }
     }

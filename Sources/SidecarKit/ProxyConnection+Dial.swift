@@ -33,12 +33,16 @@ extension ProxyConnection {
             return
         }
         cancelTimer()
+        if isPassthrough {
+            startPumping(down, up)
+            return
+        }
         if direction == .inbound {
             if speaksHTTP { startHTTP(down, up, limits: runtime.httpLimits) } else { startPumping(down, up) }
             return
         }
         do {
-            let session = context.takeSession(for: listener, generation: state.generation)
+            let session = context.takeSession(for: sessionKey, generation: state.generation)
             try up.startTLS(state.outboundTLS, resume: session)
         } catch {
             finish(reason: .internalError, detail: "\(error)", refused: false)

@@ -19,7 +19,7 @@ extension ProxyConnection {
         releaseHandshakeSlot()
         // A verified peer means a finished handshake: its session (tickets arrive after it) can be resumed.
         if direction == .outbound, peerIdentity != nil, let tls = up?.tls, let s = tls.takeSession() {
-            context.keepSession(s, for: listener, generation: state.generation)
+            context.keepSession(s, for: sessionKey, generation: state.generation)
         }
         down?.close(on: loop, reset: reset)
         up?.close(on: loop, reset: reset)

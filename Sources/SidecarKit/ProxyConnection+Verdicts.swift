@@ -27,7 +27,7 @@ extension ProxyConnection {
     /// logs the shadow verdict of audit rules like `inboundVerdict`, whether or not the connection proceeds;
     /// re-checks pass `countShadow: false` so a connection counts once.
     func egressVerdict(_ s: SidecarState, countShadow: Bool = true) -> Verdict? {
-        guard let d = s.authorizer.outbound(listener: listener, now: runtime.clock.wallSeconds()) else { return nil }
+        guard let d = outboundDecision(in: s) else { return nil }
         if countShadow { noteShadow(d, identity: s.identity.spiffeID) }
         return d.enforced
     }

@@ -43,10 +43,12 @@ final class ProxyConnection: EventHandler {
     var http: InboundHTTP?
     /// Inbound: the listener speaks `http` (decided at authorization; the engine starts once the app is dialled).
     var speaksHTTP = false
+    /// Set when the connection came through the transparent listener (see `ProxyConnection+Transparent`).
+    var transparent: TransparentTarget?
     var loop: EventLoop { context.loop }
     var runtime: SidecarRuntime { context.sidecar }
 
-    private init(direction: Direction, fd: Int32, peer: SocketAddress, listener: String, port: UInt16,
+    init(direction: Direction, fd: Int32, peer: SocketAddress, listener: String, port: UInt16,
                  context: LoopContext, phase: ProxyPhase) {
         self.direction = direction
         self.context = context
@@ -114,14 +116,14 @@ final class ProxyConnection: EventHandler {
 
     /// Fail closed with a distinct reason once our own certificate has expired (the control plane was away
     /// for too long): no peer would accept it, and we must not pretend otherwise.
-    private func ownCertificateExpired() -> Bool {
+    func ownCertificateExpired() -> Bool {
         let leaf = state.identity.leaf
         guard leaf.notAfter <= runtime.clock.wallSeconds() else { return false }
         finish(reason: .ownCertificateExpired, detail: "our certificate expired at \(UTCTime.iso8601(leaf.notAfter, milliseconds: true))", refused: true)
         return true
     }
 
-    private func opened() {
+    func opened() {
         let stats = runtime.stats.of(direction)
         stats.opened.add(1, ordering: .relaxed)
         stats.active.add(1, ordering: .relaxed)
@@ -210,7 +212,7 @@ final class ProxyConnection: EventHandler {
     /// Secure naming and egress, both on the state current now (see `authorizeInbound`).
     private func verifyUpstream(_ tls: TLSStream, _ down: ProxyEnd, _ up: ProxyEnd) {
         let current = runtime.state
-        let expected = current.authorizer.expectedServer(listener: listener)
+        let expected = expectedServer(in: current)
         switch tls.verifyPeer(expecting: expected, now: runtime.clock.wallSeconds()) {
         case .failure(let why):
             finish(reason: CloseReason(why), detail: expected.map { "expected \($0)" }, refused: true)
@@ -256,8 +258,8 @@ final class ProxyConnection: EventHandler {
                 finish(reason: .permissionRevoked, detail: "no longer allowed after reload (generation \(new.generation))",
                        refused: true, rule: verdict.rule, reset: true)
             }
-        } else if new.authorizer.expectedServer(listener: listener) != id {
-            finish(reason: .serverIdentityChanged, detail: "upstream must now present \(new.authorizer.expectedServer(listener: listener).map { "\($0)" } ?? "nothing")",
+        } else if expectedServer(in: new) != id {
+            finish(reason: .serverIdentityChanged, detail: "upstream must now present \(expectedServer(in: new).map { "\($0)" } ?? "nothing")",
                    refused: true, rule: "\(listener)/expect", reset: true)
         }
     }

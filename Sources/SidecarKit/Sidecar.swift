@@ -23,6 +23,8 @@ public final class Sidecar: @unchecked Sendable {
     private(set) var contexts: [LoopContext] = []
     private var listeners: [Listener] = []
     private var admin: HTTPServer?
+    /// The DNS responder for the app, on the first loop (nil: not configured).
+    private(set) var dns: DNSResponder?
     private let up = Atomic<Bool>(false)
     /// True once every listener is bound and the loops run.
     public var listening: Bool { up.load(ordering: .relaxed) }
@@ -84,7 +86,11 @@ public final class Sidecar: @unchecked Sendable {
                 for l in config.outbound {
                     listeners.append(try Listener(kind: .outbound(l), address: SocketAddress(l.listen), context: ctx))
                 }
+                if let t = config.transparent, t.enabled {
+                    listeners.append(try Listener(kind: .transparent(TransparentIntake(settings: t)), address: SocketAddress(t.listen), context: ctx))
+                }
             }
+            dns = try DNSResponder.start(runtime: runtime, loop: loops[0])
             if config.admin.enabled {
                 let log = runtime.log
                 admin = try HTTPServer(loop: loops[0], address: SocketAddress(config.admin.listen), log: { reason, total, peer in
@@ -97,6 +103,8 @@ public final class Sidecar: @unchecked Sendable {
             listeners.removeAll()
             admin?.close()
             admin = nil
+            dns?.close()
+            dns = nil
             throw error
         }
         for loop in loops { threads.append(loop.startThread()) }
@@ -118,6 +126,10 @@ public final class Sidecar: @unchecked Sendable {
         up.store(false, ordering: .relaxed)
         if let admin {
             loops[0].execute { admin.close() }
+        }
+        if let dns {
+            nonisolated(unsafe) let d = dns
+            loops[0].execute { d.close() }
         }
         for (i, loop) in loops.enumerated() {
             let mine = listeners.filter { $0.context === contexts[i] }

@@ -16,6 +16,7 @@ public enum SidecarCommand {
     Usage: mesh-sidecar run --config FILE
            mesh-sidecar check-config --config FILE [--schema-only]
            mesh-sidecar wait-ready [--admin HOST:PORT] [--timeout SECONDS]
+           mesh-sidecar init-iptables --proxy-uid UID [...] | cleanup-iptables (see init-iptables --help)
            mesh-sidecar --help
 
     run           Start the sidecar with the JSON configuration in FILE (schema: mesh-config/README.md).
@@ -40,6 +41,7 @@ public enum SidecarCommand {
             return 0
         }
         if verb == "wait-ready" { return waitReady(Array(args.dropFirst())) }
+        if verb == "init-iptables" || verb == "cleanup-iptables" { return InterceptionCommand.main(verb, Array(args.dropFirst())) }
         guard verb == "run" || verb == "check-config" else {
             err("mesh-sidecar: unknown command '\(verb)'\n\n\(usage)")
             return 64

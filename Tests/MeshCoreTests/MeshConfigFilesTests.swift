@@ -19,6 +19,7 @@ import MeshTestSupport
     static let invalidFiles = jsonFiles(in: folder.appendingPathComponent("invalid"))
 
     static let expectedCodes: [String: String] = [
+        "dns-bad-domain.json": "config.bad-value",
         "duplicate-key.json": "json.duplicate-key",
         "duplicate-listener-name.json": "config.duplicate-name",
         "foreign-trust-domain.json": "config.foreign-trust-domain",
@@ -31,6 +32,8 @@ import MeshTestSupport
         "outbound-without-upstream-static-policy.json": "config.missing-field",
         "port-out-of-range.json": "config.bad-port",
         "too-deep.json": "json.too-deep",
+        "transparent-bad-external.json": "config.bad-address",
+        "transparent-without-policy.json": "config.bad-value",
         "unknown-field.json": "config.unknown-field",
         "uppercase-trust-domain.json": "spiffe.bad-trust-domain-char",
         "wrong-type.json": "config.wrong-type",

@@ -30,6 +30,7 @@ import MeshTLS
             (.appConnectTimeout, "app-connect-timeout"), (.upstreamConnectTimeout, "upstream-connect-timeout"),
             (.acceptEMFILE, "accept-emfile"), (.maxConnections, "max-connections"), (.rateLimited, "rate-limited"),
             (.noEndpoint, "no-endpoint"), (.appProtocolError, "app-protocol-error"),
+            (.egressNotMesh, "egress-not-mesh"), (.transparentLoop, "transparent-loop"), (.noOriginalDestination, "no-original-destination"),
         ]
         for (reason, text) in expected { #expect(reason.rawValue == text) }
         #expect(CloseReason.allCases.count == PeerRejection.allCases.count + DenyReason.allCases.count + expected.count)

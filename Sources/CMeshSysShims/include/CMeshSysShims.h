@@ -20,4 +20,7 @@ int CMeshSysShims_pipe2(int fds[2], int flags);
 ssize_t CMeshSysShims_splice(int fd_in, int fd_out, size_t len, unsigned int flags);
 extern const unsigned int CMeshSysShims_SPLICE_F_MOVE;
 extern const unsigned int CMeshSysShims_SPLICE_F_NONBLOCK;
+/* The destination a connection had before an iptables REDIRECT (SO_ORIGINAL_DST, or IP6T_SO_ORIGINAL_DST
+ * for an IPv6 socket). Returns 0 or -1 with errno (ENOENT: not redirected). */
+int CMeshSysShims_original_dst(int fd, int ipv6, struct sockaddr_storage *out, socklen_t *len);
 #endif

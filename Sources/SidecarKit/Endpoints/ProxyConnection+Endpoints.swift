@@ -4,6 +4,8 @@ import MeshNet
 /// Which endpoint an outbound connection dialed, through which balancer, and how many dials it made.
 struct UpstreamDial {
     var balancer: EndpointBalancer?
+    /// Where the retries may go (the listener's upstream, or a transparent destination's).
+    var upstream: SidecarState.Upstream?
     /// The endpoint in use (reported to the balancer exactly once, then nil).
     var endpoint: Int?
     var attempts = 0
@@ -14,9 +16,11 @@ struct UpstreamDial {
 /// eject that endpoint and dial another, up to `EndpointBalancer.maxDialAttempts`, so the app never sees the
 /// dead replica.
 extension ProxyConnection {
-    func dialUpstream(_ down: ProxyEnd, _ upstream: SidecarState.Upstream, avoiding: Int? = nil) {
-        let b = dial.balancer ?? context.balancer(for: listener, upstream: upstream)
+    /// `key` names the balancer (default: the listener; transparent connections use one per destination service).
+    func dialUpstream(_ down: ProxyEnd, _ upstream: SidecarState.Upstream, key: String? = nil, avoiding: Int? = nil) {
+        let b = dial.balancer ?? context.balancer(for: key ?? listener, upstream: upstream)
         dial.balancer = b
+        dial.upstream = upstream
         guard let i = b.pick(nowNs: runtime.clock.monotonicNs(), avoiding: avoiding) else {
             finish(reason: .noEndpoint, detail: destination.map { "no endpoint for \($0.service):\($0.port)" }, refused: true)
             return
@@ -40,7 +44,7 @@ extension ProxyConnection {
         b.finished(i, outcome: outcome, nowNs: runtime.clock.monotonicNs())
         dial.endpoint = nil
         guard dial.attempts < min(EndpointBalancer.maxDialAttempts, b.endpoints.count),
-              let down = phase.ends.down, let upstream = state.upstreams[listener] else { return false }
+              let down = phase.ends.down, let upstream = dial.upstream else { return false }
         cancelTimer()
         phase.ends.up?.close(on: loop, reset: true)
         phase = .opening(down: down)
