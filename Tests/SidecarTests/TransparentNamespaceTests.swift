@@ -55,7 +55,7 @@ import MeshTestSupport
             try a.setResolvConf("nameserver 127.0.0.1\n")
 
             payments = try sidecar("payments", in: b, extra: ["inbound": [[
-                "name": "api", "port": 8080, "listen": "0.0.0.0:15443", "forwardTo": "127.0.0.1:8080", "allow": [String]()]]])
+                "name": "api", "port": 8080, "listen": "\(addrB):15443", "forwardTo": "127.0.0.1:8080", "allow": [String]()]]])
             frontend = try sidecar("frontend", in: a, extra: [
                 "transparent": ["listen": "127.0.0.1:15001", "externalDestinations": external],
                 "dns": ["listen": "127.0.0.1:15053", "upstream": "127.0.0.1:5399"]].merging(frontendExtra(self)) { $1 })

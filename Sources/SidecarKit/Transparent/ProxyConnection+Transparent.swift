@@ -56,7 +56,7 @@ extension ProxyConnection {
                 return
             }
             c.allowRule = "\(transparentListenerName)/\(d.service)"
-            c.dialUpstream(down, upstream, key: "\(transparentListenerName)/\(d.service)")
+            c.dialUpstream(down, upstream, key: "\(transparentListenerName)/\(d.service):\(port)")
         }
     }
 

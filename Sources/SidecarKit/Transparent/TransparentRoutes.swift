@@ -20,7 +20,8 @@ struct TransparentRoutes {
     let virtualIPs: [ServiceKey: UInt32]
     private let byVirtualIP: [UInt32: ServiceKey]
     private let byEndpointIP: [UInt32: ServiceKey]
-    private let upstreams: [ServiceKey: SidecarState.Upstream]
+    /// Per service and port: its endpoints for that port (registered), else the service's `address`.
+    private let upstreams: [ServiceKey: [Int: SidecarState.Upstream]]
     private let destinations: [ServiceKey: SliceDestination]
     private let external: [IPv4Destination]
     private let own: Set<SocketAddress>
@@ -32,14 +33,19 @@ struct TransparentRoutes {
         virtualIPs = VirtualIPs.assign(dests.map(\.service))
         byVirtualIP = Dictionary(virtualIPs.map { ($1, $0) }, uniquingKeysWith: { a, _ in a })
         var endpointIPs: [UInt32: ServiceKey] = [:]
-        var ups: [ServiceKey: SidecarState.Upstream] = [:]
+        var ups: [ServiceKey: [Int: SidecarState.Upstream]] = [:]
         var byKey: [ServiceKey: SliceDestination] = [:]
         for d in dests {  // key order: an IP two services share maps to the first
             byKey[d.service] = d
-            let hosts = d.endpoints.isEmpty ? (d.address.map { [$0] } ?? []) : d.endpoints
-            let addresses = hosts.compactMap { try? SocketAddress($0) }
-            for a in addresses { if let ip = a.ipv4, endpointIPs[ip] == nil { endpointIPs[ip] = d.service } }
-            if !addresses.isEmpty { ups[d.service] = SidecarState.Upstream(endpoints: addresses, protocol: .tcp) }
+            let fallback = d.address.map { [$0] } ?? []
+            for host in d.endpoints + fallback {
+                if let ip = (try? SocketAddress(host))?.ipv4, endpointIPs[ip] == nil { endpointIPs[ip] = d.service }
+            }
+            for port in d.portNumbers {
+                let listed = d.endpoints(port: port)
+                let addresses = (listed.isEmpty ? fallback : listed).compactMap { try? SocketAddress($0) }
+                if !addresses.isEmpty { ups[d.service, default: [:]][port] = SidecarState.Upstream(endpoints: addresses, protocol: .tcp) }
+            }
         }
         byEndpointIP = endpointIPs
         upstreams = ups
@@ -65,7 +71,9 @@ struct TransparentRoutes {
     }
 
     private func mesh(_ s: ServiceKey, _ port: UInt16) -> Route {
-        guard let d = destinations[s], let up = upstreams[s] else { return .notMesh }
+        guard let d = destinations[s] else { return .notMesh }
+        // A port no rule reaches has no upstream: the egress check refuses it (named after the policy, not "not mesh").
+        let up = upstreams[s]?[Int(port)] ?? SidecarState.Upstream(endpoints: [], protocol: .tcp)
         return .mesh(d, port: Int(port), upstream: up)
     }
 }
