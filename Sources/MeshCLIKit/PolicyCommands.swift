@@ -18,12 +18,14 @@ enum PolicyCommands {
             if name.hasSuffix(".json") { names.append(name) }
         }
         if names.isEmpty { throw MeshError(.fileUnreadable, "no *.json files in \(dir)") }
-        return try names.sorted().map { n in
+        let files = try names.sorted().map { n in
             switch FileIO.readAll("\(dir)/\(n)", limit: 4 << 20) {
-            case .success(let b): return (n, String(decoding: b, as: UTF8.self))
+            case .success(let b): return (name: n, content: String(decoding: b, as: UTF8.self))
             case .failure(let e): throw e
             }
         }
+        // `issuers[].jwksFile` is read here, relative to the folder, and sent inline (the control plane reads no files).
+        return try MeshPolicy.inlineJWKSFiles(files) { path in try FileIO.readAll("\(dir)/\(path)", limit: 1 << 20).get() }
     }
 
     /// Offline: no control plane needed. Exit 0 valid, 64 invalid.
@@ -32,6 +34,7 @@ enum PolicyCommands {
         do {
             let files = try readMesh(dir)
             let p = try MeshPolicy.load(files: files.map { ($0.name, Array($0.content.utf8)) })
+            try IssuerKeyCheck.validate(p)
             if o.json {
                 MeshctlCommand.out(JSONValue.object([("valid", .bool(true)), ("services", .int(p.services.count)),
                                                      ("segments", .int(p.segments.count)), ("rules", .int(p.rules.count)), ("alerts", .int(p.alerts.count))]).text)
