@@ -28,6 +28,14 @@ import MeshTestSupport
         "empty-from.json": "policy.empty-from",
         "foreign-trust-domain.json": "policy.foreign-trust-domain",
         "invalid-spiffe-pattern.json": "policy.bad-pattern",
+        "http-bad-method.json": "policy.bad-http-match",
+        "http-on-tcp-port.json": "policy.http-on-tcp-port",
+        "http-path-not-normal.json": "policy.bad-path-pattern",
+        "issuer-hmac-algorithm.json": "policy.bad-issuer",
+        "issuer-private-key.json": "jwt.bad-key",  // keys are checked by MeshJWT at apply and in meshctl validate
+        "jwt-on-deny.json": "policy.bad-jwt-requirement",
+        "jwt-unknown-issuer.json": "policy.unknown-issuer",
+        "port-protocol-unknown.json": "config.bad-value",
         "port-out-of-range.json": "config.out-of-range",
         "rate-limit-on-deny.json": "policy.bad-rate-limit",
         "rate-limit-zero.json": "policy.bad-rate-limit",
@@ -158,6 +166,11 @@ import MeshTestSupport
     @Test(arguments: invalidBundles)
     func refusesInvalidBundle(name: String) throws {
         let files = try Self.bundle(Self.folder.appendingPathComponent("mesh-invalid/\(name)"))
+        if Self.expectedCodes[name]?.hasPrefix("jwt.") == true {
+            // The shape is valid; the key is refused by MeshJWT (MeshctlL7Tests, IssuerKeyValidationTests).
+            #expect(try MeshPolicy.load(files: files).issuers.count == 1)
+            return
+        }
         let error = expectMeshError(Self.expectedCodes[name] ?? "(listed in expectedCodes)") {
             _ = try MeshPolicy.load(files: files)
         }
