@@ -105,6 +105,7 @@ enum PolicyCommands {
 
     /// Exit 0 when allowed, 1 when denied (so scripts can branch on it).
     static func check(_ c: ControlClient, _ o: Options) throws -> Int32 {
+        if CheckRequestCommand.wanted(o) { return try CheckRequestCommand.run(c, o) }
         guard let from = o.value("from"), let to = o.value("to"), let port = o.value("port") else {
             throw UsageError("check needs --from NS/NAME (or a SPIFFE ID) --to NS/NAME --port N")
         }
@@ -127,6 +128,12 @@ enum PolicyCommands {
                                                         $0["status"]?.stringValue ?? "", $0["reason"]?.stringValue ?? ""] }
         if !rows.isEmpty { MeshctlCommand.out(Table.render(["RULE", "ACTION", "MODE", "STATUS", "WHY"], rows)) }
         return allowed ? 0 : 1
+    }
+
+    /// The per-rule table of an explanation computed here (`meshctl check` at layer 7).
+    static func ruleTable(_ e: PolicyExplanation) -> String {
+        Table.render(["RULE", "ACTION", "MODE", "STATUS", "WHY"],
+                     e.rules.map { [$0.rule, $0.action.rawValue, $0.mode.rawValue, $0.status.rawValue, $0.reason] })
     }
 
     static func status(_ c: ControlClient, _ o: Options) throws -> Int32 {
