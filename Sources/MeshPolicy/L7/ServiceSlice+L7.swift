@@ -25,14 +25,15 @@ extension ServiceSlice {
         }
         let now = PolicyDecision.clamp(c.now)
         var accumulator = RequestAccumulator()
+        let methodBit = RequestMatcher.bit(facts.method)
         var path = facts.path
         path.withUTF8 { bytes in
-            if let list = table.identities[c.peer] { scan(list, facts, bytes, now, &accumulator) }
+            if let list = table.identities[c.peer] { scan(list, facts, methodBit, bytes, now, &accumulator) }
             if !table.prefixes.isEmpty {
                 var peerPath = c.peer.path
                 peerPath.withUTF8 { peer in
                     for (index, prefix) in table.prefixPaths.enumerated() where Self.starts(peer, with: prefix) {
-                        scan(table.prefixes[index].rules, facts, bytes, now, &accumulator)
+                        scan(table.prefixes[index].rules, facts, methodBit, bytes, now, &accumulator)
                     }
                 }
             }
@@ -41,14 +42,14 @@ extension ServiceSlice {
     }
 
     @inline(__always)
-    private func scan(_ list: [Int], _ facts: RequestFacts, _ path: UnsafeBufferPointer<UInt8>, _ now: Double,
+    private func scan(_ list: [Int], _ facts: RequestFacts, _ methodBit: UInt16, _ path: UnsafeBufferPointer<UInt8>, _ now: Double,
                       _ accumulator: inout RequestAccumulator) {
         for rule in list where now < deadlines[rule] {
             guard let matcher = matchers[rule] else {
                 accumulator.rules.add(rule, kinds[rule])
                 continue
             }
-            guard matcher.matchHTTP(facts, path: path) != nil else { continue }
+            guard matcher.matchHTTP(facts, methodBit: methodBit, path: path) != nil else { continue }
             switch matcher.jwt?.outcome(facts.token) ?? .met {
             case .met: accumulator.rules.add(rule, kinds[rule])
             case .missingToken: if kinds[rule] == .allow { accumulator.needsToken = min(accumulator.needsToken, rule) }
