@@ -32,6 +32,8 @@ public struct ServiceSlice: Sendable, Equatable {
     let decidesConnections: [Bool]
     /// Per rule: its compiled request matcher, nil when it has neither `http` nor `jwt` (it matches every request).
     let matchers: [RequestMatcher?]
+    /// The same, flattened for the data path.
+    let requestTable: RequestTable
 
     init(version: Int, service: ServiceKey, identity: SPIFFEID, rules: [SliceRule], inbound: [Int: InboundPort],
          outbound: [ServiceKey: SliceDestination]) {
@@ -48,6 +50,7 @@ public struct ServiceSlice: Sendable, Equatable {
         deadlines = rules.map { $0.expires?.seconds ?? .infinity }
         decidesConnections = rules.map { $0.action == .allow || $0.http == nil }
         matchers = rules.map(RequestMatcher.init(rule:))
+        requestTable = RequestTable(matchers)
     }
 
     /// Decides whether `facts.peer` (the verified identity of the caller) may connect to this service on

@@ -98,7 +98,7 @@ final class RequestMatcher: Sendable {
 
     /// The index of the first pattern of `table` that matches `path`, -1 when none does.
     @inline(__always)
-    private static func firstMatch(_ table: UnsafeBufferPointer<Int32>, _ bytes: UnsafeBufferPointer<UInt8>,
+    static func firstMatch(_ table: UnsafeBufferPointer<Int32>, _ bytes: UnsafeBufferPointer<UInt8>,
                                    _ path: UnsafeBufferPointer<UInt8>) -> Int {
         let slash = UInt8(ascii: "/")
         var at = 0

@@ -27,29 +27,34 @@ extension ServiceSlice {
         var accumulator = RequestAccumulator()
         let methodBit = RequestMatcher.bit(facts.method)
         var path = facts.path
-        path.withUTF8 { bytes in
-            if let list = table.identities[c.peer] { scan(list, facts, methodBit, bytes, now, &accumulator) }
+        path.withUTF8 { bytes in requestTable.withView { view in
+            if let list = table.identities[c.peer] { scan(list, facts, methodBit, bytes, view, now, &accumulator) }
             if !table.prefixes.isEmpty {
                 var peerPath = c.peer.path
                 peerPath.withUTF8 { peer in
                     for (index, prefix) in table.prefixPaths.enumerated() where Self.starts(peer, with: prefix) {
-                        scan(table.prefixes[index].rules, facts, methodBit, bytes, now, &accumulator)
+                        scan(table.prefixes[index].rules, facts, methodBit, bytes, view, now, &accumulator)
                     }
                 }
             }
-        }
+        } }
         return finish(accumulator, facts)
     }
 
     @inline(__always)
-    private func scan(_ list: [Int], _ facts: RequestFacts, _ methodBit: UInt16, _ path: UnsafeBufferPointer<UInt8>, _ now: Double,
-                      _ accumulator: inout RequestAccumulator) {
+    private func scan(_ list: [Int], _ facts: RequestFacts, _ methodBit: UInt16, _ path: UnsafeBufferPointer<UInt8>,
+                      _ view: RequestTable.View, _ now: Double, _ accumulator: inout RequestAccumulator) {
         for rule in list where now < deadlines[rule] {
-            guard let matcher = matchers[rule] else {
+            let flags = view.flags[rule]
+            if flags == 0 {
                 accumulator.rules.add(rule, kinds[rule])
                 continue
             }
-            guard matcher.matchHTTP(facts, methodBit: methodBit, path: path) != nil else { continue }
+            if flags & RequestTable.slowPath == 0 {
+                if view.fastMatch(rule, methodBit: methodBit, path: path) { accumulator.rules.add(rule, kinds[rule]) }
+                continue
+            }
+            guard let matcher = matchers[rule], matcher.matchHTTP(facts, methodBit: methodBit, path: path) != nil else { continue }
             switch matcher.jwt?.outcome(facts.token) ?? .met {
             case .met: accumulator.rules.add(rule, kinds[rule])
             case .missingToken: if kinds[rule] == .allow { accumulator.needsToken = min(accumulator.needsToken, rule) }
