@@ -112,6 +112,26 @@ import Testing
         #expect(explanation.rules.first { $0.rule == "no-debug" }?.reason == "http deny: decides requests, not the connection")
     }
 
+    /// The slice's flattened matcher (prefix hashes, then bytes) agrees with `PathPattern.matches` on every path,
+    /// long ones (more segments than the hash table holds) included.
+    @Test func theCompiledPathMatcherAgreesWithThePatterns() throws {
+        let patterns = ["/", "/a/**", "/x/*/y", "/a/b/c", "/**", "/" + (0..<40).map { "s\($0)" }.joined(separator: "/"),
+                        "/" + (0..<35).map { "s\($0)" }.joined(separator: "/") + "/**"]
+        let long = "/" + (0..<40).map { "s\($0)" }.joined(separator: "/")
+        let paths = ["/", "/a", "/a/", "/a/b/c", "/a/b/c/d", "/ab", "/x/1/y", "/x/y", "/x/1/y/z", long, long + "/t", "/s0/s1"]
+        for (i, pattern) in patterns.enumerated() {
+            let policy = try MeshPolicy.load(files: PolicyL7ParsingTests.bundle([
+                D.rule("p\(i)", from: #"{"services": ["shop/orders"]}"#, #""ports": [8080], "http": {"methods": ["GET"], "paths": ["\#(pattern)"]}"#)]))
+            let slice = try #require(policy.compile(version: 1).slice(for: D.key("payments")))
+            let compiled = try PathPattern(parsing: pattern)
+            for path in paths {
+                let allowed = slice.decideRequest(Self.request(D.sa("orders"), "GET", path)).status == 0
+                #expect(allowed == compiled.matches(path), "\(pattern) on \(path)")
+            }
+        }
+        #expect(try PathPattern(parsing: "/a/**").matches("/a/b") && !PathPattern(parsing: "/x/*/y").matches("/x/y"))
+    }
+
     @Test func quarantineRefusesEveryRequest() throws {
         var slice = try #require(try Self.policy().compile(version: 1).slice(for: D.key("payments")))
         slice.revoked = RevocationList(revision: 1, quarantined: [D.sa("orders")])

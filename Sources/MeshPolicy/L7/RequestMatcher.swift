@@ -99,37 +99,44 @@ final class RequestMatcher: Sendable {
     /// The index of the first pattern of `table` that matches `path`, -1 when none does.
     @inline(__always)
     static func firstMatch(_ table: UnsafeBufferPointer<Int32>, _ bytes: UnsafeBufferPointer<UInt8>,
-                                   _ path: UnsafeBufferPointer<UInt8>) -> Int {
-        let slash = UInt8(ascii: "/")
+                           _ path: UnsafeBufferPointer<UInt8>) -> Int {
         var at = 0
         var index = 0
         while at < table.count {
-            let count = Int(table[at]), tail = table[at + 1] == 1
-            var matched = true
-            var pos = 0
-            var k = 0
-            while k < count {
-                let offset = Int(table[at + 2 + 2 * k]), length = Int(table[at + 3 + 2 * k])
-                k += 1
-                guard pos < path.count, path[pos] == slash else { matched = false; break }
-                let start = pos + 1
-                var end = start
-                while end < path.count && path[end] != slash { end += 1 }
-                if length < 0 {
-                    if end == start { matched = false; break }
-                } else {
-                    if end - start != length { matched = false; break }
-                    var i = 0
-                    while i < length && bytes[offset + i] == path[start + i] { i += 1 }
-                    if i != length { matched = false; break }
-                }
-                pos = end
-            }
-            if matched && (tail ? (pos == path.count || path[pos] == slash) : pos == path.count) { return index }
+            let count = Int(table[at])
+            let segments = UnsafeBufferPointer(rebasing: table[(at + 2)..<(at + 2 + 2 * count)])
+            if matches(segments: segments, count: count, tail: table[at + 1] == 1, bytes, path) { return index }
             at += 2 + 2 * count
             index += 1
         }
         return -1
+    }
+
+    /// True when one pattern ((offset, length or -1 for `*`) per segment, literal bytes in `bytes`) matches `path`.
+    @inline(__always)
+    static func matches(segments: UnsafeBufferPointer<Int32>, count: Int, tail: Bool, _ bytes: UnsafeBufferPointer<UInt8>,
+                        _ path: UnsafeBufferPointer<UInt8>) -> Bool {
+        let slash = UInt8(ascii: "/")
+        var pos = 0
+        var k = 0
+        while k < count {
+            let offset = Int(segments[2 * k]), length = Int(segments[2 * k + 1])
+            k += 1
+            guard pos < path.count, path[pos] == slash else { return false }
+            let start = pos + 1
+            var end = start
+            while end < path.count && path[end] != slash { end += 1 }
+            if length < 0 {
+                if end == start { return false }
+            } else {
+                if end - start != length { return false }
+                var i = 0
+                while i < length && bytes[offset + i] == path[start + i] { i += 1 }
+                if i != length { return false }
+            }
+            pos = end
+        }
+        return tail ? (pos == path.count || path[pos] == slash) : pos == path.count
     }
 
     /// Why the http part does not match, for `explain` (nil when it matches).

@@ -28,22 +28,24 @@ extension ServiceSlice {
         let methodBit = RequestMatcher.bit(facts.method)
         var path = facts.path
         path.withUTF8 { bytes in requestTable.withView { view in
-            if let list = table.identities[c.peer] { scan(list, facts, methodBit, bytes, view, now, &accumulator) }
+            withUnsafeTemporaryAllocation(of: UInt64.self, capacity: PathPrefixes.maxSegments + 1) { storage in
+            let prefixes = PathPrefixes(bytes, storage: storage)
+            if let list = table.identities[c.peer] { scan(list, facts, methodBit, bytes, prefixes, view, now, &accumulator) }
             if !table.prefixes.isEmpty {
                 var peerPath = c.peer.path
                 peerPath.withUTF8 { peer in
                     for (index, prefix) in table.prefixPaths.enumerated() where Self.starts(peer, with: prefix) {
-                        scan(table.prefixes[index].rules, facts, methodBit, bytes, view, now, &accumulator)
+                        scan(table.prefixes[index].rules, facts, methodBit, bytes, prefixes, view, now, &accumulator)
                     }
                 }
             }
-        } }
+        } } }
         return finish(accumulator, facts)
     }
 
     @inline(__always)
     private func scan(_ list: [Int], _ facts: RequestFacts, _ methodBit: UInt16, _ path: UnsafeBufferPointer<UInt8>,
-                      _ view: RequestTable.View, _ now: Double, _ accumulator: inout RequestAccumulator) {
+                      _ prefixes: PathPrefixes, _ view: RequestTable.View, _ now: Double, _ accumulator: inout RequestAccumulator) {
         for rule in list where now < deadlines[rule] {
             let flags = view.flags[rule]
             if flags == 0 {
@@ -51,7 +53,7 @@ extension ServiceSlice {
                 continue
             }
             if flags & RequestTable.slowPath == 0 {
-                if view.fastMatch(rule, methodBit: methodBit, path: path) { accumulator.rules.add(rule, kinds[rule]) }
+                if view.fastMatch(rule, methodBit: methodBit, path: path, prefixes: prefixes) { accumulator.rules.add(rule, kinds[rule]) }
                 continue
             }
             guard let matcher = matchers[rule], matcher.matchHTTP(facts, methodBit: methodBit, path: path) != nil else { continue }
