@@ -79,7 +79,13 @@ enum PolicyCommands {
         let mesh = r["mesh"] ?? .null
         guard let items = mesh[what]?.arrayValue else { throw UsageError("get services|segments|rules") }
         if o.json { MeshctlCommand.out(JSONValue.array(items).text); return 0 }
-        func list(_ v: JSONValue?) -> String { (v?.arrayValue ?? []).compactMap { $0.stringValue ?? $0.intValue.map(String.init) }.joined(separator: ",") }
+        func list(_ v: JSONValue?) -> String {
+            (v?.arrayValue ?? []).compactMap { item in
+                // A port with a protocol (`{"port": 8080, "protocol": "http"}`) shows as 8080/http.
+                item.stringValue ?? item.intValue.map(String.init)
+                    ?? item["port"]?.intValue.map { "\($0)/\(item["protocol"]?.stringValue ?? "tcp")" }
+            }.joined(separator: ",")
+        }
         func obj(_ v: JSONValue?) -> String {
             guard case .object(let m)? = v else { return "" }
             return m.map { k, v in v.arrayValue != nil ? "\(k)=\(list(v))" : "\(k)=\(v.stringValue ?? "")" }.joined(separator: " ")
