@@ -114,6 +114,28 @@ import Testing
         #expect(none.status == 1 && none.stdout.contains(#""status":401"#) && none.stdout.contains(#""state":"absent""#))
     }
 
+    /// Without `-f`, the mesh is the applied one (`GET /v1/mesh`) and a quarantine reported by `/v1/check`
+    /// refuses whatever the rules say.
+    @Test func checksAgainstTheAppliedMeshAndItsQuarantines() throws {
+        let (dir, _) = try Self.mesh()
+        var files: [(name: String, content: String)] = []
+        for name in ["services.json", "segments.json", "rules.json"] { files.append((name, try dir.text(name))) }
+        let jwks = try dir.text("keys/id.example.com.jwks.json")
+        files.append(("issuers.json", try dir.text("issuers.json").replacingOccurrences(of: #""jwksFile": "keys/id.example.com.jwks.json""#, with: #""jwks": \#(jwks)"#)))
+        let args = ["check", "--from", "orders", "--to", "payments", "--port", "8080", "--method", "POST", "--path", "/v1/payments"]
+        let cp = try StubControlPlane(graph: GraphFixture.answer(now: 1_780_000_000), meshFiles: files)
+        defer { cp.stop() }
+        let ok = try cp.meshctl(args)
+        #expect(ok.status == 0, "\(ok.stdout) \(ok.stderr)")
+        #expect(ok.stdout.contains("layer 7 (request): ALLOWED") && ok.stdout.contains("allowed by orders-create-payment"))
+        #expect(cp.requests.withLock { $0.map { $0.split(separator: " ")[0...1].joined(separator: " ") } }.contains("GET /v1/mesh"))
+        let quarantined = try StubControlPlane(graph: GraphFixture.answer(now: 1_780_000_000), meshFiles: files,
+                                               quarantined: ["spiffe://mesh.local/ns/shop/sa/orders"])
+        defer { quarantined.stop() }
+        let refused = try quarantined.meshctl(args)
+        #expect(refused.status == 1 && refused.stdout.contains("DENIED: spiffe://mesh.local/ns/shop/sa/orders is quarantined"))
+    }
+
     @Test func validateRefusesAPrivateKeyAndInlinesJWKSFiles() throws {
         let (dir, _) = try Self.mesh()
         let ok = try Self.meshctl(["validate", "-f", dir.path])
