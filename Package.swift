@@ -20,7 +20,7 @@ let package = Package(
         // L1
         .target(name: "MeshCore"),
         .target(name: "MeshAlerts", dependencies: ["MeshCore", "MeshAPI"]),
-        .target(name: "MeshPolicy", dependencies: ["MeshCore", "MeshAlerts"]),
+        .target(name: "MeshPolicy", dependencies: ["MeshCore", "MeshAlerts", "MeshHTTP1"]),
         .target(name: "MeshHTTP1"),
         .target(name: "MeshAPI", dependencies: ["MeshCore"]),
         // L2

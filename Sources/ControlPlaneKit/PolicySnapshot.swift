@@ -26,6 +26,8 @@ public struct PolicySnapshot: Sendable {
     }
 
     static func parse(_ files: [PolicyFile]) throws -> MeshPolicy {
-        try MeshPolicy.load(files: files.map { ($0.name, Array($0.content.utf8)) })
+        let policy = try MeshPolicy.load(files: files.map { ($0.name, Array($0.content.utf8)) })
+        try IssuerKeyValidation.validate(policy)
+        return policy
     }
 }

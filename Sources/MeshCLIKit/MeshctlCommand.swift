@@ -22,6 +22,10 @@ public enum MeshctlCommand {
       get services|segments|rules                 what the applied mesh holds
       check --from NS/NAME --to NS/NAME --port N  allowed or denied, by which rule, and why no other rule matched
                                                   (exit 0 allowed, 1 denied)
+        [--method M --path P [--header 'n: v'] [--jwt FILE | --claims JSON [--issuer ISS]]] [-f DIR]
+                                                  both layers for one request: the connection at the handshake,
+                                                  then the request (path normalised first; --jwt verified with the
+                                                  mesh's issuers, now); -f DIR checks a local mesh offline
       status                                      each sidecar: the mesh version it applied, in sync or stale
       identity revoke --identity ID | --serial HEX [--reason TEXT]
                                                   refuse that identity's certificates (or one certificate) everywhere
@@ -64,6 +68,7 @@ public enum MeshctlCommand {
         }
         let words = o.positional
         if words.first == "validate" { return PolicyCommands.validate(o) }
+        if words.first == "check", o.value("f") != nil { return CheckRequestCommand.offline(o) }
         let client: ControlClient
         do {
             client = try ControlClient.make(o)

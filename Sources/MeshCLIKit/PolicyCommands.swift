@@ -18,12 +18,14 @@ enum PolicyCommands {
             if name.hasSuffix(".json") { names.append(name) }
         }
         if names.isEmpty { throw MeshError(.fileUnreadable, "no *.json files in \(dir)") }
-        return try names.sorted().map { n in
+        let files = try names.sorted().map { n in
             switch FileIO.readAll("\(dir)/\(n)", limit: 4 << 20) {
-            case .success(let b): return (n, String(decoding: b, as: UTF8.self))
+            case .success(let b): return (name: n, content: String(decoding: b, as: UTF8.self))
             case .failure(let e): throw e
             }
         }
+        // `issuers[].jwksFile` is read here, relative to the folder, and sent inline (the control plane reads no files).
+        return try MeshPolicy.inlineJWKSFiles(files) { path in try FileIO.readAll("\(dir)/\(path)", limit: 1 << 20).get() }
     }
 
     /// Offline: no control plane needed. Exit 0 valid, 64 invalid.
@@ -32,6 +34,7 @@ enum PolicyCommands {
         do {
             let files = try readMesh(dir)
             let p = try MeshPolicy.load(files: files.map { ($0.name, Array($0.content.utf8)) })
+            try IssuerKeyCheck.validate(p)
             if o.json {
                 MeshctlCommand.out(JSONValue.object([("valid", .bool(true)), ("services", .int(p.services.count)),
                                                      ("segments", .int(p.segments.count)), ("rules", .int(p.rules.count)), ("alerts", .int(p.alerts.count))]).text)
@@ -76,7 +79,13 @@ enum PolicyCommands {
         let mesh = r["mesh"] ?? .null
         guard let items = mesh[what]?.arrayValue else { throw UsageError("get services|segments|rules") }
         if o.json { MeshctlCommand.out(JSONValue.array(items).text); return 0 }
-        func list(_ v: JSONValue?) -> String { (v?.arrayValue ?? []).compactMap { $0.stringValue ?? $0.intValue.map(String.init) }.joined(separator: ",") }
+        func list(_ v: JSONValue?) -> String {
+            (v?.arrayValue ?? []).compactMap { item in
+                // A port with a protocol (`{"port": 8080, "protocol": "http"}`) shows as 8080/http.
+                item.stringValue ?? item.intValue.map(String.init)
+                    ?? item["port"]?.intValue.map { "\($0)/\(item["protocol"]?.stringValue ?? "tcp")" }
+            }.joined(separator: ",")
+        }
         func obj(_ v: JSONValue?) -> String {
             guard case .object(let m)? = v else { return "" }
             return m.map { k, v in v.arrayValue != nil ? "\(k)=\(list(v))" : "\(k)=\(v.stringValue ?? "")" }.joined(separator: " ")
@@ -102,6 +111,7 @@ enum PolicyCommands {
 
     /// Exit 0 when allowed, 1 when denied (so scripts can branch on it).
     static func check(_ c: ControlClient, _ o: Options) throws -> Int32 {
+        if CheckRequestCommand.wanted(o) { return try CheckRequestCommand.run(c, o) }
         guard let from = o.value("from"), let to = o.value("to"), let port = o.value("port") else {
             throw UsageError("check needs --from NS/NAME (or a SPIFFE ID) --to NS/NAME --port N")
         }
@@ -124,6 +134,12 @@ enum PolicyCommands {
                                                         $0["status"]?.stringValue ?? "", $0["reason"]?.stringValue ?? ""] }
         if !rows.isEmpty { MeshctlCommand.out(Table.render(["RULE", "ACTION", "MODE", "STATUS", "WHY"], rows)) }
         return allowed ? 0 : 1
+    }
+
+    /// The per-rule table of an explanation computed here (`meshctl check` at layer 7).
+    static func ruleTable(_ e: PolicyExplanation) -> String {
+        Table.render(["RULE", "ACTION", "MODE", "STATUS", "WHY"],
+                     e.rules.map { [$0.rule, $0.action.rawValue, $0.mode.rawValue, $0.status.rawValue, $0.reason] })
     }
 
     static func status(_ c: ControlClient, _ o: Options) throws -> Int32 {

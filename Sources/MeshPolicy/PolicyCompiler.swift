@@ -97,12 +97,17 @@ struct SliceBuilder {
             let target = policy.services[policy.serviceIndex[key]!]
             destinations[key] = SliceDestination(service: key, identity: target.identity, address: target.address,
                                                  ports: ports.mapValues(renumber))
+            destinations[key]!.protocols = target.protocols.filter { ports[$0.key] != nil }
         }
         let rules = order.map { index in
             let rule = policy.rules[index]
-            return SliceRule(name: rule.name, action: rule.action, mode: rule.mode, expires: rule.expires, rateLimit: rule.rateLimit)
+            return SliceRule(name: rule.name, action: rule.action, mode: rule.mode, expires: rule.expires, rateLimit: rule.rateLimit,
+                             http: rule.http, jwt: rule.jwt)
         }
-        return ServiceSlice(version: version, service: service.key, identity: service.identity, rules: rules,
-                            inbound: inbound, outbound: destinations)
+        var slice = ServiceSlice(version: version, service: service.key, identity: service.identity, rules: rules,
+                                 inbound: inbound, outbound: destinations)
+        slice.portProtocols = service.protocols
+        slice.issuers = L7Compiler.issuers(for: rules, inbound: inbound, policy: policy)
+        return slice
     }
 }

@@ -17,6 +17,7 @@ extension MeshPolicy {
         lines += Self.diff("segment", old?.segments ?? [], segments, name: \.name, fields: Self.fields)
         lines += Self.diff("rule", old?.rules ?? [], rules, name: \.name, fields: Self.fields)
         lines += Self.diff("alert", old?.alerts ?? [], alerts, name: \.name, fields: Self.fields)
+        lines += Self.diff("issuer", old?.issuers ?? [], issuers, name: \.issuer) { [("definition", IssuerFields.json($0).text)] }
         return lines
     }
 
@@ -40,7 +41,8 @@ extension MeshPolicy {
     }
 
     private static func fields(_ s: PolicyService) -> [(String, String)] {
-        [("labels", labels(s.labels)), ("ports", list(s.ports.sorted())), ("address", s.address?.description ?? "none")]
+        [("labels", labels(s.labels)), ("ports", list(s.ports.sorted())), ("address", s.address?.description ?? "none"),
+         ("protocols", s.protocols.keys.sorted().map { "\($0)=\(s.protocols[$0]!.rawValue)" }.joined(separator: ", "))]
     }
 
     private static func fields(_ s: PolicySegment) -> [(String, String)] {
@@ -55,7 +57,8 @@ extension MeshPolicy {
          ("to.segments", list(r.to.segments)), ("to.services", list(r.to.services)),
          ("ports", r.ports.map { list($0.sorted()) } ?? "all"), ("expires", r.expires?.description ?? "never"),
          ("description", r.description?.debugDescription ?? "none"),
-         ("rateLimit", r.rateLimit.map { "\(ThrottleList.text($0.connectionsPerSecond))/s burst \(ThrottleList.text($0.burst))" } ?? "none")]
+         ("rateLimit", r.rateLimit.map { "\(ThrottleList.text($0.connectionsPerSecond))/s burst \(ThrottleList.text($0.burst))" } ?? "none"),
+         ("http", r.http?.json.text ?? "none"), ("jwt", r.jwt?.json.text ?? "none")]
     }
 
     private static func list<T: CustomStringConvertible>(_ items: [T]) -> String {

@@ -10,13 +10,14 @@ extension MeshPolicy {
                                               ("segments", .array(segments.map(Self.json))),
                                               ("rules", .array(rules.map(Self.json)))]
         if !alerts.isEmpty { members.append(("alerts", .array(alerts.map(\.json)))) }
+        if !issuers.isEmpty { members.append(("issuers", .array(issuers.map(IssuerFields.json)))) }
         return .object(members)
     }
 
     static func json(_ service: PolicyService) -> JSONValue {
         var members: [(String, JSONValue)] = [("namespace", .string(service.key.namespace)), ("name", .string(service.key.name))]
         if !service.labels.isEmpty { members.append(("labels", labels(service.labels))) }
-        members.append(("ports", .array(service.ports.map { .int($0) })))
+        members.append(("ports", PortProtocols.portsJSON(service)))
         if let address = service.address { members.append(("address", .string(address.description))) }
         return .object(members)
     }
@@ -46,6 +47,8 @@ extension MeshPolicy {
             members.append(("rateLimit", .object([("connectionsPerSecond", .number(ThrottleList.text(l.connectionsPerSecond))),
                                                   ("burst", .number(ThrottleList.text(l.burst)))])))
         }
+        if let http = rule.http { members.append(("http", http.json)) }
+        if let jwt = rule.jwt { members.append(("jwt", jwt.json)) }
         return .object(members)
     }
 

@@ -73,6 +73,11 @@ struct DecisionAccumulator {
         }
     }
 
+    /// The rule that names the enforced verdict (the first deny, else the first allow), nil for default deny.
+    var enforcedRule: Int? {
+        first.deny != .max ? first.deny : first.allow != .max ? first.allow : nil
+    }
+
     /// The decision; `name` gives a rule's name from its number.
     @inline(__always)
     func decision(_ name: (Int) -> String) -> PolicyDecision {
@@ -94,6 +99,7 @@ extension MeshPolicy {
     /// The reference evaluation: a scan over every rule. The data path uses `ServiceSlice`, which must agree
     /// with this; `explain` uses it to say why each rule did or did not apply.
     public func evaluate<Facts: PolicyFacts>(_ facts: Facts) -> PolicyDecision {
+        if let request = facts.request { return evaluateRequest(request).decision }
         if let refused = PolicyDecision.screen(facts.connection.peer, in: trustDomain) { return refused }
         guard let target = service(facts.connection.destination) else { return .defaultDeny }
         var accumulator = DecisionAccumulator()
@@ -118,7 +124,7 @@ extension MeshPolicy {
         if let expires = rule.expires, PolicyDecision.clamp(facts.connection.now) >= expires.seconds {
             return "expired at \(expires)"
         }
-        return nil
+        return l7WhyNot(rule: rule, facts.request)
     }
 
     /// The identity of a service, for deciding as that service (`meshctl check --from frontend`).

@@ -32,6 +32,8 @@ public struct PolicyExplanation: Sendable, Equatable {
     public let decision: PolicyDecision
     /// Every rule of the policy, in rule order.
     public let rules: [RuleExplanation]
+    /// For a request: its method and normalised path, and the request decision (refusal, route).
+    public internal(set) var request: RequestExplanation? = nil
 
     /// `allowed by frontend-to-payments` / `denied by default-deny (identity-not-allowed)`, plus the shadow.
     public var summary: String {
@@ -42,7 +44,15 @@ public struct PolicyExplanation: Sendable, Equatable {
             }
         }
         let shadow = decision.shadow.map { "; shadow: \(text($0))" } ?? ""
-        return "\(from) → \(to):\(port): \(text(decision.enforced))\(shadow)"
+        guard let request else { return "\(from) → \(to):\(port): \(text(decision.enforced))\(shadow)" }
+        var verdict = text(decision.enforced)
+        if case .unauthenticated(let issuers)? = request.decision.refusal {
+            verdict = "401 unauthenticated (a valid token from \(issuers.joined(separator: ", ")) is needed)"
+        } else if !decision.enforced.isAllowed {
+            verdict = "403 " + verdict
+        }
+        let route = request.decision.route.map { " (route \($0))" } ?? ""
+        return "\(from) → \(to):\(port) \(request.method) \(request.path): \(verdict)\(route)\(shadow)"
     }
 
     public func json() -> JSONValue {
@@ -51,6 +61,19 @@ public struct PolicyExplanation: Sendable, Equatable {
             if case .deny(_, let reason) = v { members.append(("reason", .string(reason.rawValue))) }
             return .object(members)
         }
+        var requestJSON: [(String, JSONValue)] = []
+        if let request {
+            var refusal: JSONValue = .null
+            switch request.decision.refusal {
+            case .forbidden?: refusal = .object([("status", .int(403))])
+            case .unauthenticated(let issuers)?:
+                refusal = .object([("status", .int(401)), ("issuers", .array(issuers.map { .string($0) }))])
+            case nil: break
+            }
+            requestJSON = [("request", .object([("method", .string(request.method)), ("path", .string(request.path)),
+                                                ("status", .int(request.decision.status)), ("refusal", refusal),
+                                                ("route", .optional(request.decision.route))]))]
+        }
         return .object([
             ("from", .string(from.description)), ("to", .string(to.description)), ("port", .int(port)),
             ("verdict", verdict(decision.enforced)), ("shadow", decision.shadow.map(verdict) ?? .null),
@@ -58,7 +81,7 @@ public struct PolicyExplanation: Sendable, Equatable {
                 .object([("rule", .string($0.rule)), ("action", .string($0.action.rawValue)), ("mode", .string($0.mode.rawValue)),
                          ("status", .string($0.status.rawValue)), ("reason", .string($0.reason))])
             })),
-        ])
+        ] + requestJSON)
     }
 }
 
@@ -71,7 +94,8 @@ extension CompiledPolicy {
         guard let target = policy.service(c.destination) else {
             throw MeshError(.policyUnknownService, "unknown service \(c.destination.description.debugDescription)")
         }
-        let decision = decide(facts)
+        let requestDecision = facts.request.map { decideRequest($0) }
+        let decision = requestDecision?.decision ?? decide(facts)
         let screened = PolicyDecision.screen(c.peer, in: policy.trustDomain) != nil
         var lines: [RuleExplanation] = []
         for (index, rule) in policy.rules.enumerated() {
@@ -91,6 +115,8 @@ extension CompiledPolicy {
             }
             lines.append(RuleExplanation(rule: rule.name, action: rule.action, mode: rule.mode, status: status, reason: reason))
         }
-        return PolicyExplanation(from: c.peer, to: c.destination, port: c.port, decision: decision, rules: lines)
+        var explanation = PolicyExplanation(from: c.peer, to: c.destination, port: c.port, decision: decision, rules: lines)
+        if let r = facts.request, let requestDecision { explanation.request = RequestExplanation(method: r.method, path: r.path, decision: requestDecision) }
+        return explanation
     }
 }

@@ -8,7 +8,7 @@ enum PolicyFields {
         let key = ServiceKey(namespace: try label(r.required("namespace")), name: try label(r.required("name")))
         let labels = try labelMap(r.optional("labels"), limits: limits) ?? [:]
         let portsNode = try r.required("ports")
-        let ports = try portList(portsNode, limits: limits)
+        let (ports, protocols) = try PortProtocols.servicePorts(portsNode, limits: limits)
         var address: HostPort?
         if let node = r.optional("address") {
             let text = try node.string()
@@ -21,7 +21,7 @@ enum PolicyFields {
             }
             address = hostPort
         }
-        return ServiceDraft(key: key, labels: labels, ports: ports, address: address, at: at)
+        return ServiceDraft(key: key, labels: labels, ports: ports, address: address, at: at, protocols: protocols)
     }
 
     static func segment(_ node: JSONNode, limits: PolicyLimits) throws(MeshError) -> PolicySegment {
@@ -41,7 +41,8 @@ enum PolicyFields {
     }
 
     static func rule(_ node: JSONNode, limits: PolicyLimits) throws(MeshError) -> PolicyRule {
-        let r = try node.object(fields: ["name", "action", "from", "to", "ports", "mode", "expires", "description", "rateLimit"])
+        let r = try node.object(fields: ["name", "action", "from", "to", "ports", "mode", "expires", "description", "rateLimit",
+                                         "http", "jwt"])
         let nameNode = try r.required("name")
         let name = try label(nameNode)
         if name == Verdict.defaultDenyRule {
@@ -82,8 +83,10 @@ enum PolicyFields {
             }
             rateLimit = try Self.rateLimit(n)
         }
-        return PolicyRule(name: name, action: action, from: sources, to: targets, ports: ports, mode: mode,
-                          expires: expires, description: description, rateLimit: rateLimit)
+        var rule = PolicyRule(name: name, action: action, from: sources, to: targets, ports: ports, mode: mode,
+                              expires: expires, description: description, rateLimit: rateLimit)
+        try PortProtocols.readL7(r, into: &rule, limits: limits)
+        return rule
     }
 
     /// `{"connectionsPerSecond": N, "burst": M}`: N in (0, 100000], M in [1, 1000000], default max(1, N).

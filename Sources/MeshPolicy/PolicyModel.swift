@@ -14,6 +14,11 @@ public struct PolicyService: Sendable, Equatable {
     public let ports: [Int]
     /// The service's sidecar inbound (mTLS) address, when known.
     public let address: HostPort?
+    /// Port → protocol for the ports declared `http` (absent: `tcp`).
+    public internal(set) var protocols: [Int: PortProtocol] = [:]
+
+    /// What `port` speaks.
+    public func `protocol`(port: Int) -> PortProtocol { protocols[port] ?? .tcp }
 }
 
 /// A named set of services, either by label selector (every label must match) or by listing.
@@ -129,6 +134,10 @@ public struct PolicyRule: Sendable, Equatable {
     public let description: String?
     /// Allow rules only: new connections per second per caller identity at the receiving sidecar (token bucket).
     public var rateLimit: RateLimit? = nil
+    /// Which requests the rule is about (only on `http` ports); nil: every request.
+    public var http: HTTPMatch? = nil
+    /// Allow rules only: the end-user token a request must carry.
+    public var jwt: JWTRequirement? = nil
 }
 
 /// Bounds on a policy bundle (SECURITY.md §6: policy documents up to 4 MiB and 10,000 rules). Exceeding one is
@@ -174,6 +183,8 @@ public struct MeshPolicy: Sendable, Equatable {
     public let rules: [PolicyRule]
     /// Alert rules (`alerts` in the mesh files): evaluated by the control plane, not compiled into slices.
     public internal(set) var alerts: [AlertRule] = []
+    /// Token issuers (`issuers` in the mesh files), in file order.
+    public internal(set) var issuers: [SliceIssuer] = []
     let serviceIndex: [ServiceKey: Int]
     let resolved: [ResolvedRule]
 

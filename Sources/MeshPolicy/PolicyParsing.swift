@@ -78,6 +78,7 @@ struct ServiceDraft {
     let ports: [Int]
     let address: HostPort?
     let at: PolicyLocation
+    var protocols: [Int: PortProtocol] = [:]
 }
 
 /// Everything read so far, with locations; names are checked for duplicates as they arrive.
@@ -89,6 +90,7 @@ struct PolicyDrafts {
     var segments: [(PolicySegment, PolicyLocation)] = []
     var rules: [(PolicyRule, PolicyLocation)] = []
     var alerts: [AlertRule] = []
+    var issuers: [(SliceIssuer, PolicyLocation)] = []
     private var seen: [String: PolicyLocation] = [:]
 
     init(limits: PolicyLimits, firstFile: String) {
@@ -100,7 +102,7 @@ struct PolicyDrafts {
 
     mutating func read(file: String, bytes: [UInt8]) throws(MeshError) {
         let value = try StrictJSON.parse(bytes, limits: StrictJSON.Limits(maxBytes: limits.maxDocumentBytes))
-        let root = try JSONNode(value).object(fields: ["trustDomain", "services", "segments", "rules", "alerts"])
+        let root = try JSONNode(value).object(fields: ["trustDomain", "services", "segments", "rules", "alerts", "issuers"])
         let here = { (node: JSONNode) in PolicyLocation(file: file, path: node.path) }
         if let node = root.optional("trustDomain") {
             let text = try node.string()
@@ -123,6 +125,12 @@ struct PolicyDrafts {
             let rule = try PolicyFields.rule(node, limits: limits)
             try claim("rule \(rule.name)", node, file)
             rules.append((rule, here(node)))
+        }
+        for node in try root.optional("issuers")?.elements() ?? [] {
+            try limit(issuers.count, limits.maxEntriesPerList, .policyTooManyEntries, "issuers", node)
+            let issuer = try IssuerFields.issuer(node, limits: limits)
+            try claim("issuer \(issuer.issuer)", node, file)
+            issuers.append((issuer, here(node)))
         }
         // Alert rules ride the same versioned, audited store as the rest of the mesh (README "Alert rules").
         for node in try root.optional("alerts")?.elements() ?? [] {

@@ -21,6 +21,8 @@ extension ServiceSlice {
                 members.append(("rateLimit", .object([("connectionsPerSecond", .number(ThrottleList.text(l.connectionsPerSecond))),
                                                       ("burst", .number(ThrottleList.text(l.burst)))])))
             }
+            if let http = rule.http { members.append(("http", http.json)) }
+            if let jwt = rule.jwt { members.append(("jwt", jwt.json)) }
             return .object(members)
         }
         let inboundJSON = inboundPorts.map { port -> JSONValue in
@@ -74,7 +76,7 @@ extension ServiceSlice {
         let domain = identity.trustDomain
         var rules: [SliceRule] = []
         for node in try r.required("rules").elements() {
-            let o = try node.object(fields: ["name", "action", "mode", "expires", "rateLimit"])
+            let o = try node.object(fields: ["name", "action", "mode", "expires", "rateLimit", "http", "jwt"])
             var expires: PolicyTimestamp?
             if let n = o.optional("expires") {
                 let text = try n.string()
@@ -86,9 +88,15 @@ extension ServiceSlice {
                 guard action == .allow else { throw n.error(.policyBadSlice, "only allow rules carry a rateLimit") }
                 rateLimit = try PolicyFields.rateLimit(n)
             }
+            let http = try o.optional("http").map { n throws(MeshError) in try HTTPMatch.parse(n, limits: PolicyLimits()) }
+            var jwt: JWTRequirement?
+            if let n = o.optional("jwt") {
+                guard action == .allow else { throw n.error(.policyBadSlice, "only allow rules carry a jwt requirement") }
+                jwt = try JWTRequirement.parse(n, limits: PolicyLimits())
+            }
             rules.append(SliceRule(name: try PolicyFields.label(o.required("name")), action: action,
                                    mode: try PolicyFields.choice(o.required("mode"), PolicyMode.self), expires: expires,
-                                   rateLimit: rateLimit))
+                                   rateLimit: rateLimit, http: http, jwt: jwt))
         }
         func ruleList(_ node: JSONNode) throws(MeshError) -> [Int] {
             let list = try node.elements()

@@ -27,9 +27,15 @@ public struct ServiceSlice: Sendable, Equatable {
     public var issuers: [SliceIssuer] = []
     /// Rule name → its `rateLimit`, for the rules of this slice that carry one (looked up after an allow).
     private let rateLimits: [String: RateLimit]
-    private let kinds: [RuleKind]
+    let kinds: [RuleKind]
     /// `expires` as seconds, `+infinity` when the rule does not expire.
-    private let deadlines: [Double]
+    let deadlines: [Double]
+    /// Per rule: false for a deny rule with an `http` match, which refuses requests, never a whole connection.
+    let decidesConnections: [Bool]
+    /// Per rule: its compiled request matcher, nil when it has neither `http` nor `jwt` (it matches every request).
+    let matchers: [RequestMatcher?]
+    /// The same, flattened for the data path.
+    let requestTable: RequestTable
 
     init(version: Int, service: ServiceKey, identity: SPIFFEID, rules: [SliceRule], inbound: [Int: InboundPort],
          outbound: [ServiceKey: SliceDestination]) {
@@ -44,6 +50,9 @@ public struct ServiceSlice: Sendable, Equatable {
         for r in rules { if let l = r.rateLimit { limits[r.name] = l } }
         rateLimits = limits
         deadlines = rules.map { $0.expires?.seconds ?? .infinity }
+        decidesConnections = rules.map { $0.action == .allow || $0.http == nil }
+        matchers = rules.map(RequestMatcher.init(rule:))
+        requestTable = RequestTable(matchers)
     }
 
     /// Decides whether `facts.peer` (the verified identity of the caller) may connect to this service on
@@ -51,13 +60,14 @@ public struct ServiceSlice: Sendable, Equatable {
     /// destination get `default-deny`: a slice only speaks for its own service.
     public func decideInbound(_ facts: ConnectionFacts) -> PolicyDecision { decision(on: facts) }
 
-    /// The same decision for one request (no rule reads the request yet: it equals the connection's).
-    public func decideInbound(_ facts: RequestFacts) -> PolicyDecision { decision(on: facts) }
+    /// The same decision for one request (`decideRequest(facts).decision`).
+    public func decideInbound(_ facts: RequestFacts) -> PolicyDecision { decideRequest(facts).decision }
 
     /// One body for both kinds of facts, specialised for each here in the module: the public entry points are
     /// concrete, so a caller in another module never pays for a generic call on the data path.
     @inline(__always)
     func decision<Facts: PolicyFacts>(on facts: Facts) -> PolicyDecision {
+        if let request = facts.request { return decideRequest(request).decision }
         if let refused = PolicyDecision.screen(facts.connection.peer, in: identity.trustDomain) { return refused }
         if !revoked.quarantined.isEmpty, revoked.quarantines(facts.connection.peer) { return .quarantined }
         guard facts.connection.destination == service, let table = inbound[facts.connection.port] else {
@@ -120,7 +130,7 @@ public struct ServiceSlice: Sendable, Equatable {
 
     /// True when `bytes` continues after `prefix` (a prefix ends with `/`, a workload path never does).
     @inline(__always)
-    private static func starts(_ bytes: UnsafeBufferPointer<UInt8>, with prefix: [UInt8]) -> Bool {
+    static func starts(_ bytes: UnsafeBufferPointer<UInt8>, with prefix: [UInt8]) -> Bool {
         guard bytes.count > prefix.count else { return false }
         return prefix.withUnsafeBufferPointer { p in
             for i in 0..<p.count where p[i] != bytes[i] { return false }
@@ -128,12 +138,13 @@ public struct ServiceSlice: Sendable, Equatable {
         }
     }
 
-    /// Adds the rules of `list` that still apply at `now`. (L7: rules with request conditions will also be
-    /// matched here, against the facts' `request`.)
+    /// Adds the rules of `list` that still apply at `now`, at the connection level: an allow rule with `http`
+    /// or `jwt` admits the connection (its requests are decided one by one at the receiver), a deny rule with
+    /// `http` does not refuse it (it refuses only the requests it matches).
     @inline(__always)
     private func fold(_ list: [Int], into accumulator: inout DecisionAccumulator, now: Double) {
         let now = PolicyDecision.clamp(now)
-        for rule in list where now < deadlines[rule] {
+        for rule in list where now < deadlines[rule] && decidesConnections[rule] {
             accumulator.add(rule, kinds[rule])
         }
     }
@@ -153,13 +164,20 @@ public struct SliceRule: Sendable, Equatable {
     public let expires: PolicyTimestamp?
     /// The rule's `rateLimit` (allow rules only): enforced per caller identity by the receiving sidecar.
     public let rateLimit: RateLimit?
+    /// The rule's `http` match (requests it is about), nil for every request.
+    public let http: HTTPMatch?
+    /// The rule's end-user requirement (allow rules only).
+    public let jwt: JWTRequirement?
 
-    public init(name: String, action: PolicyAction, mode: PolicyMode, expires: PolicyTimestamp?, rateLimit: RateLimit? = nil) {
+    public init(name: String, action: PolicyAction, mode: PolicyMode, expires: PolicyTimestamp?, rateLimit: RateLimit? = nil,
+                http: HTTPMatch? = nil, jwt: JWTRequirement? = nil) {
         self.name = name
         self.action = action
         self.mode = mode
         self.expires = expires
         self.rateLimit = rateLimit
+        self.http = http
+        self.jwt = jwt
     }
 }
 

@@ -21,7 +21,7 @@ extension PolicyDrafts {
             }
             serviceIndex[draft.key] = services.count
             services.append(PolicyService(key: draft.key, identity: identity, labels: draft.labels, ports: draft.ports,
-                                          address: draft.address))
+                                          address: draft.address, protocols: draft.protocols))
         }
         let catalog = ServiceCatalog(services: services, index: serviceIndex)
 
@@ -48,6 +48,8 @@ extension PolicyDrafts {
             let resolved = try resolve(rule, at: at, domain: domain, catalog: catalog,
                                        segments: segments, segmentIndex: segmentIndex)
             let portCount = resolved.toServices.reduce(0) { $0 + Self.ports(of: rule, at: services[serviceIndex[$1]!]).count }
+            try PortProtocols.validate(rule, at: at, destinations: resolved.toServices.map { services[serviceIndex[$0]!] },
+                                       issuers: Set(issuers.map(\.0.issuer)))
             grants += (resolved.fromIdentities.count + resolved.fromPrefixes.count + resolved.fromServices.count) * portCount
             if grants > limits.maxGrants {
                 throw at.error(.policyTooManyGrants,
@@ -58,6 +60,7 @@ extension PolicyDrafts {
         var policy = MeshPolicy(trustDomain: domain, services: services, segments: segments, rules: rules.map(\.0),
                                 serviceIndex: serviceIndex, resolved: resolvedRules)
         policy.alerts = alerts
+        policy.issuers = issuers.map(\.0)
         return policy
     }
 

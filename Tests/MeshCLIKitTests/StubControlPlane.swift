@@ -20,7 +20,7 @@ final class StubControlPlane: @unchecked Sendable {
     let requests = Mutex<[String]>([])
     static let token = "stub-admin-token"
 
-    init(graph: GraphAnswer, meshFiles: [(name: String, content: String)] = []) throws {
+    init(graph: GraphAnswer, meshFiles: [(name: String, content: String)] = [], quarantined: [String] = []) throws {
         let ca = try TestCA()
         data = try TempDir(prefix: "meshctl-stub")
         try data.write("bundle.pem", ca.certificate.pem())
@@ -35,6 +35,8 @@ final class StubControlPlane: @unchecked Sendable {
             switch (req.method, req.path) {
             case ("GET", "/v1/graph"): respond(.json(graph.json.text))
             case ("GET", "/v1/mesh"): respond(.json(mesh.text))
+            case ("GET", "/v1/check"):  // only the quarantine part is read by `check` at layer 7
+                respond(.json(JSONValue.object([("quarantined", .array(quarantined.map { .object([("identity", .string($0))]) }))]).text))
             default: respond(.error(404, code: "api.not-found", reason: "no route"))
             }
         })

@@ -28,6 +28,14 @@ import MeshTestSupport
         "empty-from.json": "policy.empty-from",
         "foreign-trust-domain.json": "policy.foreign-trust-domain",
         "invalid-spiffe-pattern.json": "policy.bad-pattern",
+        "http-bad-method.json": "policy.bad-http-match",
+        "http-on-tcp-port.json": "policy.http-on-tcp-port",
+        "http-path-not-normal.json": "policy.bad-path-pattern",
+        "issuer-hmac-algorithm.json": "policy.bad-issuer",
+        "issuer-private-key.json": "jwt.bad-key",  // keys are checked by MeshJWT at apply and in meshctl validate
+        "jwt-on-deny.json": "policy.bad-jwt-requirement",
+        "jwt-unknown-issuer.json": "policy.unknown-issuer",
+        "port-protocol-unknown.json": "config.bad-value",
         "port-out-of-range.json": "config.out-of-range",
         "rate-limit-on-deny.json": "policy.bad-rate-limit",
         "rate-limit-zero.json": "policy.bad-rate-limit",
@@ -52,7 +60,11 @@ import MeshTestSupport
             ? try FileManager.default.contentsOfDirectory(atPath: url.path).filter { $0.hasSuffix(".json") }
                 .map { url.appendingPathComponent($0) }
             : [url]
-        return try urls.map { (name: $0.lastPathComponent, bytes: [UInt8](try Data(contentsOf: $0))) }
+        let files = try urls.map { (name: $0.lastPathComponent, content: String(decoding: try Data(contentsOf: $0), as: UTF8.self)) }
+        // `jwksFile` is inlined as meshctl does it (relative to the folder).
+        let base = isFolder.boolValue ? url : url.deletingLastPathComponent()
+        return try MeshPolicy.inlineJWKSFiles(files) { [UInt8](try Data(contentsOf: base.appendingPathComponent($0))) }
+            .map { (name: $0.name, bytes: Array($0.content.utf8)) }
     }
 
     static func example() throws -> MeshPolicy {
@@ -89,8 +101,8 @@ import MeshTestSupport
         ("frontend", "payments", 8080, Verdict.allow(rule: "frontend-to-payments")),
         ("frontend", "payments", 9090, .deny(rule: "web-no-pci-admin", reason: .notAllowed)),
         ("frontend", "orders", 8080, .allow(rule: "frontend-to-orders")),
-        ("orders", "payments", 8080, .allow(rule: "orders-to-payments")),
-        ("orders", "payments", 9090, .allow(rule: "orders-to-payments")),
+        ("orders", "payments", 8080, .allow(rule: "orders-create-payment")),  // an http port: requests are decided one by one
+        ("orders", "payments", 9090, .deny(rule: "default-deny", reason: .notAllowed)),
         ("payments", "ledger", 8080, .allow(rule: "payments-to-ledger")),
         ("payments", "ledger", 9090, .deny(rule: "default-deny", reason: .notAllowed)),
         ("ledger", "payments", 8080, .deny(rule: "default-deny", reason: .notAllowed)),
@@ -126,6 +138,27 @@ import MeshTestSupport
         #expect(compiled.slice(for: D.key("ledger"))?.nextExpiry(after: Self.now) == grant)
     }
 
+    @Test(arguments: [
+        ("orders", "POST", "/v1/payments", [(String, String)](), 0, "orders-create-payment"),
+        ("orders", "GET", "/v1/payments/p-42/status", [], 0, "orders-read-payment-status"),
+        ("orders", "DELETE", "/v1/payments", [], 403, "default-deny"),
+        ("orders", "POST", "/v1/payments", [("x-debug", "1")], 403, "payments-no-debug-header"),
+        ("frontend", "POST", "/v1/payments", [], 401, "default-deny"),
+        ("frontend", "GET", "/v1/payments/p-42/status", [], 403, "default-deny"),
+    ])
+    func decidesRequestsOfTheExampleMesh(from: String, method: String, path: String, headers: [(String, String)],
+                                         status: Int, rule: String) throws {
+        let compiled = try Self.example().compile(version: 1)
+        let payments = try #require(compiled.slice(for: D.key("payments")))
+        #expect(payments.inboundProtocol(port: 8080) == .http && payments.inboundProtocol(port: 9090) == .tcp)
+        #expect(payments.issuers.map(\.issuer) == ["https://id.example.com"])
+        let request = RequestFacts(connection: facts(D.sa(from), to: D.key("payments"), port: 8080, now: Self.now), method: method,
+                                   path: path, headers: headers.map { .init(name: $0.0, value: $0.1) })
+        let decision = payments.decideRequest(request)
+        #expect(decision.status == status && decision.decision.enforced.rule == rule)
+        #expect(compiled.policy.evaluateRequest(request) == decision)
+    }
+
     @Test func listsEveryInvalidBundle() {
         #expect(Set(Self.invalidBundles) == Set(Self.expectedCodes.keys))
     }
@@ -133,6 +166,11 @@ import MeshTestSupport
     @Test(arguments: invalidBundles)
     func refusesInvalidBundle(name: String) throws {
         let files = try Self.bundle(Self.folder.appendingPathComponent("mesh-invalid/\(name)"))
+        if Self.expectedCodes[name]?.hasPrefix("jwt.") == true {
+            // The shape is valid; the key is refused by MeshJWT (MeshctlL7Tests, IssuerKeyValidationTests).
+            #expect(try MeshPolicy.load(files: files).issuers.count == 1)
+            return
+        }
         let error = expectMeshError(Self.expectedCodes[name] ?? "(listed in expectedCodes)") {
             _ = try MeshPolicy.load(files: files)
         }
