@@ -52,13 +52,29 @@ enum HTTPApp {
             if n <= 0 { return }
             got.append(contentsOf: buf[0..<n])
             if got.count > 65_536 { return }
-            if let _ = find(got, Array("\r\n\r\n".utf8)) {
+            if let end = find(got, Array("\r\n\r\n".utf8)) {
+                let body = body + stamped(String(decoding: got[..<end], as: UTF8.self))
                 let resp = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)"
                 Syscall.writeAll(fd: fd, resp)
                 shutdown(fd, Int32(SHUT_WR))
                 return
             }
         }
+    }
+
+    /// What the receiving sidecar stamped on the request (on `http` ports), so a demo can show who called:
+    /// ` (peer <SPIFFE ID>, user <token subject>)`, or "" when the request carries neither.
+    static func stamped(_ head: String) -> String {
+        var peer: String?, user: String?
+        for line in head.split(separator: "\r\n").dropFirst() {
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            let name = line[..<colon].lowercased()
+            let value = String(line[line.index(after: colon)...]).trimming(" \t")
+            if name == "x-mesh-peer-identity" { peer = value }
+            if name == "x-mesh-token-subject" { user = value }
+        }
+        let parts = [peer.map { "peer \($0)" }, user.map { "user \($0)" }].compactMap { $0 }
+        return parts.isEmpty ? "" : " (" + parts.joined(separator: ", ") + ")"
     }
 
     static func find(_ hay: [UInt8], _ needle: [UInt8]) -> Int? {

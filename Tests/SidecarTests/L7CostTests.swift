@@ -26,12 +26,5 @@ import Testing
         let http = try Self.cpuPerThousand("http")
         let tcp = try Self.cpuPerThousand("tcp")
         print("L7 cost: receiving sidecar CPU per 1k keep-alive requests: http \(String(format: "%.1f", http)) ms, tcp \(String(format: "%.1f", tcp)) ms")
-        // With a release build next to the test build (`swift build -c release --product mesh-sidecar`), the same
-        // loop with it (what BENCHMARKS.md compares).
-        let release = (SidecarProcess.binDir as NSString).deletingLastPathComponent + "/release/mesh-sidecar"
-        guard FileManager.default.isExecutableFile(atPath: release) else { return }
-        let launcher = ["/bin/sh", "-c", "shift; exec \(release) \"$@\"", "sh"]
-        let (rh, rt) = (try Self.cpuPerThousand("http", requests: 5000, launcher: launcher), try Self.cpuPerThousand("tcp", requests: 5000, launcher: launcher))
-        print("L7 cost (release): http \(String(format: "%.1f", rh)) ms, tcp \(String(format: "%.1f", rt)) ms per 1k")
     }
 }
