@@ -15,6 +15,8 @@ public struct SidecarConfig: Sendable, Equatable {
     public var policy: PolicySettings?
     /// Reporting to the control plane (used only with `identity.bootstrap`).
     public var telemetry = TelemetrySettings()
+    /// Pooled hops of `http` outbound listeners.
+    public var pool = PoolSettings()
 
     public init(identity: IdentityFiles, inbound: [InboundListener] = [], outbound: [OutboundListener] = [],
                 limits: Limits = Limits(), tls: TLSSettings = TLSSettings(), log: LogSettings = LogSettings(),

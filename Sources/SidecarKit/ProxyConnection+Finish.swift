@@ -12,6 +12,7 @@ extension ProxyConnection {
     func finish(reason: CloseReason, detail: String?, refused: Bool, rule: String? = nil, reset: Bool = false) {
         guard !phase.isClosed else { return }
         let (down, up) = phase.ends
+        if case .http(_, let session) = phase { session.teardown() }
         phase = .closed
         cancelTimer()
         releaseHandshakeSlot()

@@ -102,6 +102,7 @@ final class ProxyConnection: EventHandler {
             return
         }
         c.allowRule = verdict?.rule ?? "\(l.name)/expect"
+        if c.outboundProtocol(l, upstream) == .http { return c.startHTTP(down, upstream: upstream) }
         c.connect(down, to: upstream.address)
     }
 
@@ -134,6 +135,8 @@ final class ProxyConnection: EventHandler {
             if fd == up.fd, r.writable { connected(down, up) }
         case .upstreamHandshake(_, let up):
             if fd == up.fd { driveHandshake(up) }
+        case .http(_, let session):
+            session.appReady(r)
         case .opening, .closed:
             return
         }

@@ -37,6 +37,8 @@ public final class SidecarStats: Sendable {
     /// Telemetry: edge keys in the loops' live tables (moved only when a key is added or a table taken).
     public let telemetryLiveEdges = Atomic<Int>(0)
     public let decisions = DecisionLog()
+    /// Pooled hops of `http` outbound listeners.
+    public let pool = PoolStats()
     /// Failures and refusals by direction and stable reason. Reasons are a closed set, so the map is bounded.
     private let reasons = Mutex<[FailureKey: Int]>([:])
     /// Authorization decisions by direction, verdict and rule. Rules come from configuration, so bounded.
