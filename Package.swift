@@ -58,7 +58,7 @@ let package = Package(
         .testTarget(name: "MeshJWTTests", dependencies: ["MeshJWT", "MeshTLS", "MeshCore", "MeshTestSupport"]),
         .testTarget(name: "MeshTLSTests", dependencies: ["MeshTLS", "MeshCore", "MeshNet", "MeshTestSupport"]),
         .testTarget(name: "SidecarTests", dependencies: ["SidecarKit", "MeshTLS", "MeshCore", "MeshPolicy", "MeshNet", "MeshObservability",
-                                                         "mesh-sidecar", "mesh-dev", "MeshTestSupport"]),
+                                                         "mesh-sidecar", "mesh-dev", "MeshTestSupport", "MeshHTTP1"]),
         .testTarget(name: "MeshCLIKitTests", dependencies: ["MeshCLIKit", "MeshAPI", "MeshCore", "MeshPolicy", "MeshHTTP", "MeshHTTP1",
                                                           "MeshNet", "MeshTLS", "MeshTestSupport", "meshctl"]),
         .testTarget(name: "ControlPlaneKitTests", dependencies: ["ControlPlaneKit", "MeshAlerts", "MeshAPI", "MeshCore", "MeshPolicy", "MeshTLS", "MeshNet", "MeshHTTP",
