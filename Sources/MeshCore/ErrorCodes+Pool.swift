@@ -10,4 +10,6 @@ extension ErrorCode {
     public static let poolBadResponse = ErrorCode("pool.bad-response", .unavailable)
     /// The upstream has no endpoint to dial.
     public static let poolNoEndpoint = ErrorCode("pool.no-endpoint", .unavailable)
+    /// An app sent bytes after an `Upgrade` request, before its answer (a client waits for `101`).
+    public static let poolUpgradePipelined = ErrorCode("pool.upgrade-pipelined", .badRequest)
 }

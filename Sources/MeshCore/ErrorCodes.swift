@@ -30,7 +30,7 @@ extension ErrorCode {
         jsonTooLarge, jsonTrailingData, jwtAlgNotAllowed, jwtBadClaim, jwtBadIssuer, jwtBadKey,
         jwtBadSignature, jwtExpired, jwtMalformed, jwtNotYetValid, jwtTooLarge, jwtUnknownKid, jwtUnsupportedHeader,
         jwtWrongAudience, jwtWrongIssuer, netBadAddress, poolBadResponse, poolNoEndpoint, poolUpstreamClosed,
-        poolUpstreamUnreachable, policyAmbiguousService, policyBadEpoch, policyBadIfMatch,
+        poolUpstreamUnreachable, poolUpgradePipelined, policyAmbiguousService, policyBadEpoch, policyBadIfMatch,
         policyBadLabel, policyBadName, policyBadPattern, policyBadRateLimit, policyBadRequest, policyBadSegment,
         policyBadServiceKey, policyBadSlice, policyBadTime, policyBadWait, policyConflict, policyCorrupt,
         policyDuplicateEntry, policyDuplicateFile, policyDuplicateName, policyDuplicateTrustDomain, policyEmptyFrom,

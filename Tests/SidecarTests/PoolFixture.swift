@@ -60,9 +60,25 @@ final class PoolBackend: @unchecked Sendable {
                     guard let h = head else { return }
                     requests.add(1, ordering: .relaxed)
                     bodies.withLock { $0.append(body) }
+                    if h.headers["Upgrade"] != nil {
+                        let up = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: \(h.headers["Upgrade"]!)\r\nConnection: Upgrade\r\n\r\n"
+                        guard TCP.sendAll(c, Array(up.utf8)) else { return }
+                        return echo(c)
+                    }
                     if !answer(c, h, body) { return }
                 }
             }
+        }
+    }
+
+    /// After a 101: every byte back, until the peer closes.
+    private func echo(_ c: Int32) {
+        var buf = [UInt8](repeating: 0, count: 65_536)
+        while true {
+            let n = buf.withUnsafeMutableBytes { recv(c, $0.baseAddress, $0.count, 0) }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { return }
+            guard TCP.sendAll(c, Array(buf[0..<n])) else { return }
         }
     }
 

@@ -141,4 +141,44 @@ import MeshHTTP1
         #expect(mesh.backend.requests.load(ordering: .relaxed) == 0)
         #expect(mesh.pool()["opened"] as? Int == 0)
     }
+
+    /// `Upgrade`: the answer and then raw bytes pass both ways; the hop is that connection's own and is never
+    /// pooled again.
+    @Test func upgradeDedicatesTheHop() throws {
+        let mesh = try PoolMesh()
+        defer { mesh.stop() }
+        let fd = try TCP.connect(port: mesh.outboundPort, timeoutSeconds: 5)
+        TCP.setTimeout(fd, seconds: 5)
+        #expect(TCP.sendAll(fd, Array("GET /ws HTTP/1.1\r\nHost: p\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n".utf8)))
+        var got: [UInt8] = []
+        var buf = [UInt8](repeating: 0, count: 4096)
+        while !String(decoding: got, as: UTF8.self).contains("\r\n\r\n") {
+            let n = buf.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            guard n > 0 else { break }
+            got += buf[0..<n]
+        }
+        let head = String(decoding: got, as: UTF8.self)
+        #expect(head.hasPrefix("HTTP/1.1 101 "), "\(head)")
+        #expect(head.contains("Upgrade: echo"))
+        for word in ["ping-1", "frame two"] {
+            #expect(TCP.sendAll(fd, Array(word.utf8)))
+            var echoed: [UInt8] = []
+            while echoed.count < word.utf8.count {
+                let n = buf.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+                guard n > 0 else { break }
+                echoed += buf[0..<n]
+            }
+            #expect(String(decoding: echoed, as: UTF8.self) == word)
+        }
+        close(fd)
+        var upgraded = 0
+        for _ in 0..<50 where upgraded == 0 {
+            upgraded = (mesh.pool()["closed"] as? [String: Any])?["upgraded"] as? Int ?? 0
+            usleep(20_000)
+        }
+        #expect(upgraded == 1)
+        #expect(mesh.pool()["idle"] as? Int == 0)
+        #expect(try PoolClient.get(port: mesh.outboundPort, "/after").head.status == 200)
+        #expect(mesh.pool()["opened"] as? Int == 2)
+    }
 }

@@ -11,13 +11,18 @@ enum HopHeads {
 
     /// The request line and fields for the hop (always HTTP/1.1; `Host` added for an HTTP/1.0 request that
     /// had none).
-    static func request(_ h: HTTPRequestHead, body: Body, defaultHost: String, into out: inout ByteQueue) {
+    static func request(_ h: HTTPRequestHead, body: Body, defaultHost: String, extra: String? = nil, into out: inout ByteQueue) {
         out.append("\(h.method) \(h.target) HTTP/1.1\r\n")
         let named = connectionTokens(h.headers)
         for (name, value) in h.headers where !isHopByHop(name, named: named) { out.append("\(name): \(value)\r\n") }
         if !h.headers.contains("Host") { out.append("Host: \(defaultHost)\r\n") }
         framing(body, into: &out)
-        out.append("Connection: keep-alive\r\n\r\n")
+        if let extra {
+            out.append(extra)
+            out.append("Connection: upgrade\r\n\r\n")
+        } else {
+            out.append("Connection: keep-alive\r\n\r\n")
+        }
     }
 
     /// The status line and fields for the app; `close` adds `Connection: close`, a keep-alive HTTP/1.0 client

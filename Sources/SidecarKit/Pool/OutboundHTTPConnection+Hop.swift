@@ -10,8 +10,10 @@ extension OutboundHTTPConnection {
         var e = Exchange(method: h.method, keepAlive: h.keepAlive, http10: h.version == .http10,
                          requestBody: HopHeads.requestBody(h))
         e.response.expect(requestMethod: h.method)
+        e.upgrade = Self.isUpgrade(h)
         ex = e
-        HopHeads.request(h, body: e.requestBody, defaultHost: upstream.address.description, into: &toHop)
+        HopHeads.request(h, body: e.requestBody, defaultHost: upstream.address.description,
+                         extra: e.upgrade ? Self.upgradeFields(h) : nil, into: &toHop)
         acquire()
     }
 
@@ -105,6 +107,10 @@ extension OutboundHTTPConnection {
             case .bytes(let n):
                 conn.lastActivity = context.loop.now
                 h.end.bytesRead += n
+                if tunnel || ex?.upgrade == true {
+                    tunnelFromHop(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
+                    continue
+                }
                 do {
                     relay(try ex!.response.feed(UnsafeRawBufferPointer(rebasing: buffer[0..<n])), buffer)
                 } catch {
@@ -113,6 +119,7 @@ extension OutboundHTTPConnection {
             case .wantRead, .wantWrite:
                 return
             case .eof:
+                if tunnel || ex?.upgrade == true { h.end.readClosed = true; closing = true; return }
                 do { relay(try ex!.response.finish(), buffer) } catch {}
                 guard let e = ex, e.done else { return hopBroken(h, .peerClosed, "closed before the response ended") }
                 ex?.hopReusable = false

@@ -29,6 +29,8 @@ final class OutboundHTTPConnection: HopOwner {
         var closeApp = false
         var hopReusable = true
         var done = false
+        /// The request asked for `Upgrade`: the hop becomes this connection's tunnel.
+        var upgrade = false
     }
 
     /// Heads as on the stats endpoint; bodies are streamed, never held, so their size is the receiver's
@@ -50,6 +52,8 @@ final class OutboundHTTPConnection: HopOwner {
     var dialing: PooledHop?
     var ex: Exchange?
     var appEOF = false
+    /// After an `Upgrade` request: bytes pass unparsed both ways on a dedicated hop.
+    var tunnel = false
     /// Close the app connection once `toApp` is written.
     var closing = false
     var context: LoopContext { conn.context }
@@ -70,7 +74,8 @@ final class OutboundHTTPConnection: HopOwner {
     }
 
     var canReadApp: Bool {
-        pending.isEmpty && !appEOF && !closing && toHop.count < cap && !(ex?.requestDone ?? false)
+        if tunnel { return !appEOF && !closing && toHop.count < cap }
+        return pending.isEmpty && !appEOF && !closing && toHop.count < cap && !(ex?.requestDone ?? false)
     }
 
     private func readApp() {
@@ -79,6 +84,7 @@ final class OutboundHTTPConnection: HopOwner {
         case .bytes(let n):
             conn.lastActivity = context.loop.now
             app.bytesRead += n
+            if tunnel { return tunnelFromApp(UnsafeRawBufferPointer(rebasing: buffer[0..<n])) }
             do {
                 let events = try parser.feed(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
                 own(events, buffer)
@@ -89,6 +95,7 @@ final class OutboundHTTPConnection: HopOwner {
             return
         case .eof:
             appEOF = true
+            if tunnel { closing = true; return }
             do { own(try parser.finish(), buffer) } catch { pending.append(.failed(error)) }
             if ex == nil && pending.isEmpty { closing = true }
         case .failed(let why):
@@ -124,6 +131,7 @@ final class OutboundHTTPConnection: HopOwner {
                 pending.removeFirst()
                 if ex?.requestBody == .chunked { toHop.append("0\r\n\r\n") }
                 ex?.requestDone = true
+                if ex?.upgrade == true { enterTunnel() }
                 continue
             case .failed(let error):
                 guard ex == nil || !(ex!.requestDone) else { break }
@@ -145,7 +153,7 @@ final class OutboundHTTPConnection: HopOwner {
 
     /// A request the parser refused: answered like a server would, then the app connection closes. A request
     /// cut mid-body also loses its hop (the peer holds half a request).
-    private func refuse(_ e: HTTPParseError) {
+    func refuse(_ e: HTTPParseError) {
         if let h = hop { h.close(.error, reset: true); hop = nil }
         if let d = dialing { d.close(.error, reset: true); dialing = nil }
         let started = ex?.responseStarted ?? false
@@ -180,7 +188,7 @@ final class OutboundHTTPConnection: HopOwner {
 
     /// The app connection ends (`ProxyConnection.finish`): a hop mid-exchange cannot be reused.
     func teardown() {
-        if let h = hop { h.close(.error, reset: true); hop = nil }
+        if let h = hop { h.close(tunnel ? .upgraded : .error, reset: !tunnel); hop = nil }
         if let d = dialing { d.close(.error, reset: true); dialing = nil }
         pending.removeAll()
         toHop.removeAll()
