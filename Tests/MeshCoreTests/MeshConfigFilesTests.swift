@@ -27,6 +27,7 @@ import MeshTestSupport
         "malformed.json": "json.syntax",
         "missing-identity.json": "config.missing-field",
         "no-listeners.json": "config.no-listeners",
+        "pool-retries-out-of-range.json": "config.out-of-range",
         "port-out-of-range.json": "config.bad-port",
         "too-deep.json": "json.too-deep",
         "unknown-field.json": "config.unknown-field",
