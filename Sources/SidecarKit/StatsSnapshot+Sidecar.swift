@@ -59,7 +59,7 @@ extension StatsSnapshot {
                      help: "Signed slices refused (poll answers and the last-known-good file at start), by reason.",
                      policyAgent.refusalCounts().map { MetricSample(["reason": $0.reason.rawValue], .int($0.count)) })
         }
-        snap.addPool(s.pool)
+        if usesPool(state) { snap.addPool(s.pool) }
         if let telemetry { addTelemetry(&snap, telemetry, liveEdges: s.telemetryLiveEdges.load(ordering: .relaxed)) }
         for (name, help, pick) in [
             ("mesh_tls_handshake_duration_seconds", "Time from accept (inbound) or connect (outbound) to a finished mTLS handshake.", { (d: DirectionStats) in d.handshakeSeconds }),

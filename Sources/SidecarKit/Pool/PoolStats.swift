@@ -1,4 +1,5 @@
 import Synchronization
+import MeshCore
 import MeshObservability
 
 /// Why a pooled hop was closed (a closed set: the metric's label values).
@@ -54,6 +55,13 @@ public final class PoolStats: Sendable {
 }
 
 extension StatsSnapshot {
+    /// The pool's counters are shown only where hops can exist: an outbound listener declared `http`, or a
+    /// slice that declares some destination port `http`.
+    static func usesPool(_ state: SidecarState) -> Bool {
+        state.config.outbound.contains { $0.protocol == .http }
+            || (state.slice?.destinations.contains { !$0.protocols.isEmpty } ?? false)
+    }
+
     /// `mesh_pool_*`: the pooled hops of `http` outbound listeners.
     mutating func addPool(_ p: PoolStats) {
         func one(_ v: Int) -> [MetricSample] { [MetricSample(.int(v))] }
