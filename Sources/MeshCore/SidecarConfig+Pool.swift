@@ -2,9 +2,9 @@
 /// requests from many app connections share. Every limit has a default (documented in `mesh-config/README.md`).
 public struct PoolSettings: Sendable, Equatable {
     /// Idle hops kept per endpoint per event loop; a hop released beyond it is closed.
-    public var maxIdlePerEndpoint: Int = 32
+    public var maxIdlePerEndpoint: Int = 256
     /// Idle hops kept per outbound listener per event loop (all endpoints together).
-    public var maxIdlePerLoop: Int = 256
+    public var maxIdlePerLoop: Int = 1024
     /// An idle hop unused for this long is closed. Below the remote sidecar's idle timeout (default 1 h), so we,
     /// not the peer, end a quiet hop, and below what middleboxes usually keep.
     public var idleTimeoutMs: Int = 60_000
