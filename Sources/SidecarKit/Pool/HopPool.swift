@@ -9,7 +9,7 @@ final class HopPool {
     private var idle: [SocketAddress: [PooledHop]] = [:]
     private(set) var count = 0
     private let settings: PoolSettings
-    private unowned let context: LoopContext
+    private let context: LoopContext  // lives as long as its loop
     private var sweeping = false
 
     init(settings: PoolSettings, context: LoopContext) {

@@ -41,7 +41,8 @@ final class OutboundHTTPConnection: HopOwner {
         return l
     }()
 
-    unowned let conn: ProxyConnection
+    /// Strong: the cycle (its phase holds us) ends in `finish`, which every connection reaches.
+    let conn: ProxyConnection
     let app: ProxyEnd
     let upstream: SidecarState.Upstream
     var parser = HTTPRequestParser(limits: OutboundHTTPConnection.limits)

@@ -26,7 +26,7 @@ final class PooledHop: EventHandler {
     /// The balancer's index of the endpoint at dial time, for `finished(_:outcome:)`.
     let endpoint: Int
     let listener: String
-    unowned let context: LoopContext
+    let context: LoopContext  // lives as long as its loop
     private let balancer: EndpointBalancer
     /// The client TLS context it was made with: a new identity or trust bundle makes it stale.
     let tls: ObjectIdentifier
