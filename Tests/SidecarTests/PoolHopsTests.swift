@@ -181,4 +181,22 @@ import MeshHTTP1
         #expect(try PoolClient.get(port: mesh.outboundPort, "/after").head.status == 200)
         #expect(mesh.pool()["opened"] as? Int == 2)
     }
+
+    /// The app half-closes after its last request: it still gets the answer, then its connection ends (and the
+    /// hop goes back to the pool).
+    @Test func halfCloseAfterLastRequestStillAnswered() throws {
+        let mesh = try PoolMesh()
+        defer { mesh.stop() }
+        for path in ["/h1", "/h2"] {
+            let fd = try TCP.connect(port: mesh.outboundPort, timeoutSeconds: 5)
+            defer { close(fd) }
+            TCP.setTimeout(fd, seconds: 5)
+            #expect(TCP.sendAll(fd, Array("GET \(path) HTTP/1.1\r\nHost: p\r\n\r\n".utf8)))
+            shutdown(fd, Int32(SHUT_WR))
+            let r = try PoolClient.read(fd, count: 1, expectClose: true)
+            #expect(r.responses.first?.text.hasPrefix("ok GET \(path) 0") == true)
+            #expect(r.closed)
+        }
+        #expect(((mesh.pool()["closed"] as? [String: Any])?["error"] as? Int) == 0)
+    }
 }

@@ -25,7 +25,7 @@ extension OutboundHTTPConnection {
         let expected = state.authorizer.expectedServer(listener: conn.listener)
         let tls = ObjectIdentifier(state.outboundTLS)
         if let h = context.hopPool(for: conn.listener).take(addresses: balancer.addresses,
-                                                             isCurrent: { $0.tls == tls && $0.peerIdentity == expected }) {
+                                                             isCurrent: { $0.tls == tls && (expected == nil || $0.peerIdentity == expected) }) {
             conn.runtime.stats.pool.reused.add(1, ordering: .relaxed)
             return attach(h)
         }
@@ -98,7 +98,7 @@ extension OutboundHTTPConnection {
         hopBroken(h, .error, "write: \(why)")
     }
 
-    private func readHop(_ h: PooledHop) {
+    func readHop(_ h: PooledHop) {
         let buffer = context.scratch
         var rounds = 0
         while hop === h, ex != nil, toApp.count < cap, rounds < 4 || h.end.hasBufferedInput {

@@ -146,6 +146,16 @@ final class OutboundHTTPConnection: HopOwner {
         guard !conn.phase.isClosed else { return }
         if !toApp.isEmpty { flushApp() }
         guard !conn.phase.isClosed else { return }
+        // Room again for the response: bytes TLS already holds are never reported by epoll.
+        if let h = hop, h.state == .leased, ex != nil, toApp.count < cap, h.end.hasBufferedInput {
+            readHop(h)
+            guard !conn.phase.isClosed else { return }
+            if !toApp.isEmpty { flushApp() }
+            guard !conn.phase.isClosed else { return }
+            if ex == nil && !pending.isEmpty && !closing { return advance() }  // the next pipelined request
+        }
+        // The app finished sending and every request it sent is answered.
+        if appEOF && ex == nil && pending.isEmpty { closing = true }
         if closing && toApp.isEmpty {
             return conn.finish(reason: .closed, detail: nil, refused: false)
         }
