@@ -34,7 +34,7 @@ public final class PoolStats: Sendable {
     public let requests = Atomic<Int>(0)
     /// Requests retried on a fresh hop because they provably never reached the peer.
     public let retries = Atomic<Int>(0)
-    /// `502` answers sent to apps, by code.
+    /// `502` answers sent to apps (the code is in the log line `bad-gateway`).
     public let badGateway = Atomic<Int>(0)
     /// Hops idle in the pools now.
     public let idle = Atomic<Int>(0)
