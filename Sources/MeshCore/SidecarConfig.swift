@@ -19,6 +19,8 @@ public struct SidecarConfig: Sendable, Equatable {
     public var transparent: TransparentSettings?
     /// The DNS responder for the app (nil: off).
     public var dns: DNSSettings?
+    /// Pooled hops of `http` outbound listeners.
+    public var pool = PoolSettings()
 
     public init(identity: IdentityFiles, inbound: [InboundListener] = [], outbound: [OutboundListener] = [],
                 limits: Limits = Limits(), tls: TLSSettings = TLSSettings(), log: LogSettings = LogSettings(),

@@ -23,6 +23,8 @@ final class LoopContext {
     var pausedListeners: [Listener] = []
     /// Per outbound listener: where its connections go (rebuilt when the listener's endpoints change).
     private var balancers: [String: EndpointBalancer] = [:]
+    /// Per outbound `http` listener: idle pooled hops (`HopPool`).
+    var hopPools: [String: HopPool] = [:]
     /// Sessions to resume, per outbound listener, with the state generation they belong to.
     private var sessions: [String: [TLSSession]] = [:]
     private var sessionGeneration = 0

@@ -14,6 +14,7 @@ extension ProxyConnection {
         if retryElsewhere(reason: reason) { return }
         endpointFinished(reason: reason)
         let (down, up) = phase.ends
+        if case .http(_, let session) = phase { session.teardown() }
         phase = .closed
         cancelTimer()
         releaseHandshakeSlot()

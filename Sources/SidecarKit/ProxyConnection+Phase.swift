@@ -13,12 +13,14 @@ enum ProxyPhase {
     case upstreamHandshake(down: ProxyEnd, up: ProxyEnd)
     /// Moving bytes both ways until both directions are closed.
     case pumping(down: ProxyEnd, up: ProxyEnd)
+    /// Outbound `http`: requests carried one by one on pooled hops (the session owns those).
+    case http(down: ProxyEnd, session: OutboundHTTPConnection)
     case closed
 
     /// The ends this phase holds (for teardown).
     var ends: (down: ProxyEnd?, up: ProxyEnd?) {
         switch self {
-        case .opening(let down), .downstreamHandshake(let down): (down, nil)
+        case .opening(let down), .downstreamHandshake(let down), .http(let down, _): (down, nil)
         case .connecting(let down, let up), .upstreamHandshake(let down, let up), .pumping(let down, let up): (down, up)
         case .closed: (nil, nil)
         }

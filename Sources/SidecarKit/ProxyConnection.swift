@@ -111,6 +111,7 @@ final class ProxyConnection: EventHandler {
             return
         }
         c.allowRule = verdict?.rule ?? "\(l.name)/expect"
+        if c.outboundProtocol(l, upstream) == .http { return c.startPooledHTTP(down, upstream: upstream) }
         c.dialUpstream(down, upstream)
     }
 
@@ -143,6 +144,8 @@ final class ProxyConnection: EventHandler {
             if fd == up.fd, r.writable { connected(down, up) }
         case .upstreamHandshake(_, let up):
             if fd == up.fd { driveHandshake(up) }
+        case .http(_, let session):
+            session.appReady(r)
         case .opening, .closed:
             return
         }

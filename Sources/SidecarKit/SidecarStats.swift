@@ -41,6 +41,8 @@ public final class SidecarStats: Sendable {
     public let endpoints = EndpointStatsTable()
     /// Per-request counters of `http` ports (L7).
     public let requests = RequestStats()
+    /// Pooled hops of `http` outbound listeners.
+    public let pool = PoolStats()
     /// Failures and refusals by direction and stable reason. Reasons are a closed set, so the map is bounded.
     private let reasons = Mutex<[FailureKey: Int]>([:])
     /// Authorization decisions by direction, verdict and rule. Rules come from configuration, so bounded.

@@ -30,6 +30,7 @@ enum StatsJSON {
         var out = "{\"inbound\":\(dir(.inbound)),\"outbound\":\(dir(.outbound)),\"open\":\(snap.int("mesh_connections_open")),"
             + "\"failures\":[\(failures.joined(separator: ","))],\"decisions\":[\(decisions.joined(separator: ","))],"
             + "\"reloads\":\(results("mesh_reloads_total"))" + snap.endpointsJSON()
+        if snap.family("mesh_pool_hops_opened_total") != nil { out += ",\"pool\":\(snap.poolJSON())" }
         if snap.family("mesh_certificate_renewals_total") != nil {
             let notAfter = UTCTime.iso8601(Double(snap.int("mesh_certificate_expiry_timestamp_seconds")), milliseconds: true)
             out += ",\"identity\":{\"renewals\":\(results("mesh_certificate_renewals_total")),\"notAfter\":\(JSONText.quote(notAfter)),"

@@ -61,6 +61,7 @@ extension StatsSnapshot {
                      policyAgent.refusalCounts().map { MetricSample(["reason": $0.reason.rawValue], .int($0.count)) })
         }
         snap.addEndpoints(s.endpoints, nowMs: runtime.clock.monotonicNs() / 1_000_000)
+        if usesPool(state) { snap.addPool(s.pool) }
         if let telemetry { addTelemetry(&snap, telemetry, liveEdges: s.telemetryLiveEdges.load(ordering: .relaxed)) }
         for (name, help, pick) in [
             ("mesh_tls_handshake_duration_seconds", "Time from accept (inbound) or connect (outbound) to a finished mTLS handshake.", { (d: DirectionStats) in d.handshakeSeconds }),

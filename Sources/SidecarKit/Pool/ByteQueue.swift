@@ -1,0 +1,53 @@
+import MeshTLS
+
+/// Bytes waiting to be written to one end of a pooled exchange. The owner stops reading the source once
+/// `count` reaches its cap, so a queue holds at most the cap plus one read (and one head); its storage is
+/// released when it drains after growing large, so an idle connection keeps little.
+struct ByteQueue {
+    private var bytes: [UInt8] = []
+    private var start = 0
+    /// Storage kept across drains; beyond it the buffer is freed when empty.
+    static let keptCapacity = 65_536
+
+    var count: Int { bytes.count - start }
+    var isEmpty: Bool { start == bytes.count }
+
+    mutating func append(_ s: String) { bytes.append(contentsOf: s.utf8) }
+    mutating func append(_ p: UnsafeRawBufferPointer) { bytes.append(contentsOf: p) }
+    mutating func append(_ a: [UInt8]) { bytes.append(contentsOf: a) }
+
+    /// A piece of a chunked body: `size CRLF data CRLF`.
+    mutating func appendChunk(_ p: UnsafeRawBufferPointer) {
+        guard p.count > 0 else { return }
+        append(String(p.count, radix: 16) + "\r\n")
+        append(p)
+        append("\r\n")
+    }
+
+    mutating func appendChunk(_ a: [UInt8]) { a.withUnsafeBytes { appendChunk($0) } }
+
+    mutating func removeAll() {
+        bytes.removeAll(keepingCapacity: bytes.capacity <= Self.keptCapacity)
+        start = 0
+    }
+
+    enum Flush { case done, blocked, failed(TransportError) }
+
+    /// Writes as much as `end` takes; `wrote` counts the bytes that left.
+    mutating func flush(to end: ProxyEnd, wrote: inout Int) -> Flush {
+        while start < bytes.count {
+            let r = bytes.withUnsafeBytes { end.write(UnsafeRawBufferPointer(rebasing: $0[start...])) }
+            switch r {
+            case .wrote(let k):
+                start += k
+                wrote += k
+            case .wantRead, .wantWrite:
+                return .blocked
+            case .failed(let why):
+                return .failed(why)
+            }
+        }
+        removeAll()
+        return .done
+    }
+}

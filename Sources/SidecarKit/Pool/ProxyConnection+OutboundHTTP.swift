@@ -1,0 +1,24 @@
+import MeshCore
+import MeshPolicy
+import MeshNet
+
+/// Where an outbound connection branches to pooled hops.
+extension ProxyConnection {
+    /// What the listener speaks: with policy from the control plane, what the mesh declares for the
+    /// destination's port; otherwise the listener's `protocol`.
+    func outboundProtocol(_ l: OutboundListener, _ upstream: SidecarState.Upstream) -> PortProtocol {
+        if let slice = state.slice, let d = l.destination, let p = l.destinationPort, let dest = slice.outbound[d] {
+            return dest.protocol(port: p)
+        }
+        return upstream.protocol
+    }
+
+    /// The egress check passed: read the app's requests and carry them on pooled hops.
+    func startPooledHTTP(_ down: ProxyEnd, upstream: SidecarState.Upstream) {
+        let session = OutboundHTTPConnection(conn: self, app: down, upstream: upstream)
+        phase = .http(down: down, session: session)
+        lastActivity = loop.now
+        armIdleTimer(afterMs: Int64(runtime.config.limits.idleTimeoutMs))
+        setInterest(down, .read)
+    }
+}

@@ -1,0 +1,202 @@
+import Foundation
+import Glibc
+import Testing
+import MeshHTTP1
+
+/// Pooled mesh hops on an `http` outbound listener, through real sidecar processes on loopback.
+@Suite(.serialized) struct PoolHopsTests {
+    /// Today's L4 path pays one mTLS handshake per app connection; pooled, 200 `Connection: close` clients
+    /// share a handful of hops (one per loop, a few more if requests overlap).
+    @Test func closeClientsShareAHandfulOfHops() throws {
+        let mesh = try PoolMesh()
+        defer { mesh.stop() }
+        for i in 0..<200 {
+            let r = try PoolClient.get(port: mesh.outboundPort, "/n\(i)")
+            #expect(r.head.status == 200)
+            #expect(r.text.hasPrefix("ok GET /n\(i) 0"), "\(r.text)")
+            #expect(r.head.headers["Connection"] == "close")
+            #expect(r.head.headers["Keep-Alive"] == nil, "hop-by-hop field relayed")
+        }
+        let pool = mesh.pool()
+        let opened = pool["opened"] as? Int ?? -1
+        #expect(pool["requests"] as? Int == 200)
+        #expect((1...4).contains(opened), "hops opened: \(opened)")
+        #expect(pool["reused"] as? Int == 200 - opened)
+        let outbound = mesh.frontend.adminJSON("/stats")?["outbound"] as? [String: Any]
+        #expect((outbound?["handshakes"] as? Int ?? 99) <= 4)
+        #expect(mesh.backend.accepted.load(ordering: .relaxed) <= 4, "the L4 inbound pipes each hop to one app connection")
+        #expect(mesh.backend.requests.load(ordering: .relaxed) == 200)
+    }
+
+    /// Keep-alive and pipelining on one app connection; hop-by-hop fields of the request are not forwarded,
+    /// and the hop asks for keep-alive whatever the app said.
+    @Test func keepAliveAndPipelinedRequests() throws {
+        let mesh = try PoolMesh()
+        defer { mesh.stop() }
+        let bytes = Array(("GET /a HTTP/1.1\r\nHost: p\r\nConnection: X-Drop\r\nX-Drop: secret\r\nTE: trailers\r\n\r\n"
+            + "POST /b HTTP/1.1\r\nHost: p\r\nContent-Length: 5\r\n\r\nhello"
+            + "GET /c HTTP/1.1\r\nHost: p\r\nConnection: close\r\n\r\n").utf8)
+        let r = try PoolClient.exchange(port: mesh.outboundPort, bytes, count: 3, expectClose: true)
+        #expect(r.responses.map(\.text) == ["ok GET /a 0 conn=keep-alive te=- x=-", "ok POST /b 5 conn=keep-alive te=- x=-",
+                                            "ok GET /c 0 conn=keep-alive te=- x=-"])
+        #expect(r.closed)
+        #expect(mesh.pool()["opened"] as? Int == 1)
+        #expect(mesh.backend.receivedBodies.map { String(decoding: $0, as: UTF8.self) } == ["", "hello", ""])
+    }
+
+    /// Chunked request and response bodies arrive byte for byte (re-framed, never reinterpreted).
+    @Test func chunkedBodiesRelayedByteForByte() throws {
+        let mesh = try PoolMesh()
+        defer { mesh.stop() }
+        var rng = SystemRandomNumberGenerator()
+        let payload = (0..<200_000).map { _ in UInt8.random(in: 0...255, using: &rng) }
+        var req = Array("POST /chunked HTTP/1.1\r\nHost: p\r\nTransfer-Encoding: chunked\r\n\r\n".utf8)
+        var i = 0, size = 5
+        while i < payload.count {
+            let n = min(size, payload.count - i)
+            req += Array("\(String(n, radix: 16));ext=1\r\n".utf8) + payload[i..<(i + n)] + Array("\r\n".utf8)
+            i += n
+            size = size * 2 + 1
+        }
+        req += Array("0\r\n\r\nGET /after HTTP/1.1\r\nHost: p\r\nConnection: close\r\n\r\n".utf8)
+        let r = try PoolClient.exchange(port: mesh.outboundPort, req, count: 2, expectClose: true)
+        #expect(r.responses.count == 2)
+        #expect(r.responses.first?.head.headers["Transfer-Encoding"] == "chunked")
+        #expect(r.responses.first?.head.headers["X-Echo"] == "yes")
+        #expect(r.responses.first?.body == payload)
+        #expect(mesh.backend.receivedBodies.first == payload)
+        #expect(r.responses.last?.text.hasPrefix("ok GET /after 0") == true)
+    }
+
+    /// A response that says `Connection: close` ends its hop, not the pool: the next request gets a new hop.
+    @Test func connectionCloseResponseDoesNotPoisonThePool() throws {
+        let mesh = try PoolMesh()
+        defer { mesh.stop() }
+        #expect(try PoolClient.get(port: mesh.outboundPort, "/first").head.status == 200)
+        let closed = try PoolClient.get(port: mesh.outboundPort, "/close")
+        #expect(closed.text == "closed")
+        for i in 0..<5 {
+            let r = try PoolClient.get(port: mesh.outboundPort, "/next\(i)")
+            #expect(r.head.status == 200 && r.text.hasPrefix("ok GET /next\(i)"), "\(r.text)")
+        }
+        let pool = mesh.pool()
+        #expect((pool["closed"] as? [String: Any])?["connection-close"] as? Int == 1)
+        #expect(pool["badGateway"] as? Int == 0)
+        // one hop per loop (2) that served requests, plus the one `/close` ended
+        #expect((2...3).contains(pool["opened"] as? Int ?? 0), "\(pool)")
+    }
+
+    /// The remote sidecar restarts between requests: idle hops see its close at once and are dropped, so no
+    /// request fails (none was ever written to a dead hop).
+    @Test func remoteRestartFailsNoRequest() throws {
+        let mesh = try PoolMesh()
+        defer { mesh.stop() }
+        for round in 0..<3 {
+            for i in 0..<10 {
+                let r = try PoolClient.get(port: mesh.outboundPort, "/r\(round)-\(i)")
+                #expect(r.head.status == 200, "round \(round) request \(i): \(r.head.status) \(r.text)")
+            }
+            if round < 2 {
+                try mesh.restartPayments()
+                usleep(100_000)
+            }
+        }
+        let pool = mesh.pool()
+        #expect(pool["badGateway"] as? Int == 0)
+        #expect(((pool["closed"] as? [String: Any])?["peer-closed"] as? Int ?? 0) >= 2)
+        #expect(pool["requests"] as? Int == 30)
+    }
+
+    /// Nothing listens where the remote sidecar should be: a `502` with a JSON body, after the retries.
+    @Test func remoteDeadAnswers502WithJSONBody() throws {
+        let mesh = try PoolMesh(pool: ["maxRetries": 1])
+        defer { mesh.stop() }
+        mesh.payments.stop()
+        let r = try PoolClient.get(port: mesh.outboundPort, "/x")
+        #expect(r.head.status == 502)
+        #expect(r.head.headers["Content-Type"] == "application/json")
+        let json = try JSONSerialization.jsonObject(with: Data(r.body)) as? [String: Any]
+        #expect(json?["error"] as? String == "pool.upstream-unreachable")
+        #expect((json?["reason"] as? String)?.contains("127.0.0.1:\(mesh.inboundPort)") == true)
+        let pool = mesh.pool()
+        #expect(pool["retries"] as? Int == 1)
+        #expect(pool["badGateway"] as? Int == 1)
+        // keep-alive: the app connection survives a 502 for a request it sent whole
+        let k = try PoolClient.exchange(port: mesh.outboundPort,
+                                        Array("GET /1 HTTP/1.1\r\nHost: p\r\n\r\nGET /2 HTTP/1.1\r\nHost: p\r\nConnection: close\r\n\r\n".utf8),
+                                        count: 2, expectClose: true)
+        #expect(k.responses.map(\.head.status) == [502, 502])
+    }
+
+    /// The app's framing is checked like a server's: an ambiguous request is answered 400 and never forwarded.
+    @Test func ambiguousFramingRefusedBeforeAnyHop() throws {
+        let mesh = try PoolMesh()
+        defer { mesh.stop() }
+        let r = try PoolClient.exchange(port: mesh.outboundPort,
+                                        Array("POST / HTTP/1.1\r\nHost: p\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n".utf8),
+                                        count: 1, expectClose: true)
+        #expect(r.responses.first?.head.status == 400)
+        #expect(r.responses.first?.text.contains("http.cl-and-te") == true)
+        #expect(r.closed)
+        #expect(mesh.backend.requests.load(ordering: .relaxed) == 0)
+        #expect(mesh.pool()["opened"] as? Int == 0)
+    }
+
+    /// `Upgrade`: the answer and then raw bytes pass both ways; the hop is that connection's own and is never
+    /// pooled again.
+    @Test func upgradeDedicatesTheHop() throws {
+        let mesh = try PoolMesh()
+        defer { mesh.stop() }
+        let fd = try TCP.connect(port: mesh.outboundPort, timeoutSeconds: 5)
+        TCP.setTimeout(fd, seconds: 5)
+        #expect(TCP.sendAll(fd, Array("GET /ws HTTP/1.1\r\nHost: p\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n".utf8)))
+        var got: [UInt8] = []
+        var buf = [UInt8](repeating: 0, count: 4096)
+        while !String(decoding: got, as: UTF8.self).contains("\r\n\r\n") {
+            let n = buf.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            guard n > 0 else { break }
+            got += buf[0..<n]
+        }
+        let head = String(decoding: got, as: UTF8.self)
+        #expect(head.hasPrefix("HTTP/1.1 101 "), "\(head)")
+        #expect(head.contains("Upgrade: echo"))
+        for word in ["ping-1", "frame two"] {
+            #expect(TCP.sendAll(fd, Array(word.utf8)))
+            var echoed: [UInt8] = []
+            while echoed.count < word.utf8.count {
+                let n = buf.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+                guard n > 0 else { break }
+                echoed += buf[0..<n]
+            }
+            #expect(String(decoding: echoed, as: UTF8.self) == word)
+        }
+        close(fd)
+        var upgraded = 0
+        for _ in 0..<50 where upgraded == 0 {
+            upgraded = (mesh.pool()["closed"] as? [String: Any])?["upgraded"] as? Int ?? 0
+            usleep(20_000)
+        }
+        #expect(upgraded == 1)
+        #expect(mesh.pool()["idle"] as? Int == 0)
+        #expect(try PoolClient.get(port: mesh.outboundPort, "/after").head.status == 200)
+        #expect(mesh.pool()["opened"] as? Int == 2)
+    }
+
+    /// The app half-closes after its last request: it still gets the answer, then its connection ends (and the
+    /// hop goes back to the pool).
+    @Test func halfCloseAfterLastRequestStillAnswered() throws {
+        let mesh = try PoolMesh()
+        defer { mesh.stop() }
+        for path in ["/h1", "/h2"] {
+            let fd = try TCP.connect(port: mesh.outboundPort, timeoutSeconds: 5)
+            defer { close(fd) }
+            TCP.setTimeout(fd, seconds: 5)
+            #expect(TCP.sendAll(fd, Array("GET \(path) HTTP/1.1\r\nHost: p\r\n\r\n".utf8)))
+            shutdown(fd, Int32(SHUT_WR))
+            let r = try PoolClient.read(fd, count: 1, expectClose: true)
+            #expect(r.responses.first?.text.hasPrefix("ok GET \(path) 0") == true)
+            #expect(r.closed)
+        }
+        #expect(((mesh.pool()["closed"] as? [String: Any])?["error"] as? Int) == 0)
+    }
+}
