@@ -101,6 +101,8 @@ extension ProxyConnection {
                 h.stopReading = true
                 return true
             case .failed(let why):
+                // Lingering, our answer is sent and our end closed: a peer that resets instead of closing is done too.
+                if h.lingering { finish(reason: .closed, detail: nil, refused: false); return false }
                 finish(reason: down.failure, detail: why.description, refused: false, reset: true)
                 return false
             }
