@@ -44,7 +44,7 @@ let package = Package(
         .executableTarget(name: "mesh-control", dependencies: ["ControlPlaneKit"]),
         .executableTarget(name: "meshctl", dependencies: ["MeshCLIKit"]),
         // Tests (MeshTestSupport: the shared expectMeshError and TestCA; a plain target so test targets can use it)
-        .target(name: "MeshTestSupport", dependencies: ["MeshCore", "MeshTLS"], path: "Tests/MeshTestSupport"),
+        .target(name: "MeshTestSupport", dependencies: ["MeshCore", "MeshTLS", "MeshJWT"], path: "Tests/MeshTestSupport"),
         .testTarget(name: "MeshCoreTests", dependencies: ["MeshCore", "MeshTestSupport"]),
         .testTarget(name: "MeshPolicyTests", dependencies: ["MeshPolicy", "MeshAlerts", "MeshCore", "MeshTestSupport"]),
         .testTarget(name: "MeshAlertsTests", dependencies: ["MeshAlerts", "MeshAPI", "MeshCore", "MeshTestSupport"]),

@@ -1,3 +1,4 @@
+import MeshTestSupport
 import MeshCore
 import MeshJWT
 import MeshTLS

@@ -1,3 +1,4 @@
+import MeshTestSupport
 import Foundation
 import MeshCore
 import MeshHTTP1
@@ -31,13 +32,13 @@ import Testing
     }
 
     static func issuer(kid: String = "k1") throws -> SliceIssuer {
-        let jwk = try L7TokenMinter.shared.jwk("ec.pem", kid: kid)
+        let jwk = try TokenMinter.shared.jwk("ec.pem", kid: kid)
         return SliceIssuer(issuer: issuerName, audiences: ["payments"], jwks: .object([("keys", .array([jwk]))]), algorithms: ["ES256"])
     }
 
     static func token(claims: String? = nil, alg: String = "ES256", signed: Bool = true) throws -> String {
         let c = claims ?? #"{"iss":"\#(issuerName)","aud":"payments","sub":"alice","exp":\#(Int(now) + 600)}"#
-        return try L7TokenMinter.shared.token(header: #"{"alg":"\#(alg)","kid":"k1","typ":"JWT"}"#, claims: c, signer: signed ? "ec.pem" : nil)
+        return try TokenMinter.shared.token(header: #"{"alg":"\#(alg)","kid":"k1","typ":"JWT"}"#, claims: c, signer: signed ? "ec.pem" : nil)
     }
 
     static func decide(_ target: String, authorization: String?, issuers: [SliceIssuer]? = nil, owner: AnyObject = NSObject(),

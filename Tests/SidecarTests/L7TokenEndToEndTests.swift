@@ -49,7 +49,7 @@ import Testing
         config.admin.enabled = false
         config.loops = 1
         let issuer = SliceIssuer(issuer: "https://id.example", audiences: ["payments"],
-                                 jwks: .object([("keys", .array([try L7TokenMinter.shared.jwk("ec.pem", kid: "k1")]))]), algorithms: ["ES256"])
+                                 jwks: .object([("keys", .array([try TokenMinter.shared.jwk("ec.pem", kid: "k1")]))]), algorithms: ["ES256"])
         var sliceJSON = #"{"version":1,"service":"shop/payments","identity":"spiffe://mesh.local/ns/shop/sa/payments","rules":[],"inbound":[],"outbound":[],"issuers":["#
         sliceJSON += issuer.json.text + "]}"
         let slice = try ServiceSlice(bytes: Array(sliceJSON.utf8))
@@ -66,7 +66,7 @@ import Testing
         defer { rig.stop() }
         let (now, backend, port, client) = (rig.now, rig.backend, rig.port, rig.client)
         func token(_ claims: String, alg: String = "ES256") throws -> String {
-            try L7TokenMinter.shared.token(header: #"{"alg":"\#(alg)","kid":"k1"}"#, claims: claims, signer: alg == "none" ? nil : "ec.pem")
+            try TokenMinter.shared.token(header: #"{"alg":"\#(alg)","kid":"k1"}"#, claims: claims, signer: alg == "none" ? nil : "ec.pem")
         }
         let exp = Int(now) + 600
         let cases: [(String, String?)] = [

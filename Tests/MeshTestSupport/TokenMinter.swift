@@ -3,25 +3,29 @@ import MeshCore
 import MeshJWT
 import MeshTLS
 
-/// A copy of MeshJWTTests' `TokenMinter` for the sidecar's token tests, making only the P-256 key (`ec.pem`):
-/// tokens signed at test time with the `openssl` command line, an independent signer.
-final class L7TokenMinter: Sendable {
-    static let shared = try! L7TokenMinter()
+/// Shared by the JWT, sidecar and meshctl tests. Keys made and tokens signed at test time with the `openssl` command line, so the verifier is checked
+/// against an independent signer: P-256, RSA 2048, Ed25519, a second P-256 key (the "other signer"), RSA 1024.
+public final class TokenMinter: Sendable {
+    public static let shared = try! TokenMinter()
 
-    let dir: URL
+    public let dir: URL
 
     init() throws {
-        dir = FileManager.default.temporaryDirectory.appendingPathComponent("sidecar-jwt-\(UUID().uuidString)")
+        dir = FileManager.default.temporaryDirectory.appendingPathComponent("meshjwt-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: false)
         try run(["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", path("ec.pem")])
+        try run(["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", path("ec-other.pem")])
+        try run(["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", path("rsa.pem")])
+        try run(["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:1024", "-out", path("rsa1024.pem")])
+        try run(["genpkey", "-algorithm", "ED25519", "-out", path("ed.pem")])
     }
 
     deinit { try? FileManager.default.removeItem(at: dir) }
 
-    func path(_ name: String) -> String { dir.appendingPathComponent(name).path }
+    public func path(_ name: String) -> String { dir.appendingPathComponent(name).path }
 
     @discardableResult
-    func run(_ args: [String]) throws -> Data {
+    public func run(_ args: [String]) throws -> Data {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["openssl"] + args
@@ -38,14 +42,14 @@ final class L7TokenMinter: Sendable {
     }
 
     /// The DER SubjectPublicKeyInfo of key file `name`.
-    func publicDER(_ name: String) throws -> [UInt8] {
+    public func publicDER(_ name: String) throws -> [UInt8] {
         let out = path(UUID().uuidString + ".der")
         try run(["pkey", "-in", path(name), "-pubout", "-outform", "DER", "-out", out])
         return [UInt8](try Data(contentsOf: URL(fileURLWithPath: out)))
     }
 
     /// The public JWK of key file `name`, as JSON.
-    func jwk(_ name: String, kid: String, extra: String = "") throws -> JSONValue {
+    public func jwk(_ name: String, kid: String, extra: String = "") throws -> JSONValue {
         let der = try publicDER(name)
         let text: String
         if name.hasPrefix("ec") {
@@ -61,10 +65,10 @@ final class L7TokenMinter: Sendable {
         return try StrictJSON.parse(Array(text.utf8))
     }
 
-    func key(_ name: String, kid: String) throws -> JWK { try JWK.parse(jwk(name, kid: kid)) }
+    public func key(_ name: String, kid: String) throws -> JWK { try JWK.parse(jwk(name, kid: kid)) }
 
     /// Signature of `input` by key file `name`: JOSE form (raw r‖s for EC) unless `derECDSA`.
-    func sign(_ input: String, with name: String, derECDSA: Bool = false) throws -> [UInt8] {
+    public func sign(_ input: String, with name: String, derECDSA: Bool = false) throws -> [UInt8] {
         let id = UUID().uuidString
         try Data(input.utf8).write(to: URL(fileURLWithPath: path(id + ".in")))
         if name.hasPrefix("ed") {
@@ -77,7 +81,7 @@ final class L7TokenMinter: Sendable {
     }
 
     /// HMAC-SHA256 of `input` keyed with `key` (the "HS256 with the public key" attack).
-    func hmac(_ input: String, key: [UInt8]) throws -> [UInt8] {
+    public func hmac(_ input: String, key: [UInt8]) throws -> [UInt8] {
         let id = UUID().uuidString
         try Data(input.utf8).write(to: URL(fileURLWithPath: path(id + ".in")))
         let hexKey = key.map { String(format: "%02x", $0) }.joined()
@@ -87,13 +91,13 @@ final class L7TokenMinter: Sendable {
     }
 
     /// A compact token: header and claims as JSON text, signed by `name` (nil: empty signature).
-    func token(header: String, claims: String, signer name: String?, derECDSA: Bool = false) throws -> String {
+    public func token(header: String, claims: String, signer name: String?, derECDSA: Bool = false) throws -> String {
         let input = Base64URL.encode(Array(header.utf8)) + "." + Base64URL.encode(Array(claims.utf8))
         let sig = try name.map { try sign(input, with: $0, derECDSA: derECDSA) } ?? []
         return input + "." + Base64URL.encode(sig)
     }
 
-    static func bytes(hex: String) -> [UInt8] {
+    public static func bytes(hex: String) -> [UInt8] {
         var out = [UInt8]()
         var chars = Array(hex.utf8)[...]
         while chars.count >= 2 {
@@ -104,7 +108,7 @@ final class L7TokenMinter: Sendable {
     }
 
     /// DER `ECDSA-Sig-Value` to 64-byte r‖s (test side; short forms only, as P-256 signatures are).
-    static func rawECDSA(der: [UInt8]) -> [UInt8] {
+    public static func rawECDSA(der: [UInt8]) -> [UInt8] {
         var i = 2
         func integer() -> [UInt8] {
             let len = Int(der[i + 1])
