@@ -27,7 +27,7 @@ let package = Package(
         .target(name: "MeshTLS", dependencies: ["MeshCore", "MeshNet", "COpenSSL", "CMeshOpenSSLShims"]),
         .target(name: "MeshNet", dependencies: ["MeshCore", "CMeshSysShims"]),
         .target(name: "MeshObservability", dependencies: ["MeshCore", "MeshNet"]),  // on MeshNet: clock, one-write lines
-        .target(name: "MeshJWT", dependencies: ["MeshCore", "MeshTLS"]),  // end-user tokens (issue 13)
+        .target(name: "MeshJWT", dependencies: ["MeshCore", "MeshTLS", "MeshPolicy"]),  // end-user tokens (issue 13); MeshPolicy: issuers as slices carry them
         .target(name: "MeshHTTP", dependencies: ["MeshCore", "MeshHTTP1", "MeshNet", "MeshTLS"]),
         .target(name: "MeshControlClient", dependencies: ["MeshAPI", "MeshCore", "MeshHTTP", "MeshHTTP1", "MeshNet", "MeshTLS"]),
         // L3

@@ -10,18 +10,5 @@ enum IssuerKeyCheck {
         for issuer in policy.issuers { _ = try build(issuer) }
     }
 
-    static func build(_ issuer: SliceIssuer) throws(MeshError) -> Issuer {
-        do throws(MeshError) {
-            let algorithms = Set(issuer.algorithms.compactMap(JWSAlgorithm.init(rawValue:)))
-            guard algorithms.count == issuer.algorithms.count else {
-                throw MeshError(.jwtBadIssuer, "unsupported algorithm in \(issuer.algorithms)")
-            }
-            let keys = try JWK.parseSet(issuer.jwks)
-            guard !keys.isEmpty else { throw MeshError(.jwtBadKey, "the JWK set holds no key") }
-            return try Issuer(issuer: issuer.issuer, audiences: Set(issuer.audiences), keys: keys, allowedAlgorithms: algorithms,
-                              clockSkew: Double(issuer.clockSkewSeconds))
-        } catch {
-            throw MeshError(error.errorCode, "issuers: \(issuer.issuer): \(error.reason)")
-        }
-    }
+    static func build(_ issuer: SliceIssuer) throws(MeshError) -> Issuer { try Issuer.fromSlice(issuer) }
 }

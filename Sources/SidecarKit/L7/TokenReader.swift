@@ -56,16 +56,6 @@ final class TokenReader {
 
     /// A slice issuer as `MeshJWT` wants it (refused again here if the control plane let a bad one through).
     static func build(_ s: SliceIssuer) -> Result<Issuer, MeshError> {
-        do throws(MeshError) {
-            var algorithms = Set<JWSAlgorithm>()
-            for a in s.algorithms {
-                guard let alg = JWSAlgorithm(rawValue: a) else { throw MeshError(.jwtBadIssuer, "\(s.issuer): unknown algorithm \(a)") }
-                algorithms.insert(alg)
-            }
-            return .success(try Issuer(issuer: s.issuer, audiences: Set(s.audiences), keys: try JWK.parseSet(s.jwks),
-                                       allowedAlgorithms: algorithms, clockSkew: Double(s.clockSkewSeconds)))
-        } catch {
-            return .failure(error)
-        }
+        do throws(MeshError) { return .success(try Issuer.fromSlice(s)) } catch { return .failure(error) }
     }
 }
