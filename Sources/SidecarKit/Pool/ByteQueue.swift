@@ -11,6 +11,8 @@ struct ByteQueue {
 
     var count: Int { bytes.count - start }
     var isEmpty: Bool { start == bytes.count }
+    /// What still waits to be written (tests, diagnostics).
+    var contents: ArraySlice<UInt8> { bytes[start...] }
 
     mutating func append(_ s: String) { bytes.append(contentsOf: s.utf8) }
     mutating func append(_ s: Substring) { bytes.append(contentsOf: s.utf8) }
