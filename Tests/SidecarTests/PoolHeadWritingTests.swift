@@ -56,4 +56,12 @@ import MeshHTTP1
         #expect(String(decoding: out, as: UTF8.self) == "GET /b HTTP/1.1\r\nHost: svc\r\nAccept: */*\r\n"
             + "x-mesh-peer-identity: spiffe://td/ns/a/sa/b\r\nx-mesh-token-subject: alice\r\nx-mesh-request-id: 0123456789abcdef\r\n\r\n")
     }
+
+    @Test func connectionTokensAreTrimmedLowerCasedAndNonEmpty() {
+        let h = HTTPHeaders([("Connection", "  Keep-Alive ,X-A,, \tUPGRADE\t,"), ("Accept", "a, b"),
+                             ("connection", "x-a-very-long-token-name-over-15"), ("CONNECTION", "")])
+        #expect(ConnectionTokens.of(h) == ["keep-alive", "x-a", "upgrade", "x-a-very-long-token-name-over-15"])
+        #expect(ConnectionTokens.of(HTTPHeaders([("Accept", "*/*")])) == [])
+        #expect(HopHeads.connectionTokens(h) == HeaderSanitizer.connectionTokens(h))
+    }
 }

@@ -58,11 +58,7 @@ enum HeaderSanitizer {
     }
 
     /// The tokens of every `Connection` field, lowercase.
-    static func connectionTokens(_ headers: HTTPHeaders) -> [String] {
-        headers.values("Connection").flatMap { $0.split(separator: ",") }
-            .map { String($0.drop { $0 == " " || $0 == "\t" }.reversed().drop { $0 == " " || $0 == "\t" }.reversed()).lowercased() }
-            .filter { !$0.isEmpty }
-    }
+    static func connectionTokens(_ headers: HTTPHeaders) -> [String] { ConnectionTokens.of(headers) }
 
     /// The head for the app, byte for byte: `METHOD SP target SP version CRLF`, the kept fields in the order
     /// received, `Connection: upgrade` when upgrading, our framing field, then `x-mesh-peer-identity`,

@@ -80,10 +80,7 @@ enum HopHeads {
                                      "transfer-encoding", "upgrade", "content-length"]
 
     /// The field names listed in `Connection` (lower-cased).
-    static func connectionTokens(_ headers: HTTPHeaders) -> [String] {
-        headers.values("Connection").flatMap { $0.split(separator: ",") }
-            .map { $0.trimmingSpaces.lowercased() }.filter { !$0.isEmpty }
-    }
+    static func connectionTokens(_ headers: HTTPHeaders) -> [String] { ConnectionTokens.of(headers) }
 
     /// Compared ignoring ASCII case, without building a lower-cased copy of `name`.
     static func isHopByHop(_ name: String, named: [String]) -> Bool {
@@ -101,14 +98,5 @@ enum HopHeads {
             if (b >= 0x41 && b <= 0x5A ? b | 0x20 : b) != l { return false }
         }
         return j.next() == nil
-    }
-}
-
-extension Substring {
-    fileprivate var trimmingSpaces: Substring {
-        var s = self
-        while let f = s.first, f == " " || f == "\t" { s = s.dropFirst() }
-        while let l = s.last, l == " " || l == "\t" { s = s.dropLast() }
-        return s
     }
 }
