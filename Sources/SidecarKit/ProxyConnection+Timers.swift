@@ -5,16 +5,16 @@ import MeshNet
 extension ProxyConnection {
     func armDeadline(ms: Int, reason: CloseReason) {
         cancelTimer()
-        timer = loop.schedule(afterMs: Int64(ms)) { [weak self] in
-            guard let self else { return }
+        timer = loop.schedule(afterMs: Int64(ms)) { [self] in
             self.timer = nil
             self.finish(reason: reason, detail: "deadline of \(ms) ms passed", refused: self.phase.refusesOnDeadline)
         }
     }
 
+    /// Timers capture the connection strongly: a weak capture would give every connection a side table (slower
+    /// reference counting on every use for its whole life); `finish` cancels `timer`, which drops the closure.
     func armIdleTimer(afterMs ms: Int64) {
-        timer = loop.schedule(afterMs: ms) { [weak self] in
-            guard let self else { return }
+        timer = loop.schedule(afterMs: ms) { [self] in
             self.timer = nil
             let idle = Int64(self.runtime.config.limits.idleTimeoutMs)
             let quiet = self.loop.now - self.lastActivity

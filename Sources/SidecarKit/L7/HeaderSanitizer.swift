@@ -23,26 +23,42 @@ enum RequestBodyFraming: Equatable {
 /// minus hop-by-hop ones and minus anything that could pass for ours, then our identity fields. The caller
 /// cannot forge `x-mesh-*` or a forwarded client certificate: every such field is dropped before ours are added.
 enum HeaderSanitizer {
-    /// Hop-by-hop fields (RFC 9110 §7.6.1) and the framing fields we rewrite.
-    private static let hopByHop: Set<String> = ["connection", "keep-alive", "te", "trailer", "upgrade",
-                                                "transfer-encoding", "content-length"]
+    /// Hop-by-hop fields (RFC 9110 §7.6.1) and the framing fields we rewrite (lower case).
+    private static let hopByHop: [String] = ["connection", "keep-alive", "te", "trailer", "upgrade",
+                                             "transfer-encoding", "content-length"]
+    /// Names that could pass for ours: exact, then prefixes (lower case).
+    private static let oursExact: [String] = ["x-forwarded-client-cert", "x-client-verify"]
+    private static let oursPrefixes: [String] = ["proxy-", "x-mesh-", "x-client-cert", "x-ssl-client"]
 
     /// True for a field the app must not receive from the caller. `named` are the (lowercase) tokens of the
     /// request's `Connection` fields; `Upgrade` is kept (with `Connection: upgrade`) when `upgrading`.
+    /// Compared byte by byte ignoring ASCII case: no lower-cased copy of the name per field.
     static func isStripped(_ name: String, named: [String], upgrading: Bool) -> Bool {
-        let n = name.lowercased()
-        if upgrading && n == "upgrade" { return false }
-        if hopByHop.contains(n) || named.contains(n) { return true }
-        return n.hasPrefix("proxy-") || n.hasPrefix("x-mesh-") || n == "x-forwarded-client-cert"
-            || n.hasPrefix("x-client-cert") || n.hasPrefix("x-ssl-client") || n == "x-client-verify"
+        let n = name.utf8
+        if upgrading && lowerEquals(n, "upgrade") { return false }
+        for h in hopByHop where lowerEquals(n, h) { return true }
+        for h in named where lowerEquals(n, h) { return true }
+        for h in oursExact where lowerEquals(n, h) { return true }
+        for p in oursPrefixes where lowerHasPrefix(n, p) { return true }
+        return false
+    }
+
+    /// `a` equals the lower-case `lower`, ignoring ASCII case.
+    @inline(__always) static func lowerEquals(_ a: String.UTF8View, _ lower: String) -> Bool {
+        a.count == lower.utf8.count && lowerHasPrefix(a, lower)
+    }
+
+    /// `a` starts with the lower-case `lower`, ignoring ASCII case.
+    static func lowerHasPrefix(_ a: String.UTF8View, _ lower: String) -> Bool {
+        var i = a.makeIterator()
+        for l in lower.utf8 {
+            guard let b = i.next(), (b >= 0x41 && b <= 0x5A ? b | 0x20 : b) == l else { return false }
+        }
+        return true
     }
 
     /// The tokens of every `Connection` field, lowercase.
-    static func connectionTokens(_ headers: HTTPHeaders) -> [String] {
-        headers.values("Connection").flatMap { $0.split(separator: ",") }
-            .map { String($0.drop { $0 == " " || $0 == "\t" }.reversed().drop { $0 == " " || $0 == "\t" }.reversed()).lowercased() }
-            .filter { !$0.isEmpty }
-    }
+    static func connectionTokens(_ headers: HTTPHeaders) -> [String] { ConnectionTokens.of(headers) }
 
     /// The head for the app, byte for byte: `METHOD SP target SP version CRLF`, the kept fields in the order
     /// received, `Connection: upgrade` when upgrading, our framing field, then `x-mesh-peer-identity`,
@@ -52,22 +68,23 @@ enum HeaderSanitizer {
                               subject: String?, requestID: String) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(256 + head.headers.count * 48)
-        func line(_ s: String) { out.append(contentsOf: s.utf8); out.append(13); out.append(10) }
-        line("\(head.method) \(target) \(head.version)")
-        let named = connectionTokens(head.headers)
+        @inline(__always) func put(_ s: String) { out.append(contentsOf: s.utf8) }
+        @inline(__always) func crlf() { out.append(13); out.append(10) }
+        put(head.method); out.append(0x20); put(target); out.append(0x20); put(head.version.description); crlf()
+        let named = head.headers.contains("Connection") ? connectionTokens(head.headers) : []
         for (name, value) in head.headers where !isStripped(name, named: named, upgrading: upgrading) {
-            line("\(name): \(value)")
+            put(name); put(": "); put(value); crlf()
         }
-        if upgrading { line("Connection: upgrade") }
+        if upgrading { put("Connection: upgrade\r\n") }
         switch RequestBodyFraming(head) {
         case .none: break
-        case .length(let n): line("Content-Length: \(n)")
-        case .chunked: line("Transfer-Encoding: chunked")
+        case .length(let n): put("Content-Length: "); put(String(n)); crlf()
+        case .chunked: put("Transfer-Encoding: chunked\r\n")
         }
-        line("x-mesh-peer-identity: \(peer)")
-        if let subject, isSafeValue(subject) { line("x-mesh-token-subject: \(subject)") }
-        line("x-mesh-request-id: \(requestID)")
-        out.append(13); out.append(10)
+        put("x-mesh-peer-identity: "); put(peer); crlf()
+        if let subject, isSafeValue(subject) { put("x-mesh-token-subject: "); put(subject); crlf() }
+        put("x-mesh-request-id: "); put(requestID); crlf()
+        crlf()
         return out
     }
 

@@ -11,17 +11,44 @@ struct ByteQueue {
 
     var count: Int { bytes.count - start }
     var isEmpty: Bool { start == bytes.count }
+    /// What still waits to be written (tests, diagnostics).
+    var contents: ArraySlice<UInt8> { bytes[start...] }
 
     mutating func append(_ s: String) { bytes.append(contentsOf: s.utf8) }
+    mutating func append(_ s: Substring) { bytes.append(contentsOf: s.utf8) }
+
+    /// `n` (≥ 0) in decimal, without building a `String`.
+    mutating func appendDecimal(_ n: Int) {
+        guard n > 0 else { bytes.append(0x30); return }
+        var digits = 0
+        var m = n
+        while m > 0 { digits += 1; m /= 10 }
+        let at = bytes.count
+        bytes.append(contentsOf: repeatElement(0x30, count: digits))
+        m = n
+        var i = at + digits - 1
+        while m > 0 { bytes[i] = 0x30 + UInt8(m % 10); m /= 10; i -= 1 }
+    }
     mutating func append(_ p: UnsafeRawBufferPointer) { bytes.append(contentsOf: p) }
     mutating func append(_ a: [UInt8]) { bytes.append(contentsOf: a) }
 
     /// A piece of a chunked body: `size CRLF data CRLF`.
     mutating func appendChunk(_ p: UnsafeRawBufferPointer) {
         guard p.count > 0 else { return }
-        append(String(p.count, radix: 16) + "\r\n")
+        appendHex(p.count)
+        append("\r\n")
         append(p)
         append("\r\n")
+    }
+
+    /// `n` (> 0) in lower-case hex, without building a `String`.
+    mutating func appendHex(_ n: Int) {
+        var shift = (Int.bitWidth - n.leadingZeroBitCount - 1) / 4 * 4
+        while shift >= 0 {
+            let d = UInt8((n >> shift) & 0xF)
+            bytes.append(d < 10 ? 0x30 + d : 0x57 + d)
+            shift -= 4
+        }
     }
 
     mutating func appendChunk(_ a: [UInt8]) { a.withUnsafeBytes { appendChunk($0) } }

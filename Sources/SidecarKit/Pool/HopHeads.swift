@@ -12,10 +12,9 @@ enum HopHeads {
     /// The request line and fields for the hop (always HTTP/1.1; `Host` added for an HTTP/1.0 request that
     /// had none).
     static func request(_ h: HTTPRequestHead, body: Body, defaultHost: String, extra: String? = nil, into out: inout ByteQueue) {
-        out.append("\(h.method) \(h.target) HTTP/1.1\r\n")
-        let named = connectionTokens(h.headers)
-        for (name, value) in h.headers where !isHopByHop(name, named: named) { out.append("\(name): \(value)\r\n") }
-        if !h.headers.contains("Host") { out.append("Host: \(defaultHost)\r\n") }
+        out.append(h.method); out.append(" "); out.append(h.target); out.append(" HTTP/1.1\r\n")
+        fields(h.headers, into: &out)
+        if !h.headers.contains("Host") { out.append("Host: "); out.append(defaultHost); out.append("\r\n") }
         framing(body, into: &out)
         if let extra {
             out.append(extra)
@@ -28,9 +27,8 @@ enum HopHeads {
     /// The status line and fields for the app; `close` adds `Connection: close`, a keep-alive HTTP/1.0 client
     /// gets `Connection: keep-alive`.
     static func response(_ h: HTTPResponseHead, body: Body, close: Bool, http10: Bool, into out: inout ByteQueue) {
-        out.append("HTTP/1.1 \(h.status) \(h.reason)\r\n")
-        let named = connectionTokens(h.headers)
-        for (name, value) in h.headers where !isHopByHop(name, named: named) { out.append("\(name): \(value)\r\n") }
+        out.append("HTTP/1.1 "); out.appendDecimal(h.status); out.append(" "); out.append(h.reason); out.append("\r\n")
+        fields(h.headers, into: &out)
         framing(body, into: &out)
         if close { out.append("Connection: close\r\n") } else if http10 { out.append("Connection: keep-alive\r\n") }
         out.append("\r\n")
@@ -44,9 +42,18 @@ enum HopHeads {
         out.append(body)
     }
 
+    /// Every end-to-end field, `name: value CRLF`, written straight into `out` (no `String` per field). The
+    /// `Connection` tokens are only collected when the head has that field.
+    private static func fields(_ headers: HTTPHeaders, into out: inout ByteQueue) {
+        let named = headers.contains("Connection") ? connectionTokens(headers) : []
+        for (name, value) in headers where !isHopByHop(name, named: named) {
+            out.append(name); out.append(": "); out.append(value); out.append("\r\n")
+        }
+    }
+
     private static func framing(_ body: Body, into out: inout ByteQueue) {
         switch body {
-        case .length(let n): out.append("Content-Length: \(n)\r\n")
+        case .length(let n): out.append("Content-Length: "); out.appendDecimal(n); out.append("\r\n")
         case .chunked: out.append("Transfer-Encoding: chunked\r\n")
         case .none, .untilClose: break
         }
@@ -73,22 +80,23 @@ enum HopHeads {
                                      "transfer-encoding", "upgrade", "content-length"]
 
     /// The field names listed in `Connection` (lower-cased).
-    static func connectionTokens(_ headers: HTTPHeaders) -> [String] {
-        headers.values("Connection").flatMap { $0.split(separator: ",") }
-            .map { $0.trimmingSpaces.lowercased() }.filter { !$0.isEmpty }
-    }
+    static func connectionTokens(_ headers: HTTPHeaders) -> [String] { ConnectionTokens.of(headers) }
 
+    /// Compared ignoring ASCII case, without building a lower-cased copy of `name`.
     static func isHopByHop(_ name: String, named: [String]) -> Bool {
-        let lower = name.lowercased()
-        return hopByHop.contains(lower) || named.contains(lower)
+        let n = name.utf8
+        for h in hopByHop where h.utf8.count == n.count && equalsIgnoringCase(n, h.utf8) { return true }
+        for h in named where h.utf8.count == n.count && equalsIgnoringCase(n, h.utf8) { return true }
+        return false
     }
-}
 
-extension Substring {
-    fileprivate var trimmingSpaces: Substring {
-        var s = self
-        while let f = s.first, f == " " || f == "\t" { s = s.dropFirst() }
-        while let l = s.last, l == " " || l == "\t" { s = s.dropLast() }
-        return s
+    /// `a` equals the lower-case `lower` ignoring ASCII case (same length checked by the caller).
+    @inline(__always) private static func equalsIgnoringCase(_ a: String.UTF8View, _ lower: String.UTF8View) -> Bool {
+        var j = lower.makeIterator()
+        for b in a {
+            guard let l = j.next() else { return false }
+            if (b >= 0x41 && b <= 0x5A ? b | 0x20 : b) != l { return false }
+        }
+        return j.next() == nil
     }
 }

@@ -40,14 +40,12 @@ final class HopPool {
 
     /// Keeps `hop` idle for the next request; false (the caller closes it) when the pool is full.
     func give(_ hop: PooledHop) -> Bool {
-        var list = idle[hop.address] ?? []
-        guard count < settings.maxIdlePerLoop, list.count < settings.maxIdlePerEndpoint else { return false }
+        guard count < settings.maxIdlePerLoop, (idle[hop.address]?.count ?? 0) < settings.maxIdlePerEndpoint else { return false }
         hop.owner = nil
         hop.state = .idle
         hop.idleSinceMs = context.loop.now
         hop.setInterest(.read)
-        list.append(hop)
-        idle[hop.address] = list
+        idle[hop.address, default: []].append(hop)  // in place: a copy of the list would cost O(idle hops) per request
         count += 1
         context.sidecar.stats.pool.idle.add(1, ordering: .relaxed)
         scheduleSweep()

@@ -53,6 +53,10 @@ final class OutboundHTTPConnection: HopOwner {
     var dialing: PooledHop?
     var ex: Exchange?
     var appEOF = false
+    /// The app end reported readable while we could not read it: only then is its read interest dropped. Until
+    /// then it stays on between requests (a keep-alive client sends nothing while it waits for its answer), so
+    /// an exchange costs no `epoll_ctl` pair to switch it off and on again.
+    var appReadMuted = false
     /// After an `Upgrade` request: bytes pass unparsed both ways on a dedicated hop.
     var tunnel = false
     /// Close the app connection once `toApp` is written.
@@ -70,7 +74,9 @@ final class OutboundHTTPConnection: HopOwner {
 
     func appReady(_ r: Readiness) {
         if r.writable && !toApp.isEmpty { flushApp() }
-        if !conn.phase.isClosed && r.readable && canReadApp { readApp() }
+        if !conn.phase.isClosed && r.readable {
+            if canReadApp { readApp() } else { appReadMuted = true }
+        }
         if !conn.phase.isClosed { advance() }
     }
 
@@ -186,7 +192,9 @@ final class OutboundHTTPConnection: HopOwner {
 
     func updateInterests() {
         var i: Interest = .none
-        if canReadApp || app.writeWantsRead { i.insert(.read) }
+        let canRead = canReadApp
+        if canRead { appReadMuted = false }
+        if canRead || app.writeWantsRead || (!appReadMuted && app.interest.contains(.read)) { i.insert(.read) }
         if !toApp.isEmpty || app.readWantsWrite { i.insert(.write) }
         conn.setInterest(app, i)
         if let h = hop, h.state == .leased {

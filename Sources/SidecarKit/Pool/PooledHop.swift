@@ -30,7 +30,9 @@ final class PooledHop: EventHandler {
     private let balancer: EndpointBalancer
     /// The client TLS context it was made with: a new identity or trust bundle makes it stale.
     let tls: ObjectIdentifier
-    weak var owner: HopOwner?
+    /// Strong, not weak: a weak reference gives every app connection a side table, and with it slower reference
+    /// counting on every use. No cycle outlives an exchange: `close` and `HopPool.give` clear it.
+    var owner: HopOwner?
     var state = State.connecting
     var peerIdentity: SPIFFEID?
     /// Exchanges started on this hop.
@@ -182,8 +184,8 @@ final class PooledHop: EventHandler {
 
     private func arm(ms: Int, _ what: String) {
         cancelTimer()
-        timer = context.loop.schedule(afterMs: Int64(ms)) { [weak self] in
-            guard let self else { return }
+        // Strong capture (no side table for the hop): `cancelTimer` (established, `close`) drops the closure.
+        timer = context.loop.schedule(afterMs: Int64(ms)) { [self] in
             self.timer = nil
             self.fail(what == "connect" ? .connectFailed : .handshakeFailed, "\(what) deadline of \(ms) ms passed")
         }

@@ -1,0 +1,34 @@
+import MeshHTTP1
+
+/// The tokens of every `Connection` field (RFC 9110 §7.6.1), trimmed of spaces and tabs, ASCII lower-cased,
+/// empty ones dropped. Every hop request carries `Connection: keep-alive`, so this runs once per request on
+/// both sides: it walks the bytes once and builds each token straight from them (a token of up to 15 bytes is
+/// a small string: no allocation), instead of splitting, reversing and lower-casing `String`s.
+enum ConnectionTokens {
+    static func of(_ headers: HTTPHeaders) -> [String] {
+        var out: [String] = []
+        for (name, value) in headers where HeaderSanitizer.lowerEquals(name.utf8, "connection") {
+            value.utf8.withContiguousStorageIfAvailable { add(UnsafeRawBufferPointer($0), to: &out) }
+                ?? Array(value.utf8).withUnsafeBytes { add($0, to: &out) }
+        }
+        return out
+    }
+
+    private static func add(_ v: UnsafeRawBufferPointer, to out: inout [String]) {
+        var i = 0
+        while i <= v.count {
+            var end = i
+            while end < v.count && v[end] != 0x2C { end += 1 }
+            var a = i, b = end
+            while a < b && (v[a] == 0x20 || v[a] == 0x09) { a += 1 }
+            while b > a && (v[b - 1] == 0x20 || v[b - 1] == 0x09) { b -= 1 }
+            if b > a {
+                out.append(String(unsafeUninitializedCapacity: b - a) { s in
+                    for k in 0..<(b - a) { let c = v[a + k]; s[k] = c >= 0x41 && c <= 0x5A ? c | 0x20 : c }
+                    return b - a
+                })
+            }
+            i = end + 1
+        }
+    }
+}
