@@ -7,4 +7,6 @@ extension ErrorCode {
     public static let requestTokenMissing = ErrorCode("request.token-missing", .unauthenticated)
     /// The app's answer could not be read as HTTP/1.1 (or was an unasked-for 101): 502, connection closed.
     public static let requestBadAppResponse = ErrorCode("request.bad-app-response", .unavailable)
+    /// The app closed after its last answer and could not be dialled again for the next request: 502.
+    public static let requestAppUnreachable = ErrorCode("request.app-unreachable", .unavailable)
 }

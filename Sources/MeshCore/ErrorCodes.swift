@@ -42,7 +42,7 @@ extension ErrorCode {
         policyUnknownSegment, policyUnknownService, policyUnsignedSlice, poolBadResponse, poolNoEndpoint,
         poolUpgradePipelined, poolUpstreamClosed, poolUpstreamUnreachable, quarantineBadRequest, quarantineListFull,
         quarantineNotFound, quarantineRateLimited, quarantineSystemIdentity, reloadFailed, reloadListenersChanged,
-        requestBadAppResponse, requestForbidden, requestTokenMissing, revokeBadRequest, revokeListFull, simConnection,
+        requestAppUnreachable, requestBadAppResponse, requestForbidden, requestTokenMissing, revokeBadRequest, revokeListFull, simConnection,
         simSetup, spiffeBadPathChar, spiffeBadScheme, spiffeBadTrustDomainChar, spiffeDotSegment, spiffeEmpty,
         spiffeEmptySegment, spiffeEmptyTrustDomain, spiffeNoPath, spiffeTooLong, spiffeTrailingSlash,
         spiffeTrustDomainTooLong, storeIo, storeMissing, storeTooLarge, telemetryBadQuery, telemetryCorrupt,

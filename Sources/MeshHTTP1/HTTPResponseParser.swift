@@ -34,6 +34,16 @@ public struct HTTPResponseParser: Sendable {
     /// Between responses with nothing buffered.
     public var isIdle: Bool { decoder.isIdle }
 
+    /// For each head the last `feed` completed, in order: where its bytes begin in that feed's input (nil: in an
+    /// earlier feed) and the index just past its empty line, so a proxy can re-emit a head and pass the rest on.
+    public var headSpans: [(start: Int?, end: Int)] { decoder.headSpans }
+
+    /// Some bytes of a head have arrived, not its end.
+    public var inHead: Bool { decoder.inHead }
+
+    /// In a head not yet complete: where it began in the last feed's input (nil: not in a head, or earlier).
+    public var headInProgressStart: Int? { decoder.headInProgressStart }
+
     /// Reading a body that only the end of the connection delimits: this connection cannot be reused.
     public var readsUntilClose: Bool { decoder.readsUntilClose }
 }

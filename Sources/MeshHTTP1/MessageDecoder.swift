@@ -33,6 +33,11 @@ struct MessageDecoder<Role: MessageRole>: Sendable {
     private var sawStartLine = false
     /// Some byte of the current head has arrived (leading empty lines included).
     private var headStarted = false
+    /// Where the head in progress began in the input of the current `feed` (nil: in an earlier one).
+    private var headStartInFeed: Int?
+    /// For each head completed by the last `feed`, in order: where its bytes begin in that input (nil: in an
+    /// earlier feed) and the index just past its empty line.
+    private(set) var headSpans: [(start: Int?, end: Int)] = []
 
     init(role: Role, limits: HTTPLimits) {
         self.role = role
@@ -44,6 +49,9 @@ struct MessageDecoder<Role: MessageRole>: Sendable {
         if case .head = state { return !headStarted }
         return false
     }
+
+    /// In a head that began in the last `feed`: where (nil: not in a head, or it began earlier).
+    var headInProgressStart: Int? { inHead ? headStartInFeed : nil }
 
     var inHead: Bool {
         if case .head = state { return headStarted }
@@ -65,6 +73,8 @@ struct MessageDecoder<Role: MessageRole>: Sendable {
         default: break
         }
         var events: [HTTPEvent<Role.Head>] = []
+        if !headSpans.isEmpty { headSpans.removeAll(keepingCapacity: true) }
+        headStartInFeed = nil
         do {
             try run(input, into: &events)
         } catch {
@@ -147,6 +157,7 @@ struct MessageDecoder<Role: MessageRole>: Sendable {
                                    into events: inout [HTTPEvent<Role.Head>]) throws(HTTPParseError) -> Int {
         var i = start
         while i < input.count {
+            if !headStarted { headStartInFeed = i }
             headStarted = true
             guard let (line, next) = try reader.next(input, from: i) else { return input.count }
             i = next
@@ -160,6 +171,8 @@ struct MessageDecoder<Role: MessageRole>: Sendable {
                 reader.recycle(carried)
             }
             if complete {
+                headSpans.append((headStartInFeed, i))
+                headStartInFeed = nil
                 try headComplete(into: &events)
                 return i
             }

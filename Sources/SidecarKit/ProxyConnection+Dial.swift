@@ -27,6 +27,9 @@ extension ProxyConnection {
 
     func connected(_ down: ProxyEnd, _ up: ProxyEnd) {
         let err = Socket.pendingError(up.fd)
+        if direction == .inbound, let h = http {  // the HTTP engine dialled the app again (`redialApp`)
+            return err == 0 ? redialed(h, down, up) : redialFailed(h, down, up, String(cString: strerror(err)))
+        }
         if err != 0 {
             finish(reason: direction == .inbound ? .appUnreachable : .upstreamUnreachable,
                    detail: String(cString: strerror(err)), refused: false)

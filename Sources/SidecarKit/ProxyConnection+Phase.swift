@@ -1,7 +1,8 @@
 /// The phases of a proxied connection, each holding the ends that exist in it, so no phase can touch an end it
 /// does not have. Inbound: `downstreamHandshake → connecting → pumping`; outbound:
-/// `opening → connecting → upstreamHandshake → pumping`. Any phase becomes `closed`, only in `finish`, which
-/// drops both ends.
+/// `opening → connecting → upstreamHandshake → pumping`. On an inbound `http` port whose app closed after an
+/// answer, `pumping → connecting → pumping` dials the app again for the next request (`redialApp`). Any phase
+/// becomes `closed`, only in `finish`, which drops both ends.
 enum ProxyPhase {
     /// Outbound, just accepted: the checks before dialing run at once (no event is handled here).
     case opening(down: ProxyEnd)

@@ -27,6 +27,9 @@ final class ProxyEnd {
     var shutdownWantsWrite = false
     /// Bytes read from this end (folded into the counters at teardown, never per read).
     var bytesRead = 0
+    /// `close` ran: a second call does nothing (an app connection the HTTP engine retired early is closed again
+    /// by `finish`).
+    private(set) var isClosed = false
 
     init(fd: Int32) {
         self.fd = fd
@@ -87,8 +90,11 @@ final class ProxyEnd {
     }
 
     /// Takes the fd out of `loop` and closes it (with RST when propagating an error), frees the TLS stream and
-    /// the pending buffer. Only `ProxyConnection.finish` calls it, once per end.
+    /// the pending buffer. `ProxyConnection.finish` calls it for both ends; the inbound HTTP engine also closes
+    /// an app connection it retires (the app closed after an answer) before `finish`, so it is idempotent.
     func close(on loop: EventLoop, reset: Bool) {
+        guard !isClosed else { return }
+        isClosed = true
         loop.forget(fd)  // close takes it out of the epoll set; no epoll_ctl needed
         var t = transport
         t.close(reset: reset)

@@ -43,6 +43,30 @@ import Testing
         #expect(f.backend.requestTexts == [raw])
     }
 
+    /// The app answers `Connection: close` and closes after every answer: `Connection` is hop-by-hop, so the
+    /// caller's keep-alive connection stays open, the head it gets has no `Connection` (every other field and
+    /// the body as the app sent them), and each request goes to the app on a new connection. A caller that asks
+    /// to close still gets `Connection: close`.
+    @Test func appConnectionCloseIsHopByHop() throws {
+        let f = try L7Fixture()
+        defer { f.stop() }
+        let c = try f.connect()
+        for i in 0..<3 {
+            let path = i == 1 ? "/close-split/\(i)" : "/close/\(i)"  // a head that spans reads is re-emitted whole
+            c.send("GET \(path) HTTP/1.1\r\nHost: svc\r\n\r\n")
+            let r = try #require(c.response(), "request \(i)")
+            #expect(r.status == 200 && r.body == "ok GET \(path)\n")
+            #expect(r.headers["Connection"] == nil, "request \(i): \(r.headers)")
+            #expect(r.headers["Content-Length"] == "\(r.body.utf8.count)")
+        }
+        c.send("GET /close/last HTTP/1.1\r\nHost: svc\r\nConnection: close\r\n\r\n")
+        let last = try #require(c.response())
+        #expect(last.status == 200 && last.headers["Connection"] == "close")
+        #expect(c.waitClosed())
+        #expect(f.backend.accepted.load(ordering: .relaxed) == 4)
+        #expect(f.backend.requestTexts.count == 4)
+    }
+
     @Test func smugglingVectorsNeverReachTheApp() throws {
         let f = try L7Fixture()
         defer { f.stop() }

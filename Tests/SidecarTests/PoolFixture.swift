@@ -116,7 +116,8 @@ final class PoolMesh {
     let frontend: SidecarProcess
     let paymentsConfig: [String: Any]
 
-    init(pool: [String: Any] = [:]) throws {
+    /// `inboundProtocol: "http"` makes the payments inbound the L7 engine (requests decided one by one).
+    init(pool: [String: Any] = [:], inboundProtocol: String? = nil) throws {
         pki = try TestPKI()
         backend = try PoolBackend()
         for s in ["payments", "frontend"] { try pki.issue(s) }
@@ -126,7 +127,7 @@ final class PoolMesh {
         }
         paymentsConfig = ["identity": identity("payments"), "loops": 2, "inbound": [[
             "name": "http", "listen": "127.0.0.1:\(inboundPort)", "forwardTo": "127.0.0.1:\(backend.port)",
-            "allow": ["spiffe://\(td)/ns/shop/sa/frontend"]]]]
+            "allow": ["spiffe://\(td)/ns/shop/sa/frontend"]].merging(inboundProtocol.map { ["protocol": $0] } ?? [:]) { $1 }]]
         payments = try SidecarProcess(name: "payments", config: paymentsConfig, dir: pki.dir)
         frontend = try SidecarProcess(name: "frontend", config: ["identity": identity("frontend"), "loops": 2, "pool": pool,
             "outbound": [["name": "payments", "listen": "127.0.0.1:\(outboundPort)", "upstream": "127.0.0.1:\(inboundPort)",

@@ -200,3 +200,68 @@ import MeshHTTP1
         #expect(((mesh.pool()["closed"] as? [String: Any])?["error"] as? Int) == 0)
     }
 }
+
+/// The receiving sidecar's L7 engine keeps the pooled hop when the app closes after each answer: the app's
+/// `Connection: close` is hop-by-hop, so the next request gets a new app connection, not a new mTLS hop.
+@Suite(.serialized) struct PoolL7RedialTests {
+    /// Sends `count` requests one at a time on one keep-alive client connection; the responses in order.
+    private func sequential(_ port: UInt16, _ path: String, count: Int) throws -> [PoolResponse] {
+        let fd = try TCP.connect(port: port, timeoutSeconds: 5)
+        defer { close(fd) }
+        TCP.setTimeout(fd, seconds: 5)
+        var out: [PoolResponse] = []
+        for i in 0..<count {
+            guard TCP.sendAll(fd, Array("GET \(path)?i=\(i) HTTP/1.1\r\nHost: payments\r\n\r\n".utf8)) else { throw TestFailure("send \(i) failed") }
+            let r = try PoolClient.read(fd, count: 1, expectClose: false)
+            guard let first = r.responses.first else { throw TestFailure("no response to request \(i)") }
+            out.append(first)
+        }
+        return out
+    }
+
+    @Test func appConnectionCloseKeepsTheHop() throws {
+        let mesh = try PoolMesh(inboundProtocol: "http")
+        defer { mesh.stop() }
+        let responses = try sequential(mesh.outboundPort, "/close", count: 20)
+        #expect(responses.count == 20)
+        for (i, r) in responses.enumerated() {
+            #expect(r.head.status == 200 && r.text == "closed", "request \(i): \(r.head.status) \(r.text)")
+            #expect(r.head.headers["Connection"] == nil, "request \(i): the app's Connection: close reached the client")
+        }
+        let pool = mesh.pool()
+        #expect(pool["opened"] as? Int == 1, "mesh_pool_hops_opened_total: \(pool)")
+        #expect(pool["badGateway"] as? Int == 0)
+        #expect(mesh.backend.accepted.load(ordering: .relaxed) == 20)
+        #expect(mesh.backend.requests.load(ordering: .relaxed) == 20)
+        // A client that asks to close still gets its close.
+        let last = try PoolClient.get(port: mesh.outboundPort, "/close")
+        #expect(last.head.headers["Connection"] == "close")
+    }
+
+    /// The app is gone by the next request: that request gets a 502 with the JSON refusal body, the hop stays
+    /// (one client connection throughout, so one hop: a second client connection could land on the other loop).
+    @Test func appRedialFailureAnswers502AndKeepsTheHop() throws {
+        let mesh = try PoolMesh(inboundProtocol: "http")
+        defer { mesh.stop() }
+        let fd = try TCP.connect(port: mesh.outboundPort, timeoutSeconds: 5)
+        defer { close(fd) }
+        TCP.setTimeout(fd, seconds: 5)
+        for i in 0..<4 {
+            if i == 1 { mesh.backend.stop() }
+            guard TCP.sendAll(fd, Array("GET \(i == 0 ? "/close" : "/x\(i)") HTTP/1.1\r\nHost: payments\r\n\r\n".utf8)) else {
+                throw TestFailure("send \(i) failed")
+            }
+            let r = try PoolClient.read(fd, count: 1, expectClose: false)
+            let resp = try #require(r.responses.first)
+            if i == 0 {
+                #expect(resp.head.status == 200 && resp.text == "closed")
+                continue
+            }
+            #expect(resp.head.status == 502, "\(resp.head.status) \(resp.text)")
+            let json = try JSONSerialization.jsonObject(with: Data(resp.body)) as? [String: Any]
+            #expect(json?["error"] as? String == "request.app-unreachable", "\(resp.text)")
+            #expect(json?["requestId"] is String)
+        }
+        #expect(mesh.pool()["opened"] as? Int == 1, "\(mesh.pool())")
+    }
+}

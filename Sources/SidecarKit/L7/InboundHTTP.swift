@@ -6,7 +6,10 @@ import MeshNet
 /// app (`up`). Requests are parsed strictly and queued (bounded by `maxReadAheadBytes`); one at a time is
 /// decided and, if allowed, sent to the app re-framed with a sanitized head; the next is decided only once the
 /// app's final answer to the previous one has ended, so our refusals and the app's answers stay in order.
-/// Answers from the app are passed on byte for byte, parsed only to find where each ends.
+/// Answers from the app are passed on byte for byte, parsed only to find where each ends, except the head of a
+/// final answer that carries `Connection` (hop-by-hop, RFC 9110 §7.6.1) on a hop we keep: it is re-emitted
+/// without it. When the app closes after a delimited answer (or says `Connection: close`) and the caller's
+/// request was keep-alive, the app connection is retired and the next forwarded request dials the app again.
 final class InboundHTTP {
     /// A parser event with its body bytes copied out of the loop's scratch buffer.
     enum Item {
@@ -43,8 +46,12 @@ final class InboundHTTP {
         let upgrade: Bool
         /// The request allows another one after it.
         let keepAlive: Bool
+        /// `Expect: 100-continue` with a body: if we answer it ourselves, its body may never come (then we close).
+        let bodyMayNotCome: Bool
         var status = 0
         var responseKeepAlive = true
+        /// The final answer's end is not the app's close (a length, chunked, or no body).
+        var delimited = true
     }
 
     let limits: InboundHTTPLimits
@@ -64,6 +71,12 @@ final class InboundHTTP {
     var stopReading = false
     /// An upgrade request is with the app: nothing more is read until its answer (a tunnel may follow).
     var pausedForUpgrade = false
+    /// The app connection took its last request (the app closed, or said `Connection: close`) and is closed;
+    /// the next forwarded request dials the app again (`redialApp`). The phase's `up` is not touched meanwhile.
+    var appSpent = false
+    /// The start of an answer's head that has not ended yet (at most the response head limit): held back so a
+    /// head with `Connection` can be re-emitted whole.
+    var heldHead: [UInt8] = []
     /// Armed while a request head is arriving (`headTimeoutMs`).
     var headTimer: TimerID?
     /// Our end of stream went to the peer; its bytes are read and dropped until it closes or the linger ends.
@@ -150,6 +163,25 @@ final class InboundHTTP {
     /// True when `Connection` names `upgrade` and an `Upgrade` field is present.
     static func asksUpgrade(_ head: HTTPRequestHead) -> Bool {
         head.headers.contains("Upgrade") && HeaderSanitizer.connectionTokens(head.headers).contains("upgrade")
+    }
+
+    /// The head for the peer in place of an app head with `Connection`: `HTTP/1.1 status reason`, the app's fields
+    /// in order minus `Connection`, `Keep-Alive` and the fields `Connection` names (never the framing fields).
+    static func responseHead(_ r: HTTPResponseHead) -> [UInt8] {
+        let named = ConnectionTokens.of(r.headers)
+        var out: [UInt8] = []
+        out.reserveCapacity(64 + r.headers.count * 48)
+        out.append(contentsOf: "HTTP/1.1 \(r.status) \(r.reason)\r\n".utf8)
+        for (name, value) in r.headers {
+            let n = name.utf8
+            let framing = HeaderSanitizer.lowerEquals(n, "content-length") || HeaderSanitizer.lowerEquals(n, "transfer-encoding")
+            if !framing && (HeaderSanitizer.lowerEquals(n, "connection") || HeaderSanitizer.lowerEquals(n, "keep-alive")
+                            || named.contains { HeaderSanitizer.lowerEquals(n, $0) }) { continue }
+            out.append(contentsOf: name.utf8); out.append(contentsOf: ": ".utf8); out.append(contentsOf: value.utf8)
+            out.append(13); out.append(10)
+        }
+        out.append(13); out.append(10)
+        return out
     }
 
     /// `Expect: 100-continue`: the caller may wait for our go-ahead before it sends the body.

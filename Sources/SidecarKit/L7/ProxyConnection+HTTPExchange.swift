@@ -63,7 +63,8 @@ extension ProxyConnection {
                                                                       subject: subject, requestID: id))
             h.responses.expect(requestMethod: head.method)
             h.current = InboundHTTP.Exchange(method: head.method, requestID: id, route: route, startNs: start, framing: framing,
-                                             upgrade: upgrade, keepAlive: head.keepAlive)
+                                             upgrade: upgrade, keepAlive: head.keepAlive,
+                                             bodyMayNotCome: InboundHTTP.expectsContinue(head) && framing != .none)
             h.stage = .forwarding
             if upgrade { h.pausedForUpgrade = true }
             if runtime.config.log.logAllowed { recordRequest(allowed: true, method: head.method, route: route, rule: rule, reason: "allowed", id: id, detail: nil) }
@@ -97,9 +98,10 @@ extension ProxyConnection {
         h.dropQueue()
     }
 
-    /// Reads the app's answer (only when what we owe the peer has drained) and passes it on byte for byte.
+    /// Reads the app's answer (only when what we owe the peer has drained) and passes it on byte for byte (but
+    /// for the heads `relay` re-emits).
     func readApp(_ h: InboundHTTP, down: ProxyEnd, up: ProxyEnd) -> Bool {
-        guard !up.readClosed, h.pendingToDown == 0, !h.lingering, h.appReadable else { return false }
+        guard !h.appSpent, !up.readClosed, h.pendingToDown == 0, !h.lingering, h.appReadable else { return false }
         let buffer = context.scratch
         switch up.read(into: buffer) {
         case .bytes(let n):
@@ -114,6 +116,8 @@ extension ProxyConnection {
             let events: [HTTPEvent<HTTPResponseHead>]
             do { events = try h.responses.feed(bytes) } catch {
                 if error.code == "http.switching-protocols", h.current?.upgrade == true {
+                    h.toDown.append(contentsOf: h.heldHead)
+                    h.heldHead = []
                     h.toDown.append(contentsOf: bytes)
                     switchToTunnel(h, down: down, up: up)
                 } else {
@@ -121,8 +125,9 @@ extension ProxyConnection {
                 }
                 return false
             }
-            h.toDown.append(contentsOf: bytes)
+            relay(h, bytes, events)
             for e in events { answer(h, e) }
+            if h.appSpent { retireApp(h, up) }
             return true
         case .wantRead, .wantWrite:
             h.appReadable = false
@@ -131,6 +136,11 @@ extension ProxyConnection {
             up.readClosed = true
             do { for e in try h.responses.finish() { answer(h, e) } } catch { appBroke(h, "\(error)"); return false }
             if h.current != nil { appBroke(h, "the app closed before answering"); return false }
+            // Between delimited answers the app's close is its own (hop-by-hop): the next request redials it.
+            if h.stage != .closing && !h.stopReading {
+                retireApp(h, up)
+                return true
+            }
             h.stage = .closing
             h.stopReading = true
             h.dropQueue()
@@ -148,6 +158,7 @@ extension ProxyConnection {
             guard r.status >= 200 else { return }
             x.status = r.status
             x.responseKeepAlive = r.keepAlive && !h.responses.readsUntilClose
+            x.delimited = !h.responses.readsUntilClose
             h.current = x
         case .end:
             guard x.status >= 200 else { return }
@@ -155,7 +166,10 @@ extension ProxyConnection {
                                          seconds: Double(runtime.clock.monotonicNs() - x.startNs) / 1e9)
             h.current = nil
             h.pausedForUpgrade = false
-            if !x.keepAlive || !x.responseKeepAlive || h.stage != .awaiting {
+            if x.keepAlive && !x.responseKeepAlive && x.delimited && !x.upgrade && h.stage == .awaiting {
+                h.appSpent = true  // the app's close is hop-by-hop: ours stays open (`retireApp`)
+                h.stage = .idle
+            } else if !x.keepAlive || !x.responseKeepAlive || h.stage != .awaiting {
                 h.stage = .closing
                 h.stopReading = true
                 h.dropQueue()
@@ -199,5 +213,128 @@ extension ProxyConnection {
         http = nil
         cancelTimer()
         startPumping(down, up)
+    }
+}
+
+/// Keeping the hop when the app closes (see `InboundHTTP`): re-emitted heads, the retired app connection, and
+/// the redial before the next forwarded request.
+extension ProxyConnection {
+    /// Appends what the app sent for the peer: the bytes as they are, but a final answer's head that carries
+    /// `Connection` (or is HTTP/1.0) on a hop we keep is re-emitted without it. A head still incomplete at the
+    /// end of `bytes` is held back (bounded by the parser's head limit) until it ends.
+    func relay(_ h: InboundHTTP, _ bytes: UnsafeRawBufferPointer, _ events: [HTTPEvent<HTTPResponseHead>]) {
+        var c = 0
+        var k = 0
+        for e in events {
+            guard case .head(let r) = e else { continue }
+            let span = h.responses.headSpans[k]
+            k += 1
+            let start = span.start ?? 0
+            let rewrite = r.status >= 200 && h.stage == .awaiting && h.current.map { $0.keepAlive && !$0.upgrade } == true
+                && (r.headers.contains("Connection") || r.version == .http10)
+            if rewrite {  // held bytes (if any) are this head's start: dropped with it
+                h.toDown.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[c..<start]))
+                h.toDown.append(contentsOf: InboundHTTP.responseHead(r))
+                c = span.end
+            } else {
+                h.toDown.append(contentsOf: h.heldHead)
+            }
+            h.heldHead.removeAll(keepingCapacity: true)
+        }
+        if h.responses.inHead {
+            // A head begun in this feed (nothing is held then), or one still going on from earlier ones.
+            let start = h.responses.headInProgressStart ?? c
+            h.toDown.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[c..<start]))
+            h.heldHead.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[start...]))
+        } else {
+            h.toDown.append(contentsOf: h.heldHead)
+            h.heldHead.removeAll(keepingCapacity: true)
+            h.toDown.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[c...]))
+        }
+    }
+
+    /// The app connection is done (it closed, or said it will): close it now; the phase keeps the closed end
+    /// (`finish` closes an end once) and nothing touches it until `redialApp` replaces it.
+    func retireApp(_ h: InboundHTTP, _ up: ProxyEnd) {
+        h.appSpent = true
+        h.appReadable = false
+        h.heldHead = []
+        h.responses = HTTPResponseParser(limits: h.limits.responseLimits)
+        up.readClosed = true
+        up.close(on: loop, reset: false)
+    }
+
+    /// A request was forwarded while the app connection is retired: dial the app again (same address,
+    /// `connectTimeoutMs`); the request's bytes wait in `toApp`. `connected` resumes the engine.
+    func redialApp(_ h: InboundHTTP, down: ProxyEnd, spent: ProxyEnd) {
+        guard let app = runtime.state.appAddresses[listener] else { return redialFailed(h, down, spent, "no app address", resume: false) }
+        let up: ProxyEnd
+        do {
+            let (fd, _) = try Socket.connect(app)
+            up = ProxyEnd(fd: fd)
+        } catch {
+            return redialFailed(h, down, spent, "\(error)", resume: false)
+        }
+        up.bytesRead = spent.bytesRead
+        h.appSpent = false
+        phase = .connecting(down: down, up: up)
+        setInterest(down, .none)
+        Socket.setNoDelay(up.fd)
+        do {
+            try loop.register(up.fd, .write, self)
+            up.interest = .write
+        } catch {
+            return finish(reason: .internalError, detail: "\(error)", refused: false)
+        }
+        cancelTimer()
+        let ms = runtime.config.limits.connectTimeoutMs
+        timer = loop.schedule(afterMs: Int64(ms)) { [self] in
+            self.timer = nil
+            guard case .connecting(let down, let up) = self.phase, let h = self.http else { return }
+            self.redialFailed(h, down, up, "deadline of \(ms) ms passed")
+        }
+    }
+
+    /// `connected` for a redial: the engine goes on with the new app connection.
+    func redialed(_ h: InboundHTTP, _ down: ProxyEnd, _ up: ProxyEnd) {
+        cancelTimer()
+        phase = .pumping(down: down, up: up)
+        lastActivity = loop.now
+        armIdleTimer(afterMs: Int64(runtime.config.limits.idleTimeoutMs))
+        serviceHTTP(down: down, up: up)
+    }
+
+    /// The app could not be dialled again: the waiting request is answered `502` (`request.app-unreachable`) and
+    /// the connection goes on (its body, if any, is read and dropped), or closes when framing requires it.
+    /// `resume`: service the connection now (false when called from `serviceHTTP`, which goes on itself).
+    func redialFailed(_ h: InboundHTTP, _ down: ProxyEnd, _ up: ProxyEnd, _ why: String, resume: Bool = true) {
+        up.readClosed = true
+        up.close(on: loop, reset: false)
+        h.appSpent = true
+        h.toApp.removeAll(keepingCapacity: true)
+        h.toAppStart = 0
+        h.responses = HTTPResponseParser(limits: h.limits.responseLimits)
+        phase = .pumping(down: down, up: up)
+        cancelTimer()
+        armIdleTimer(afterMs: Int64(runtime.config.limits.idleTimeoutMs))
+        runtime.log.refusal("app-unreachable", reason: CloseReason.appUnreachable.rawValue,
+                            fields: [("listener", .string(listener)), ("detail", .string(why))])
+        if let x = h.current {
+            let close = !x.keepAlive || x.bodyMayNotCome || x.upgrade
+            let r = RequestRefusal(status: 502, code: ErrorCode.requestAppUnreachable.id, reason: "the app could not be reached", challenge: nil)
+            h.toDown.append(contentsOf: r.response(requestID: x.requestID, keepAlive: !close, head: x.method == "HEAD"))
+            runtime.stats.requests.count(direction, method: x.method, route: x.route, status: 502, allowed: true,
+                                         seconds: Double(runtime.clock.monotonicNs() - x.startNs) / 1e9)
+            h.current = nil
+            h.pausedForUpgrade = false
+            if close {
+                h.stage = .closing
+                h.stopReading = true
+                h.dropQueue()
+            } else {
+                h.stage = h.stage == .forwarding ? .skipping : .idle
+            }
+        }
+        if resume { serviceHTTP(down: down, up: up) }
     }
 }

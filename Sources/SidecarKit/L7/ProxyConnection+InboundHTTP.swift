@@ -20,7 +20,13 @@ extension ProxyConnection {
         var progress = true
         while progress {
             progress = false
-            if flush(h, app: true, up) { progress = true }
+            if h.appSpent && h.pendingToApp > 0 {
+                redialApp(h, down: down, spent: up)  // `connected` resumes; a failure at once was answered 502
+                guard case .pumping = phase else { return }
+                progress = true
+                continue
+            }
+            if !h.appSpent, flush(h, app: true, up) { progress = true }
             if flush(h, app: false, down) { progress = true }
             if phase.isClosed || http == nil { return }
             if readApp(h, down: down, up: up) { progress = true }
@@ -42,7 +48,7 @@ extension ProxyConnection {
         if !up.readClosed && h.pendingToDown == 0 && !h.lingering || up.writeWantsRead { u.insert(.read) }
         if h.pendingToApp > 0 || up.readWantsWrite { u.insert(.write) }
         setInterest(down, d)
-        setInterest(up, u)
+        if !h.appSpent { setInterest(up, u) }
     }
 
     /// Writes what waits for one side; true when bytes moved.

@@ -6,7 +6,8 @@ import Synchronization
 /// An app for `http` port tests: it stores exactly the bytes of every request it receives (one entry per
 /// request, split where its parser says the request ends) and answers each with `200 ok <METHOD> <target>`.
 /// A request with `Upgrade` is answered `101` (path `/ws`; any other path gets 200), after which it echoes.
-/// `Expect: 100-continue` gets a `100 Continue` first.
+/// `Expect: 100-continue` gets a `100 Continue` first. A target starting `/close` is answered with
+/// `Connection: close`, then the connection closes (`/close-split`: the head in two writes 50 ms apart).
 final class RecordingBackend: @unchecked Sendable {
     // @unchecked: `fd` is immutable; everything else is Mutex/Atomic.
     let port: UInt16
@@ -79,7 +80,15 @@ final class RecordingBackend: @unchecked Sendable {
                     }
                     let body = "ok \(h.method) \(h.target)\n"
                     let close = h.target.hasPrefix("/close")
-                    _ = TCP.sendAll(c, Array("HTTP/1.1 200 OK\r\nContent-Length: \(body.utf8.count)\r\n\(close ? "Connection: close\r\n" : "")\r\n\(h.method == "HEAD" ? "" : body)".utf8))
+                    let answer = Array("HTTP/1.1 200 OK\r\nContent-Length: \(body.utf8.count)\r\n\(close ? "Connection: close\r\n" : "")\r\n\(h.method == "HEAD" ? "" : body)".utf8)
+                    if h.target.hasPrefix("/close-split") {  // the head in two writes, cut inside `Connection`
+                        let cut = answer.count - body.utf8.count - 10
+                        _ = TCP.sendAll(c, Array(answer[..<cut]))
+                        usleep(50_000)
+                        _ = TCP.sendAll(c, Array(answer[cut...]))
+                    } else {
+                        _ = TCP.sendAll(c, answer)
+                    }
                     if close { return }
                 }
             }
