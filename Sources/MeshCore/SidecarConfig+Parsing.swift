@@ -27,7 +27,7 @@ extension SidecarConfig {
     public static func parse(json: [UInt8], baseDirectory: String) throws -> SidecarConfig {
         let root = try JSONNode(StrictJSON.parse(json))
             .object(fields: ["identity", "inbound", "outbound", "limits", "tls", "log", "loops", "admin", "policy", "telemetry",
-                            "transparent", "dns", "pool"])
+                            "transparent", "dns", "pool", "http"])
         let identity = try parseIdentity(root.required("identity"), baseDirectory: baseDirectory)
         let domain = identity.trustDomain
         var inbound: [InboundListener] = []
@@ -49,6 +49,7 @@ extension SidecarConfig {
         if let node = root.optional("limits") { config.limits = try parseLimits(node) }
         if let node = root.optional("tls") { config.tls = try parseTLS(node) }
         if let node = root.optional("pool") { config.pool = try parsePool(node) }
+        if let node = root.optional("http") { config.http = try parseHTTP(node) }
         if let node = root.optional("log") { config.log = try parseLog(node, baseDirectory: baseDirectory) }
         if let node = root.optional("loops") { config.loops = try node.int(in: Ranges.loops) }
         if let node = root.optional("admin") { config.admin = try parseAdmin(node) }

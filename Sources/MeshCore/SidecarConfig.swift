@@ -21,6 +21,8 @@ public struct SidecarConfig: Sendable, Equatable {
     public var dns: DNSSettings?
     /// Pooled hops of `http` outbound listeners.
     public var pool = PoolSettings()
+    /// The request engine of inbound `http` ports.
+    public var http = HTTPSettings()
 
     public init(identity: IdentityFiles, inbound: [InboundListener] = [], outbound: [OutboundListener] = [],
                 limits: Limits = Limits(), tls: TLSSettings = TLSSettings(), log: LogSettings = LogSettings(),

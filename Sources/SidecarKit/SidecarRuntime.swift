@@ -17,13 +17,13 @@ public final class SidecarRuntime: Sendable {
     /// Set when a connection is refused: the telemetry reporter sends refusals within a second instead of at its
     /// interval, so the control plane's alerts see a probe at once (one relaxed store per refusal).
     public let refusalSeen = Atomic<Bool>(false)
-    /// Limits of the request engine on `http` ports (documented defaults; tests pass tighter ones).
+    /// Limits of the request engine on `http` ports (the config's `http`, unless a test passes others).
     public let httpLimits: InboundHTTPLimits
 
     public init(config: SidecarConfig, state: SidecarState, log: EventLog, clock: any Clock = SystemClock(),
-                httpLimits: InboundHTTPLimits = .default) {
+                httpLimits: InboundHTTPLimits? = nil) {
         self.config = config
-        self.httpLimits = httpLimits
+        self.httpLimits = httpLimits ?? InboundHTTPLimits(config.http)
         self.log = log
         self.clock = clock
         current = Mutex(state)

@@ -30,6 +30,7 @@ import MeshTestSupport
         "no-listeners.json": "config.no-listeners",
         "outbound-without-expect-identity-or-to.json": "config.missing-field",
         "outbound-without-upstream-static-policy.json": "config.missing-field",
+        "http-header-count-zero.json": "config.out-of-range",
         "pool-retries-out-of-range.json": "config.out-of-range",
         "port-out-of-range.json": "config.bad-port",
         "too-deep.json": "json.too-deep",

@@ -1,3 +1,4 @@
+import MeshCore
 import MeshHTTP1
 
 /// Limits of the HTTP engine on inbound `http` ports. Heads are capped like the stats endpoint (SECURITY.md §6);
@@ -22,6 +23,16 @@ public struct InboundHTTPLimits: Sendable, Equatable {
     public var lingerMs = 1_000
 
     public init() {}
+
+    /// The limits a sidecar config asks for (`http` in the config file).
+    public init(_ s: HTTPSettings) {
+        maxHeaderBytes = s.maxHeaderBytes
+        maxHeaderCount = s.maxHeaderCount
+        maxRequestBodyBytes = s.maxRequestBodyBytes
+        maxReadAheadBytes = s.maxReadAheadBytes
+        headTimeoutMs = s.headTimeoutMs
+        lingerMs = s.lingerMs
+    }
 
     public static let `default` = InboundHTTPLimits()
 

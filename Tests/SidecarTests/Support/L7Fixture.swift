@@ -15,7 +15,8 @@ final class L7Fixture {
     var frontendID: String { "spiffe://\(pki.trustDomain.name)/ns/shop/sa/frontend" }
 
     /// `launcher` runs the payments sidecar (e.g. a release binary in place of the test build).
-    init(protocol proto: String = "http", launcher: [String] = []) throws {
+    /// `paymentsExtra`: more top-level members of payments' config (e.g. `http` limits).
+    init(protocol proto: String = "http", launcher: [String] = [], paymentsExtra: [String: Any] = [:]) throws {
         pki = try TestPKI()
         backend = try RecordingBackend()
         for s in ["payments", "frontend"] { try pki.issue(s) }
@@ -26,7 +27,7 @@ final class L7Fixture {
         let common: [String: Any] = ["loops": 1]
         payments = try SidecarProcess(name: "payments", config: common.merging(["identity": identity("payments"), "inbound": [[
             "name": "api", "listen": "127.0.0.1:\(inboundPort)", "forwardTo": "127.0.0.1:\(backend.port)", "protocol": proto,
-            "allow": ["spiffe://\(td)/ns/shop/sa/frontend"]]]]) { $1 }, dir: pki.dir, launcher: launcher)
+            "allow": ["spiffe://\(td)/ns/shop/sa/frontend"]]]]) { $1 }.merging(paymentsExtra) { $1 }, dir: pki.dir, launcher: launcher)
         frontend = try SidecarProcess(name: "frontend", config: common.merging(["identity": identity("frontend"), "outbound": [[
             "name": "payments", "listen": "127.0.0.1:\(frontendPort)", "upstream": "127.0.0.1:\(inboundPort)",
             "expectIdentity": "spiffe://\(td)/ns/shop/sa/payments"]]]) { $1 }, dir: pki.dir)
