@@ -48,7 +48,7 @@ final class ProxyConnection: EventHandler {
     var loop: EventLoop { context.loop }
     var runtime: SidecarRuntime { context.sidecar }
 
-    init(direction: Direction, fd: Int32, peer: SocketAddress, listener: String, port: UInt16,
+    private init(direction: Direction, fd: Int32, peer: SocketAddress, listener: String, port: UInt16,
                  context: LoopContext, phase: ProxyPhase) {
         self.direction = direction
         self.context = context
@@ -87,18 +87,8 @@ final class ProxyConnection: EventHandler {
 
     /// Plaintext from our app: dial the remote sidecar, handshake, check it is who it must be, then pump.
     static func startOutbound(fd: Int32, peer: SocketAddress, listener l: OutboundListener, context: LoopContext) {
-        let down = ProxyEnd(fd: fd)
-        let c = ProxyConnection(direction: .outbound, fd: fd, peer: peer, listener: l.name, port: l.listen.port,
-                                context: context, phase: .opening(down: down))
-        if let d = l.destination, let p = l.destinationPort { c.destination = (d, p) }
-        c.opened()
-        if c.ownCertificateExpired() { return }
-        do {
-            try context.loop.register(fd, .none, c)
-        } catch {
-            c.finish(reason: .internalError, detail: "\(error)", refused: true)
-            return
-        }
+        guard let (c, down) = openOutbound(fd: fd, peer: peer, listener: l.name, port: l.listen.port, context: context,
+                                           destination: l.destination.flatMap { d in l.destinationPort.map { (d, $0) } }) else { return }
         guard let upstream = c.state.upstreams[l.name] else {
             c.finish(reason: .noEndpoint, detail: "no endpoint for \(l.destination.map { "\($0)" } ?? l.name)\(l.destinationPort.map { ":\($0)" } ?? "")",
                      refused: true)
@@ -115,16 +105,36 @@ final class ProxyConnection: EventHandler {
         c.dialUpstream(down, upstream)
     }
 
+    /// The app's side of a connection going out (an outbound listener's or a transparently intercepted one):
+    /// counted, refused at once if our own certificate has expired, registered with no interest until the
+    /// upstream is verified. nil when it already ended.
+    static func openOutbound(fd: Int32, peer: SocketAddress, listener: String, port: UInt16, context: LoopContext,
+                             destination: (ServiceKey, Int)? = nil) -> (ProxyConnection, ProxyEnd)? {
+        let down = ProxyEnd(fd: fd)
+        let c = ProxyConnection(direction: .outbound, fd: fd, peer: peer, listener: listener, port: port,
+                                context: context, phase: .opening(down: down))
+        c.destination = destination
+        c.opened()
+        if c.ownCertificateExpired() { return nil }
+        do {
+            try context.loop.register(fd, .none, c)
+        } catch {
+            c.finish(reason: .internalError, detail: "\(error)", refused: true)
+            return nil
+        }
+        return (c, down)
+    }
+
     /// Fail closed with a distinct reason once our own certificate has expired (the control plane was away
     /// for too long): no peer would accept it, and we must not pretend otherwise.
-    func ownCertificateExpired() -> Bool {
+    private func ownCertificateExpired() -> Bool {
         let leaf = state.identity.leaf
         guard leaf.notAfter <= runtime.clock.wallSeconds() else { return false }
         finish(reason: .ownCertificateExpired, detail: "our certificate expired at \(UTCTime.iso8601(leaf.notAfter, milliseconds: true))", refused: true)
         return true
     }
 
-    func opened() {
+    private func opened() {
         let stats = runtime.stats.of(direction)
         stats.opened.add(1, ordering: .relaxed)
         stats.active.add(1, ordering: .relaxed)

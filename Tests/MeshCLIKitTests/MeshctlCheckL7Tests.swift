@@ -15,57 +15,22 @@ import Testing
         return try ChildProcess.run("\((exe as NSString).deletingLastPathComponent)/meshctl", args, environment: [:])
     }
 
-    /// The example mesh with the issuer's keys replaced by a test key; returns the folder and the key file.
+    /// The example mesh with the issuer's keys replaced by a test key (`TokenMinter`'s P-256 key, kid `test`);
+    /// returns the folder and the key's name for `token`.
     static func mesh() throws -> (dir: TempDir, key: String) {
         let dir = try TempDir(prefix: "meshctl-l7")
         for name in ["services.json", "segments.json", "rules.json", "issuers.json"] {
             try dir.write(name, try Data(contentsOf: URL(fileURLWithPath: "\(root)/mesh-config/mesh/\(name)")).map { $0 })
         }
         try FileManager.default.createDirectory(atPath: dir.file("keys"), withIntermediateDirectories: false)
-        let key = dir.file("test-key.pem")
-        try openssl(["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", key])
-        let der = try openssl(["pkey", "-in", key, "-pubout", "-outform", "DER"])
-        let xy = der.suffix(64)
-        try dir.write("keys/id.example.com.jwks.json", #"{"keys": [{"kty": "EC", "crv": "P-256", "kid": "test", "alg": "ES256", "x": "\#(b64(xy.prefix(32)))", "y": "\#(b64(xy.suffix(32)))"}]}"#)
-        return (dir, key)
+        let jwk = try TokenMinter.shared.jwk("ec.pem", kid: "test", extra: #", "alg": "ES256""#)
+        try dir.write("keys/id.example.com.jwks.json", "{\"keys\": [\(jwk.text)]}")
+        return (dir, "ec.pem")
     }
 
-    @discardableResult
-    static func openssl(_ args: [String], input: [UInt8]? = nil) throws -> [UInt8] {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["openssl"] + args
-        let out = Pipe(), inp = Pipe()
-        p.standardOutput = out
-        p.standardInput = inp
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        inp.fileHandleForWriting.write(Data(input ?? []))
-        try inp.fileHandleForWriting.close()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        guard p.terminationStatus == 0 else { throw MeshError(ErrorCode("test.openssl", .internal), "openssl \(args) failed") }
-        return Array(data)
-    }
-
-    static func b64(_ bytes: some Collection<UInt8>) -> String {
-        Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
-    }
-
-    /// An ES256 token (JOSE r‖s signature) with `claims`, signed by `key`.
+    /// An ES256 token (JOSE r‖s signature, signed by the `openssl` command line) with `claims`, signed by `key`.
     static func token(_ claims: String, key: String) throws -> String {
-        let input = b64(Array(#"{"alg":"ES256","kid":"test","typ":"JWT"}"#.utf8)) + "." + b64(Array(claims.utf8))
-        let der = try openssl(["dgst", "-sha256", "-sign", key], input: Array(input.utf8))
-        // DER ECDSA-Sig-Value → 32-byte r ‖ 32-byte s.
-        var i = 2
-        func integer() -> [UInt8] {
-            let len = Int(der[i + 1])
-            let value = Array(der[(i + 2)..<(i + 2 + len)].drop { $0 == 0 })
-            i += 2 + len
-            return [UInt8](repeating: 0, count: 32 - value.count) + value
-        }
-        return input + "." + b64(integer() + integer())
+        try TokenMinter.shared.token(header: #"{"alg":"ES256","kid":"test","typ":"JWT"}"#, claims: claims, signer: key)
     }
 
     static func claims(scope: String, exp: Double) -> String {

@@ -7,41 +7,17 @@ import MeshHTTP1
 /// parser). `GET /close` answers with `Connection: close` and closes; `POST /chunked` echoes the request body
 /// as a chunked response in uneven pieces; anything else answers `ok <method> <target> <body bytes>` with a
 /// Content-Length. It counts connections and keeps every request body it received, in order.
-final class PoolBackend: @unchecked Sendable {
-    let port: UInt16
-    private let fd: Int32
-    let accepted = Atomic<Int>(0)
+final class PoolBackend: LoopbackServer, @unchecked Sendable {
     let requests = Atomic<Int>(0)
     private let bodies = Mutex<[[UInt8]]>([])
-    private let stopped = Atomic<Bool>(false)
 
     init() throws {
-        port = TCP.freePort()
-        fd = try TCP.listen(port: port)
-        let me = self
-        spawnThread { me.acceptLoop() }
+        try super.init(ioTimeoutSeconds: 20)
     }
 
     var receivedBodies: [[UInt8]] { bodies.withLock { $0 } }
 
-    func stop() {
-        stopped.store(true, ordering: .relaxed)
-        shutdown(fd, Int32(SHUT_RDWR))
-        close(fd)
-    }
-
-    private func acceptLoop() {
-        while !stopped.load(ordering: .relaxed) {
-            let c = accept(fd, nil, nil)
-            if c < 0 { if errno == EINTR { continue }; return }
-            accepted.add(1, ordering: .relaxed)
-            TCP.setTimeout(c, seconds: 20)
-            let me = self
-            spawnThread { me.serve(c) }
-        }
-    }
-
-    private func serve(_ c: Int32) {
+    override func serve(_ c: Int32) {
         defer { close(c) }
         var parser = HTTPRequestParser()
         var buf = [UInt8](repeating: 0, count: 65_536)

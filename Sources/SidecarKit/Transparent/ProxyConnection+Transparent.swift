@@ -21,17 +21,8 @@ extension ProxyConnection {
     /// A connection redirected by iptables: read its original destination, map it through the slice, then go
     /// on exactly as an outbound listener to that service would (egress check, dial, mTLS, expected identity).
     static func startTransparent(fd: Int32, peer: SocketAddress, intake: TransparentIntake, context: LoopContext) {
-        let down = ProxyEnd(fd: fd)
-        let c = ProxyConnection(direction: .outbound, fd: fd, peer: peer, listener: transparentListenerName,
-                                port: intake.settings.listen.port, context: context, phase: .opening(down: down))
-        c.opened()
-        if c.ownCertificateExpired() { return }
-        do {
-            try context.loop.register(fd, .none, c)
-        } catch {
-            c.finish(reason: .internalError, detail: "\(error)", refused: true)
-            return
-        }
+        guard let (c, down) = openOutbound(fd: fd, peer: peer, listener: transparentListenerName,
+                                           port: intake.settings.listen.port, context: context) else { return }
         guard let original = Socket.originalDestination(fd) else {
             c.finish(reason: .noOriginalDestination, detail: "no original destination (not redirected by iptables)", refused: true)
             return

@@ -8,43 +8,19 @@ import Synchronization
 /// A request with `Upgrade` is answered `101` (path `/ws`; any other path gets 200), after which it echoes.
 /// `Expect: 100-continue` gets a `100 Continue` first. A target starting `/close` is answered with
 /// `Connection: close`, then the connection closes (`/close-split`: the head in two writes 50 ms apart).
-final class RecordingBackend: @unchecked Sendable {
-    // @unchecked: `fd` is immutable; everything else is Mutex/Atomic.
-    let port: UInt16
-    private let fd: Int32
-    let accepted = Atomic<Int>(0)
+final class RecordingBackend: LoopbackServer, @unchecked Sendable {
+    // @unchecked: everything mutable is Mutex/Atomic.
     private let recorded = Mutex<[[UInt8]]>([])
-    private let stopped = Atomic<Bool>(false)
 
     init() throws {
-        port = TCP.freePort()
-        fd = try TCP.listen(port: port)
-        let me = self
-        spawnThread { me.acceptLoop() }
+        try super.init(ioTimeoutSeconds: 30)
     }
 
     /// Every request received so far, byte for byte, in order.
     var requests: [[UInt8]] { recorded.withLock { $0 } }
     var requestTexts: [String] { requests.map { String(decoding: $0, as: UTF8.self) } }
 
-    func stop() {
-        stopped.store(true, ordering: .relaxed)
-        shutdown(fd, Int32(SHUT_RDWR))
-        close(fd)
-    }
-
-    private func acceptLoop() {
-        while !stopped.load(ordering: .relaxed) {
-            let c = accept(fd, nil, nil)
-            if c < 0 { if errno == EINTR { continue }; return }
-            accepted.add(1, ordering: .relaxed)
-            TCP.setTimeout(c, seconds: 30)
-            let me = self
-            spawnThread { me.serve(c) }
-        }
-    }
-
-    private func serve(_ c: Int32) {
+    override func serve(_ c: Int32) {
         defer { close(c) }
         var parser = HTTPRequestParser()
         var buf = [UInt8](repeating: 0, count: 65_536)

@@ -4,8 +4,8 @@ import Synchronization
 
 /// An in-process app behind a sidecar, on a real loopback port. It counts every connection it accepts and
 /// every byte it receives, so a test can prove that a refused caller never reached it.
-final class TestApp: @unchecked Sendable {
-    // @unchecked: `fd` and `mode` are immutable; counters are Atomics.
+final class TestApp: LoopbackServer, @unchecked Sendable {
+    // @unchecked: `mode` is immutable; counters are Atomics.
     enum Mode: Sendable {
         /// Answers one HTTP request with "hello from NAME" and closes.
         case http(String)
@@ -17,39 +17,15 @@ final class TestApp: @unchecked Sendable {
         case sink
     }
 
-    let port: UInt16
     let mode: Mode
-    private let fd: Int32
-    let accepted = Atomic<Int>(0)
     let bytesReceived = Atomic<Int>(0)
-    private let stopped = Atomic<Bool>(false)
 
     init(_ mode: Mode) throws {
         self.mode = mode
-        port = TCP.freePort()
-        fd = try TCP.listen(port: port)
-        let me = self
-        spawnThread { me.acceptLoop() }
+        try super.init(ioTimeoutSeconds: 60)
     }
 
-    func stop() {
-        stopped.store(true, ordering: .relaxed)
-        shutdown(fd, Int32(SHUT_RDWR))
-        close(fd)
-    }
-
-    private func acceptLoop() {
-        while !stopped.load(ordering: .relaxed) {
-            let c = accept(fd, nil, nil)
-            if c < 0 { if errno == EINTR { continue }; return }
-            accepted.add(1, ordering: .relaxed)
-            TCP.setTimeout(c, seconds: 60)
-            let me = self
-            spawnThread { me.serve(c) }
-        }
-    }
-
-    private func serve(_ c: Int32) {
+    override func serve(_ c: Int32) {
         defer { close(c) }
         var buf = [UInt8](repeating: 0, count: 256 * 1024)
         switch mode {
