@@ -29,15 +29,7 @@ final class EndpointReplicaMesh {
 
     /// A managed sidecar named `name` (its files and logs) with the identity of `service`.
     func sidecar(_ name: String, service: String, inbound: [[String: Any]] = [], outbound: [[String: Any]] = []) throws -> SidecarProcess {
-        let token = try cp.tokenFile(service)
-        try FileManager.default.createDirectory(atPath: "\(cp.dir)/\(name)", withIntermediateDirectories: true)
-        var cfg: [String: Any] = [
-            "identity": ["trustDomain": "mesh.local", "certificate": "\(name)/svid.crt", "key": "\(name)/svid.key",
-                         "trustBundle": "\(name)/bundle.crt",
-                         "bootstrap": ["controlPlane": "127.0.0.1:\(cp.port)", "tokenFile": token, "trustAnchor": "\(cp.dataDir)/bundle.pem"]],
-            "policy": ["fromControlPlane": true, "lastKnownGood": "\(name)/policy.json"],
-            "loops": 1, "log": ["logAllowed": false],
-        ]
+        var cfg = try cp.bootstrapConfig(name, service: service, managed: true, extra: ["log": ["logAllowed": false]])
         if !inbound.isEmpty { cfg["inbound"] = inbound }
         if !outbound.isEmpty { cfg["outbound"] = outbound }
         let s = try SidecarProcess(name: name, config: cfg, dir: cp.dir)

@@ -74,16 +74,7 @@ import Testing
         }
 
         func sidecar(_ name: String, _ listeners: [String: Any]) throws -> SidecarProcess {
-            let token = try cp.tokenFile("shop/\(name)")
-            try FileManager.default.createDirectory(atPath: "\(cp.dir)/\(name)", withIntermediateDirectories: true)
-            let cfg: [String: Any] = [
-                "identity": ["trustDomain": "mesh.local", "certificate": "\(name)/svid.crt", "key": "\(name)/svid.key",
-                             "trustBundle": "\(name)/bundle.crt",
-                             "bootstrap": ["controlPlane": "127.0.0.1:\(cp.port)", "tokenFile": token,
-                                           "trustAnchor": "\(cp.dataDir)/bundle.pem"]],
-                "policy": ["fromControlPlane": true, "lastKnownGood": "\(name)/policy.json"], "loops": 1,
-            ]
-            let s = try SidecarProcess(name: name, config: cfg.merging(listeners) { $1 }, dir: cp.dir)
+            let s = try SidecarProcess(name: name, config: try cp.bootstrapConfig(name, managed: true, extra: listeners), dir: cp.dir)
             cp.sidecars.append(s)
             return s
         }

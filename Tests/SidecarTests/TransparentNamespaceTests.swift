@@ -65,16 +65,7 @@ import MeshTestSupport
 
         /// A managed sidecar run inside `ns` (its stats endpoint bridged to the same port here).
         func sidecar(_ name: String, in ns: NetNS, extra: [String: Any]) throws -> SidecarProcess {
-            let token = try cp.tokenFile("shop/\(name)")
-            try FileManager.default.createDirectory(atPath: "\(cp.dir)/\(name)", withIntermediateDirectories: true)
-            var cfg: [String: Any] = [
-                "identity": ["trustDomain": "mesh.local", "certificate": "\(name)/svid.crt", "key": "\(name)/svid.key",
-                             "trustBundle": "\(name)/bundle.crt",
-                             "bootstrap": ["controlPlane": "127.0.0.1:\(cp.port)", "tokenFile": token, "trustAnchor": "\(cp.dataDir)/bundle.pem"]],
-                "loops": 1, "log": ["logAllowed": true],
-                "policy": ["fromControlPlane": true, "lastKnownGood": "\(name)/policy.json"],
-            ]
-            cfg.merge(extra) { $1 }
+            let cfg = try cp.bootstrapConfig(name, managed: true, extra: extra)
             let s = try SidecarProcess(name: name, config: cfg, dir: cp.dir, launcher: ["/usr/sbin/ip", "netns", "exec", ns.name])
             cp.sidecars.append(s)
             bridges.append(try TCPBridge.make(from: nil, port: s.adminPort, to: ns, toPort: s.adminPort))

@@ -90,10 +90,11 @@ final class ControlPlaneFixture {
         return path
     }
 
-    /// A sidecar that bootstraps from a join token (trust anchor: the bundle file) and keeps renewing.
-    func sidecar(_ service: String, inbound: [[String: Any]] = [], outbound: [[String: Any]] = []) throws -> SidecarProcess {
-        let name = service.split(separator: "/").last.map(String.init)!
-        let token = try tokenFile(service)
+    /// The config of a sidecar named `name` (its folder under `dir`) that bootstraps the identity of `service`
+    /// (default `shop/<name>`) from a fresh join token, trusting our bundle file; with `managed` its policy comes
+    /// from us too. One loop, allowed connections logged; `extra` members are merged over these.
+    func bootstrapConfig(_ name: String, service: String? = nil, managed: Bool, extra: [String: Any] = [:]) throws -> [String: Any] {
+        let token = try tokenFile(service ?? "shop/\(name)")
         try FileManager.default.createDirectory(atPath: "\(dir)/\(name)", withIntermediateDirectories: true)
         var cfg: [String: Any] = [
             "identity": ["trustDomain": "mesh.local", "certificate": "\(name)/svid.crt", "key": "\(name)/svid.key",
@@ -101,9 +102,17 @@ final class ControlPlaneFixture {
                          "bootstrap": ["controlPlane": "127.0.0.1:\(port)", "tokenFile": token, "trustAnchor": "\(dataDir)/bundle.pem"]],
             "loops": 1, "log": ["logAllowed": true],
         ]
-        if !inbound.isEmpty { cfg["inbound"] = inbound }
-        if !outbound.isEmpty { cfg["outbound"] = outbound }
-        let s = try SidecarProcess(name: name, config: cfg, dir: dir)
+        if managed { cfg["policy"] = ["fromControlPlane": true, "lastKnownGood": "\(name)/policy.json"] }
+        return cfg.merging(extra) { $1 }
+    }
+
+    /// A sidecar that bootstraps from a join token (trust anchor: the bundle file) and keeps renewing.
+    func sidecar(_ service: String, inbound: [[String: Any]] = [], outbound: [[String: Any]] = []) throws -> SidecarProcess {
+        let name = service.split(separator: "/").last.map(String.init)!
+        var listeners: [String: Any] = [:]
+        if !inbound.isEmpty { listeners["inbound"] = inbound }
+        if !outbound.isEmpty { listeners["outbound"] = outbound }
+        let s = try SidecarProcess(name: name, config: try bootstrapConfig(name, service: service, managed: false, extra: listeners), dir: dir)
         sidecars.append(s)
         return s
     }

@@ -50,18 +50,9 @@ final class ManagedMesh {
     /// `extra`: more top-level config members (e.g. `telemetry`).
     func sidecar(_ name: String, inbound: [[String: Any]] = [], outbound: [[String: Any]] = [], managed: Bool = true,
                  extra: [String: Any] = [:]) throws -> SidecarProcess {
-        let token = try cp.tokenFile("shop/\(name)")
-        try FileManager.default.createDirectory(atPath: "\(cp.dir)/\(name)", withIntermediateDirectories: true)
-        var cfg: [String: Any] = [
-            "identity": ["trustDomain": "mesh.local", "certificate": "\(name)/svid.crt", "key": "\(name)/svid.key",
-                         "trustBundle": "\(name)/bundle.crt",
-                         "bootstrap": ["controlPlane": "127.0.0.1:\(cp.port)", "tokenFile": token, "trustAnchor": "\(cp.dataDir)/bundle.pem"]],
-            "loops": 1, "log": ["logAllowed": true],
-        ]
-        if managed { cfg["policy"] = ["fromControlPlane": true, "lastKnownGood": "\(name)/policy.json"] }
+        var cfg = try cp.bootstrapConfig(name, managed: managed, extra: extra)
         if !inbound.isEmpty { cfg["inbound"] = inbound }
         if !outbound.isEmpty { cfg["outbound"] = outbound }
-        cfg.merge(extra) { $1 }
         let s = try SidecarProcess(name: name, config: cfg, dir: cp.dir)
         cp.sidecars.append(s)
         return s
