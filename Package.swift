@@ -29,6 +29,7 @@ let package = Package(
         .target(name: "MeshObservability", dependencies: ["MeshCore", "MeshNet"]),  // on MeshNet: clock, one-write lines
         .target(name: "MeshJWT", dependencies: ["MeshCore", "MeshTLS", "MeshPolicy"]),  // end-user tokens (issue 13); MeshPolicy: issuers as slices carry them
         .target(name: "MeshHTTP", dependencies: ["MeshCore", "MeshHTTP1", "MeshNet", "MeshTLS"]),
+        .target(name: "MeshEtcd", dependencies: ["MeshCore", "MeshHTTP", "MeshHTTP1", "MeshNet", "MeshTLS"]),  // etcd v3 over its JSON gateway (issue 11)
         .target(name: "MeshControlClient", dependencies: ["MeshAPI", "MeshCore", "MeshHTTP", "MeshHTTP1", "MeshNet", "MeshTLS"]),
         // L3
         .target(name: "SidecarKit", dependencies: ["MeshCore", "MeshPolicy", "MeshTLS", "MeshNet", "MeshObservability", "MeshHTTP1",
@@ -36,7 +37,7 @@ let package = Package(
         // L4
         .executableTarget(name: "mesh-sidecar", dependencies: ["SidecarKit"]),
         .target(name: "ControlPlaneKit", dependencies: ["MeshCore", "MeshPolicy", "MeshAlerts", "MeshTLS", "MeshNet", "MeshObservability", "MeshHTTP",
-                                                       "MeshHTTP1", "MeshAPI", "MeshJWT"]),
+                                                       "MeshHTTP1", "MeshAPI", "MeshJWT", "MeshEtcd"]),
         .target(name: "MeshCLIKit", dependencies: ["MeshCore", "MeshPolicy", "MeshAlerts", "MeshTLS", "MeshNet", "MeshHTTP", "MeshHTTP1", "MeshAPI",
                                                   "MeshControlClient", "MeshJWT"]),
         .target(name: "MeshDevKit", dependencies: ["MeshTLS", "MeshNet", "MeshCore", "MeshHTTP", "MeshHTTP1", "MeshAPI"]),
@@ -44,7 +45,8 @@ let package = Package(
         .executableTarget(name: "mesh-control", dependencies: ["ControlPlaneKit"]),
         .executableTarget(name: "meshctl", dependencies: ["MeshCLIKit"]),
         // Tests (MeshTestSupport: the shared expectMeshError and TestCA; a plain target so test targets can use it)
-        .target(name: "MeshTestSupport", dependencies: ["MeshCore", "MeshTLS", "MeshJWT"], path: "Tests/MeshTestSupport"),
+        .target(name: "MeshTestSupport", dependencies: ["MeshCore", "MeshTLS", "MeshJWT", "MeshEtcd"], path: "Tests/MeshTestSupport"),
+        .testTarget(name: "MeshEtcdTests", dependencies: ["MeshEtcd", "MeshCore", "MeshNet", "MeshTLS", "MeshTestSupport"]),
         .testTarget(name: "MeshCoreTests", dependencies: ["MeshCore", "MeshTestSupport"]),
         .testTarget(name: "MeshPolicyTests", dependencies: ["MeshPolicy", "MeshAlerts", "MeshCore", "MeshTestSupport"]),
         .testTarget(name: "MeshAlertsTests", dependencies: ["MeshAlerts", "MeshAPI", "MeshCore", "MeshTestSupport"]),
@@ -62,7 +64,7 @@ let package = Package(
         .testTarget(name: "MeshCLIKitTests", dependencies: ["MeshCLIKit", "MeshAPI", "MeshCore", "MeshPolicy", "MeshHTTP", "MeshHTTP1",
                                                           "MeshNet", "MeshTLS", "MeshTestSupport", "meshctl"]),
         .testTarget(name: "ControlPlaneKitTests", dependencies: ["ControlPlaneKit", "MeshAlerts", "MeshAPI", "MeshCore", "MeshPolicy", "MeshTLS", "MeshNet", "MeshHTTP",
-                                                                 "MeshHTTP1", "MeshTestSupport"]),
+                                                                 "MeshHTTP1", "MeshTestSupport", "MeshEtcd"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -69,17 +69,34 @@ extension ControlPlane {
                         + "its key is in more than one place. Use a new join token")
     }
 
-    /// `chain[0]` is now the latest certificate of `identity`. Called holding `issuing`; `audit` runs after the
-    /// durable write and undoes it when it fails.
+    /// `chain[0]` is now the latest certificate of `identity`: a compare-and-set of that identity's entry alone
+    /// (another replica may have renewed it meanwhile: `identities.conflict`, nothing changed). Called holding
+    /// `issuing`; `audit` runs after the durable write and undoes it when it fails.
     func recordIssued(_ identity: SPIFFEID, _ leaf: Certificate, audit: () throws -> Void) throws {
-        let base = identityRecords
-        var next = base
-        next.latest[identity] = .init(serial: leaf.serialHex, notAfter: leaf.notAfter)
-        next.revision += 1
-        try commitIdentities(next, over: base, audit: audit)
+        let previous = identityRecords.latest[identity]
+        let next = IdentityRecords.Latest(serial: leaf.serialHex, notAfter: leaf.notAfter)
+        do {
+            try identityRepository.setLatest(identity, next, previous: previous)
+        } catch let e as MeshError where e.errorCode == .identitiesConflict {
+            if let stored = try? identityRepository.load() { latestStored(identity, stored.latest[identity]) }
+            throw e
+        }
+        do {
+            try audit()
+        } catch {
+            try? identityRepository.setLatest(identity, previous, previous: next)
+            latestStored(identity, previous)
+            throw error
+        }
+        latestStored(identity, next)
     }
 
-    /// Compare-and-set → audit (undone when it fails) → swap → notify. Called holding `issuing`.
+    /// One identity's latest certificate as committed (by us or another replica).
+    func latestStored(_ identity: SPIFFEID, _ latest: IdentityRecords.Latest?) {
+        identityState.withLock { $0.latest[identity] = latest }
+    }
+
+    /// Deny-list compare-and-set → audit (undone when it fails) → swap → notify. Called holding `issuing`.
     func commitIdentities(_ next: IdentityRecords, over base: IdentityRecords, audit: () throws -> Void) throws {
         identityPending.withLock { $0 = next.revision }
         defer { identityPending.withLock { $0 = nil } }
@@ -99,13 +116,14 @@ extension ControlPlane {
         identitiesStored(next, force: true)
     }
 
-    /// Records committed (by us or another writer): swap in the newer ones; a new deny list goes to the sidecars.
+    /// Deny-list records committed (by us or another writer): swap in the newer ones (the `latest` entries in
+    /// force stay: they change through `latestStored`); a new deny list goes to the sidecars.
     func identitiesStored(_ stored: IdentityRecords, force: Bool = false) {
         if !force && identityPending.withLock({ $0 == stored.revision }) { return }
         let changedList = identityState.withLock { s -> Bool in
             guard force || stored.revision > s.revision else { return false }
             let changed = stored.revocationRevision != s.revocationRevision
-            s = stored
+            s = s.withDenyList(of: stored)
             return changed
         }
         if changedList { distribution.revocationsChanged(stored.denyList) }

@@ -89,6 +89,7 @@ public final class ControlPlane: Sendable {
             policy.subscribe { [weak self] in self?.policyStored($0) },
             ca.subscribe { [weak self] in self?.caStored($0) },
             identities.subscribe { [weak self] in self?.identitiesStored($0) },
+            identities.subscribeLatest { [weak self] in self?.latestStored($0, $1) },
         ]
         subscriptions.withLock { $0 = watches + wireAlerts() }
         relay.attach(self)

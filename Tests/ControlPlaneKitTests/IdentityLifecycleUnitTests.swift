@@ -93,9 +93,15 @@ import MeshTestSupport
         let repo = try FileIdentityRepository(dataDir: dir.path)
         var next = IdentityRecords.empty
         next.revision = 1
+        next.revocationRevision = 1
         next.latest[cart] = .init(serial: "AB", notAfter: t0)
         try repo.compareAndSet(expected: 0, next)
         expectMeshError("identities.conflict") { try repo.compareAndSet(expected: 0, next) }
+        #expect(try repo.load().latest.isEmpty, "the deny-list compare-and-set leaves latest alone")
+        try repo.setLatest(cart, .init(serial: "AB", notAfter: t0), previous: nil)
+        expectMeshError("identities.conflict") { try repo.setLatest(cart, .init(serial: "CD", notAfter: t0), previous: nil) }
+        try repo.setLatest(cart, .init(serial: "CD", notAfter: t0), previous: .init(serial: "AB", notAfter: t0))
+        next.latest[cart] = .init(serial: "CD", notAfter: t0)
         #expect(try FileIdentityRepository(dataDir: dir.path).load() == next)
         #expect(try dir.mode("identities.json") == 0o600)
     }

@@ -9,6 +9,7 @@ public final class FileIdentityRepository: IdentityRepository {
     let path: String
     private let stored: Mutex<IdentityRecords>
     private let observers = ChangeObservers<IdentityRecords>()
+    private let latestObservers = ChangeObservers<(SPIFFEID, IdentityRecords.Latest?)>()
 
     public init(dataDir: String) throws {
         path = "\(dataDir)/identities.json"
@@ -18,18 +19,37 @@ public final class FileIdentityRepository: IdentityRepository {
     public func load() throws -> IdentityRecords { stored.withLock { $0 } }
 
     public func compareAndSet(expected: Int, _ next: IdentityRecords) throws {
-        try stored.withLock { (current) throws in
+        let committed = try stored.withLock { (current) throws -> IdentityRecords in
             guard current.revision == expected else {
                 throw MeshError(.identitiesConflict, "the identity records are at revision \(current.revision), not \(expected)")
             }
-            try DurableFile.write(path, Self.encode(next), mode: 0o600)
-            current = next
+            let records = current.withDenyList(of: next)
+            try DurableFile.write(path, Self.encode(records), mode: 0o600)
+            current = records
+            return records
         }
-        observers.notify(next)
+        observers.notify(committed)
+    }
+
+    public func setLatest(_ identity: SPIFFEID, _ latest: IdentityRecords.Latest?, previous: IdentityRecords.Latest?) throws {
+        try stored.withLock { (current) throws in
+            guard current.latest[identity] == previous else {
+                throw MeshError(.identitiesConflict, "\(identity): its latest certificate changed meanwhile")
+            }
+            var records = current
+            records.latest[identity] = latest
+            try DurableFile.write(path, Self.encode(records), mode: 0o600)
+            current = records
+        }
+        latestObservers.notify((identity, latest))
     }
 
     public func subscribe(_ onChange: @escaping @Sendable (IdentityRecords) -> Void) -> Subscription {
         observers.subscribe(onChange)
+    }
+
+    public func subscribeLatest(_ onChange: @escaping @Sendable (SPIFFEID, IdentityRecords.Latest?) -> Void) -> Subscription {
+        latestObservers.subscribe { onChange($0.0, $0.1) }
     }
 
     static func encode(_ r: IdentityRecords) -> [UInt8] {

@@ -101,16 +101,38 @@ public struct IdentityRecords: Sendable, Equatable {
     }
 }
 
-/// Where identity records are kept (a file today, a replicated store later).
+/// Where identity records are kept (a file, or etcd shared by replicas).
+///
+/// Two parts with their own compare-and-set, so that renewing one identity never rewrites the records of all:
+/// - the deny-list part (`revision`, `revocationRevision`, `revocations`, `quarantines`, `throttles`): small, rarely
+///   changed, compared by `revision`;
+/// - `latest`, one entry per identity, compared entry by entry (a renewal storm of 10,000 identities is 10,000
+///   small independent writes, and two replicas renewing one identity at once cannot both win).
 ///
 /// Contract:
-/// - `load` returns the last committed records (`IdentityRecords.empty` when none).
-/// - `compareAndSet` is atomic: it commits `next` only if the stored revision is `expected`, else throws
-///   `identities.conflict` and changes nothing. When it returns, the change is durable.
-/// - `subscribe`: each committed change is told to every subscriber exactly once, after it is durable, in commit
-///   order, with the records now stored. A failed compare-and-set tells nobody.
+/// - `load` returns the last committed records, both parts (`IdentityRecords.empty` when none).
+/// - `compareAndSet` commits the deny-list part of `next` only if the stored `revision` is `expected`, else throws
+///   `identities.conflict` and changes nothing; `next.latest` is ignored (the stored entries are kept). When it
+///   returns, the change is durable.
+/// - `setLatest` commits `latest` (nil: removes the entry) for `identity` only if the stored entry is still
+///   `previous` (nil: none stored), else throws `identities.conflict` and changes nothing. Durable on return.
+/// - `subscribe`: each committed deny-list change is told to every subscriber exactly once, after it is durable,
+///   in commit order, with the records now stored (subscribers take the deny-list part from it).
+/// - `subscribeLatest`: each committed `setLatest` is told (identity, entry now stored), after it is durable. A
+///   failed compare-and-set tells nobody.
 public protocol IdentityRepository: Sendable {
     func load() throws -> IdentityRecords
     func compareAndSet(expected: Int, _ next: IdentityRecords) throws
+    func setLatest(_ identity: SPIFFEID, _ latest: IdentityRecords.Latest?, previous: IdentityRecords.Latest?) throws
     func subscribe(_ onChange: @escaping @Sendable (IdentityRecords) -> Void) -> Subscription
+    func subscribeLatest(_ onChange: @escaping @Sendable (SPIFFEID, IdentityRecords.Latest?) -> Void) -> Subscription
+}
+
+extension IdentityRecords {
+    /// `self` with the deny-list part of `other` (revisions, revocations, quarantines, throttles); `latest` kept.
+    public func withDenyList(of other: IdentityRecords) -> IdentityRecords {
+        var r = other
+        r.latest = latest
+        return r
+    }
 }
