@@ -78,8 +78,9 @@ final class EtcdWatcher: EtcdWatch, @unchecked Sendable {
         while !isCancelled {
             var failures: [String] = []
             var streamed = false
+            let base = next
             for k in 0..<client.members.count where !isCancelled {
-                let member = client.members[(next + k) % client.members.count]
+                let member = client.members[(base + k) % client.members.count]
                 do {
                     streamed = try stream(member)
                     if streamed { backoff = settings.backoffInitialMs }
@@ -93,7 +94,7 @@ final class EtcdWatcher: EtcdWatch, @unchecked Sendable {
                     failures.append(EtcdMember.text(error))
                 }
                 if isCancelled { return }
-                next = (next + k + 1) % client.members.count
+                next = (base + k + 1) % client.members.count
                 if streamed { break }
             }
             if streamed || isCancelled { continue }
