@@ -117,6 +117,26 @@ extension EtcdKV {
         }
     }
 
+    @Test func aWatchReportsUnavailableWhileNoMemberAnswersAndResumesAfter() throws {
+        let cluster = try EtcdCluster(members: 1)
+        defer { cluster.stop() }
+        let c = try EtcdClient(cluster.clientSettings())
+        let from = try c.range(prefix: b("/u/"), after: nil, limit: 0).revision
+        let log = WatchLog()
+        let w = c.watch("/u/", from: from, into: log)
+        defer { w.cancel() }
+        try c.put(b("/u/1"), b("before"))
+        #expect(log.wait(seconds: 5) { $0.count == 1 })
+        cluster.kill(0)
+        let deadline = Date().addingTimeInterval(5)
+        while Date() < deadline && log.errors.withLock({ $0.isEmpty }) { usleep(20_000) }
+        let errors = log.errors.withLock { $0 }
+        #expect(!errors.isEmpty && errors.allSatisfy { $0.code == "store.unavailable" }, "\(errors)")
+        try cluster.restart(0)
+        try c.put(b("/u/2"), b("after"))
+        #expect(log.wait(seconds: 5) { $0.map(\.kv.value) == [b("before"), b("after")] })
+    }
+
     @Test func aWatchLeavesASilentMemberWithinSeconds() throws {
         let cluster = try EtcdCluster(members: 3)
         defer { cluster.stop() }
