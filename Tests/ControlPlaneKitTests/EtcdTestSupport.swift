@@ -10,16 +10,20 @@ import Testing
 /// A real etcd cluster on loopback for one test (`EtcdCluster`), with fresh key prefixes so that one test can
 /// run several independent stores on it. `stop` ends every member (call it in a `defer`).
 final class EtcdFixture: @unchecked Sendable {
-    let fake = FakeEtcd()
+    let cluster: EtcdCluster
     static let passphrase = Array("etcd-store test passphrase".utf8)
 
-    init(members: Int = 1) throws { }
+    init(members: Int = 1) throws { cluster = try EtcdCluster(members: members) }
 
-    func stop() { }
-    struct Dummy { func kill(_ i: Int) {}; func restart(_ i: Int) throws {} }
-    let cluster = Dummy()
+    func stop() { cluster.stop() }
 
-    func client() throws -> any EtcdKV { FakeKV(fake) }
+    /// A new client of every member (a replica has its own).
+    func client() throws -> EtcdClient {
+        var s = cluster.clientSettings()
+        s.requestTimeoutMs = 1_000
+        s.readRetryBudgetMs = 2_000
+        return try EtcdClient(s)
+    }
 
     func freshPrefix() -> String { "/test-\(Random.hex(6)!)/" }
 
