@@ -36,9 +36,14 @@ public final class EtcdCluster: @unchecked Sendable {
         ports.removeFirst(members)
         peerPorts = ports
         processes = Array(repeating: nil, count: members)
-        if tls { try mintCertificates() }
-        for i in 0..<members { try start(i) }
-        try waitHealthy(timeoutSeconds: timeoutSeconds)
+        do {
+            if tls { try mintCertificates() }
+            for i in 0..<members { try start(i) }
+            try waitHealthy(timeoutSeconds: timeoutSeconds)
+        } catch {
+            stop()
+            throw error
+        }
     }
 
     deinit { stop() }
@@ -96,6 +101,16 @@ public final class EtcdCluster: @unchecked Sendable {
         p.waitUntilExit()
     }
 
+    /// SIGSTOP of member `i`: alive (its sockets stay open) but silent, like a hung or partitioned member.
+    public func pause(_ i: Int) {
+        if let p = lock.withLock({ processes[i] }), p.isRunning { Foundation.kill(p.processIdentifier, SIGSTOP) }
+    }
+
+    /// SIGCONT of a paused member.
+    public func resume(_ i: Int) {
+        if let p = lock.withLock({ processes[i] }), p.isRunning { Foundation.kill(p.processIdentifier, SIGCONT) }
+    }
+
     /// Starts member `i` again on its ports and data; waits until the cluster is healthy.
     public func restart(_ i: Int, timeoutSeconds: Double = 15) throws {
         kill(i)
@@ -106,7 +121,10 @@ public final class EtcdCluster: @unchecked Sendable {
     /// Stops every member (SIGTERM, then SIGKILL after 3 s).
     public func stop() {
         let all = lock.withLock { () -> [Process] in let all = processes.compactMap { $0 }; processes = processes.map { _ in nil }; return all }
-        for p in all where p.isRunning { p.terminate() }
+        for p in all where p.isRunning {
+            Foundation.kill(p.processIdentifier, SIGCONT)  // a paused member must see the SIGTERM
+            p.terminate()
+        }
         for p in all {
             let deadline = Date().addingTimeInterval(3)
             while p.isRunning && Date() < deadline { usleep(20_000) }
