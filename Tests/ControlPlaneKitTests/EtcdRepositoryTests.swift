@@ -128,4 +128,31 @@ import Testing
         try etcd.client().put(k, altered)
         #expect(throws: MeshError.self) { try a.verify() }
     }
+
+    @Test func aCompactedWatchReloadsAndTellsOnlyWhatChanged() throws {
+        let etcd = try EtcdFixture()
+        defer { etcd.stop() }
+        let p = etcd.freshPrefix()
+        let sb = try etcd.store(p)
+        let b = try EtcdPolicyRepository(store: sb)  // read at the store's first revisions
+        let a = try EtcdPolicyRepository(store: etcd.store(p))
+        for v in 1...3 { try a.compareAndSet(expected: v - 1, C.document(v)) }
+        let now = try etcd.client().range(prefix: Array(p.utf8), after: nil, limit: 1).revision
+        let compact = Process()
+        compact.executableURL = URL(fileURLWithPath: "/usr/bin/etcdctl")
+        compact.arguments = ["--endpoints", etcd.cluster.endpoints[0], "compact", "\(now)"]
+        compact.environment = ["ETCDCTL_API": "3"]
+        compact.standardOutput = FileHandle.nullDevice
+        try compact.run()
+        compact.waitUntilExit()
+        #expect(compact.terminationStatus == 0)
+        let told = C.Told<Int>()
+        let s = b.subscribe { told.record($0.version) }
+        defer { s.cancel() }
+        sb.startWatching()  // from B's read, which is compacted away
+        defer { sb.stop() }
+        #expect(eventually(within: 5) { told.all == [3] }, "the reload tells the document now stored, once")
+        try a.compareAndSet(expected: 3, C.document(4))
+        #expect(eventually(within: 3) { told.all == [3, 4] }, "and the watch runs again from the reload")
+    }
 }
