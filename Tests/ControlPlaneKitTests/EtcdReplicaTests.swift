@@ -1,4 +1,5 @@
 @testable import ControlPlaneKit
+import Foundation
 import MeshCore
 import MeshEtcd
 import MeshNet
@@ -67,26 +68,40 @@ import Testing
         #expect(try b.audit.records().compactMap { $0["action"]?.stringValue }.filter { $0 == "token.create" }.count == 16)
     }
 
-    @Test func leadershipMovesWhenTheLeadersLeaseIsRevokedOrExpires() throws {
+    @Test func leadershipMovesWhenTheLeaderStopsOrCrashesAndARevokedLeaseStartsANewTerm() throws {
         let etcd = try EtcdFixture()
         defer { etcd.stop() }
         let p = try etcd.initialized(now: wholeSecondsNow())
-        let a = try etcd.replica(p, id: "a"), b = try etcd.replica(p, id: "b")
-        defer { a.stopReplica(); b.stopReplica() }
-        #expect(eventually(within: 3) { a.isLeader != b.isLeader })
-        let (leader, other) = a.isLeader ? (a, b) : (b, a)
-        #expect(try Set(a.replicas().map(\.id)) == ["a", "b"])
-        #expect(try a.replicas().filter(\.leader).map(\.id) == [leader.replicaID!])
-        #expect(leader.storeHealth().isLeader && leader.storeHealth().members.allSatisfy(\.healthy))
-        // Revoked (as an operator would with etcdctl lease revoke): the other takes over within a round or two.
-        try etcd.client().revokeLease(try #require(leader.replication.leadership).lease)
-        #expect(eventually(within: 3) { other.isLeader && !leader.isLeader })
-        // Expired: the new leader stops renewing (a crash); its lease runs out after the TTL (2 s).
-        let stalled = try #require(other.replication.leadership)
-        stalled.abandon()
-        #expect(eventually(within: 5) { leader.isLeader })
-        #expect(!other.isLeader, "a replica that cannot renew stops believing it leads")
-        #expect(try other.tick() == false, "only the leader moves rotations")
+        let all = try ["a", "b", "c"].map { try etcd.replica(p, id: $0) }
+        defer { all.forEach { $0.stopReplica() } }
+        func leaders() -> [ControlPlane] { all.filter(\.isLeader) }
+        #expect(eventually(within: 3) { leaders().count == 1 })
+        let first = try #require(leaders().first)
+        #expect(try Set(first.replicas().map(\.id)) == ["a", "b", "c"])
+        #expect(try first.replicas().filter(\.leader).map(\.id) == [first.replicaID!])
+        #expect(first.storeHealth().isLeader && first.storeHealth().members.allSatisfy(\.healthy))
+        #expect(all.filter { !$0.isLeader }.allSatisfy { (try? $0.tick()) == false }, "only the leader moves rotations")
+
+        // Revoked (an operator's `etcdctl lease revoke`): the role is taken again under a new lease.
+        let revokedLease = try #require(first.replication.leadership).lease
+        try etcd.client().revokeLease(revokedLease)
+        #expect(eventually(within: 3) { leaders().count == 1 && leaders()[0].replication.leadership!.lease != revokedLease })
+
+        // Stopped: its lease is revoked on the way out; another leads within a renewal or two.
+        let stopping = try #require(leaders().first)
+        let t0 = Date()
+        stopping.stopReplica()
+        #expect(eventually(within: 3) { leaders().count == 1 && leaders()[0] !== stopping })
+        let stopped = Date().timeIntervalSince(t0)
+
+        // Crashed: it stops renewing without revoking; its lease runs out after the TTL (2 s) and the last one leads.
+        let crashing = try #require(leaders().first)
+        let t1 = Date()
+        try #require(crashing.replication.leadership).abandon()
+        let last = try #require(all.first { $0 !== stopping && $0 !== crashing })
+        #expect(eventually(within: 5) { last.isLeader })
+        #expect(!crashing.isLeader, "a replica that cannot renew stops believing it leads")
+        print("leadership-moves stopped=\(Int(stopped * 1000))ms crashed=\(Int(Date().timeIntervalSince(t1) * 1000))ms (ttl 2 s, renew 0.2 s)")
     }
 
     @Test func withoutQuorumWritesFailUnavailableAndReadsAreServedThenWritesResume() throws {

@@ -69,13 +69,20 @@ public final class ReplicaLeadership: Sendable {
     /// renewals keep failing stops believing it leads after a TTL).
     public func step() {
         do {
+            // Taken before asking: etcd counts the TTL from when it renewed, so our belief ends no later than it.
+            let renewed = clock.monotonicMs()
             var lease = state.withLock { $0.lease }
-            if lease != 0, try store.kv.keepAlive(lease: lease) <= 0 { lease = 0 }
+            if lease != 0 {
+                do {
+                    if try store.kv.keepAlive(lease: lease) <= 0 { lease = 0 }
+                } catch let e as MeshError where e.errorCode == .storeProtocol {
+                    lease = 0  // etcd refused the lease (revoked, or unknown after a restore): take a new one
+                }
+            }
             if lease == 0 {
                 lease = try store.kv.grantLease(ttlSeconds: settings.ttlSeconds)
                 state.withLock { $0.lease = lease; $0.leader = $0.leader == id ? nil : $0.leader }
             }
-            let renewed = clock.monotonicMs()
             let lk = store.key("leader")
             let r = try store.kv.txn([.createRevision(lk, equals: 0)],
                                      success: [.put(lk, Array(id.utf8), lease: lease), .put(store.key("replicas/\(id)"), info, lease: lease)],
