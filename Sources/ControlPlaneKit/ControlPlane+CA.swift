@@ -22,16 +22,20 @@ extension ControlPlane {
     /// serving certificate). Nothing due: nothing written, nothing audited.
     @discardableResult
     public func tick() throws -> Bool {
-        guard isLeader else { return false }  // the leader alone moves rotations (over etcd)
+        // The leader alone moves rotations (over etcd); another replica only notices the issuer it was told of.
+        guard isLeader else { return replication.issuerMoved(to: ca.issuing.id) }
         return try writes.withLock { _ throws -> Bool in
             let now = now()
             let base = ca
-            guard let (next, changes) = base.advanced(now: now, retireAfter: settings.certTTL) else { return false }
+            guard let (next, changes) = base.advanced(now: now, retireAfter: settings.certTTL) else {
+                return replication.issuerMoved(to: base.issuing.id)
+            }
             try commit(next, over: base) {
                 for c in changes {
                     try audit.record(time: now, actor: "mesh-control", action: "ca.schedule", [("change", .string(c))])
                 }
             }
+            _ = replication.issuerMoved(to: next.issuing.id)
             return next.issuing.id != base.issuing.id
         }
     }

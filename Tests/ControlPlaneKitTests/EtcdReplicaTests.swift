@@ -129,4 +129,32 @@ import Testing
         #expect(a.policy.version >= 2)
         #expect(try a.audit.verify() >= audited + 1)
     }
+
+    @Test func onlyTheLeaderMovesARotationAndTheOtherReplicaNoticesTheNewIssuer() throws {
+        let etcd = try EtcdFixture()
+        defer { etcd.stop() }
+        let t0 = wholeSecondsNow()
+        let clock = TestClock(t0)
+        var settings = ControlSettings()
+        settings.rotationOverlap = 60
+        let p = try etcd.initialized(now: t0)
+        let a = try etcd.replica(p, id: "a", clock: clock, settings: settings)
+        #expect(eventually(within: 3) { a.isLeader })
+        let b = try etcd.replica(p, id: "b", clock: clock, settings: settings)
+        defer { a.stopReplica(); b.stopReplica() }
+        usleep(500_000)
+        #expect(!b.isLeader)
+        #expect(try b.tick() == false)
+        _ = try a.rotate(actor: "operator")
+        #expect(eventually(within: 2) { b.ca.all.count == 2 })
+        clock.advance(61)
+        #expect(try b.tick() == false, "due, but B does not lead: nothing written")
+        #expect(b.ca.issuing.id == 1)
+        #expect(eventually(within: 2) { a.isLeader }, "the jump of the test clock aged A's renewal; its next one counts")
+        #expect(try a.tick() == true, "the leader moves the rotation")
+        #expect(eventually(within: 2) { b.ca.issuing.id == 2 })
+        #expect(try b.tick() == true, "B's server renews its serving certificate under the new issuer")
+        #expect(try b.tick() == false)
+        #expect(try a.audit.records().filter { $0["action"]?.stringValue == "ca.schedule" }.count >= 1)
+    }
 }

@@ -38,8 +38,8 @@ final class EtcdFixture: @unchecked Sendable {
     }
 
     /// A replica over `prefix` with its own client; leadership with a short lease so tests see it move quickly.
-    func replica(_ prefix: String, id: String, clock: any Clock = SystemClock()) throws -> ControlPlane {
-        try ControlPlane(etcd: try client(), prefix: prefix, passphrase: Self.passphrase, settings: ControlSettings(),
+    func replica(_ prefix: String, id: String, clock: any Clock = SystemClock(), settings: ControlSettings = ControlSettings()) throws -> ControlPlane {
+        try ControlPlane(etcd: try client(), prefix: prefix, passphrase: Self.passphrase, settings: settings,
                          replicaID: id, address: "127.0.0.1:0", leadership: .init(ttlSeconds: 2, renewSeconds: 0.2), clock: clock)
     }
 }

@@ -6,6 +6,9 @@ import MeshEtcd
 /// Empty for the file store (one process: always the leader). Stopping it ends the watch and revokes the lease.
 final class ReplicationSlot: Sendable {
     private let parts = Mutex<(store: EtcdStore?, leadership: ReplicaLeadership?)>((nil, nil))
+    /// The issuing root as the last tick saw it: a replica that does not lead still learns (through the watch)
+    /// that the leader moved the issuer, and its tick says so, so the server renews its serving certificate.
+    private let tickIssuer = Mutex<Int?>(nil)
 
     init() {}
 
@@ -13,6 +16,14 @@ final class ReplicationSlot: Sendable {
 
     var store: EtcdStore? { parts.withLock { $0.store } }
     var leadership: ReplicaLeadership? { parts.withLock { $0.leadership } }
+
+    /// Records `issuer`; true when a previous tick saw another one.
+    func issuerMoved(to issuer: Int) -> Bool {
+        tickIssuer.withLock { seen in
+            defer { seen = issuer }
+            return seen.map { $0 != issuer } ?? false
+        }
+    }
 
     func stop() {
         let (store, leadership) = parts.withLock { $0 }
