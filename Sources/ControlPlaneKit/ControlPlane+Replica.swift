@@ -46,7 +46,8 @@ extension ControlPlane {
         try replication.leadership?.replicas() ?? []
     }
 
-    /// The store's health as this replica sees it.
+    /// The store's health as this replica sees it. Asks every etcd member (blocking, bounded by the client's
+    /// timeouts): call it off the event loop.
     public func storeHealth() -> StoreHealth {
         guard let store = replication.store else {
             return StoreHealth(kind: "file", members: [], watchError: nil, leader: nil, isLeader: true)

@@ -65,6 +65,7 @@ import Testing
         _ = try a.applyPolicy(Self.mesh, ifMatch: 0, actor: "operator")
         #expect(try a.audit.verify() == 18, "ca.init, 16 tokens, one apply")
         #expect(try b.audit.verify() == 18)
+        #expect(eventually(within: 2) { a.audit.count == 18 && b.audit.count == 18 }, "the head's moves reach every replica's count")
         #expect(try b.audit.records().compactMap { $0["action"]?.stringValue }.filter { $0 == "token.create" }.count == 16)
     }
 

@@ -22,7 +22,27 @@ public final class EtcdAuditSink: AuditSink {
         self.store = store
         self.maxAttempts = maxAttempts
         head = Mutex((0, AuditLog.genesis, 0))
-        if let kv = try store.kv.get(store.key(Self.headKey)) { try take(kv) }
+        let (kv, revision) = try store.read(Self.headKey)
+        headRead = revision
+        if let kv { try take(kv) }
+        store.register(Self.headKey, HeadRoute(sink: self))
+    }
+
+    /// The revision the head was read at when opened.
+    private let headRead: Int64
+
+    /// Other replicas' appends move `count` through the watch.
+    private struct HeadRoute: EtcdRoute {
+        let sink: EtcdAuditSink
+        var loadedAt: Int64 { sink.headRead }
+        func apply(_ event: EtcdEvent, suffix: String) {
+            if event.kind == .put { try? sink.take(event.kv) }
+        }
+        func reload() throws -> Int64 {
+            let (kv, revision) = try sink.store.read(EtcdAuditSink.headKey)
+            if let kv { try sink.take(kv) }
+            return revision
+        }
     }
 
     static func recordKey(_ seq: Int) -> String {

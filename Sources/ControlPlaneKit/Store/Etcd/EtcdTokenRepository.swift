@@ -5,7 +5,8 @@ import MeshEtcd
 /// createdBy}. Nothing is cached: every consume reads the key and spends it with a transaction on the mod
 /// revision it read, so of any number of consumers at any replicas exactly one wins; a loser re-reads and is
 /// told `token.used`. A used or expired token is kept a day (as in the file store), then dropped by `add`'s
-/// housekeeping (at most `sweepLimit` keys looked at per call, so a large store never makes `add` slow).
+/// housekeeping (at most `sweepLimit` keys, from a random hash on, looked at per call, so a large store never
+/// makes `add` slow).
 public final class EtcdTokenRepository: TokenRepository {
     let store: EtcdStore
     /// How long a used or expired token is kept (so "used" can still be told apart from "unknown").
@@ -45,9 +46,10 @@ public final class EtcdTokenRepository: TokenRepository {
         return token.identity
     }
 
-    /// Drops up to `sweepLimit` tokens dead for more than a day, each only if unchanged since read.
+    /// Drops up to `sweepLimit` tokens dead for more than a day, each only if unchanged since read; the window
+    /// starts at a random hash, so over many adds every token is looked at.
     func sweep(now: Double) throws {
-        let page = try store.kv.range(prefix: store.key("tokens/"), after: nil, limit: sweepLimit)
+        let page = try store.kv.range(prefix: store.key("tokens/"), after: Random.hex(32).map { store.key("tokens/\($0)") }, limit: sweepLimit)
         for kv in page.kvs {
             guard let t = try? Self.decode(kv.value, hash: ""), t.usedAt != nil || t.expiresAt <= now,
                   now - (t.usedAt ?? t.expiresAt) >= Self.keepDeadSeconds else { continue }
