@@ -7,7 +7,7 @@ import MeshNet
 /// The etcd v3 client of the control plane's replicas, over etcd 3.4's JSON gateway (HTTP/1.1 POSTs of JSON;
 /// `https` with a CA and optionally a client certificate). Thread-safe: calls may come from any thread.
 ///
-/// Members: one keep-alive connection each; calls go to the first member in configured order that has not
+/// Members: `connectionsPerMember` keep-alive connections each (default 1); calls go to the first member in configured order that has not
 /// failed recently. A member that fails to connect, times out or says it has no leader is skipped for
 /// `skipFailedMemberMs` (unless every member is), so a dead member costs one timeout, not one per call.
 ///
@@ -24,7 +24,7 @@ public final class EtcdClient: EtcdKV, Sendable {
     public init(_ settings: EtcdClientSettings, clock: any Clock = SystemClock()) throws {
         self.settings = settings
         self.clock = clock
-        members = try EtcdEndpoint.all(settings).map(EtcdMember.init)
+        members = try EtcdEndpoint.all(settings).map { EtcdMember($0, connections: settings.connectionsPerMember) }
     }
 
     deinit { close() }

@@ -22,6 +22,9 @@ public struct EtcdClientSettings: Sendable {
     /// A watch whose stream carried nothing for this long probes its member with a linearizable read (needs a
     /// live member with quorum); a failed probe moves the watch to another member. Default 1 s.
     public var watchProbeIntervalMs: Int = 1_000
+    /// Keep-alive connections kept per member; each carries one call at a time, so this many calls to one member
+    /// can be in flight at once (more queue). Default 1.
+    public var connectionsPerMember: Int = 1
     /// CA certificate(s) (PEM) that sign the members' server certificates; required for `https` endpoints.
     public var caFile: String?
     /// Client certificate and key (PEM), presented when both are set (etcd `--client-cert-auth`).

@@ -87,6 +87,12 @@ import Testing
         let c = try EtcdClient(cluster.clientSettings())
         try c.put(b("/tls"), b("yes"))
         #expect(try c.get(b("/tls"))?.value == b("yes"))
+        // A watch streams over TLS too.
+        let log = WatchLog()
+        let w = c.watch("/tls", from: try c.get(b("/tls"))!.modRevision, into: log)
+        defer { w.cancel() }
+        try c.put(b("/tls"), b("again"))
+        #expect(log.wait(seconds: 5) { $0.map(\.kv.value) == [b("again")] })
 
         var s = cluster.clientSettings(clientCertificate: false)
         s.readRetryBudgetMs = 300
