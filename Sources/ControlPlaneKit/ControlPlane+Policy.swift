@@ -61,7 +61,10 @@ extension ControlPlane {
         do {
             try policyRepository.compareAndSet(expected: base.version, next.stored)
         } catch let e as MeshError where e.errorCode == .policyConflict {
-            try? reloadPolicy()  // someone else wrote: take their version, so the caller can retry on it
+            // Someone else wrote: take their version, so the caller can retry on it. Not ours: the version
+            // stored may equal the one we tried (a replica's, or our earlier write that timed out but landed).
+            policyState.withLock { $0.pending = nil }
+            try? reloadPolicy()
             throw e
         }
         do {

@@ -112,6 +112,7 @@ extension ControlPlane {
         do {
             try identityRepository.compareAndSet(expected: base.revision, next)
         } catch let e as MeshError where e.errorCode == .identitiesConflict {
+            identityPending.withLock { $0 = nil }  // what is stored is not ours, even at the revision we tried
             if let stored = try? identityRepository.load() { identitiesStored(stored) }
             throw e
         }

@@ -160,4 +160,23 @@ import Testing
         #expect(try b.tick() == false)
         #expect(try a.audit.records().filter { $0["action"]?.stringValue == "ca.schedule" }.count >= 1)
     }
+
+    @Test func aConflictWithTheVersionWeTriedTakesTheStoredOneInsteadOfIgnoringIt() throws {
+        let etcd = try EtcdFixture()
+        defer { etcd.stop() }
+        let p = try etcd.initialized(now: wholeSecondsNow())
+        // A replica whose watch has not brought the other's commit yet (no watch at all here).
+        let store = try etcd.store(p)
+        let a = try ControlPlane(policy: EtcdPolicyRepository(store: store), tokens: EtcdTokenRepository(store: store),
+                                 identities: EtcdIdentityRepository(store: store),
+                                 ca: EtcdCAStateRepository(store: store, passphrase: EtcdFixture.passphrase), audit: EtcdAuditSink(store: store),
+                                 adminTokenHash: "", settings: ControlSettings(), now: { wholeSecondsNow() })
+        _ = try a.applyPolicy(Self.mesh, ifMatch: 0, actor: "operator")
+        let other = try EtcdPolicyRepository(store: etcd.store(p))
+        try other.compareAndSet(expected: 1, StoredPolicy(version: 2, files: [PolicyFile(name: "mesh.json", content: ControlPlanePolicyTests.services)]))
+        expectMeshError("policy.conflict") { _ = try a.applyPolicy(Self.mesh, ifMatch: 1, actor: "operator") }
+        #expect(a.policy.version == 2, "the stored version 2 is not ours although it is the version we tried")
+        _ = try a.applyPolicy(Self.mesh, ifMatch: 2, actor: "operator")
+        #expect(try EtcdPolicyRepository(store: etcd.store(p)).load().version == 3)
+    }
 }
