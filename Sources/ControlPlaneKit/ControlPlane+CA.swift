@@ -46,7 +46,7 @@ extension ControlPlane {
         defer { caState.withLock { $0.pending = nil } }
         do {
             try caRepository.compareAndSet(expected: base.revision, next)
-        } catch let e as MeshError where e.errorCode == .caConflict {
+        } catch let e {
             caState.withLock { $0.pending = nil }  // what is stored is not ours, even at the revision we tried
             if let stored = try? caRepository.load() { caStored(stored) }
             throw e
