@@ -22,15 +22,20 @@ extension ControlPlane {
     /// serving certificate). Nothing due: nothing written, nothing audited.
     @discardableResult
     public func tick() throws -> Bool {
-        try writes.withLock { _ throws -> Bool in
+        // The leader alone moves rotations (over etcd); another replica only notices the issuer it was told of.
+        guard isLeader else { return replication.issuerMoved(to: ca.issuing.id) }
+        return try writes.withLock { _ throws -> Bool in
             let now = now()
             let base = ca
-            guard let (next, changes) = base.advanced(now: now, retireAfter: settings.certTTL) else { return false }
+            guard let (next, changes) = base.advanced(now: now, retireAfter: settings.certTTL) else {
+                return replication.issuerMoved(to: base.issuing.id)
+            }
             try commit(next, over: base) {
                 for c in changes {
                     try audit.record(time: now, actor: "mesh-control", action: "ca.schedule", [("change", .string(c))])
                 }
             }
+            _ = replication.issuerMoved(to: next.issuing.id)
             return next.issuing.id != base.issuing.id
         }
     }
@@ -41,7 +46,8 @@ extension ControlPlane {
         defer { caState.withLock { $0.pending = nil } }
         do {
             try caRepository.compareAndSet(expected: base.revision, next)
-        } catch let e as MeshError where e.errorCode == .caConflict {
+        } catch let e {
+            caState.withLock { $0.pending = nil }  // what is stored is not ours, even at the revision we tried
             if let stored = try? caRepository.load() { caStored(stored) }
             throw e
         }

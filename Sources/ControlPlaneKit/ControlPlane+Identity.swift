@@ -78,7 +78,7 @@ extension ControlPlane {
         if let revokedAt = identityRecords.denyList.identities[identity] { template.notBefore = max(template.notBefore, revokedAt + 1) }
         let chain = try ca.sign(template, for: csr)
         let asked = csr.requestedURIs.filter { $0 != identity.description }
-        try recordIssued(identity, chain[0]) {
+        try recordIssued(identity, chain[0], overwrite: via == "token") {
             try audit.record(time: now, actor: via == "token" ? "join-token" : identity.description, action: "certificate.issue", [
                 ("identity", .string(identity.description)), ("via", .string(via)), ("serial", .string(chain[0].serialHex)),
                 ("notAfter", .int(Int(chain[0].notAfter))), ("root", .int(ca.issuing.id)),

@@ -60,8 +60,12 @@ extension ControlPlane {
         defer { policyState.withLock { $0.pending = nil } }
         do {
             try policyRepository.compareAndSet(expected: base.version, next.stored)
-        } catch let e as MeshError where e.errorCode == .policyConflict {
-            try? reloadPolicy()  // someone else wrote: take their version, so the caller can retry on it
+        } catch let e {
+            // A conflict (someone else wrote) or a failure (etcd unavailable): take the version stored as last
+            // seen, so the caller can retry on it. Not ours: it may equal the version we tried (a replica's,
+            // told while ours was in flight, or our earlier write that timed out but landed).
+            policyState.withLock { $0.pending = nil }
+            try? reloadPolicy()
             throw e
         }
         do {

@@ -72,14 +72,23 @@ extension ControlPlane {
     /// `chain[0]` is now the latest certificate of `identity`: a compare-and-set of that identity's entry alone
     /// (another replica may have renewed it meanwhile: `identities.conflict`, nothing changed). Called holding
     /// `issuing`; `audit` runs after the durable write and undoes it when it fails.
-    func recordIssued(_ identity: SPIFFEID, _ leaf: Certificate, audit: () throws -> Void) throws {
-        let previous = identityRecords.latest[identity]
+    /// `overwrite` (a join-token issuance: any earlier certificate is superseded whoever issued it) retries a
+    /// conflict on the entry now stored, a few times; a renewal does not (another replica renewed meanwhile).
+    func recordIssued(_ identity: SPIFFEID, _ leaf: Certificate, overwrite: Bool = false, audit: () throws -> Void) throws {
+        var previous = identityRecords.latest[identity]
         let next = IdentityRecords.Latest(serial: leaf.serialHex, notAfter: leaf.notAfter)
-        do {
-            try identityRepository.setLatest(identity, next, previous: previous)
-        } catch let e as MeshError where e.errorCode == .identitiesConflict {
-            if let stored = try? identityRepository.load() { latestStored(identity, stored.latest[identity]) }
-            throw e
+        var attempts = overwrite ? 3 : 1
+        while true {
+            do {
+                try identityRepository.setLatest(identity, next, previous: previous)
+                break
+            } catch let e as MeshError where e.errorCode == .identitiesConflict {
+                let stored = (try? identityRepository.load())?.latest[identity]
+                latestStored(identity, stored)
+                attempts -= 1
+                if attempts == 0 { throw e }
+                previous = stored
+            }
         }
         do {
             try audit()
@@ -103,6 +112,7 @@ extension ControlPlane {
         do {
             try identityRepository.compareAndSet(expected: base.revision, next)
         } catch let e as MeshError where e.errorCode == .identitiesConflict {
+            identityPending.withLock { $0 = nil }  // what is stored is not ours, even at the revision we tried
             if let stored = try? identityRepository.load() { identitiesStored(stored) }
             throw e
         }
