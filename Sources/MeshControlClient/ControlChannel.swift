@@ -79,6 +79,9 @@ public final class ControlChannel: Sendable {
     public init(addresses: [SocketAddress], expectServer: SPIFFEID?, settings: Settings = Settings(),
                 clock: any Clock = SystemClock(), identity: @escaping @Sendable () -> TLSIdentity) {
         precondition(!addresses.isEmpty, "a control channel needs an address")
+        // A replica that dies while we write (the failover case) resets the connection: that must be an
+        // error of the call, not a SIGPIPE that ends the whole process.
+        Syscall.ignoreSIGPIPE()
         self.addresses = addresses
         self.expectServer = expectServer
         self.settings = settings

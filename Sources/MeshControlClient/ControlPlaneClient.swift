@@ -35,6 +35,7 @@ public struct ControlPlaneClient: Sendable {
                 maxBodyBytes: Int = 16 << 20, bearerToken: String? = nil, skipServerVerification: Bool = false,
                 channel: ControlChannel? = nil) {
         precondition(!addresses.isEmpty, "a control-plane client needs an address")
+        Syscall.ignoreSIGPIPE()  // a replica reset while we write is an error of the call (see ControlChannel)
         self.addresses = addresses
         self.tls = tls
         self.expectServer = expectServer

@@ -95,7 +95,7 @@ final class ReplicaProxy: @unchecked Sendable {
             if n <= 0 { break }
             var off = 0
             while off < n {
-                let w = buf.withUnsafeBytes { write(to, $0.baseAddress! + off, n - off) }
+                let w = buf.withUnsafeBytes { send(to, $0.baseAddress! + off, n - off, Int32(MSG_NOSIGNAL)) }
                 if w <= 0 { break }
                 off += w
             }
