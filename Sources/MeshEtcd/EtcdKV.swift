@@ -114,11 +114,14 @@ public struct EtcdMemberStatus: Sendable, Equatable {
     public var leader: String?
     /// Why not healthy.
     public var error: String?
+    /// This member's own id (hex), when it answered: `member == leader` on the leader.
+    public var member: String?
 
-    public init(endpoint: String, healthy: Bool, leader: String? = nil, error: String? = nil) {
+    public init(endpoint: String, healthy: Bool, leader: String? = nil, error: String? = nil, member: String? = nil) {
         self.endpoint = endpoint
         self.healthy = healthy
         self.leader = leader
         self.error = error
+        self.member = member
     }
 }

@@ -8,6 +8,8 @@ public struct CertificateTemplate: Sendable {
     public var commonName: String?
     public var uriSANs: [String] = []
     public var dnsSANs: [String] = []
+    /// IP address SANs (`127.0.0.1`): for ordinary servers checked by address, e.g. etcd members in tests.
+    public var ipSANs: [String] = []
     public var isCA = false
     /// nil leaves the extension out.
     public var keyUsage: String? = "critical,digitalSignature,keyEncipherment"
@@ -93,7 +95,7 @@ public struct CertificateAuthority: Sendable {
         if let eku = t.extendedKeyUsage { exts.append((NID_ext_key_usage, eku)) }
         exts.append((NID_subject_key_identifier, "hash"))
         if issuer != nil || t.isCA { exts.append((NID_authority_key_identifier, "keyid:always")) }
-        let sans = t.uriSANs.map { "URI:\($0)" } + t.dnsSANs.map { "DNS:\($0)" }
+        let sans = t.uriSANs.map { "URI:\($0)" } + t.dnsSANs.map { "DNS:\($0)" } + t.ipSANs.map { "IP:\($0)" }
         if !sans.isEmpty { exts.append((NID_subject_alt_name, sans.joined(separator: ","))) }
         for (nid, value) in exts {
             guard let ext = X509V3_EXT_conf_nid(nil, &ctx, nid, value) else {
