@@ -1,6 +1,3 @@
-#if HA_CLUSTER_TESTS
-// Compiled once `EtcdCluster` (MeshTestSupport, branch etcd-client) and `mesh-control serve --store etcd`
-// (branch etcd-store) are merged: then delete this #if (and its #endif at the end).
 import Foundation
 import Glibc
 import MeshAPI
@@ -14,7 +11,9 @@ import Testing
 
 /// A replicated control plane as users run it: a real three-member etcd cluster on loopback, two
 /// `mesh-control serve --store etcd` replica processes, real sidecars and meshctl.
-@Suite(.serialized) struct HAClusterTests {
+///
+/// Enabled when the built `mesh-control` has `--store etcd` (branch etcd-store) and etcd is installed.
+@Suite(.serialized, .enabled(if: ControlPlaneReplicas.available)) struct HAClusterTests {
     static let rulesA = HAFailoverTests.webToPayments
     static let rulesB = HAFailoverTests.webToPayments.replacingOccurrences(of: "web-to-payments", with: "web-pays")
 
@@ -181,4 +180,3 @@ import Testing
         #expect(ControlPlaneLifecycleTests.metric(s, "mesh_control_channel_failovers_total") == 1)
     }
 }
-#endif

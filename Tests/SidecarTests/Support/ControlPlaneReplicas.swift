@@ -6,12 +6,15 @@ import MeshTestSupport
 /// `mesh-control serve --store etcd` processes on loopback, each with its own data folder (telemetry journal)
 /// and replica id `r<i>`. `kill9(i)` / `start(i)` simulate a crash and a restart; `stop()` ends every process
 /// (also from deinit, so a failing test leaves none behind).
-final class ControlPlaneReplicas {
+final class ControlPlaneReplicas: @unchecked Sendable {
+    // @unchecked: a test may kill a replica from another thread; `processes` is guarded by `lock`, the rest is
+    // set in init (`sidecars` only from the test's own thread).
     let dir: String
     let endpoints: [String]
     let passphrase = "test-passphrase-\(UUID().uuidString.prefix(8))"
     let ports: [UInt16]
     private var processes: [Process?]
+    private let lock = NSLock()
     var sidecars: [SidecarProcess] = []
 
     /// The folder `init` wrote the admin credential and the bundle to (meshctl's `--data-dir`).
@@ -33,6 +36,13 @@ final class ControlPlaneReplicas {
 
     deinit { stop() }
 
+    /// Whether replicas can run here: etcd is installed and `mesh-control` knows `--store etcd`.
+    static let available: Bool = {
+        guard FileManager.default.isExecutableFile(atPath: EtcdCluster.etcdPath),
+              let help = try? ChildProcess.run("\(SidecarProcess.binDir)/mesh-control", ["--help"]) else { return false }
+        return (help.stdout + help.stderr).contains("--store")
+    }()
+
     var storeArgs: [String] { ["--store", "etcd", "--etcd-endpoints", endpoints.joined(separator: ",")] }
 
     /// Starts replica `i` (again) and waits until it accepts connections.
@@ -48,7 +58,7 @@ final class ControlPlaneReplicas {
         log.seekToEndOfFile()
         p.standardError = log
         try p.run()
-        processes[i] = p
+        lock.withLock { processes[i] = p }
         let deadline = Date().addingTimeInterval(10)
         while (try? TCP.connect(port: ports[i])).map({ close($0) }) == nil {
             if Date() > deadline || !p.isRunning {
@@ -60,22 +70,18 @@ final class ControlPlaneReplicas {
 
     /// `kill -9` of replica `i`: no chance to clean up (its leadership lease expires by itself).
     func kill9(_ i: Int) {
-        guard let p = processes[i] else { return }
-        processes[i] = nil
+        guard let p = lock.withLock({ () -> Process? in let p = processes[i]; processes[i] = nil; return p }) else { return }
         if p.isRunning { kill(p.processIdentifier, SIGKILL) }
         p.waitUntilExit()
     }
 
-    func isRunning(_ i: Int) -> Bool { processes[i]?.isRunning ?? false }
+    func isRunning(_ i: Int) -> Bool { lock.withLock { processes[i]?.isRunning ?? false } }
 
     func stop() {
         for s in sidecars { s.stop() }
         sidecars = []
-        for i in processes.indices {
-            guard let p = processes[i] else { continue }
-            processes[i] = nil
-            if p.isRunning { p.terminate(); p.waitUntilExit() }
-        }
+        let all = lock.withLock { () -> [Process] in let all = processes.compactMap { $0 }; processes = processes.map { _ in nil }; return all }
+        for p in all where p.isRunning { p.terminate(); p.waitUntilExit() }
     }
 
     func run(_ tool: String, _ args: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
