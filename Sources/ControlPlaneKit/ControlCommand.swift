@@ -43,7 +43,7 @@ public enum ControlCommand {
 
     public static func main(_ args: [String]) -> Int32 {
         guard let verb = args.first else { err(usage); return 64 }
-        if verb == "--help" || verb == "-h" || verb == "help" { out(usage); return 0 }
+        if verb == "--help" || verb == "-h" || verb == "help" { out(usage + "\n" + etcdUsage); return 0 }
         var opts: [String: String] = [:]
         var i = 1
         while i < args.count {
@@ -51,7 +51,7 @@ public enum ControlCommand {
             opts[String(args[i].dropFirst(2))] = args[i + 1]
             i += 2
         }
-        guard let dataDir = opts["data-dir"] else { err("mesh-control: --data-dir is required\n\n\(usage)"); return 64 }
+        guard let dataDir = opts["data-dir"] ?? (verb == "migrate" ? "" : nil) else { err("mesh-control: --data-dir is required\n\n\(usage)"); return 64 }
         let passphrase: [UInt8]
         if let file = opts["ca-passphrase-file"] {
             guard let p = try? DurableFile.read(file, limit: 4096) else { err("mesh-control: cannot read --ca-passphrase-file \(file)"); return 66 }
@@ -69,6 +69,7 @@ public enum ControlCommand {
         switch verb {
         case "init": return initialize(dataDir: dataDir, opts: opts, passphrase: passphrase)
         case "serve": return serve(dataDir: dataDir, opts: opts, passphrase: passphrase)
+        case "migrate": return migrate(opts: opts, passphrase: passphrase)
         default: err("mesh-control: unknown command '\(verb)'\n\n\(usage)"); return 64
         }
     }
@@ -94,6 +95,7 @@ public enum ControlCommand {
                 return 66
             }
         }
+        if opts["store"] == "etcd" { return initializeEtcd(dataDir: dataDir, opts: opts, passphrase: passphrase, trustDomain: td, imported: imported) }
         do {
             let secret = try ControlPlane.initialize(dataDir: dataDir, trustDomain: td, passphrase: passphrase,
                                                      now: SystemClock().wallSeconds(), imported: imported)
@@ -162,7 +164,7 @@ public enum ControlCommand {
         }
         let server: ControlServer
         do {
-            let cp = try ControlPlane(dataDir: dataDir, passphrase: passphrase, settings: settings)
+            let cp = try controlPlane(dataDir: dataDir, opts: opts, passphrase: passphrase, settings: settings, listen: listen)
             // Security events (clone-suspected, revoked-credential): one log line each, named after the event.
             _ = cp.security.observers.subscribe { e in log.event(e.name, fields: e.fields.map { ($0.0, .string($0.1)) }) }
             // Refused telemetry reports (wrong source, malformed): rate-limited in the service.
@@ -190,6 +192,7 @@ public enum ControlCommand {
         var sig: Int32 = 0
         sigwait(&set, &sig)
         server.stop()
+        server.controlPlane.stopReplica()
         logLine("stopped", [:])
         return 0
     }

@@ -22,7 +22,8 @@ extension ControlPlane {
     /// serving certificate). Nothing due: nothing written, nothing audited.
     @discardableResult
     public func tick() throws -> Bool {
-        try writes.withLock { _ throws -> Bool in
+        guard isLeader else { return false }  // the leader alone moves rotations (over etcd)
+        return try writes.withLock { _ throws -> Bool in
             let now = now()
             let base = ca
             guard let (next, changes) = base.advanced(now: now, retireAfter: settings.certTTL) else { return false }

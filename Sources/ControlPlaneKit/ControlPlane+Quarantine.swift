@@ -70,7 +70,8 @@ extension ControlPlane {
     /// every parked poll is answered. True when something was dropped.
     @discardableResult
     public func expireQuarantines() throws -> Bool {
-        try issuing.withLock { _ throws -> Bool in
+        guard isLeader else { return false }  // the leader alone expires (over etcd)
+        return try issuing.withLock { _ throws -> Bool in
             let now = now()
             let due = identityRecords.quarantines.filter { $0.until.map { $0 <= now } ?? false }
             guard !due.isEmpty else { return false }

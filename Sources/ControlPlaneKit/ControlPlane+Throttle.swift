@@ -71,6 +71,7 @@ extension ControlPlane {
     /// Drops expired throttles (the server's tick, once a second): written, audited as `mesh-control`, and
     /// handed to the sidecars. Nothing expired: nothing written. Sidecars already ignore an expired entry.
     public func expireThrottles() throws {
+        guard isLeader else { return }  // the leader alone expires (over etcd)
         let now = now()
         guard identityRecords.throttles.values.contains(where: { $0.until.map { $0 <= now } ?? false }) else { return }
         try issuing.withLock { _ throws in

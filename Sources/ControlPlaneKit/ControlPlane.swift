@@ -58,6 +58,8 @@ public final class ControlPlane: Sendable {
     /// Told after each accepted change of the CA state (rotation, schedule), with the state now in force.
     public let caChanges = ChangeObservers<CAState>()
     private let subscriptions: Mutex<[Subscription]> = Mutex([])
+    /// Over etcd: the store's watch and this replica's leadership (`ControlPlane+Replica.swift`).
+    let replication = ReplicationSlot()
 
     /// The control plane over its repositories. `adminTokenHash` is the SHA-256 (hex) of the operator credential.
     public init(policy: any PolicyRepository, tokens: any TokenRepository, identities: any IdentityRepository,

@@ -15,8 +15,8 @@ import MeshNet
 /// with back-off, until `readRetryBudgetMs`. Writes (`txn`, lease grant) go on to another member only when
 /// nothing was sent (connect failed); once the request was sent, a failure is `store.unavailable` at once — the
 /// write may or may not have been applied, and only the caller can tell by re-reading (compare-and-set).
-public final class EtcdClient: EtcdKV, @unchecked Sendable {
-    // @unchecked: every stored property is immutable after init; members carry their own locks.
+public final class EtcdClient: EtcdKV, Sendable {
+    // Every stored property is immutable after init; members carry their own locks.
     public let settings: EtcdClientSettings
     let members: [EtcdMember]
     let clock: any Clock
@@ -55,8 +55,11 @@ public final class EtcdClient: EtcdKV, @unchecked Sendable {
         var last = MeshError(.storeUnavailable, "no etcd member answered")
         while true {
             for m in ordered() {
+                // A read stops at its budget even in the middle of a round.
+                let left = Int(Int64(settings.readRetryBudgetMs) - (clock.monotonicMs() - start))
+                if !write && left <= 0 { break }
                 do {
-                    let v = try m.exchange(path, bytes, settings: settings)
+                    let v = try m.exchange(path, bytes, settings: settings, timeoutMs: write ? nil : left)
                     m.skipUntil.store(0, ordering: .relaxed)
                     return v
                 } catch {

@@ -24,8 +24,10 @@ final class EtcdMember: Sendable {
         case refused(status: Int, code: Int, message: String)
     }
 
-    /// One POST of `body` to `path`; the parsed answer, or a `Failure`.
-    func exchange(_ path: String, _ body: [UInt8], settings: EtcdClientSettings) throws(Failure) -> JSONValue {
+    /// One POST of `body` to `path` within `timeoutMs` (at most the request timeout); the parsed answer, or a `Failure`.
+    func exchange(_ path: String, _ body: [UInt8], settings: EtcdClientSettings,
+                  timeoutMs: Int? = nil) throws(Failure) -> JSONValue {
+        let budget = max(1, min(timeoutMs ?? settings.requestTimeoutMs, settings.requestTimeoutMs))
         let response: HTTPClient.Response
         do {
             response = try connection.withLock { (c: inout HTTPConnection?) throws(Failure) -> HTTPClient.Response in
@@ -38,7 +40,7 @@ final class EtcdMember: Sendable {
                 if let open = c { conn = open; fresh = false } else {
                     do {
                         conn = try HTTPConnection(connecting: endpoint.address, tls: endpoint.tls,
-                                                  skipServerVerification: endpoint.tls != nil, timeoutMs: settings.dialTimeoutMs)
+                                                  skipServerVerification: endpoint.tls != nil, timeoutMs: min(settings.dialTimeoutMs, budget))
                     } catch {
                         throw .notSent(MeshError(.storeUnavailable, "cannot connect to etcd \(endpoint.url): \(Self.text(error))"))
                     }
@@ -48,7 +50,7 @@ final class EtcdMember: Sendable {
                 var h = HTTPHeaders()
                 h.add("Content-Type", "application/json")
                 do {
-                    let r = try conn.send(method: "POST", path: path, headers: h, body: body, timeoutMs: settings.requestTimeoutMs)
+                    let r = try conn.send(method: "POST", path: path, headers: h, body: body, timeoutMs: budget)
                     if !conn.reusable { conn.close(); c = nil }
                     return r
                 } catch {

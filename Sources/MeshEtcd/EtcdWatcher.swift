@@ -62,7 +62,10 @@ final class EtcdWatcher: EtcdWatch, @unchecked Sendable {
         guard !cancelled.exchange(true, ordering: .acquiringAndReleasing) else { return }
         var one: UInt8 = 1
         _ = write(pipeFDs.write, &one, 1)
-        if let id = threadID.withLock({ $0 }), pthread_equal(id, pthread_self()) != 0 { return }
+        if let id = threadID.withLock({ $0 }), pthread_equal(id, pthread_self()) != 0 {
+            thread?.detach()  // nobody can join the thread from itself; it ends when the handler returns
+            return
+        }
         thread?.join()
     }
 

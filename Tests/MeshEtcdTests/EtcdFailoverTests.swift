@@ -20,6 +20,7 @@ import Testing
         cluster.kill(victim)
         let start = Date()
         try c.put(b("/k"), b("after"))
+        print("etcd-client failover: first write after its member was killed took \(Int(Date().timeIntervalSince(start) * 1000)) ms")
         #expect(try c.get(b("/k"))?.value == b("after"))
         for i in 0..<20 { try c.put(b("/n/\(i)"), b("\(i)")) }
         #expect(try c.range(prefix: b("/n/"), after: nil, limit: 0).kvs.count == 20)
@@ -42,6 +43,7 @@ import Testing
             done = (try? c.put(b("/k"), b("final"))) != nil
         }
         #expect(done)
+        print("etcd-client failover: leader killed → a retried write got through after \(Int(Date().timeIntervalSince(killed) * 1000)) ms")
         #expect(Date().timeIntervalSince(killed) < 6)
         #expect(try c.get(b("/k"))?.value == b("final"))
     }
@@ -56,11 +58,13 @@ import Testing
         let start = Date()
         let error = expectMeshError("store.unavailable") { try c.put(b("/k"), b("2")) }
         let took = Date().timeIntervalSince(start)
+        print("etcd-client failover: two of three killed → write failed after \(Int(took * 1000)) ms")
         #expect(took < 5, "took \(took) s")
         #expect(error?.reason.contains("may or may not have been applied") == true, "\(String(describing: error))")
         // A read fails too (no quorum for a linearizable read), within its retry budget.
         let readStart = Date()
         expectMeshError("store.unavailable") { _ = try c.get(b("/k")) }
+        print("etcd-client failover: two of three killed → read failed after \(Int(Date().timeIntervalSince(readStart) * 1000)) ms")
         #expect(Date().timeIntervalSince(readStart) < 7)
         try cluster.restart(1)
         // The restarted member may still be catching up: a few tries, bounded.

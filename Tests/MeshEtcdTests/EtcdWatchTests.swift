@@ -132,6 +132,7 @@ extension EtcdKV {
         try others.put(b("/q/0"), b("before"))
         #expect(log.wait(seconds: 5) { $0.count == 1 })
         cluster.pause(0)
+        let pausedAt = Date()
         // The two others keep quorum; writes go on while the watch notices the silence and moves.
         var wrote = false
         for _ in 0..<30 where !wrote {
@@ -139,8 +140,9 @@ extension EtcdKV {
             if !wrote { usleep(100_000) }
         }
         #expect(wrote)
-        let paused = Date()
+        let paused = Date()  // after the write: the time the watch needs to move
         #expect(log.wait(seconds: 8) { $0.contains { $0.kv.value == b("after") } })
+        print("etcd-client watch: member paused (SIGSTOP) → event delivered via another member \(Int(Date().timeIntervalSince(paused) * 1000)) ms after the write, \(Int(Date().timeIntervalSince(pausedAt) * 1000)) ms after the pause")
         #expect(Date().timeIntervalSince(paused) < 6)
         cluster.resume(0)
     }

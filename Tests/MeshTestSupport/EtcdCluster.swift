@@ -36,9 +36,14 @@ public final class EtcdCluster: @unchecked Sendable {
         ports.removeFirst(members)
         peerPorts = ports
         processes = Array(repeating: nil, count: members)
-        if tls { try mintCertificates() }
-        for i in 0..<members { try start(i) }
-        try waitHealthy(timeoutSeconds: timeoutSeconds)
+        do {
+            if tls { try mintCertificates() }
+            for i in 0..<members { try start(i) }
+            try waitHealthy(timeoutSeconds: timeoutSeconds)
+        } catch {
+            stop()
+            throw error
+        }
     }
 
     deinit { stop() }
