@@ -26,11 +26,17 @@ enum StatusAPI {
         let policy = cp.policy
         let me = ReplicaSelf(id: id, address: address, meshVersion: policy.version, epoch: cp.distribution.epoch,
                              leader: leader, uptimeSeconds: max(0, Int(now - (started ?? now))))
-        var replicas = try source.replicas()
+        var store = source.storeHealth()
+        var replicas: [ReplicaEntry] = []
+        do { replicas = try source.replicas() } catch {
+            // Without quorum the registry cannot be read; the operator still gets this replica and the store.
+            store.healthy = false
+            store.error = [store.error, "replica registry unreadable: \(error)"].compactMap { $0 }.joined(separator: "; ")
+        }
         if replicas.isEmpty {
             replicas = [ReplicaEntry(id: id, address: address, version: ReplicaStatusSlot.version,
                                      started: Int(started ?? now), leader: leader)]
         }
-        return StatusAnswer(replica: me, store: source.storeHealth(), replicas: replicas.sorted { $0.id < $1.id })
+        return StatusAnswer(replica: me, store: store, replicas: replicas.sorted { $0.id < $1.id })
     }
 }

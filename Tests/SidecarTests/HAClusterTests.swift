@@ -89,9 +89,9 @@ import Testing
         let versions = Set((doc["records"] as? [[String: Any]] ?? []).filter { $0["action"] as? String == "policy.apply" }
             .compactMap { $0["newVersion"] as? Int })
         #expect(Set(acknowledged).isSubset(of: versions), "acknowledged \(acknowledged), audited \(versions.sorted())")
-        let mesh = try replicas.meshctl([1], ["-o", "json", "get", "mesh"])
-        let current = (try? JSONSerialization.jsonObject(with: Data(mesh.stdout.utf8)) as? [String: Any])?["version"] as? Int
-        #expect((current ?? -1) >= (acknowledged.max() ?? 0), "\(mesh.stdout)")
+        let status = try replicas.meshctl([1], ["-o", "json", "status"])
+        let current = (try? JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any])?["version"] as? Int
+        #expect((current ?? -1) >= (acknowledged.max() ?? 0), "\(status.stdout) \(status.stderr)")
     }
 
     static func meshDir(_ replicas: ControlPlaneReplicas, _ rules: String) throws -> String {

@@ -1,5 +1,9 @@
 import Foundation
 import Glibc
+import MeshControlClient
+import MeshCore
+import MeshNet
+import MeshTLS
 import MeshTestSupport
 
 /// Replicas of one control plane over an etcd cluster: `mesh-control init --store etcd` once, then `count`
@@ -32,6 +36,11 @@ final class ControlPlaneReplicas: @unchecked Sendable {
         let r = try run("mesh-control", ["init"] + storeArgs + ["--trust-domain", "mesh.local", "--data-dir", initDir])
         guard r.status == 0 else { throw TestFailure("mesh-control init --store etcd: \(r.stderr)") }
         for i in 0..<count { try start(i) }
+        // The etcd store keeps no bundle.pem on disk: take it from a replica (first use; the test trusts loopback).
+        let bundle = try ControlPlaneClient(addresses: [try SocketAddress(HostPort(parsing: address(0)))],
+                                            tls: try TLSContext.insecureClientForBootstrap(), expectServer: nil,
+                                            skipServerVerification: true).bundle()
+        try bundle.bundlePEM.write(toFile: "\(initDir)/bundle.pem", atomically: true, encoding: .utf8)
     }
 
     deinit { stop() }
