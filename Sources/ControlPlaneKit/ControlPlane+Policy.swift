@@ -61,6 +61,9 @@ extension ControlPlane {
         do {
             try policyRepository.compareAndSet(expected: base.version, next.stored)
         } catch let e as MeshError where e.errorCode == .policyConflict {
+            // Ours was not stored: a stored version with our number is another writer's (or an earlier write of
+            // ours that timed out and committed later), so it must not be dropped as "ours in flight".
+            policyState.withLock { $0.pending = nil }
             try? reloadPolicy()  // someone else wrote: take their version, so the caller can retry on it
             throw e
         }
