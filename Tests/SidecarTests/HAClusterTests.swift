@@ -52,10 +52,14 @@ import Testing
         let (etcd, replicas, s) = try Self.rig(sidecarAt: [1])
         defer { replicas.stop(); etcd.stop() }
         let before = Self.version(s)
+        let asked = Date()
         let r = try replicas.apply(rules: Self.rulesA, at: 0)
         #expect(r.status == 0, "\(r.stderr)")
-        let took = Self.waitVersion(s, before + 1, timeout: 5)
-        #expect(took != nil && took! <= 2, "propagated in \(String(describing: took)) s")
+        let acknowledged = Date().timeIntervalSince(asked)
+        let took = Self.waitVersion(s, before + 1, timeout: 5).map { _ in Date().timeIntervalSince(asked) }
+        #expect(took != nil && took! <= 2, "enforced \(String(describing: took)) s after meshctl apply started")
+        print("HA: meshctl apply at r0 acknowledged after \(String(format: "%.3f", acknowledged)) s, enforced by the sidecar "
+              + "polling r1 \(took.map { String(format: "%.3f", $0) } ?? "-") s after it started")
         // meshctl status at either replica: both replicas, three healthy members, one leader.
         let st = try replicas.meshctl([1], ["-o", "json", "status"])
         let cp = (try? JSONSerialization.jsonObject(with: Data(st.stdout.utf8)) as? [String: Any])?["controlPlane"] as? [String: Any]
@@ -196,8 +200,11 @@ import Testing
         #expect(HAFailoverTests.metricLine(s, "mesh_control_channel_address{") == "mesh_control_channel_address{address=\"\(replicas.address(0))\"} 1")
         let v0 = Self.version(s)
         replicas.kill9(0)
+        let killed = Date()
         #expect(try replicas.apply(rules: Self.rulesA, at: 1).status == 0)
-        #expect(Self.waitVersion(s, v0 + 1, timeout: 8) != nil)
+        let took = Self.waitVersion(s, v0 + 1, timeout: 8)
+        #expect(took != nil)
+        print("HA: kill -9 of the sidecar's replica → new version enforced via the other after \(String(format: "%.3f", Date().timeIntervalSince(killed))) s")
         #expect(HAFailoverTests.metricLine(s, "mesh_control_channel_address{") == "mesh_control_channel_address{address=\"\(replicas.address(1))\"} 1")
         #expect(ControlPlaneLifecycleTests.metric(s, "mesh_control_channel_failovers_total") == 1)
     }
