@@ -21,7 +21,7 @@ enum ControlAPI {
     static func router(_ cp: ControlPlane, loop: EventLoop, work: BlockingWork) -> Router {
         let r = APIRoutes(cp: cp, work: work)
         return Router(PolicyAPI.routes(r, loop: loop) + RevocationAPI.routes(r) + QuarantineAPI.routes(r) + ThrottleAPI.routes(r)
-                      + TelemetryAPI.routes(r) + AlertsAPI.routes(r) + EndpointAPI.routes(r) + [
+                      + TelemetryAPI.routes(r) + AlertsAPI.routes(r) + EndpointAPI.routes(r) + StatusAPI.routes(r) + [
             r.onLoop("GET", "/healthz") { _ in .text("ok\n") },
             r.onLoop("GET", "/v1/bundle") { _ in bundle(cp) },
             r.blocking("POST", "/v1/identity") { req in try issue(cp, req) },

@@ -27,6 +27,7 @@ extension ControlPlane {
                               settings: leadership, clock: clock)
         }
         replication.attach(store: store, leadership: lead)
+        replicaStatus.use(EtcdReplicaStatus(replication: replication))
         lead?.step()
         lead?.start()
     }

@@ -32,6 +32,8 @@ public final class ControlPlane: Sendable {
     public let security = SecurityEvents()
     /// The HTTP server's refusals and gauges, read by `/metrics` (the server attaches itself when it starts).
     public let serverStats = ControlServerStats()
+    /// What `GET /v1/status` reports about replication (the file store's source until another is set).
+    public let replicaStatus = ReplicaStatusSlot()
     public let audit: any AuditSink
     /// Hands slices to sidecars; told after every policy change.
     public let distribution: PolicyDistribution

@@ -58,6 +58,7 @@ public final class ControlServer: @unchecked Sendable {
         server = try HTTPServer(loop: loop, address: address, tls: ctx, limits: limits, log: serverLog) { [self] req, respond in
             handle(req, router, respond)
         }
+        controlPlane.replicaStatus.serving(at: "\(server!.address)", now: controlPlane.now())
         attachStats()
         scheduleTick()
         thread = loop.startThread()

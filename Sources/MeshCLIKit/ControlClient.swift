@@ -8,7 +8,7 @@ import MeshNet
 import MeshTLS
 
 /// How meshctl reaches and trusts the control plane, and proves it is an operator.
-/// Sources, first match wins: flags, then `MESHCTL_SERVER` / `MESHCTL_CA` / `MESHCTL_TOKEN_FILE`, then
+/// Sources, first match wins: flags (`--server` / `--control-plane HOST:PORT[,HOST:PORT…]`), then `MESHCTL_SERVER` / `MESHCTL_CA` / `MESHCTL_TOKEN_FILE`, then
 /// `--data-dir DIR` (DIR/bundle.pem and DIR/admin.token, for a control plane on this machine).
 struct ControlClient {
     /// The one control-plane client (wire types, error bodies → `MeshError`), with the admin token.
@@ -18,7 +18,8 @@ struct ControlClient {
 
     static func make(_ o: Options) throws -> ControlClient {
         let env = { (k: String) in getenv(k).map { String(cString: $0) } }
-        let server = o.value("server") ?? env("MESHCTL_SERVER") ?? "127.0.0.1:8443"
+        // One address or a comma-separated list of replicas, tried in order (`--control-plane` is the same flag).
+        let server = o.value("control-plane") ?? o.value("server") ?? env("MESHCTL_SERVER") ?? "127.0.0.1:8443"
         let dataDir = o.value("data-dir") ?? env("MESHCTL_DATA_DIR")
         guard let caFile = o.value("ca") ?? env("MESHCTL_CA") ?? dataDir.map({ "\($0)/bundle.pem" }) else {
             throw MeshError(.usage, "say how to trust the control plane: --ca BUNDLE.pem (or MESHCTL_CA, or --data-dir)")
@@ -36,7 +37,9 @@ struct ControlClient {
         let expect = try SPIFFEID.service(trustDomain: td, namespace: "mesh-system", name: "mesh-control")
         let ctx = try TLSContext.client(trusting: bundle, trustDomain: td)
         let token = try tokenFile.map { String(decoding: try read($0), as: UTF8.self).trimming(" \n") }
-        return ControlClient(api: ControlPlaneClient(addresses: [try SocketAddress(HostPort(parsing: server))], tls: ctx,
+        let addresses = try server.split(separator: ",").map { try SocketAddress(HostPort(parsing: String($0).trimming(" "))) }
+        guard !addresses.isEmpty else { throw MeshError(.usage, "--control-plane needs at least one HOST:PORT") }
+        return ControlClient(api: ControlPlaneClient(addresses: addresses, tls: ctx,
                                                      expectServer: expect, timeoutMs: 15_000, bearerToken: token),
                              trustDomain: td)
     }

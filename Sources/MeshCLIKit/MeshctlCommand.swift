@@ -9,7 +9,7 @@ import MeshNet
 /// 69 the control plane could not be reached.
 public enum MeshctlCommand {
     public static let usage = """
-    Usage: meshctl [--server HOST:PORT] [--ca BUNDLE.pem] [--token-file FILE] [--data-dir DIR] [-o json] COMMAND
+    Usage: meshctl [--server HOST:PORT[,HOST:PORT…]] [--ca BUNDLE.pem] [--token-file FILE] [--data-dir DIR] [-o json] COMMAND
 
     Commands:
       token create --service NS/NAME [--ttl 1h]   a single-use join token for that workload identity
@@ -26,7 +26,8 @@ public enum MeshctlCommand {
                                                   both layers for one request: the connection at the handshake,
                                                   then the request (path normalised first; --jwt verified with the
                                                   mesh's issuers, now); -f DIR checks a local mesh offline
-      status                                      each sidecar: the mesh version it applied, in sync or stale
+      status                                      the control plane (replicas, store health, each etcd member),
+                                                  then each sidecar: the mesh version it applied, in sync or stale
       identity revoke --identity ID | --serial HEX [--reason TEXT]
                                                   refuse that identity's certificates (or one certificate) everywhere
       identity list-revoked                       what is revoked, when, by whom and why
@@ -53,8 +54,9 @@ public enum MeshctlCommand {
                                                   pending and firing alerts (with --all the resolved ones kept):
                                                   state, severity, rule, subject, since, evidence, action taken
 
-    Connection: --server (or MESHCTL_SERVER, default 127.0.0.1:8443); trust: --ca (or MESHCTL_CA); operator
-    credential: --token-file (or MESHCTL_TOKEN_FILE). --data-dir DIR (or MESHCTL_DATA_DIR) uses DIR/bundle.pem
+    Connection: --server (or --control-plane; MESHCTL_SERVER; default 127.0.0.1:8443): one HOST:PORT or a
+    comma-separated list of replicas, tried in order while one cannot be reached; trust: --ca (or MESHCTL_CA);
+    operator credential: --token-file (or MESHCTL_TOKEN_FILE). --data-dir DIR (or MESHCTL_DATA_DIR) uses DIR/bundle.pem
     and DIR/admin.token of a control plane on this machine.
     Exit codes: 0 ok, 1 refused by the control plane, 64 bad usage, 66 cannot read a file, 69 unreachable.
     """
@@ -88,7 +90,7 @@ public enum MeshctlCommand {
             case ("apply", _): return try PolicyCommands.apply(client, o)
             case ("get", let what?): return try PolicyCommands.get(client, o, what: what)
             case ("check", _): return try PolicyCommands.check(client, o)
-            case ("status", _): return try PolicyCommands.status(client, o)
+            case ("status", _): return try StatusCommand.run(client, o)
             case ("identity", "revoke"?): return try IdentityCommands.revoke(client, o)
             case ("identity", "list-revoked"?): return try IdentityCommands.listRevoked(client, o)
             case ("quarantine", _): return try QuarantineCommands.run(client, o)

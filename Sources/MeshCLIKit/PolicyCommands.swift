@@ -142,15 +142,6 @@ enum PolicyCommands {
                      e.rules.map { [$0.rule, $0.action.rawValue, $0.mode.rawValue, $0.status.rawValue, $0.reason] })
     }
 
-    static func status(_ c: ControlClient, _ o: Options) throws -> Int32 {
-        let r = try c.api.sidecars()
-        if o.json { MeshctlCommand.out(r.json.text); return 0 }
-        MeshctlCommand.out("mesh version \(r.version)")
-        let rows = r.sidecars.map { [$0.identity, String($0.appliedVersion), $0.state.rawValue, "\($0.secondsAgo) s ago"] }
-        MeshctlCommand.out(Table.render(["SIDECAR", "VERSION", "STATE", "LAST SEEN"], rows))
-        return 0
-    }
-
     static func percent(_ s: String) -> String {
         var out = ""
         for b in s.utf8 {

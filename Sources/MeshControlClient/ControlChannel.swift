@@ -16,6 +16,9 @@ import MeshTLS
 /// - A request that fails on a reused connection before any byte of the answer arrived (the server closed an
 ///   idle keep-alive meanwhile) is sent once more on a new connection. A timeout is never retried (the server
 ///   may be working on it), and single-use requests (a join token) must not come here at all.
+/// - With several addresses (the replicas of a control plane) it fails over (`FailoverOrder`): it stays with
+///   the replica that works, and after a failure dials the list in order, the failed replica last. Every agent
+///   on the channel (long poll, reports, renewals) follows, as they share the one connection.
 public final class ControlChannel: Sendable {
     /// Lifetimes, with their defaults.
     public struct Settings: Sendable {
@@ -53,6 +56,7 @@ public final class ControlChannel: Sendable {
     private let turns = TurnQueue()
     private let current = Mutex<Link?>(nil)
     private let connectCounts = Mutex<[ConnectReason: Int]>([:])
+    private let failover: Mutex<FailoverOrder>
     /// Exchanges completed on a connection made for them, and on one that carried an earlier exchange.
     public let requestsOnNew = Atomic<Int>(0)
     public let requestsReused = Atomic<Int>(0)
@@ -75,17 +79,21 @@ public final class ControlChannel: Sendable {
     public init(addresses: [SocketAddress], expectServer: SPIFFEID?, settings: Settings = Settings(),
                 clock: any Clock = SystemClock(), identity: @escaping @Sendable () -> TLSIdentity) {
         precondition(!addresses.isEmpty, "a control channel needs an address")
+        // A replica that dies while we write (the failover case) resets the connection: that must be an
+        // error of the call, not a SIGPIPE that ends the whole process.
+        Syscall.ignoreSIGPIPE()
         self.addresses = addresses
         self.expectServer = expectServer
         self.settings = settings
         self.clock = clock
         identitySource = Mutex(identity)
+        failover = Mutex(FailoverOrder(count: addresses.count))
     }
 
     /// A sidecar's channel: the configured control plane and its identity.
     public convenience init(settings bootstrap: BootstrapSettings, channel: Settings = Settings(),
                             identity: @escaping @Sendable () -> TLSIdentity) throws {
-        self.init(addresses: [try SocketAddress(bootstrap.controlPlane)], expectServer: bootstrap.controlPlaneIdentity,
+        self.init(addresses: try bootstrap.controlPlaneAddresses(), expectServer: bootstrap.controlPlaneIdentity,
                   settings: channel, identity: identity)
     }
 
@@ -102,6 +110,12 @@ public final class ControlChannel: Sendable {
 
     /// All connections made so far (TLS handshakes with the control plane).
     public var connectsTotal: Int { connects().reduce(0) { $0 + $1.count } }
+
+    /// The address in use (or last used; the first before any connect).
+    public var activeAddress: SocketAddress { addresses[failover.withLock { $0.active }] }
+
+    /// Connects that landed on another address than the one in use (failovers between replicas).
+    public var failovers: Int { failover.withLock { $0.failovers } }
 
     /// Closes the open connection (the next request dials again).
     public func close() {
@@ -168,24 +182,28 @@ public final class ControlChannel: Sendable {
 
     private func failed() {
         failures.add(1, ordering: .relaxed)
+        failover.withLock { $0.failed() }
         current.withLock { $0 = nil }
     }
 
-    /// Dials the addresses in order, moving on only when the connection could not be made.
+    /// Dials the addresses in failover order, moving on only when the connection could not be made (refused,
+    /// reset or timed out before the TLS handshake completed, or the server failed the check): no request
+    /// byte was sent, so nothing is ever sent twice by moving on.
     private func connect(_ identity: TLSIdentity, leaf: String, limits: HTTPLimits, reason: ConnectReason) throws -> Link {
         current.withLock { $0 = nil }  // the old connection closes as its last reference goes
         let ctx = try TLSContext(role: .client, identity: identity, resumption: .off)
-        var lastError: MeshError?
-        for address in addresses {
+        var lastError: (any Error)?
+        for index in failover.withLock({ $0.order() }) {
             do {
-                let c = try HTTPConnection(connecting: address, tls: ctx, expectServer: expectServer,
+                let c = try HTTPConnection(connecting: addresses[index], tls: ctx, expectServer: expectServer,
                                            timeoutMs: settings.connectTimeoutMs, limits: limits, clock: clock)
                 connectCounts.withLock { $0[reason, default: 0] += 1 }
+                failover.withLock { $0.connected(index) }
                 let link = Link(c, leaf: leaf)
                 current.withLock { $0 = link }
                 return link
-            } catch let e as MeshError where e.errorCode == .httpConnect {
-                lastError = e
+            } catch {
+                lastError = error
             }
         }
         throw lastError!

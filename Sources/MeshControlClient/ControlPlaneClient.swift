@@ -9,8 +9,9 @@ import MeshTLS
 /// `ControlChannel`; on the caller's thread, never on an event loop). Answers come back as `MeshAPI` wire types; a refusal comes back as the `MeshError` of its
 /// error body, with the kind its code was declared with.
 ///
-/// Addresses are tried in order, moving on only when the connection could not be made (`http.connect`):
-/// once a request may have reached a control plane it is not sent again elsewhere (a join token is single use).
+/// Addresses are tried in order, moving on only when the connection could not be made (refused, reset or timed
+/// out while connecting or in the TLS handshake, each address within `connectTimeoutMs`): once a request may
+/// have reached a control plane it is not sent again elsewhere (a join token is single use).
 public struct ControlPlaneClient: Sendable {
     public let addresses: [SocketAddress]
     public let tls: TLSContext
@@ -26,11 +27,15 @@ public struct ControlPlaneClient: Sendable {
     /// When set, every call goes over this shared keep-alive connection (its addresses and certificate, not
     /// `addresses` and `tls`), except a join-token issuance, which is single use and keeps a connection of its own.
     public let channel: ControlChannel?
+    /// Connect + TLS handshake deadline per address without a channel (default 5 s), so a dead replica in
+    /// the list costs at most this much before the next is tried; the whole call stays within `timeoutMs`.
+    public var connectTimeoutMs = 5_000
 
     public init(addresses: [SocketAddress], tls: TLSContext, expectServer: SPIFFEID?, timeoutMs: Int = 10_000,
                 maxBodyBytes: Int = 16 << 20, bearerToken: String? = nil, skipServerVerification: Bool = false,
                 channel: ControlChannel? = nil) {
         precondition(!addresses.isEmpty, "a control-plane client needs an address")
+        Syscall.ignoreSIGPIPE()  // a replica reset while we write is an error of the call (see ControlChannel)
         self.addresses = addresses
         self.tls = tls
         self.expectServer = expectServer
@@ -44,15 +49,17 @@ public struct ControlPlaneClient: Sendable {
     /// A sidecar's client: the configured control plane and identity, our TLS context.
     public init(settings: BootstrapSettings, tls: TLSContext, timeoutMs: Int = 10_000, maxBodyBytes: Int = 16 << 20,
                 channel: ControlChannel? = nil) throws {
-        self.init(addresses: [try SocketAddress(settings.controlPlane)], tls: tls, expectServer: settings.controlPlaneIdentity,
+        self.init(addresses: try settings.controlPlaneAddresses(), tls: tls, expectServer: settings.controlPlaneIdentity,
                   timeoutMs: timeoutMs, maxBodyBytes: maxBodyBytes, channel: channel)
     }
 
     /// The same client on one-shot connections (for a single-use request: a join token must never be resent).
     public var oneShot: ControlPlaneClient {
-        ControlPlaneClient(addresses: addresses, tls: tls, expectServer: expectServer, timeoutMs: timeoutMs,
-                           maxBodyBytes: maxBodyBytes, bearerToken: bearerToken,
-                           skipServerVerification: skipServerVerification, channel: nil)
+        var c = ControlPlaneClient(addresses: addresses, tls: tls, expectServer: expectServer, timeoutMs: timeoutMs,
+                                   maxBodyBytes: maxBodyBytes, bearerToken: bearerToken,
+                                   skipServerVerification: skipServerVerification, channel: nil)
+        c.connectTimeoutMs = connectTimeoutMs
+        return c
     }
 
     /// One exchange, whatever the status; fails over to the next address only when nothing was sent.
@@ -65,15 +72,24 @@ public struct ControlPlaneClient: Sendable {
         if let channel {
             return try channel.send(method: method, path: path, headers: h, body: body, timeoutMs: timeoutMs, limits: limits)
         }
-        var lastError: MeshError?
+        if h["Connection"] == nil { h.add("Connection", "close") }
+        let deadline = SystemClock().monotonicMs() + Int64(timeoutMs)
+        var lastError: (any Error)?
         for address in addresses {
-            let client = HTTPClient(address: address, tls: tls, expectServer: expectServer, timeoutMs: timeoutMs,
-                                    limits: limits, skipServerVerification: skipServerVerification)
+            let connection: HTTPConnection
             do {
-                return try client.send(method: method, path: path, headers: h, body: body)
-            } catch let e as MeshError where e.errorCode == .httpConnect {
-                lastError = e
+                // Only the connect + handshake phase moves on to the next address: no byte of the request left.
+                let left = Int(max(1, deadline - SystemClock().monotonicMs()))
+                connection = try HTTPConnection(connecting: address, tls: tls, expectServer: expectServer,
+                                                skipServerVerification: skipServerVerification,
+                                                timeoutMs: min(left, connectTimeoutMs), limits: limits)
+            } catch {
+                lastError = error
+                continue
             }
+            defer { connection.close() }
+            let left = Int(max(1, deadline - SystemClock().monotonicMs()))
+            return try connection.send(method: method, path: path, headers: h, body: body, timeoutMs: left)
         }
         throw lastError!
     }

@@ -104,9 +104,7 @@ extension SidecarConfig {
     /// `identity.bootstrap`: get the identity from the control plane with a join token, then keep it renewed.
     private static func parseBootstrap(_ node: JSONNode, trustDomain: TrustDomain, baseDirectory: String) throws(MeshError) -> BootstrapSettings {
         let r = try node.object(fields: ["controlPlane", "tokenFile", "trustAnchor", "trustAnchorSHA256", "controlPlaneIdentity"])
-        let cpNode = try r.required("controlPlane")
-        let cp: HostPort
-        do { cp = try HostPort(parsing: try cpNode.string()) } catch { throw cpNode.error(error.errorCode, error.reason) }
+        let cp = try parseControlPlanes(r.required("controlPlane"))
         let token = resolve(path: try filePath(r.required("tokenFile")), baseDirectory: baseDirectory)
         var anchorFile: String?
         var anchorSHA: String?
@@ -126,7 +124,7 @@ extension SidecarConfig {
             let text = try n.string()
             cpID = try rethrow(at: n) { try SPIFFEID.workload(text) }
         }
-        return BootstrapSettings(controlPlane: cp, tokenFile: token, trustAnchor: anchorFile, trustAnchorSHA256: anchorSHA,
+        return BootstrapSettings(controlPlanes: cp, tokenFile: token, trustAnchor: anchorFile, trustAnchorSHA256: anchorSHA,
                                  controlPlaneIdentity: cpID)
     }
 

@@ -177,7 +177,14 @@ public struct AdminSettings: Sendable, Equatable {
 
 /// Where a bootstrapping sidecar gets its identity, and how it trusts the control plane the first time.
 public struct BootstrapSettings: Sendable, Equatable {
-    public var controlPlane: HostPort
+    /// The control-plane replicas, in order of preference (`bootstrap.controlPlane`: one `"host:port"` or a
+    /// non-empty array of them). Clients dial them in order and stay with the one that works (failover).
+    public var controlPlanes: [HostPort]
+    /// The first (preferred) replica; setting it replaces the list with that one address.
+    public var controlPlane: HostPort {
+        get { controlPlanes[0] }
+        set { controlPlanes = [newValue] }
+    }
     /// A file holding the single-use join token (`meshctl token create`).
     public var tokenFile: String
     /// The trust bundle as a PEM file, or …
@@ -187,7 +194,13 @@ public struct BootstrapSettings: Sendable, Equatable {
     /// The identity the control plane must present (default `spiffe://<td>/ns/mesh-system/sa/mesh-control`).
     public var controlPlaneIdentity: SPIFFEID
     public init(controlPlane: HostPort, tokenFile: String, trustAnchor: String?, trustAnchorSHA256: String?, controlPlaneIdentity: SPIFFEID) {
-        self.controlPlane = controlPlane
+        self.init(controlPlanes: [controlPlane], tokenFile: tokenFile, trustAnchor: trustAnchor,
+                  trustAnchorSHA256: trustAnchorSHA256, controlPlaneIdentity: controlPlaneIdentity)
+    }
+    public init(controlPlanes: [HostPort], tokenFile: String, trustAnchor: String?, trustAnchorSHA256: String?,
+                controlPlaneIdentity: SPIFFEID) {
+        precondition(!controlPlanes.isEmpty, "bootstrap needs a control-plane address")
+        self.controlPlanes = controlPlanes
         self.tokenFile = tokenFile
         self.trustAnchor = trustAnchor
         self.trustAnchorSHA256 = trustAnchorSHA256

@@ -117,7 +117,7 @@ public final class IdentityAgent: Sendable {
             return try Certificate.parseChain(pem: try read(file), maxCount: 64, maxBytes: 1 << 20)
         }
         let want = settings.trustAnchorSHA256 ?? ""
-        let insecure = ControlPlaneClient(addresses: [try SocketAddress(settings.controlPlane)],
+        let insecure = ControlPlaneClient(addresses: try settings.controlPlaneAddresses(),
                                           tls: try TLSContext.insecureClientForBootstrap(), expectServer: nil,
                                           timeoutMs: 10_000, skipServerVerification: true)
         let answer = try insecure.bundle()

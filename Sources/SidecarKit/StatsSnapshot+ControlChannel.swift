@@ -15,5 +15,11 @@ extension StatsSnapshot {
         add("mesh_control_channel_failures_total", .counter,
             help: "Calls on the shared control-plane channel that failed (after the one retry of a stale connection).",
             [MetricSample(.int(channel.failures.load(ordering: .relaxed)))])
+        add("mesh_control_channel_failovers_total", .counter,
+            help: "Connections made to another control-plane replica than the one in use (bootstrap.controlPlane list).",
+            [MetricSample(.int(channel.failovers))])
+        add("mesh_control_channel_address", .gauge,
+            help: "The control-plane replica the shared channel uses (or last used): 1 for that address.",
+            [MetricSample(["address": "\(channel.activeAddress)"], .int(1))])
     }
 }
