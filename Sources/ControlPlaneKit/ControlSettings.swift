@@ -34,6 +34,22 @@ public struct ControlSettings: Sendable {
     /// channel replaces its connection after 45 s idle, before this).
     public var idleTimeoutMs: Int64 = 60_000
 
+    /// Serving at scale (DESIGN.md, "One control plane for 10,000 sidecars").
+    /// TLS handshakes in progress per event loop (default 256); beyond it that loop stops accepting until one
+    /// finishes, and new connections wait in the listen queue.
+    public var maxHandshakesPerLoop = 256
+    /// `listen(2)` backlog per loop's socket (default 4,096, capped by the kernel's `net.core.somaxconn`).
+    public var listenBacklog: Int32 = 4_096
+    var listenBacklogInt: Int {
+        get { Int(listenBacklog) }
+        set { listenBacklog = Int32(newValue) }
+    }
+    /// TLS sessions the serving context keeps for resumption (default 20,000: 10,000 sidecars with room), and
+    /// how long one may be resumed (default 1,200 s: twice a sidecar channel's 600 s connection age, so an
+    /// aged-out reconnect resumes; never past the client certificate's expiry).
+    public var tlsSessionCacheSize = 20_000
+    public var tlsSessionLifetimeSeconds = 1_200
+
     /// Automatic quarantines (from alert rules) mesh-wide per `automaticQuarantineWindow` (default 3 per 60 s);
     /// beyond it refused (`quarantine.rate-limited`) and raised as a security event. Operators are not limited.
     public var maxAutomaticQuarantines = 3
