@@ -157,8 +157,8 @@ public final class ControlServer: @unchecked Sendable {
             let bundleNow = controlPlane.ca.bundle.map(\.sha256Fingerprint).joined(separator: ",")
             if issuerChanged || now >= halfLife || bundleNow != bundleKey {
                 let ctx = try servingContext()
-                // Each server is confined to its loop. Sessions of the old context are not resumed by the new
-                // one (its session cache starts empty): the first connection after a renewal is a full
+                // Each server is confined to its loop. Tickets of the old context are not resumed by the new
+                // one (its ticket keys are new): the first connection after a renewal is a full
                 // handshake, and the client checks the new certificate's name.
                 for (loop, server) in zip(loops, servers) { loop.execute { server.setTLS(ctx) } }
                 log("serving certificate renewed (issuing root \(controlPlane.ca.issuing.id))")
@@ -183,7 +183,6 @@ public final class ControlServer: @unchecked Sendable {
         servingIssuedAt = now
         servingNotAfter = chain[0].notAfter
         bundleKey = ca.bundle.map(\.sha256Fingerprint).joined(separator: ",")
-        return try TLSContext.apiServer(identity: identity, sessionCacheSize: cp.settings.tlsSessionCacheSize,
-                                        sessionLifetimeSeconds: cp.settings.tlsSessionLifetimeSeconds)
+        return try TLSContext.apiServer(identity: identity, sessionLifetimeSeconds: cp.settings.tlsSessionLifetimeSeconds)
     }
 }

@@ -44,10 +44,9 @@ public struct ControlSettings: Sendable {
         get { Int(listenBacklog) }
         set { listenBacklog = Int32(newValue) }
     }
-    /// TLS sessions the serving context keeps for resumption (default 20,000: 10,000 sidecars with room), and
-    /// how long one may be resumed (default 1,200 s: twice a sidecar channel's 600 s connection age, so an
-    /// aged-out reconnect resumes; never past the client certificate's expiry).
-    public var tlsSessionCacheSize = 20_000
+    /// How long a TLS session ticket of the serving context may be resumed (default 1,200 s: twice a sidecar
+    /// channel's 600 s connection age, so an aged-out reconnect resumes; never past the client certificate's
+    /// expiry, nor past the serving certificate's renewal: the tickets' keys die with its context).
     public var tlsSessionLifetimeSeconds = 1_200
 
     /// Automatic quarantines (from alert rules) mesh-wide per `automaticQuarantineWindow` (default 3 per 60 s);

@@ -72,6 +72,9 @@ public final class HTTPConnection {
 
     deinit { close() }
 
+    /// The SHA-256 fingerprint of the server's certificate (TLS only).
+    public var serverLeafFingerprint: String? { transport.tls?.peerChain().first?.sha256Fingerprint }
+
     /// Whether the TLS handshake resumed the offered session.
     public var resumed: Bool { transport.tls?.isResumed ?? false }
 

@@ -163,7 +163,8 @@ public final class HTTPServer: EventHandler, @unchecked Sendable {
 
     /// Counts a refusal and hands it to the owner's log.
     func count(_ reason: HTTPServerRefusal, _ detail: String) {
-        log?(reason, refusals.add(reason), detail)
+        let total = refusals.add(reason)  // counted whether or not anyone logs
+        log?(reason, total, detail)
     }
 
     func ended(_ c: HTTPServerConnection) {
