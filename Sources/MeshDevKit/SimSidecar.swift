@@ -236,7 +236,10 @@ final class SimSidecar: EventHandler {
 
     func close() {
         guard var t = transport else { phase = .idle; return }
-        if phase == .open, let s = t.tls?.takeSession() { session = (s, ObjectIdentifier(credential.context)) }
+        if phase == .open, let tls = t.tls, let s = tls.takeSession() {
+            session = (s, ObjectIdentifier(credential.context))
+            _ = tls.shutdownWrite()  // close_notify: OpenSSL marks the session of a connection freed without it not resumable
+        }
         host.loop.deregister(t.fd)
         t.close()
         transport = nil

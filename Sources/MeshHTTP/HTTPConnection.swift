@@ -86,6 +86,9 @@ public final class HTTPConnection {
         guard open else { return }
         open = false
         reusable = false
+        // close_notify first (best effort, never waits): OpenSSL marks the session of a TLS connection freed
+        // without it as not resumable, and the session may already be kept for the next connection.
+        _ = transport.tls?.shutdownWrite()
         transport.close()
     }
 

@@ -1,0 +1,32 @@
+@testable import MeshTLS
+import MeshCore
+import Testing
+import MeshTestSupport
+
+/// The control plane's API server context (`apiServer`: optional client certificates, stateless tickets)
+/// resumes a client's session on its second connection, and a new serving context (a renewed serving
+/// certificate) resumes none of the old one's.
+@Suite struct APIServerResumptionTests {
+    @Test func secondConnectionResumesAndANewServingContextDoesNot() throws {
+        let authority = try TestCA()
+        let server = try TLSContext.apiServer(identity: authority.identity(serverID.description))
+        let client = try TLSContext(role: .client, identity: authority.identity(clientID.description), resumption: .stateful)
+        let first = try TLSConnection(serverContext: server, clientContext: client)
+        let outcome = first.handshake()
+        try #require(outcome.server == .done && outcome.client == .done, "\(outcome)")
+        let hello = Array("hello".utf8)
+        #expect(transfer(hello, from: first.server, to: first.client, sockets: first.sockets) == hello)
+        let session = try #require(first.client.takeSession())
+
+        let second = try TLSConnection(serverContext: server, clientContext: client, resume: session)
+        #expect(second.handshake().client == .done)
+        #expect(second.server.isResumed && second.client.isResumed)
+        #expect(second.client.verifyPeer(expecting: serverID) == .success(serverID))
+
+        let renewed = try TLSContext.apiServer(identity: authority.identity(serverID.description))
+        let third = try TLSConnection(serverContext: renewed, clientContext: client, resume: session)
+        #expect(third.handshake().client == .done)
+        #expect(!third.server.isResumed && !third.client.isResumed)
+        #expect(third.client.verifyPeer(expecting: serverID) == .success(serverID))
+    }
+}
