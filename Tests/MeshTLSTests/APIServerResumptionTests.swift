@@ -29,4 +29,20 @@ import MeshTestSupport
         #expect(!third.server.isResumed && !third.client.isResumed)
         #expect(third.client.verifyPeer(expecting: serverID) == .success(serverID))
     }
+
+    /// An expired client certificate still completes the handshake (the API decides what it may do): the
+    /// ticket issued for it may not be resumable, but it must not break the handshake.
+    @Test func anExpiredClientCertificateStillHandshakes() throws {
+        let authority = try TestCA()
+        let server = try TLSContext.apiServer(identity: authority.identity(serverID.description))
+        let now = authority.now
+        let m = try authority.mint(clientID.description) { $0.notBefore = now - 7200; $0.notAfter = now - 600 }
+        let expired = try TLSIdentity(chain: m.chain, key: m.key, trustBundle: [authority.ca.certificate], trustDomain: meshDomain)
+        let client = try TLSContext(role: .client, identity: expired, resumption: .stateful)
+        let c = try TLSConnection(serverContext: server, clientContext: client)
+        let outcome = c.handshake()
+        #expect(outcome.server == .done && outcome.client == .done, "\(outcome)")
+        let hello = Array("hello".utf8)
+        #expect(transfer(hello, from: c.server, to: c.client, sockets: c.sockets) == hello)
+    }
 }
