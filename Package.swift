@@ -52,7 +52,7 @@ let package = Package(
         .testTarget(name: "MeshAlertsTests", dependencies: ["MeshAlerts", "MeshAPI", "MeshCore", "MeshTestSupport"]),
         .testTarget(name: "MeshHTTP1Tests", dependencies: ["MeshHTTP1", "MeshCore"]),
         .testTarget(name: "MeshAPITests", dependencies: ["MeshAPI", "MeshCore"]),
-        .testTarget(name: "MeshControlClientTests", dependencies: ["MeshControlClient", "MeshAPI", "MeshCore", "MeshNet", "MeshTLS",
+        .testTarget(name: "MeshControlClientTests", dependencies: ["MeshControlClient", "MeshAPI", "MeshCore", "MeshHTTP", "MeshNet", "MeshTLS",
                                                                    "ControlPlaneKit"]),
         .testTarget(name: "MeshHTTPTests", dependencies: ["MeshHTTP", "MeshHTTP1", "MeshNet", "MeshTLS", "MeshCore"]),
         .testTarget(name: "MeshNetTests", dependencies: ["MeshNet", "MeshCore", "MeshTestSupport"]),

@@ -20,7 +20,8 @@ public enum ControlCommand {
                              [--max-connections 16384] [--max-long-polls 12288]
                              [--telemetry-max-edges 100000] [--telemetry-max-entries 2000000]
                              [--telemetry-max-instances 50000] [--alert-webhook http://IP:PORT/PATH]
-                             [--max-automatic-quarantines 3]
+                             [--max-automatic-quarantines 3] [--loops CORES] [--listen-backlog 4096]
+                             [--max-handshakes 256]
            mesh-control --help
 
     init   Create the CA (a self-signed ECDSA P-256 root, or an imported intermediate with its anchors), the
@@ -35,6 +36,9 @@ public enum ControlCommand {
            transitions (the applied mesh's `alerts`) are logged (alert-firing, alert-resolved) and, with
            --alert-webhook, POSTed there as JSON (retried 5 times with back-off, then given up). Alert rules
            may quarantine at most --max-automatic-quarantines identities per 60 s, mesh-wide.
+           Connections are served by --loops event loops (default: one per core), each with its own
+           listening socket (SO_REUSEPORT) of --listen-backlog (default 4096, capped by the kernel's
+           net.core.somaxconn) and at most --max-handshakes TLS handshakes in progress per loop.
 
     The CA key is encrypted at rest with the passphrase in $MESH_CA_PASSPHRASE or the file named by
     --ca-passphrase-file (both commands). Durations: 30s, 5m, 24h or plain seconds.
@@ -114,6 +118,7 @@ public enum ControlCommand {
 
     static func serve(dataDir: String, opts: [String: String], passphrase: [UInt8]) -> Int32 {
         var settings = ControlSettings()
+        var loops = ControlServer.defaultLoops
         do {
             if let t = opts["cert-ttl"] { settings.certTTL = try duration(t, min: 10) }
             if let o = opts["rotation-overlap"] { settings.rotationOverlap = try duration(o, min: 1) }
@@ -139,6 +144,15 @@ public enum ControlCommand {
                 guard let m = opts[flag] else { continue }
                 guard let n = Int(m), n >= 1 else { throw MeshError(.usage, "--\(flag) must be a whole number ≥ 1") }
                 settings.telemetry[keyPath: path] = n
+            }
+            for (flag, path) in [("listen-backlog", \ControlSettings.listenBacklogInt), ("max-handshakes", \.maxHandshakesPerLoop)] {
+                guard let m = opts[flag] else { continue }
+                guard let n = Int(m), (1...65_535).contains(n) else { throw MeshError(.usage, "--\(flag) must be a whole number in 1...65535") }
+                settings[keyPath: path] = n
+            }
+            if let m = opts["loops"] {
+                guard let n = Int(m), (1...256).contains(n) else { throw MeshError(.usage, "--loops must be a whole number in 1...256") }
+                loops = n
             }
         } catch {
             err("mesh-control serve: \(error)")
@@ -180,11 +194,13 @@ public enum ControlCommand {
             if let webhook { cp.alerts.deliver(to: webhook) }
             if cp.telemetry.tornLines > 0 { logLine("telemetry-torn-lines", ["count": .int(cp.telemetry.tornLines)]) }
             server = try ControlServer(controlPlane: cp, log: { logLine("note", ["message": .string($0)]) },
-                                       refusals: { logLine("refused", ["reason": .string($0), "total": .int($1), "peer": .string($2)]) })
+                                       refusals: { logLine("refused", ["reason": .string($0), "total": .int($1), "peer": .string($2)]) },
+                                       loops: loops)
             try server.start(address: address)
             logLine("started", ["listen": .string(server.boundAddress?.description ?? listen), "trustDomain": .string(cp.ca.trustDomain.name),
                                 "identity": .string(cp.identity.description), "certTTLSeconds": .int(Int(settings.certTTL)),
-                                "issuingRoot": .int(cp.ca.issuing.id)])
+                                "issuingRoot": .int(cp.ca.issuing.id), "loops": .int(loops),
+                                "listenBacklog": .int(Int(ListenBacklog.effective(settings.listenBacklog)))])
         } catch {
             err("mesh-control serve: \(error)")
             return 70

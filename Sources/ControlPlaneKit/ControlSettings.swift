@@ -34,6 +34,21 @@ public struct ControlSettings: Sendable {
     /// channel replaces its connection after 45 s idle, before this).
     public var idleTimeoutMs: Int64 = 60_000
 
+    /// Serving at scale (DESIGN.md, "One control plane for 10,000 sidecars").
+    /// TLS handshakes in progress per event loop (default 256); beyond it that loop stops accepting until one
+    /// finishes, and new connections wait in the listen queue.
+    public var maxHandshakesPerLoop = 256
+    /// `listen(2)` backlog per loop's socket (default 4,096, capped by the kernel's `net.core.somaxconn`).
+    public var listenBacklog: Int32 = 4_096
+    var listenBacklogInt: Int {
+        get { Int(listenBacklog) }
+        set { listenBacklog = Int32(newValue) }
+    }
+    /// How long a TLS session ticket of the serving context may be resumed (default 1,200 s: twice a sidecar
+    /// channel's 600 s connection age, so an aged-out reconnect resumes; never past the client certificate's
+    /// expiry, nor past the serving certificate's renewal: the tickets' keys die with its context).
+    public var tlsSessionLifetimeSeconds = 1_200
+
     /// Automatic quarantines (from alert rules) mesh-wide per `automaticQuarantineWindow` (default 3 per 60 s);
     /// beyond it refused (`quarantine.rate-limited`) and raised as a security event. Operators are not limited.
     public var maxAutomaticQuarantines = 3

@@ -141,7 +141,10 @@ enum PolicyAPI {
     static func answer(_ a: PolicyDistribution.Answer, _ cp: ControlPlane) -> HTTPResponse {
         switch a {
         case .slice(let slice):
-            ControlAPI.guarded { .json(try cp.sliceSigner.signedAnswer(slice, epoch: cp.distribution.epoch)) }
+            ControlAPI.guarded {
+                HTTPResponse(status: 200, headers: HTTPHeaders([("Content-Type", "application/json")]),
+                             body: try cp.sliceSigner.signedAnswerBytes(slice, epoch: cp.distribution.epoch))
+            }
         case .unchanged: HTTPResponse(status: 304)
         case .refused(let e): .error(e)
         }

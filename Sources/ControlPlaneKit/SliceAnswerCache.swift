@@ -1,6 +1,8 @@
 import MeshCore
 
-/// The signed answers of one generation of slices, one per service. A slice document is fixed by the store's
+/// The signed answers of one generation of slices, one per service, held encoded (the HTTP body bytes): every
+/// parked poll of a service woken by a change shares the one array (copy-on-write, never written), on
+/// whichever event loop its connection lives. A slice document is fixed by the store's
 /// epoch, the policy version, the service and the deny-list revision (all only ever move forward), so the
 /// answer signed for that key is the answer every later poll of that service gets, until one of them moves.
 /// Owned by `SliceSigner`, under its lock, and emptied with every new signing key: an answer signed by a
@@ -26,17 +28,17 @@ struct SliceAnswerCache: Sendable {
     static let maxEntries = 10_000
 
     private var generation: Generation?
-    private var answers: [ServiceKey: String] = [:]
+    private var answers: [ServiceKey: [UInt8]] = [:]
 
     var count: Int { answers.count }
 
-    func answer(for service: ServiceKey, in generation: Generation) -> String? {
+    func answer(for service: ServiceKey, in generation: Generation) -> [UInt8]? {
         self.generation == generation ? answers[service] : nil
     }
 
     /// Keeps `answer` unless it belongs to an older generation than the one held (a late answer of an old
     /// version never evicts the new one) or the bound is reached.
-    mutating func store(_ answer: String, for service: ServiceKey, in generation: Generation) {
+    mutating func store(_ answer: [UInt8], for service: ServiceKey, in generation: Generation) {
         if let held = self.generation, held != generation {
             guard generation.supersedes(held) else { return }
             answers.removeAll()

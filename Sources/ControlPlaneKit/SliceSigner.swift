@@ -44,13 +44,18 @@ public final class SliceSigner: Sendable {
     /// The signed answer (`SignedSlice.answerText`) for `slice` of the store `epoch`: the one signed before
     /// for the same service, version, deny-list revision and key, else a new one (signed outside the lock).
     public func signedAnswer(_ slice: ServiceSlice, epoch: String) throws -> String {
+        String(decoding: try signedAnswerBytes(slice, epoch: epoch), as: UTF8.self)
+    }
+
+    /// The same answer as its UTF-8 bytes, shared by every caller of the generation (no copy per poll).
+    func signedAnswerBytes(_ slice: ServiceSlice, epoch: String) throws -> [UInt8] {
         let generation = SliceAnswerCache.Generation(epoch: epoch, version: slice.version, revision: slice.revoked.revision,
                                                      endpoints: slice.endpointsRevision)
         let (signing, cached) = current.withLock { s in (s.signing, s.cache.answer(for: slice.service, in: generation)) }
         if let cached { return cached }
         guard let signing else { throw Self.noSigner }
         let document = SliceDocument(epoch: epoch, slice: try SliceAnswer(json: slice.json()))
-        let answer = try sign(document, with: signing).answerText
+        let answer = Array(try sign(document, with: signing).answerText.utf8)
         current.withLock { s in
             guard s.signing?.serial == signing.serial else { return }
             s.cache.store(answer, for: slice.service, in: generation)

@@ -13,6 +13,9 @@ import MeshTLS
 /// - The server is checked once per connection (secure naming); the connection is replaced when it is older
 ///   than `maxAgeSeconds`, idle for `maxIdleSeconds`, closed by the server, or when our certificate changed
 ///   (`identity` now returns another leaf: the next request presents the new one).
+/// - A new connection resumes the TLS session of the one before (fewer CPU cycles on both sides when 10,000
+///   sidecars re-dial at once). Session and client context belong to one certificate of ours: a renewal
+///   starts afresh. A resumed connection checks the server's name and validity like a full one.
 /// - A request that fails on a reused connection before any byte of the answer arrived (the server closed an
 ///   idle keep-alive meanwhile) is sent once more on a new connection. A timeout is never retried (the server
 ///   may be working on it), and single-use requests (a join token) must not come here at all.
@@ -62,12 +65,19 @@ public final class ControlChannel: Sendable {
     public let requestsReused = Atomic<Int>(0)
     /// Calls that failed: no connection could be made, or the exchange failed (after the one retry, if any).
     public let failures = Atomic<Int>(0)
+    /// Connections whose TLS handshake resumed an earlier session.
+    public let resumedConnects = Atomic<Int>(0)
+    /// The client context of our current certificate (built once per certificate, not per connection) and the
+    /// session to offer on the next connection.
+    private let resumption = Mutex<(leaf: String, context: TLSContext, session: TLSSession?)?>(nil)
 
     /// The open connection and the certificate it presents (its leaf's SHA-256).
     private final class Link: @unchecked Sendable {
         // @unchecked: used only by the caller holding the channel's turn.
         let connection: HTTPConnection
         let leaf: String
+        /// The connection's session was kept for the next one.
+        var sessionKept = false
         init(_ connection: HTTPConnection, leaf: String) {
             self.connection = connection
             self.leaf = leaf
@@ -176,6 +186,10 @@ public final class ControlChannel: Sendable {
         let r = try l.connection.send(method: method, path: path, headers: headers, body: body, timeoutMs: timeoutMs,
                                       limits: limits)
         if reused { requestsReused.add(1, ordering: .relaxed) } else { requestsOnNew.add(1, ordering: .relaxed) }
+        if !l.sessionKept, let session = l.connection.takeSession() {
+            l.sessionKept = true
+            resumption.withLock { r in if r?.leaf == l.leaf { r?.session = session } }
+        }
         if !l.connection.reusable { current.withLock { $0 = nil } }
         return r
     }
@@ -186,19 +200,37 @@ public final class ControlChannel: Sendable {
         current.withLock { $0 = nil }
     }
 
+    /// The context for `leaf` (a new one, and no session, when our certificate changed) and the session to offer,
+    /// if it is still usable. A session is offered once: the next comes from the connection it resumes. A session
+    /// offered to another replica (after a failover) is simply not resumed there: a full handshake follows.
+    private func clientContext(_ identity: TLSIdentity, leaf: String) throws -> (TLSContext, TLSSession?) {
+        if let held = resumption.withLock({ r -> (TLSContext, TLSSession?)? in
+            guard let r, r.leaf == leaf else { return nil }
+            let session = r.session
+            return (r.context, session)
+        }) {
+            let now = clock.wallSeconds()
+            return (held.0, held.1.flatMap { $0.isUsable(now: now) ? $0 : nil })
+        }
+        let ctx = try TLSContext(role: .client, identity: identity, resumption: .stateful)
+        resumption.withLock { $0 = (leaf, ctx, nil) }
+        return (ctx, nil)
+    }
+
     /// Dials the addresses in failover order, moving on only when the connection could not be made (refused,
     /// reset or timed out before the TLS handshake completed, or the server failed the check): no request
     /// byte was sent, so nothing is ever sent twice by moving on.
     private func connect(_ identity: TLSIdentity, leaf: String, limits: HTTPLimits, reason: ConnectReason) throws -> Link {
         current.withLock { $0 = nil }  // the old connection closes as its last reference goes
-        let ctx = try TLSContext(role: .client, identity: identity, resumption: .off)
+        let (ctx, offer) = try clientContext(identity, leaf: leaf)
         var lastError: (any Error)?
         for index in failover.withLock({ $0.order() }) {
             do {
-                let c = try HTTPConnection(connecting: addresses[index], tls: ctx, expectServer: expectServer,
+                let c = try HTTPConnection(connecting: addresses[index], tls: ctx, resume: offer, expectServer: expectServer,
                                            timeoutMs: settings.connectTimeoutMs, limits: limits, clock: clock)
                 connectCounts.withLock { $0[reason, default: 0] += 1 }
                 failover.withLock { $0.connected(index) }
+                if c.resumed { resumedConnects.add(1, ordering: .relaxed) }
                 let link = Link(c, leaf: leaf)
                 current.withLock { $0 = link }
                 return link

@@ -15,7 +15,7 @@ public enum DevCommand {
            mesh-dev bench-issue --server HOST:PORT --data-dir DIR [--count 200] [--concurrency 4]
            mesh-dev simulate --sidecars N (--spawn | --server HOST:PORT (--data-dir DIR | --bundle F --token-file F))
                     [--services min(N,100)] [--certs-per-service 25] [--interval 5s] [--edges 5] [--no-report]
-                    [--renew-every DURATION] [--storm-at DURATION] [--wait SECONDS] [--duration 30s] [--propagate-at DURATION/2]
+                    [--renew-every DURATION] [--storm-at DURATION [--storm-reconnect]] [--wait SECONDS] [--duration 30s] [--propagate-at DURATION/2]
                     [--loops 2] [--max-connecting 128] [--connect-timeout 180s] [--issue-threads 4]
                     [--control-pid PID] [--trust-domain mesh.local] [--json]
            mesh-dev --help

@@ -25,6 +25,9 @@ struct SimOptions: Sendable {
     /// A renewal storm (`--storm-at`, default none): at this time in the drive every renewing sidecar drops its
     /// connection, re-dials at once (as after an outage) and renews first thing.
     var stormAtMs: Int64?
+    /// `--storm-reconnect`: the storm only drops and re-dials every sidecar's connection (no renewal): the
+    /// handshake storm alone (time until all are back, errors, TLS resumption rate).
+    var stormReconnect = false
     /// Event loops (threads) driving the connections (`--loops`, default 2).
     var loops = 2
     /// Dials in progress at once, all loops together (`--max-connecting`, default 128), so a big N does not hit
@@ -44,7 +47,7 @@ struct SimOptions: Sendable {
     var controlPid: Int32?
 
     /// Flags without a value; everything else is `--option VALUE`.
-    static let flags: Set<String> = ["--json", "--spawn", "--no-report"]
+    static let flags: Set<String> = ["--json", "--spawn", "--no-report", "--storm-reconnect"]
 
     static func parse(_ args: [String]) throws -> SimOptions {
         var o = SimOptions()
@@ -54,6 +57,7 @@ struct SimOptions: Sendable {
             case "--json": o.json = true
             case "--spawn": o.spawn = true
             case "--no-report": o.report = false
+            case "--storm-reconnect": o.stormReconnect = true
             default: pairs.append(a)
             }
         }

@@ -56,6 +56,14 @@ struct SimResult {
     /// The renewal storm: how many renewed after it started, and how long after (null when there was none).
     var stormJSON: JSONValue {
         guard options.stormAtMs != nil else { return .null }
+        if options.stormReconnect {
+            let all = stats.stormReconnects
+            var m: [(String, JSONValue)] = [("reconnected", .int(all.count)), ("resumed", .int(stats.stormResumed.load(ordering: .relaxed)))]
+            if let p = Percentiles(all) {
+                m += [("p50Ms", .number(String(format3: p.p50))), ("p99Ms", .number(String(format3: p.p99))), ("maxMs", .number(String(format3: p.max)))]
+            }
+            return .object(m)
+        }
         var m: [(String, JSONValue)] = [("renewed", .int(stats.stormRenewals.count))]
         if let p = storm {
             m += [("p50Ms", .number(String(format3: p.p50))), ("p99Ms", .number(String(format3: p.p99))), ("maxMs", .number(String(format3: p.max)))]
@@ -81,7 +89,14 @@ struct SimResult {
         } else {
             lines.append("propagation: not measured" + (applyError.map { " (apply failed: \($0))" } ?? ""))
         }
-        if options.stormAtMs != nil {
+        if options.stormAtMs != nil && options.stormReconnect {
+            let all = stats.stormReconnects
+            let resumed = stats.stormResumed.load(ordering: .relaxed)
+            lines.append("reconnect storm: \(all.count)/\(options.sidecars) reconnected, \(resumed) resumed a TLS session"
+                         + (Percentiles(all).map {
+                ", p50 \(String(format3: $0.p50)) ms, p99 \(String(format3: $0.p99)) ms, all done after \(String(format3: $0.max)) ms"
+            } ?? ""))
+        } else if options.stormAtMs != nil {
             let renewed = stats.stormRenewals.count
             lines.append("renewal storm: \(renewed) renewed" + (storm.map {
                 ", p50 \(String(format3: $0.p50)) ms, p99 \(String(format3: $0.p99)) ms, all done after \(String(format3: $0.max)) ms"

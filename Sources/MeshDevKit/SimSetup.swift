@@ -21,7 +21,7 @@ final class SimCredential: @unchecked Sendable {
         self.key = key
         let chain = try Certificate.parseChain(pem: Array(chainPEM.utf8), maxCount: 8)
         let identity = try TLSIdentity(chain: chain, key: key, trustBundle: bundle, trustDomain: trustDomain)
-        context = try TLSContext(role: .client, identity: identity, resumption: .off)
+        context = try TLSContext(role: .client, identity: identity, resumption: .stateful)  // sessions: SimSidecar
     }
 }
 

@@ -48,6 +48,11 @@ final class SimSidecar: EventHandler {
     var nextRenewMs: Int64
     /// The storm asked this sidecar to renew first thing on its new connection.
     var stormPending = false
+    /// The reconnect-only storm (`--storm-reconnect`) dropped this connection: counted when the new one is up.
+    var stormReconnectPending = false
+    /// The TLS session of the last connection and the client context it belongs to: offered once, on the next
+    /// dial, as a sidecar's control channel does (never with another certificate: a renewal drops it).
+    var session: (TLSSession, ObjectIdentifier)?
     var windowStart: Int
 
     init(index: Int, host: SimLoop, credential: SimCredential, renews: Bool, instance: String, startMs: Int64) {
@@ -86,7 +91,11 @@ final class SimSidecar: EventHandler {
         case .connecting:
             let e = Socket.pendingError(fd)
             guard e == 0 else { return fail("connect: \(String(cString: strerror(e)))") }
-            do { try transport!.startTLS(credential.context) } catch { return fail("tls: \(error)") }
+            var offer: TLSSession?
+            if let (s, ctx) = session, ctx == ObjectIdentifier(credential.context),
+               s.isUsable(now: driver.clock.wallSeconds()) { offer = s }
+            session = nil
+            do { try transport!.startTLS(credential.context, resume: offer) } catch { return fail("tls: \(error)") }
             phase = .handshaking
             handshake()
         case .handshaking:
@@ -112,6 +121,10 @@ final class SimSidecar: EventHandler {
                 driver.stats.connected.add(1, ordering: .relaxed)
             }
             releaseSlot()
+            if stormReconnectPending {
+                stormReconnectPending = false
+                driver.stats.stormReconnected(index: index, nowNs: driver.clock.monotonicNs(), resumed: tls.isResumed)
+            }
             next()
         }
     }
@@ -223,6 +236,10 @@ final class SimSidecar: EventHandler {
 
     func close() {
         guard var t = transport else { phase = .idle; return }
+        if phase == .open, let tls = t.tls, let s = tls.takeSession() {
+            session = (s, ObjectIdentifier(credential.context))
+            _ = tls.shutdownWrite()  // close_notify: OpenSSL marks the session of a connection freed without it not resumable
+        }
         host.loop.deregister(t.fd)
         t.close()
         transport = nil
@@ -233,6 +250,13 @@ final class SimSidecar: EventHandler {
 
     /// The renewal storm: drop the connection and re-dial now, renewing first (only renewing sidecars).
     func storm() {
+        if driver.options.stormReconnect {
+            guard !stopped else { return }
+            stormReconnectPending = true
+            close()
+            inFlight = nil
+            return connect()
+        }
         guard renews, !stopped else { return }
         stormPending = true
         close()

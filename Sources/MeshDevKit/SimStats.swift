@@ -53,6 +53,23 @@ final class SimStats: Sendable {
     }
 
     var stormRenewals: [Double] { storm.withLock { Array($0.values) } }
+
+    /// The reconnect-only storm: when each sidecar was connected again (ms after the storm), and how many of
+    /// those handshakes resumed a TLS session.
+    private let reconnected = Mutex<[Int: Double]>([:])
+    let stormResumed = Atomic<Int>(0)
+
+    func stormReconnected(index: Int, nowNs: Int64, resumed: Bool) {
+        let ms = Double(nowNs - stormAtNs.load(ordering: .acquiring)) / 1e6
+        let first = reconnected.withLock { r -> Bool in
+            guard r[index] == nil else { return false }
+            r[index] = ms
+            return true
+        }
+        if first && resumed { stormResumed.add(1, ordering: .relaxed) }
+    }
+
+    var stormReconnects: [Double] { reconnected.withLock { Array($0.values) } }
 }
 
 /// p50/p90/p99/max of a sample (nearest rank), or nil when it is empty.

@@ -30,8 +30,10 @@ public final class HTTPConnection {
     /// connection is the stale keep-alive case, safe to retry on a new connection).
     public private(set) var answerStarted = false
 
-    /// Connects (and, with `tls`, handshakes and checks the server) within `timeoutMs`.
-    public init(connecting address: SocketAddress, tls: TLSContext?, expectServer: SPIFFEID? = nil,
+    /// Connects (and, with `tls`, handshakes and checks the server) within `timeoutMs`. `resume` offers a
+    /// session of an earlier connection to the same server; the server is checked all the same (a resumed
+    /// session carries the certificate it was made with: name and validity are checked against it now).
+    public init(connecting address: SocketAddress, tls: TLSContext?, resume: TLSSession? = nil, expectServer: SPIFFEID? = nil,
                 skipServerVerification: Bool = false, timeoutMs: Int, limits: HTTPLimits = HTTPLimits(),
                 clock: any Clock = SystemClock()) throws {
         self.address = address
@@ -47,7 +49,7 @@ public final class HTTPConnection {
             let err = Socket.pendingError(fd)
             if err != 0 { throw MeshError(.httpConnect, "cannot connect to \(address): \(String(cString: strerror(err)))") }
             if let tls {
-                try transport.startTLS(tls)
+                try transport.startTLS(tls, resume: resume)
                 let s = transport.tls!
                 loop: while true {
                     switch s.handshake() {
@@ -70,10 +72,23 @@ public final class HTTPConnection {
 
     deinit { close() }
 
+    /// The SHA-256 fingerprint of the server's certificate (TLS only).
+    public var serverLeafFingerprint: String? { transport.tls?.peerChain().first?.sha256Fingerprint }
+
+    /// Whether the TLS handshake resumed the offered session.
+    public var resumed: Bool { transport.tls?.isResumed ?? false }
+
+    /// The session to offer on the next connection (TLS 1.3 tickets arrive after the handshake: take it after
+    /// an exchange, not right after connecting).
+    public func takeSession() -> TLSSession? { open ? transport.tls?.takeSession() : nil }
+
     public func close() {
         guard open else { return }
         open = false
         reusable = false
+        // close_notify first (best effort, never waits): OpenSSL marks the session of a TLS connection freed
+        // without it as not resumable, and the session may already be kept for the next connection.
+        _ = transport.tls?.shutdownWrite()
         transport.close()
     }
 

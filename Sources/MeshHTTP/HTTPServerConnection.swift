@@ -53,6 +53,7 @@ final class HTTPServerConnection: EventHandler, @unchecked Sendable {
         if let ctx = server.tls {
             try transport.startTLS(ctx)
             handshaking = true
+            server.handshaking += 1
             arm(server.limits.handshakeTimeoutMs)
         } else {
             arm(server.limits.requestTimeoutMs)  // the first request is due at once: silent sockets are reaped
@@ -95,6 +96,9 @@ final class HTTPServerConnection: EventHandler, @unchecked Sendable {
             case .failure: return finish()
             }
             handshaking = false
+            server.handshakeEnded()
+            server.handshakesDone.add(1, ordering: .relaxed)
+            if tls.isResumed { server.handshakesResumed.add(1, ordering: .relaxed) }
             arm(server.limits.requestTimeoutMs)  // a complete first request is due within the request deadline
             readSome()
             if !closed { updateInterest() }
@@ -262,6 +266,10 @@ final class HTTPServerConnection: EventHandler, @unchecked Sendable {
     func finish() {
         guard !closed else { return }
         closed = true
+        if handshaking {
+            handshaking = false
+            server.handshakeEnded()
+        }
         cancelTimer()
         loop.forget(fd)  // close takes it out of the epoll set
         transport.close()

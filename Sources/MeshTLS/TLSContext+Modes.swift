@@ -63,8 +63,16 @@ extension TLSContext {
     /// not check the validity period of client certificates (chain, purpose and SVID rules still apply). The
     /// caller decides what an expired certificate may still do — the control plane lets a sidecar whose
     /// certificate expired within a grace period renew it, and nothing else.
-    public static func apiServer(identity: TLSIdentity) throws -> TLSContext {
-        let c = try server(identity: identity, clientCertificates: .optional)
+    ///
+    /// Resumption: stateless TLS 1.3 session tickets (`.tickets`), each good for `sessionLifetimeSeconds`
+    /// (default 300) and never past the client certificate's expiry. Stateless, because 10,000 sidecars would
+    /// otherwise need 10,000 cached sessions, and a stateful session is dropped from the cache whenever its
+    /// connection ends without close_notify (how most keep-alive connections end). The ticket keys belong to
+    /// this context: a renewed serving certificate comes with a new context, so no ticket outlives it.
+    public static func apiServer(identity: TLSIdentity, sessionLifetimeSeconds: Int = 300) throws -> TLSContext {
+        let c = try TLSContext(role: .server, identity: identity, presentCertificate: true,
+                               trust: .bundle(identity.trustBundle, identity.trustDomain, .optional), resumption: .tickets,
+                               sessionCacheSize: 0, sessionLifetimeSeconds: sessionLifetimeSeconds)
         X509_VERIFY_PARAM_set_flags(SSL_CTX_get0_param(c.ctx), UInt(X509_V_FLAG_NO_CHECK_TIME))
         return c
     }

@@ -187,6 +187,9 @@ private let capSessionAtPeerCertificate: @convention(c) (OpaquePointer?, UnsafeM
     let now = Double(time(nil))
     let remaining = Certificate.seconds(X509_get0_notAfter(peer)) - now
     let granted = Double(SSL_SESSION_get_timeout(session))
-    if remaining < granted { _ = SSL_SESSION_set_timeout(session, max(0, Int(remaining))) }
+    // At least 1 s: a stateless ticket with a lifetime of 0 fails the whole handshake (OpenSSL 3), and an API
+    // server lets expired client certificates in on purpose (renewal grace). Every use of a resumed session
+    // checks the certificate's validity again (`verifyPeer`, or the API for `apiServer`).
+    if remaining < granted { _ = SSL_SESSION_set_timeout(session, max(1, Int(remaining))) }
     return 1
 }

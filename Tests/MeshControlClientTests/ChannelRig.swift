@@ -26,14 +26,16 @@ final class ChannelRig: @unchecked Sendable {
     """
     static let rule = #"{"rules": [{"name": "web-to-payments", "action": "allow", "from": {"services": ["shop/frontend"]}, "to": {"services": ["shop/payments"]}, "ports": [8080]}]}"#
 
-    init(settings: ControlSettings = ControlSettings()) throws {
+    /// `loops`: the server's event loops (default 2, so every channel test also runs across loops).
+    init(settings: ControlSettings = ControlSettings(), loops: Int = 2) throws {
+        Syscall.ignoreSIGPIPE()  // as `mesh-control serve` does: the in-process server writes to sockets peers may close
         dir = FileManager.default.temporaryDirectory.appendingPathComponent("chan-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: false)
         let passphrase = Array("correct horse battery staple".utf8)
         adminToken = try ControlPlane.initialize(dataDir: dir, trustDomain: TrustDomain("mesh.local"), passphrase: passphrase,
                                                  now: SystemClock().wallSeconds(), imported: nil)
         controlPlane = try ControlPlane(dataDir: dir, passphrase: passphrase, settings: settings)
-        server = try ControlServer(controlPlane: controlPlane)
+        server = try ControlServer(controlPlane: controlPlane, loops: loops)
         try server.start(address: SocketAddress(HostPort(host: "127.0.0.1", port: 0)))
         address = server.boundAddress!
         bundle = try ControlPlaneClient(addresses: [address], tls: TLSContext.insecureClientForBootstrap(), expectServer: nil,

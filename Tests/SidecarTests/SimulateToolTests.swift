@@ -78,6 +78,19 @@ struct SimulateToolTests {
         #expect(j["propagation"]?["sidecars"]?.intValue == 30)
     }
 
+    @Test("reconnect storm: every sidecar re-dials at once without renewing, resuming its TLS session")
+    func reconnectStorm() throws {
+        let r = try run(["--sidecars", "30", "--services", "3", "--certs-per-service", "2", "--duration", "2500ms",
+                         "--storm-at", "1500ms", "--propagate-at", "500ms", "--storm-reconnect", "--spawn", "--json"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let j = try StrictJSON.parse(Array(r.stdout.utf8))
+        #expect(j["storm"]?["reconnected"]?.intValue == 30)
+        // Every sidecar had a session from its first connection (its first slice carried the ticket).
+        #expect(j["storm"]?["resumed"]?.intValue == 30)
+        #expect(j["renewals"]?["ok"]?.intValue == 0)
+        #expect(j["errors"] == .object([]))
+    }
+
     @Test("usage errors exit 64")
     func usage() throws {
         #expect(try run(["--spawn"]).status == 64)
