@@ -82,7 +82,7 @@ public final class ControlServer: @unchecked Sendable {
             servers.append(server)
             bindTo = server.address
         }
-        controlPlane.replicaStatus.serving(at: "\(server!.address)", now: controlPlane.now())
+        controlPlane.replicaStatus.serving(at: "\(bindTo)", now: controlPlane.now())
         attachStats()
         scheduleTick()
         threads = loops.map { $0.startThread() }
