@@ -159,6 +159,8 @@ public final class AuditLog: AuditSink {
     }
 
     public var count: Int { state.withLock { $0.count } }
+    /// Batches written (one fsync each), records in them, largest batch: how much group commit shared.
+    public var commitStats: (batches: Int, entries: Int, largest: Int) { group.stats }
     public var lastHash: String { state.withLock { $0.lastHash } }
 
     /// Sealed segments oldest first, then the tail.
