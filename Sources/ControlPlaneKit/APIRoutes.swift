@@ -29,6 +29,11 @@ struct APIRoutes: Sendable {
         (method, path, { [work] req, respond in work.run { respond(ControlAPI.guarded { try body(req) }) } })
     }
 
+    /// Anyone (the use case authenticates); run beside other issuances (`BlockingWork.runIssuance`).
+    func issuing(_ method: String, _ path: String, _ body: @escaping @Sendable (HTTPRequest) throws -> HTTPResponse) -> Route {
+        (method, path, { [work] req, respond in work.runIssuance { respond(ControlAPI.guarded { try body(req) }) } })
+    }
+
     /// Operator only; run on the blocking worker.
     func adminBlocking(_ method: String, _ path: String, _ body: @escaping @Sendable (HTTPRequest) throws -> HTTPResponse) -> Route {
         blocking(method, path) { [cp] req in

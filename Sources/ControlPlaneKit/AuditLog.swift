@@ -18,7 +18,9 @@ import MeshTLS
 public final class AuditLog: AuditSink {
     public let path: String
     public let segmentBytes: Int
-    private let state: Mutex<(fd: Int32, lastHash: String, count: Int, size: Int, sealed: Int)>
+    typealias AuditState = (fd: Int32, lastHash: String, count: Int, size: Int, sealed: Int)
+    private let state: Locked<AuditState>
+    private let group: GroupCommit<Pending, Result<String, MeshError>>
     /// Bytes read to open the log (the tail, and the end of the newest sealed segment): shows a start does not
     /// read the whole history.
     public let bytesReadAtOpen: Int
@@ -51,7 +53,13 @@ public final class AuditLog: AuditSink {
         let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
         if fd < 0 { throw DurableFile.failure("open \(path)") }
         bytesReadAtOpen = read
-        state = Mutex((fd, lastHash, before.seq + count, validBytes, sealed))
+        let state = Locked<AuditState>((fd, lastHash, before.seq + count, validBytes, sealed))
+        self.state = state
+        group = GroupCommit { [path, segmentBytes = self.segmentBytes] batch in
+            state.withLock { s in
+                Self.commit(batch, &s, path: path, segmentBytes: segmentBytes) { (s) throws(MeshError) in try Self.seal(&s, path: path) }
+            }
+        }
         try DurableFile.syncDirectory(DurableFile.directory(of: path))
     }
 
@@ -59,44 +67,83 @@ public final class AuditLog: AuditSink {
 
     /// Appends `{"seq","time","actor","action", fields…, "prev","hash"}` and fsyncs (sealing the tail first when
     /// the record would take it past `segmentBytes`). Throws when it cannot: the caller must then not
-    /// acknowledge the change.
+    /// acknowledge the change. Concurrent appends share one write and fsync (`GroupCommit`): the thread that
+    /// commits chains the queued records in queue order; each caller returns once its own record is durable.
     @discardableResult
     public func append(time: Double, actor: String, action: String, _ fields: [(String, JSONValue)]) throws(MeshError) -> String {
-        try state.withLock { (s) throws(MeshError) -> String in
-            var members: [(String, JSONValue)] = [("seq", .int(s.count + 1)), ("time", .string(UTCTime.iso8601(time))),
-                                                  ("actor", .string(actor)), ("action", .string(action))]
-            members += fields
-            members.append(("prev", .string(s.lastHash)))
-            let body = JSONValue.object(members).text
-            let hash = SHA256.hex(Array((s.lastHash + body).utf8))
-            members.append(("hash", .string(hash)))
-            let line = Array((JSONValue.object(members).text + "\n").utf8)
-            if s.size > 0 && s.size + line.count > segmentBytes { try seal(&s) }
-            // On any failure, cut the file back to where it was: the log must stay a valid chain.
-            let size = lseek(s.fd, 0, SEEK_END)
+        let outcome: Result<String, MeshError>
+        do { outcome = try group.submit(Pending(time: time, actor: actor, action: action, fields: fields)) } catch {
+            throw MeshError(.internalFailure, "audit group commit: \(error)")
+        }
+        return try outcome.get()
+    }
+
+    /// One queued record, before it is chained.
+    struct Pending: @unchecked Sendable {
+        // @unchecked: `fields` are values (JSONValue) handed from the caller to the committing thread once.
+        let time: Double, actor: String, action: String, fields: [(String, JSONValue)]
+    }
+
+    /// Chains and writes a batch: records are flushed (written, fsynced) before a seal and at the end. A record
+    /// whose flush failed, and every one after it in the batch, fails; the file is cut back to its last durable
+    /// record, so the log stays a valid chain.
+    static func commit(_ batch: [Pending], _ s: inout AuditState, path: String, segmentBytes: Int,
+                       seal: (inout AuditState) throws(MeshError) -> Void) -> [Result<String, MeshError>] {
+        var out: [Result<String, MeshError>] = []
+        var buffer: [UInt8] = []
+        var hashes: [String] = []
+        var chain = (hash: s.lastHash, count: s.count)
+        func flush() throws(MeshError) {
+            guard !buffer.isEmpty else { return }
             func undo(_ what: String) -> MeshError {
                 let e = DurableFile.failure(what)
-                if size >= 0 { _ = ftruncate(s.fd, size) }
+                _ = ftruncate(s.fd, off_t(s.size))
                 return e
             }
             var off = 0
-            while off < line.count {
-                let n = line.withUnsafeBytes { write(s.fd, $0.baseAddress! + off, $0.count - off) }
+            while off < buffer.count {
+                let n = buffer.withUnsafeBytes { write(s.fd, $0.baseAddress! + off, $0.count - off) }
                 if n < 0 { if errno == EINTR { continue }; throw undo("append \(path)") }
                 off += n
             }
             if fsync(s.fd) != 0 { throw undo("fsync \(path)") }
-            s.lastHash = hash
-            s.count += 1
-            s.size += line.count
-            return hash
+            s.size += buffer.count
+            s.lastHash = chain.hash
+            s.count = chain.count
+            out += hashes.map { .success($0) }
+            buffer = []
+            hashes = []
         }
+        do {
+            for p in batch {
+                var members: [(String, JSONValue)] = [("seq", .int(chain.count + 1)), ("time", .string(UTCTime.iso8601(p.time))),
+                                                      ("actor", .string(p.actor)), ("action", .string(p.action))]
+                members += p.fields
+                members.append(("prev", .string(chain.hash)))
+                let body = JSONValue.object(members).text
+                let hash = SHA256.hex(Array((chain.hash + body).utf8))
+                members.append(("hash", .string(hash)))
+                let line = Array((JSONValue.object(members).text + "\n").utf8)
+                let size = s.size + buffer.count
+                if size > 0 && size + line.count > segmentBytes {
+                    try flush()
+                    try seal(&s)
+                }
+                buffer += line
+                hashes.append(hash)
+                chain = (hash, chain.count + 1)
+            }
+            try flush()
+        } catch {
+            while out.count < batch.count { out.append(.failure(error)) }
+        }
+        return out
     }
 
     /// The tail becomes sealed segment `sealed + 1`; a new, empty tail is opened. A crash in between leaves no
     /// tail, which a start reads as an empty one.
-    private func seal(_ s: inout (fd: Int32, lastHash: String, count: Int, size: Int, sealed: Int)) throws(MeshError) {
-        let target = Self.segmentPath(path, s.sealed + 1)
+    private static func seal(_ s: inout AuditState, path: String) throws(MeshError) {
+        let target = segmentPath(path, s.sealed + 1)
         if rename(path, target) != 0 { throw DurableFile.failure("rename \(path) to \(target)") }
         let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
         if fd < 0 {
@@ -112,6 +159,8 @@ public final class AuditLog: AuditSink {
     }
 
     public var count: Int { state.withLock { $0.count } }
+    /// Batches written (one fsync each), records in them, largest batch: how much group commit shared.
+    public var commitStats: (batches: Int, entries: Int, largest: Int) { group.stats }
     public var lastHash: String { state.withLock { $0.lastHash } }
 
     /// Sealed segments oldest first, then the tail.

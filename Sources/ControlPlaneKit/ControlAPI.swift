@@ -24,7 +24,7 @@ enum ControlAPI {
                       + TelemetryAPI.routes(r) + AlertsAPI.routes(r) + EndpointAPI.routes(r) + StatusAPI.routes(r) + [
             r.onLoop("GET", "/healthz") { _ in .text("ok\n") },
             r.onLoop("GET", "/v1/bundle") { _ in bundle(cp) },
-            r.blocking("POST", "/v1/identity") { req in try issue(cp, req) },
+            r.issuing("POST", "/v1/identity") { req in try issue(cp, req) },
             r.adminBlocking("POST", "/v1/tokens") { req in try createToken(cp, req) },
             r.adminOnLoop("GET", "/v1/ca") { _ in .json(caStatus(cp)) },
             r.adminBlocking("POST", "/v1/ca/rotate") { _ in

@@ -46,25 +46,30 @@ extension ControlPlane {
     /// Signs `csrPEM` for the identity the credential proves. The CSR's own subject and SANs are ignored: the CA
     /// decides the identity. Order: read the CSR → check the credential (a token is consumed atomically, after
     /// the rate limit admitted it; a certificate must be valid or within the grace, not revoked, and the
-    /// identity's latest) → sign → record it as the latest (durable) → audit.
+    /// identity's latest) → sign → record it as the latest (durable) → audit. Issuances of different identities
+    /// run in parallel (callers: `BlockingWork.runIssuance`); of one identity, the compare-and-set of its latest
+    /// entry against the one checked lets at most one commit (the others: `identities.conflict`).
     public func issue(csrPEM: [UInt8], credential: Credential) throws -> Issued {
-        try issuing.withLock { _ throws -> Issued in try issueLocked(csrPEM: csrPEM, credential: credential) }
+        try issuing.withShared { try issueShared(csrPEM: csrPEM, credential: credential) }
     }
 
-    private func issueLocked(csrPEM: [UInt8], credential: Credential) throws -> Issued {
+    private func issueShared(csrPEM: [UInt8], credential: Credential) throws -> Issued {
         let now = now()
         let csr = try CertificateSigningRequest(pem: csrPEM)
         let identity: SPIFFEID
         let via: String
+        let previous: IdentityRecords.Latest?
         switch credential {
         case .joinToken(let secret):
             identity = try tokens.redeem(secret, now: now) { id in try self.rateLimit.admit(id, now: now) }
             via = "token"
+            previous = latestEntry(identity)
         case .certificate(let id, let notBefore, let notAfter, let serial):
+            previous = latestEntry(id)
             try checkRenewal(id, notBefore: notBefore, notAfter: notAfter, now: now)
             try refuseIfRevoked(id, serial: serial, notBefore: notBefore, route: "renewal")
             try refuseIfQuarantined(id, now: now)
-            if let serial { try refuseIfNotLatest(id, serial: serial, now: now) }
+            if let serial { try refuseIfNotLatest(id, serial: serial, latest: previous, now: now) }
             try rateLimit.admit(id, now: now)
             identity = id
             via = "renewal"
@@ -75,10 +80,10 @@ extension ControlPlane {
         var template = CertificateTemplate.svid(identity, now: now, lifetime: settings.certTTL)
         // A revoked identity re-admitted with a new token: its new certificate starts after the revocation, so the
         // deny list (certificates issued up to then) does not refuse it.
-        if let revokedAt = identityRecords.denyList.identities[identity] { template.notBefore = max(template.notBefore, revokedAt + 1) }
+        if let revokedAt = denyList.identities[identity] { template.notBefore = max(template.notBefore, revokedAt + 1) }
         let chain = try ca.sign(template, for: csr)
         let asked = csr.requestedURIs.filter { $0 != identity.description }
-        try recordIssued(identity, chain[0], overwrite: via == "token") {
+        try recordIssued(identity, chain[0], previous: previous, overwrite: via == "token") {
             try audit.record(time: now, actor: via == "token" ? "join-token" : identity.description, action: "certificate.issue", [
                 ("identity", .string(identity.description)), ("via", .string(via)), ("serial", .string(chain[0].serialHex)),
                 ("notAfter", .int(Int(chain[0].notAfter))), ("root", .int(ca.issuing.id)),

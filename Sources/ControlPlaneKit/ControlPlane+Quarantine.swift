@@ -82,9 +82,9 @@ extension ControlPlane {
 
     /// A quarantined caller is refused (`identity.quarantined`, 403): renewals, slice polls, status and reports.
     func refuseIfQuarantined(_ id: SPIFFEID, now: Double) throws {
-        let records = identityRecords
-        guard !records.quarantines.isEmpty,
-              let q = records.quarantines.first(where: { $0.identity == id }), q.until.map({ $0 > now }) ?? true else { return }
+        let quarantines = identityState.withLock { $0.quarantines }  // not a copy of every record (see `denyList`)
+        guard !quarantines.isEmpty,
+              let q = quarantines.first(where: { $0.identity == id }), q.until.map({ $0 > now }) ?? true else { return }
         throw MeshError(.identityQuarantined, "\(id) is quarantined (\(q.reason.isEmpty ? "no reason given" : q.reason))")
     }
 

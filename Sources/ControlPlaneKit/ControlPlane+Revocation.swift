@@ -12,6 +12,13 @@ extension ControlPlane {
     /// The records in force.
     public var identityRecords: IdentityRecords { identityState.withLock { $0 } }
 
+    /// The deny list in force, built under the lock: no copy of all records escapes (one held while a renewal
+    /// changes `latest` would make that change copy every identity's entry).
+    var denyList: RevocationList { identityState.withLock { $0.denyList } }
+
+    /// One identity's latest certificate in force.
+    func latestEntry(_ id: SPIFFEID) -> IdentityRecords.Latest? { identityState.withLock { $0.latest[id] } }
+
     /// Revokes `identity` (its certificates issued until now) or one `serial`: validate → compare-and-set
     /// (durable) → audit (undone if it fails) → swap → every sidecar's poll is answered with the new deny list.
     public func revoke(identity: SPIFFEID?, serial: String?, reason: String, actor: String) throws -> IdentityRecords.Revocation {
@@ -51,16 +58,16 @@ extension ControlPlane {
 
     /// A presented certificate that is revoked is refused (`identity.revoked`), counted and logged.
     func refuseIfRevoked(_ id: SPIFFEID, serial: String?, notBefore: Double, route: String) throws {
-        guard identityRecords.denyList.revokes(id, serial: serial ?? "", notBefore: notBefore) else { return }
+        guard denyList.revokes(id, serial: serial ?? "", notBefore: notBefore) else { return }
         security.raise("revoked-credential", [("identity", id.description), ("serial", serial ?? ""), ("route", route)])
         throw MeshError(.identityRevoked, "\(id): this certificate is revoked")
     }
 
     /// Only the latest certificate of an identity renews. An older serial renewing means its key was copied:
     /// refused, raised as a security event and audited. Identities never recorded (issued before this rule)
-    /// renew once and are recorded from then on.
-    func refuseIfNotLatest(_ id: SPIFFEID, serial: String, now: Double) throws {
-        guard let latest = identityRecords.latest[id], latest.serial != serial else { return }
+    /// renew once and are recorded from then on. `latest`: the entry the issuance will compare-and-set against.
+    func refuseIfNotLatest(_ id: SPIFFEID, serial: String, latest: IdentityRecords.Latest?, now: Double) throws {
+        guard let latest, latest.serial != serial else { return }
         security.raise("clone-suspected", [("identity", id.description), ("serial", serial), ("latest", latest.serial)])
         try? audit.record(time: now, actor: id.description, action: "security.clone-suspected", [
             ("identity", .string(id.description)), ("serial", .string(serial)), ("latestSerial", .string(latest.serial)),
@@ -70,21 +77,25 @@ extension ControlPlane {
     }
 
     /// `chain[0]` is now the latest certificate of `identity`: a compare-and-set of that identity's entry alone
-    /// (another replica may have renewed it meanwhile: `identities.conflict`, nothing changed). Called holding
-    /// `issuing`; `audit` runs after the durable write and undoes it when it fails.
-    /// `overwrite` (a join-token issuance: any earlier certificate is superseded whoever issued it) retries a
-    /// conflict on the entry now stored, a few times; a renewal does not (another replica renewed meanwhile).
-    func recordIssued(_ identity: SPIFFEID, _ leaf: Certificate, overwrite: Bool = false, audit: () throws -> Void) throws {
-        var previous = identityRecords.latest[identity]
+    /// against `previous`, the entry the issuance checked (another issuance of it, here or at another replica,
+    /// may have won meanwhile: `identities.conflict`, nothing changed). Called sharing `issuing`; `audit` runs
+    /// after the durable write and undoes it when it fails. `overwrite` (a join-token issuance: any earlier
+    /// certificate is superseded whoever issued it) retries a conflict on the entry now stored, a few times; a
+    /// renewal does not (another renewal of the same identity won: only one copy of a key may renew).
+    func recordIssued(_ identity: SPIFFEID, _ leaf: Certificate, previous checked: IdentityRecords.Latest?, overwrite: Bool = false,
+                      audit: () throws -> Void) throws {
         let next = IdentityRecords.Latest(serial: leaf.serialHex, notAfter: leaf.notAfter)
+        var previous = checked
         var attempts = overwrite ? 3 : 1
         while true {
             do {
                 try identityRepository.setLatest(identity, next, previous: previous)
                 break
             } catch let e as MeshError where e.errorCode == .identitiesConflict {
+                // Catch up with a winner at another replica, unless memory has moved on meanwhile (the winner's own
+                // notification may already be in: a stale load must not undo it).
                 let stored = (try? identityRepository.load())?.latest[identity]
-                latestStored(identity, stored)
+                identityState.withLock { if $0.latest[identity] == previous { $0.latest[identity] = stored } }
                 attempts -= 1
                 if attempts == 0 { throw e }
                 previous = stored

@@ -23,9 +23,10 @@ public final class ControlPlane: Sendable {
     let identityRepository: any IdentityRepository
     /// The identity records in force (latest serial per identity, revocations); changed under `issuing`.
     let identityState: Mutex<IdentityRecords>
-    /// Issuances and revocations run one at a time: "is this the latest serial?" and "this is now the latest"
-    /// must not interleave, or two copies of one key could both renew.
-    let issuing = Mutex<Void>(())
+    /// Issuances run side by side (shared); changes of the deny list alone (`IssuingGate`). "Is this the latest
+    /// serial?" and "this is now the latest" of one identity are one compare-and-set (`recordIssued`), so two
+    /// copies of one key cannot both renew.
+    let issuing = IssuingGate()
     /// The revision of a write of ours in flight (its own notification is not news until audited).
     let identityPending = Mutex<Int?>(nil)
     /// Security events (a cloned key, a revoked credential presented): counted, logged by the server, audited.

@@ -61,12 +61,18 @@ import MeshTestSupport
         let dir = try TempDir()
         let store = try FileTokenRepository(dataDir: dir.path)
         let token = try store.create(identity: cart, ttl: 600, now: now, createdBy: "operator")
-        let text = try dir.text("tokens.json")
-        #expect(!text.contains(token.secret))
-        #expect(!text.contains(String(token.secret.dropFirst(4))))
-        #expect(text.contains(SHA256.hex(Array(token.secret.utf8))))
-        #expect(text.contains(cart.description))
-        #expect(try dir.mode("tokens.json") == 0o600)
+        let journalBefore = try dir.read("tokens.journal")
+        #expect(!journalBefore.isEmpty)
+        // In the journal first, then in the snapshot a restart compacts it into: the hash only, both times.
+        _ = try FileTokenRepository(dataDir: dir.path)
+        for file in ["tokens.journal", "tokens.json"] {
+            let text = try file == "tokens.json" ? dir.text(file) : String(decoding: journalBefore, as: UTF8.self)
+            #expect(!text.contains(token.secret))
+            #expect(!text.contains(String(token.secret.dropFirst(4))))
+            #expect(text.contains(SHA256.hex(Array(token.secret.utf8))))
+            #expect(text.contains(cart.description))
+            #expect(try dir.mode(file) == 0o600)
+        }
     }
 
     @Test func eachTokenIsDifferent() throws {

@@ -2,45 +2,71 @@ import MeshNet
 import Synchronization
 import MeshCore
 
-/// Identity records in `DIR/identities.json` (revision, latest serial per identity, revocations), replaced whole
-/// with write-temp, fsync, rename, fsync-folder. This process is the only writer, so the comparison and the write
-/// under one lock are the compare-and-set.
+/// Identity records in `DIR/identities.json` (a snapshot) plus `DIR/identities.journal` (one line per change
+/// since): a renewal appends one small line, fsynced together with the lines of concurrent renewals (group
+/// commit, `Journal`), instead of rewriting every identity's record. Opening replays the journal over the
+/// snapshot (a torn last line, never acknowledged, is cut) and compacts; so does a journal past `compactAbove`.
+///
+/// This process is the only writer. A compare-and-set is checked under `state` and the entry (or the deny list)
+/// is marked in flight until its line is durable: a second write to the same entry meanwhile is refused with
+/// `identities.conflict` (as if the first had already won), so two renewals of one identity never both commit,
+/// while different identities commit in parallel. Memory shows only durable changes (the journal applies them).
 public final class FileIdentityRepository: IdentityRepository {
     let path: String
-    private let stored: Mutex<IdentityRecords>
+    let journal: Journal
+    /// Default journal size that triggers a compaction into `identities.json`: 8 MiB (about 50,000 renewals;
+    /// a snapshot of 10,000 identities is about 1.5 MB).
+    public static let defaultCompactAbove = 8 << 20
+    private let state: Locked<(records: IdentityRecords, inFlight: Set<SPIFFEID>, denyInFlight: Bool)>
     private let observers = ChangeObservers<IdentityRecords>()
     private let latestObservers = ChangeObservers<(SPIFFEID, IdentityRecords.Latest?)>()
 
-    public init(dataDir: String) throws {
+    public init(dataDir: String, compactAbove: Int = FileIdentityRepository.defaultCompactAbove) throws {
         path = "\(dataDir)/identities.json"
-        stored = Mutex(DurableFile.exists(path) ? try Self.decode(try DurableFile.read(path, limit: 64 << 20), path: path) : .empty)
+        var records = DurableFile.exists(path) ? try Self.decode(try DurableFile.read(path, limit: 64 << 20), path: path) : .empty
+        journal = try Journal(path: "\(dataDir)/identities.journal", compactAbove: compactAbove)
+        for line in journal.linesAtOpen { try Self.replay(line, into: &records, path: journal.path) }
+        let state = Locked((records: records, inFlight: Set<SPIFFEID>(), denyInFlight: false))
+        self.state = state
+        journal.onCompaction { [path] in
+            try DurableFile.write(path, Self.encode(state.withLock { $0.records }), mode: 0o600)
+        }
+        if !journal.linesAtOpen.isEmpty { try journal.compact() }
     }
 
-    public func load() throws -> IdentityRecords { stored.withLock { $0 } }
+    public func load() throws -> IdentityRecords { state.withLock { $0.records } }
 
     public func compareAndSet(expected: Int, _ next: IdentityRecords) throws {
-        let committed = try stored.withLock { (current) throws -> IdentityRecords in
-            guard current.revision == expected else {
-                throw MeshError(.identitiesConflict, "the identity records are at revision \(current.revision), not \(expected)")
+        try state.withLock { (s) throws in
+            guard !s.denyInFlight, s.records.revision == expected else {
+                throw MeshError(.identitiesConflict, "the identity records are at revision \(s.records.revision)"
+                                + (s.denyInFlight ? " with a change in flight" : "") + ", not \(expected)")
             }
-            let records = current.withDenyList(of: next)
-            try DurableFile.write(path, Self.encode(records), mode: 0o600)
-            current = records
-            return records
+            s.denyInFlight = true
         }
-        observers.notify(committed)
+        defer { state.withLock { $0.denyInFlight = false } }
+        var deny = next
+        deny.latest = [:]
+        let line = JSONValue.object([("denyList", try StrictJSON.parse(Self.encode(deny)))]).text
+        let state = self.state
+        try journal.append(Array(line.utf8)) { state.withLock { $0.records = $0.records.withDenyList(of: next) } }
+        observers.notify(state.withLock { $0.records })
     }
 
     public func setLatest(_ identity: SPIFFEID, _ latest: IdentityRecords.Latest?, previous: IdentityRecords.Latest?) throws {
-        try stored.withLock { (current) throws in
-            guard current.latest[identity] == previous else {
+        try state.withLock { (s) throws in
+            guard !s.inFlight.contains(identity), s.records.latest[identity] == previous else {
                 throw MeshError(.identitiesConflict, "\(identity): its latest certificate changed meanwhile")
             }
-            var records = current
-            records.latest[identity] = latest
-            try DurableFile.write(path, Self.encode(records), mode: 0o600)
-            current = records
+            s.inFlight.insert(identity)
         }
+        defer { _ = state.withLock { $0.inFlight.remove(identity) } }
+        let line = JSONValue.object([
+            ("latest", .string(identity.description)), ("serial", .optional(latest?.serial)),
+            ("notAfter", latest.map { .int(Int($0.notAfter)) } ?? .null),
+        ]).text
+        let state = self.state
+        try journal.append(Array(line.utf8)) { state.withLock { $0.records.latest[identity] = latest } }
         latestObservers.notify((identity, latest))
     }
 
@@ -52,80 +78,24 @@ public final class FileIdentityRepository: IdentityRepository {
         latestObservers.subscribe { onChange($0.0, $0.1) }
     }
 
-    static func encode(_ r: IdentityRecords) -> [UInt8] {
-        let ids = r.latest.keys.sorted { $0.description < $1.description }
-        let doc = JSONValue.object([
-            ("revision", .int(r.revision)), ("revocationRevision", .int(r.revocationRevision)),
-            ("latest", .array(ids.map { id in
-                .object([("identity", .string(id.description)), ("serial", .string(r.latest[id]!.serial)),
-                         ("notAfter", .int(Int(r.latest[id]!.notAfter)))])
-            })),
-            ("revocations", .array(r.revocations.map { v in
-                .object([("identity", .optional(v.identity?.description)), ("serial", .optional(v.serial)),
-                         ("revokedAt", .int(Int(v.revokedAt))), ("reason", .string(v.reason)), ("actor", .string(v.actor)),
-                         ("until", .int(Int(v.until)))])
-            })),
-            ("quarantines", .array(r.quarantines.map { q in
-                .object([("identity", .string(q.identity.description)), ("reason", .string(q.reason)), ("since", .int(Int(q.since))),
-                         ("until", q.until.map { .int(Int($0)) } ?? .null), ("actor", .string(q.actor)), ("automatic", .bool(q.automatic))])
-            })),
-            ("throttles", .array(r.throttles.keys.sorted { $0.description < $1.description }.map { id in
-                let t = r.throttles[id]!
-                return .object([("identity", .string(id.description)),
-                                ("perSecond", .number(ThrottleList.text(t.limit.connectionsPerSecond))),
-                                ("burst", .number(ThrottleList.text(t.limit.burst))), ("since", .int(Int(t.since))),
-                                ("until", t.until.map { .int(Int($0)) } ?? .null), ("actor", .string(t.actor))])
-            })),
-        ])
-        return Array((doc.text + "\n").utf8)
-    }
-
-    static func decode(_ bytes: [UInt8], path: String) throws -> IdentityRecords {
-        let doc = try StrictJSON.parse(bytes, limits: StrictJSON.Limits(maxBytes: 64 << 20))
+    /// One journal line over `records`: a latest entry set or removed, or a whole deny-list part. Each line
+    /// sets a value, so replaying lines a snapshot already holds changes nothing.
+    static func replay(_ line: [UInt8], into records: inout IdentityRecords, path: String) throws {
         func corrupt(_ why: String) -> MeshError { MeshError(.identitiesCorrupt, "\(path): \(why)") }
-        guard let revision = doc["revision"]?.intValue, let rr = doc["revocationRevision"]?.intValue,
-              let latest = doc["latest"]?.arrayValue, let revs = doc["revocations"]?.arrayValue else {
-            throw corrupt("lacks revision, revocationRevision, latest or revocations")
-        }
-        var out = IdentityRecords(revision: revision, revocationRevision: rr)
-        for l in latest {
-            guard let id = l["identity"]?.stringValue.flatMap({ try? SPIFFEID.workload($0) }), let serial = l["serial"]?.stringValue,
-                  let notAfter = l["notAfter"]?.intValue else { throw corrupt("a latest entry lacks fields") }
-            out.latest[id] = .init(serial: serial, notAfter: Double(notAfter))
-        }
-        for v in revs {
-            guard let at = v["revokedAt"]?.intValue, let reason = v["reason"]?.stringValue, let actor = v["actor"]?.stringValue,
-                  let until = v["until"]?.intValue else { throw corrupt("a revocation lacks fields") }
-            let id = try v["identity"]?.stringValue.map { try SPIFFEID.workload($0) }
-            let serial = v["serial"]?.stringValue
-            guard id != nil || serial != nil else { throw corrupt("a revocation names neither identity nor serial") }
-            out.revocations.append(.init(identity: id, serial: serial, revokedAt: Double(at), reason: reason, actor: actor,
-                                         until: Double(until)))
-        }
-        // Absent in files written before quarantine existed.
-        for q in doc["quarantines"]?.arrayValue ?? [] {
-            guard let id = q["identity"]?.stringValue.flatMap({ try? SPIFFEID.workload($0) }), let reason = q["reason"]?.stringValue,
-                  let since = q["since"]?.intValue, let actor = q["actor"]?.stringValue, let automatic = q["automatic"]?.boolValue else {
-                throw corrupt("a quarantine lacks fields")
+        let doc: JSONValue
+        do { doc = try StrictJSON.parse(line, limits: StrictJSON.Limits(maxBytes: 64 << 20)) } catch { throw corrupt("a line is not JSON: \(error)") }
+        if let id = doc["latest"]?.stringValue {
+            guard let identity = try? SPIFFEID.workload(id) else { throw corrupt("a line names no identity") }
+            if let serial = doc["serial"]?.stringValue {
+                guard let notAfter = doc["notAfter"]?.intValue else { throw corrupt("a latest line lacks notAfter") }
+                records.latest[identity] = .init(serial: serial, notAfter: Double(notAfter))
+            } else {
+                records.latest[identity] = nil
             }
-            out.quarantines.append(.init(identity: id, reason: reason, since: Double(since), until: q["until"]?.intValue.map(Double.init),
-                                         actor: actor, automatic: automatic))
+        } else if let deny = doc["denyList"] {
+            records = records.withDenyList(of: try decode(Array(deny.text.utf8), path: path))
+        } else {
+            throw corrupt("a line is neither a latest entry nor a deny list")
         }
-        // Absent in files written before throttles existed.
-        for t in doc["throttles"]?.arrayValue ?? [] {
-            guard let id = t["identity"]?.stringValue.flatMap({ try? SPIFFEID.workload($0) }),
-                  let rate = Self.double(t["perSecond"]), let burst = Self.double(t["burst"]),
-                  let since = t["since"]?.intValue, let actor = t["actor"]?.stringValue else {
-                throw corrupt("a throttle lacks fields")
-            }
-            out.throttles[id] = .init(limit: RateLimit(connectionsPerSecond: rate, burst: burst), since: Double(since),
-                                      until: t["until"]?.intValue.map(Double.init), actor: actor)
-        }
-        return out
-    }
-
-    private static func double(_ v: JSONValue?) -> Double? {
-        guard case .number(let text)? = v else { return nil }
-        return Double(text)
     }
 }
