@@ -178,6 +178,7 @@ import Testing
 
         // A new connection that dies (here in its handshake) is not retried: the caller hears of it.
         channel.close()
+        proxy.waitUntilIdle()  // the closed connection's close_notify must not take the arm
         proxy.armed.store(true, ordering: .relaxed)
         #expect(meshError { _ = try client.bundle() } != nil)
         #expect(channel.failures.load(ordering: .relaxed) == 1)

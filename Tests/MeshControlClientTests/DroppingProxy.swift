@@ -16,6 +16,9 @@ final class DroppingProxy: @unchecked Sendable {
     let upstream: SocketAddress
     let armed = Atomic<Bool>(false)
     let accepted = Atomic<Int>(0)
+    /// Client-to-server pumps that ended (their connection closed): a test arms only once the connections it
+    /// closed are gone, or their last bytes (a TLS close_notify) would take the arm.
+    let clientPumpsEnded = Atomic<Int>(0)
 
     init(upstream: SocketAddress) throws {
         self.upstream = upstream
@@ -73,5 +76,11 @@ final class DroppingProxy: @unchecked Sendable {
         }
         shutdown(from, Int32(SHUT_RDWR))
         shutdown(to, Int32(SHUT_RDWR))
+        if dropWhenArmed { clientPumpsEnded.add(1, ordering: .relaxed) }
+    }
+
+    /// Waits (≤ 5 s) until every accepted connection's client-to-server pump has ended.
+    func waitUntilIdle() {
+        for _ in 0..<250 where clientPumpsEnded.load(ordering: .relaxed) < accepted.load(ordering: .relaxed) { usleep(20_000) }
     }
 }

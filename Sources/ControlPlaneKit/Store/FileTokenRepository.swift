@@ -54,6 +54,9 @@ public final class FileTokenRepository: TokenRepository {
         if !journal.linesAtOpen.isEmpty { try journal.compact() }
     }
 
+    /// Every token held (snapshot and journal), in no particular order: for `mesh-control migrate`.
+    public func all() -> [JoinToken] { state.withLock { Array($0.tokens.values) } }
+
     public func add(_ token: JoinToken, now: Double) throws {
         state.withLock { $0.now = max($0.now, now) }
         let state = self.state

@@ -85,17 +85,9 @@ public enum StoreMigration {
         return Summary(policyVersion: policy.version, tokens: tokens.count, identities: records.latest.count, auditRecords: lines.count)
     }
 
-    /// `DIR/tokens.json` as `FileTokenRepository` writes it.
+    /// The tokens of a data directory as `FileTokenRepository` reads them (`tokens.json` and `tokens.journal`).
     static func readFileTokens(_ dataDir: String) throws -> [JoinToken] {
-        let path = "\(dataDir)/tokens.json"
-        guard DurableFile.exists(path) else { return [] }
-        return try (StrictJSON.parse(try DurableFile.read(path, limit: 64 << 20))["tokens"]?.arrayValue ?? []).map { t in
-            guard let hash = t["hash"]?.stringValue, let id = t["identity"]?.stringValue, let exp = t["expiresAt"]?.intValue else {
-                throw MeshError(.tokensCorrupt, "\(path): a token lacks fields")
-            }
-            return JoinToken(hash: hash, identity: try SPIFFEID.workload(id), expiresAt: Double(exp),
-                             usedAt: t["usedAt"]?.intValue.map(Double.init), createdBy: t["createdBy"]?.stringValue ?? "?")
-        }
+        try FileTokenRepository(dataDir: dataDir).all()
     }
 
     static func writeFileTokens(_ dataDir: String, _ list: [JoinToken]) throws {
