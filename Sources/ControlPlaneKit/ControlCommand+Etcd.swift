@@ -72,7 +72,8 @@ extension ControlCommand {
         guard lead.renewSeconds * 2 <= Double(lead.ttlSeconds) else { throw MeshError(.usage, "--leader-renew must be at most half of --leader-lease-ttl") }
         var host = [CChar](repeating: 0, count: 256)
         gethostname(&host, host.count - 1)
-        let id = opts["replica-id"] ?? "\(String(cString: host))-\(getpid())"
+        let hostName = String(decoding: host.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        let id = opts["replica-id"] ?? "\(hostName)-\(getpid())"
         try DurableFile.makeDirectory(dataDir)
         return try ControlPlane(etcd: try etcdClient(urls, opts), prefix: try etcdPrefix(opts, trustDomain: nil), passphrase: passphrase,
                                 settings: settings, telemetryDir: "\(dataDir)/telemetry", replicaID: id,

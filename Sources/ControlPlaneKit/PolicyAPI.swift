@@ -72,7 +72,7 @@ enum PolicyAPI {
             cp.distribution.endpoints.touch(serial: req.peerSerial, now: cp.now())
             let caller = PolicyDistribution.Caller(identity: id, serial: req.peerSerial ?? "", notBefore: req.peerNotBefore ?? 0)
             cp.distribution.longPoll(service: service, after: version, epoch: epoch, revoked: revoked, endpoints: endpoints,
-                                     caller: caller, waitSeconds: wait, loop: loop) {
+                                     caller: caller, waitSeconds: wait, loop: loop, abandonment: req.abandonment) {
                 respond(answer($0, cp))
             }
         }

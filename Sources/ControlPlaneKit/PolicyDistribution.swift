@@ -3,6 +3,7 @@ import MeshCore
 import MeshPolicy
 import MeshNet
 import MeshObservability
+import MeshHTTP
 
 /// Hands each sidecar its own slice of the mesh, and parks long polls until the mesh changes: a poll from an
 /// (epoch, version) other than the one in force is answered at once (older, newer or from another store: the
@@ -96,6 +97,7 @@ public final class PolicyDistribution: Sendable {
     func longPoll(service: ServiceKey, after version: Int, epoch: String?, revoked: Int? = nil, endpoints held: Int? = nil,
                   caller: Caller? = nil,
                   waitSeconds: Int = PolicyDistribution.waitSeconds, loop: EventLoop,
+                  abandonment: RequestAbandonment? = nil,
                   answer: @escaping @Sendable (Answer) -> Void) {
         let parked = state.withLock { s -> Int? in
             // In force: the caller's (epoch, version) is ours; with nothing applied yet, a caller that has nothing
@@ -112,10 +114,14 @@ public final class PolicyDistribution: Sendable {
             return s.next
         }
         guard let id = parked else { return answer(slice(for: service)) }
-        loop.schedule(afterMs: Int64(waitSeconds) * 1000) { [self] in
+        let expire: @Sendable () -> Void = { [self] in
             let mine = state.withLock { $0.waiters.removeValue(forKey: id) }
             mine?.answer(.unchanged)
         }
+        _ = loop.schedule(afterMs: Int64(waitSeconds) * 1000, expire)
+        // A caller that hung up frees its waiter (and, through the answer, its long-poll slot) now, not at the
+        // end of the wait: after a reconnect storm the dead polls would hold the slots the new ones need.
+        abandonment?.onAbandon(expire)
     }
 
     /// A new snapshot is in force: every parked poll gets its slice now.

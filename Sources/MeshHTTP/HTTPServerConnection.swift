@@ -24,6 +24,8 @@ final class HTTPServerConnection: EventHandler, @unchecked Sendable {
     var head: HTTPRequestHead?
     var body: [UInt8] = []
     var inFlight = false
+    /// The request with the handler, told if the connection ends before its answer.
+    var inFlightAbandonment: RequestAbandonment?
     var output: [UInt8] = []
     var outputOffset = 0
     var closeAfterWrite = false
@@ -169,9 +171,11 @@ final class HTTPServerConnection: EventHandler, @unchecked Sendable {
             guard let h = head else { return }
             inFlight = true
             cancelTimer()
+            let abandonment = RequestAbandonment()
+            inFlightAbandonment = abandonment
             let request = HTTPRequest(head: h, body: body, peer: peer, peerIdentity: peerIdentity,
                                       peerNotBefore: peerValidity?.0, peerNotAfter: peerValidity?.1,
-                                      peerSerial: peerSerial)
+                                      peerSerial: peerSerial, abandonment: abandonment)
             head = nil
             body = []
             let loop = self.loop
@@ -188,6 +192,8 @@ final class HTTPServerConnection: EventHandler, @unchecked Sendable {
     private func respond(_ r: HTTPResponse, keepAlive: Bool, headOnly: Bool = false) {
         guard !closed, inFlight else { return }
         inFlight = false
+        inFlightAbandonment?.answered()
+        inFlightAbandonment = nil
         output = HTTPSerializer.response(status: r.status, headers: r.headers, body: r.body, keepAlive: keepAlive)
         if headOnly && !(r.status < 200 || r.status == 204 || r.status == 304) { output.removeLast(r.body.count) }
         outputOffset = 0
@@ -274,5 +280,9 @@ final class HTTPServerConnection: EventHandler, @unchecked Sendable {
         loop.forget(fd)  // close takes it out of the epoll set
         transport.close()
         server.ended(self)
+        if inFlight, let a = inFlightAbandonment {
+            inFlightAbandonment = nil
+            a.abandon()
+        }
     }
 }

@@ -17,9 +17,13 @@ public struct HTTPRequest: Sendable {
     public let peerNotAfter: Double?
     /// Serial (hex) of the caller's certificate, when it presented one (revocation, clone detection).
     public let peerSerial: String?
+    /// Told if the connection ends before the request is answered (see `RequestAbandonment`).
+    public let abandonment: RequestAbandonment
 
     public init(head: HTTPRequestHead, body: [UInt8], peer: SocketAddress, peerIdentity: SPIFFEID? = nil,
-                peerNotBefore: Double? = nil, peerNotAfter: Double? = nil, peerSerial: String? = nil) {
+                peerNotBefore: Double? = nil, peerNotAfter: Double? = nil, peerSerial: String? = nil,
+                abandonment: RequestAbandonment = RequestAbandonment()) {
+        self.abandonment = abandonment
         self.head = head
         self.body = body
         self.peer = peer

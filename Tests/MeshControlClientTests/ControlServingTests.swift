@@ -75,6 +75,45 @@ import Testing
         #expect(rig.controlPlane.serverStats.read().longPollsParked == 0)
     }
 
+    /// A poll parked for `wait` seconds on a raw TLS connection, whose client then resets it (RST): what a
+    /// sidecar that crashed or re-dialled in a storm leaves behind.
+    static func parkAndReset(_ rig: ChannelRig, _ id: TLSIdentity, from s: (version: Int, epoch: String)) throws {
+        let fd = try Socket.connect(rig.address).fd
+        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+        let tls = try TLSStream(context: try TLSContext(role: .client, identity: id, resumption: .off), fd: fd)
+        let deadline = monotonicSeconds() + 5
+        while tls.handshake() != .done {
+            guard monotonicSeconds() < deadline else { close(fd); throw MeshError(.internalFailure, "handshake timed out") }
+            var p = pollfd(fd: fd, events: Int16(POLLIN | POLLOUT), revents: 0)
+            _ = poll(&p, 1, 50)
+        }
+        let request = "GET /v1/slice?version=\(s.version)&epoch=\(s.epoch)&wait=20 HTTP/1.1\r\nHost: cp\r\n\r\n"
+        _ = Array(request.utf8).withUnsafeBytes { tls.write($0) }
+        usleep(300_000)  // parked by now (the caller checks the gauge)
+        var l = linger(l_onoff: 1, l_linger: 0)
+        _ = setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, socklen_t(MemoryLayout<linger>.size))
+        close(fd)
+        withExtendedLifetime(tls) {}
+    }
+
+    /// A parked poll whose client hung up gives its long-poll slot back at once, not at the end of its wait:
+    /// after a reconnect storm, the dead polls must not hold the slots the re-dialled sidecars need.
+    @Test func aHungUpPollFreesItsSlotAtOnce() throws {
+        var settings = ControlSettings()
+        settings.maxLongPolls = 2
+        let rig = try ChannelRig(settings: settings, loops: 2)
+        let id = try rig.workload()
+        let s = try firstSlice(try rig.client(on: rig.channel(IdentityHolder(id)), identity: id))
+        for _ in 0..<2 { try Self.parkAndReset(rig, id, from: s) }
+        // Both slots are free again well before the 20 s wait of the dead polls.
+        #expect(Self.waitUntil(3) { rig.controlPlane.serverStats.read().longPollsParked == 0 })
+        let polls = try Polls(rig, id, count: 2, from: s, wait: 2)
+        #expect(Self.waitUntil(5) { rig.controlPlane.serverStats.read().longPollsParked == 2 })
+        #expect(polls.done.wait(timeout: .now() + 10) == .success)
+        #expect(polls.results.withLock { $0 } == [-1, -1])
+        #expect(rig.controlPlane.serverStats.read().refusals["long-polls-full"] ?? 0 == 0)
+    }
+
     @Test func connectionAndLongPollLimitsHoldAcrossLoops() throws {
         var settings = ControlSettings()
         settings.maxLongPolls = 3
