@@ -36,8 +36,19 @@ public final class EtcdPolicyRepository: PolicyRepository, EtcdRoute {
             ops = [.put(store.key(Self.current), doc, lease: 0), .put(store.key("policy/versions/\(next.version)"), doc, lease: 0)]
         }
         if next.version < expected { ops.append(.delete(store.key("policy/versions/\(expected)"))) }  // an undone apply
-        let r = try store.kv.txn([.modRevision(store.key(Self.current), equals: mod)], success: ops,
+        let r: EtcdTxnResult
+        do {
+            r = try store.kv.txn([.modRevision(store.key(Self.current), equals: mod)], success: ops,
                                  failure: [.get(store.key(Self.current))])
+        } catch let e as MeshError where e.errorCode == .storeUnavailable {
+            // The answer was lost, not necessarily the write: read it back once. If our document is what is stored
+            // now, the write landed and this is a success (the caller goes on to audit it); otherwise the refusal
+            // stands. A proposal still in flight in etcd could yet commit after this read: that window is documented.
+            guard next.version > 0, let now = try? store.kv.get(store.key(Self.current)), now.modRevision > mod,
+                  let stored = try? Self.decode(now.value), stored == next else { throw e }
+            accept(next, mod: now.modRevision)
+            return
+        }
         guard r.succeeded else {
             let now = r.gets.first ?? nil
             let stored = try now.map { try Self.decode($0.value) } ?? .empty
