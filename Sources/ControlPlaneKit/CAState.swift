@@ -100,3 +100,19 @@ public struct CAState: Sendable {
         return changes.isEmpty ? nil : (CAState(trustDomain: trustDomain, revision: revision + 1, roots: next), changes)
     }
 }
+
+extension CAState.Root {
+    /// The first issuing root of a new control plane (`mesh-control init`, either store): a fresh self-signed
+    /// root valid ten years, or an imported intermediate with its chain and anchors.
+    static func first(trustDomain: TrustDomain, now: Double,
+                      imported: (cert: Certificate, key: PrivateKey, chain: [Certificate], anchors: [Certificate])?) throws -> CAState.Root {
+        if let imported {
+            return CAState.Root(id: 1, certificate: imported.cert, chain: imported.chain, anchors: imported.anchors, key: imported.key,
+                                phase: .issuing, addedAt: now, nextAt: nil)
+        }
+        let ca = try CertificateAuthority.selfSignedRoot(trustDomain: trustDomain, now: now, lifetime: 10 * 365 * 86_400,
+                                                         commonName: "\(trustDomain.name) root 1")
+        return CAState.Root(id: 1, certificate: ca.certificate, chain: [], anchors: [ca.certificate], key: ca.key,
+                            phase: .issuing, addedAt: now, nextAt: nil)
+    }
+}

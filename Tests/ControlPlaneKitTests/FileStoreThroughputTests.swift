@@ -14,15 +14,9 @@ import MeshTestSupport
 
     private func id(_ k: Int) -> SPIFFEID { try! SPIFFEID.workload("spiffe://mesh.local/ns/shop/sa/svc-\(k)") }
 
-    private func controlPlane(_ dir: TempDir, _ clock: TestClock) throws -> ControlPlane {
-        _ = try ControlPlane.initialize(dataDir: dir.path, trustDomain: trustDomain(), passphrase: testPassphrase,
-                                       now: clock.wallSeconds(), imported: nil)
-        var s = ControlSettings()
-        s.certTTL = 3600
-        return try ControlPlane(dataDir: dir.path, passphrase: testPassphrase, settings: s, clock: clock)
-    }
+    private func controlPlane(_ dir: TempDir, _ clock: TestClock) throws -> ControlPlane { try fileControlPlane(dir, clock) }
 
-    private func csr() throws -> [UInt8] { try CertificateSigningRequest.create(key: PrivateKey.generateP256()).pem() }
+    private func csr() throws -> [UInt8] { try freshCSR() }
 
     @Test func identitiesReplayTheJournalCutATornLineAndCompactAtStart() throws {
         let dir = try TempDir()

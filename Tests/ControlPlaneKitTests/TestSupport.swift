@@ -83,6 +83,18 @@ let testPassphrase = Array("correct horse battery staple".utf8)
 
 func trustDomain(_ name: String = "mesh.local") throws -> TrustDomain { try TrustDomain(name) }
 
+/// A control plane initialised on the file store in `dir`, certificates of one hour, time from `clock`.
+func fileControlPlane(_ dir: TempDir, _ clock: TestClock) throws -> ControlPlane {
+    _ = try ControlPlane.initialize(dataDir: dir.path, trustDomain: trustDomain(), passphrase: testPassphrase,
+                                   now: clock.wallSeconds(), imported: nil)
+    var s = ControlSettings()
+    s.certTTL = 3600
+    return try ControlPlane(dataDir: dir.path, passphrase: testPassphrase, settings: s, clock: clock)
+}
+
+/// A CSR for a fresh P-256 key (the control plane decides the identity, not the CSR).
+func freshCSR() throws -> [UInt8] { try CertificateSigningRequest.create(key: PrivateKey.generateP256()).pem() }
+
 /// The lines of a text file, without their newlines.
 func lines(_ text: String) -> [String] { text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init).filter { !$0.isEmpty } }
 

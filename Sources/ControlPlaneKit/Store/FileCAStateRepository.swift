@@ -52,16 +52,7 @@ public final class FileCAStateRepository: CAStateRepository {
         if DurableFile.exists("\(dir)/state.json") {
             throw MeshError(.caExists, "\(dir) already holds a CA; refusing to overwrite it")
         }
-        let root: CAState.Root
-        if let imported {
-            root = CAState.Root(id: 1, certificate: imported.cert, chain: imported.chain, anchors: imported.anchors, key: imported.key,
-                                phase: .issuing, addedAt: now, nextAt: nil)
-        } else {
-            let ca = try CertificateAuthority.selfSignedRoot(trustDomain: trustDomain, now: now, lifetime: 10 * 365 * 86_400,
-                                                             commonName: "\(trustDomain.name) root 1")
-            root = CAState.Root(id: 1, certificate: ca.certificate, chain: [], anchors: [ca.certificate], key: ca.key,
-                                phase: .issuing, addedAt: now, nextAt: nil)
-        }
+        let root = try CAState.Root.first(trustDomain: trustDomain, now: now, imported: imported)
         try writeRootFiles(dir: dir, root, passphrase: passphrase)
         try persist(dir: dir, CAState(trustDomain: trustDomain, revision: 1, roots: [root]))
     }

@@ -11,16 +11,7 @@ public enum EtcdStoreSetup {
         guard try store.isEmpty() else {
             throw MeshError(.caExists, "etcd already holds a control plane under \(store.prefix); refusing to overwrite it")
         }
-        let root: CAState.Root
-        if let imported {
-            root = CAState.Root(id: 1, certificate: imported.cert, chain: imported.chain, anchors: imported.anchors, key: imported.key,
-                                phase: .issuing, addedAt: now, nextAt: nil)
-        } else {
-            let ca = try CertificateAuthority.selfSignedRoot(trustDomain: trustDomain, now: now, lifetime: 10 * 365 * 86_400,
-                                                             commonName: "\(trustDomain.name) root 1")
-            root = CAState.Root(id: 1, certificate: ca.certificate, chain: [], anchors: [ca.certificate], key: ca.key,
-                                phase: .issuing, addedAt: now, nextAt: nil)
-        }
+        let root = try CAState.Root.first(trustDomain: trustDomain, now: now, imported: imported)
         guard let secret = Random.hex(32).map({ "mat_" + $0 }), let epoch = Random.hex(16) else {
             throw MeshError(.initRandom, "no randomness available")
         }
