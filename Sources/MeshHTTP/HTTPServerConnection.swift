@@ -66,9 +66,11 @@ final class HTTPServerConnection: EventHandler, @unchecked Sendable {
 
     func ready(fd: Int32, _ r: Readiness) {
         if handshaking { return handshake() }
-        if r.hangUp && inFlight && outputOffset == output.count {
+        if (r.hangUp || r.peerClosed) && inFlight && outputOffset == output.count {
             // The client is gone while its request is with the handler (a parked long poll): nobody is left to
-            // answer. Level-triggered, the hang-up would otherwise be reported on every iteration.
+            // answer. Level-triggered, the hang-up would otherwise be reported on every iteration. A FIN counts
+            // only for a request whose handler watches for it (`RequestAbandonment`): an ordinary client may
+            // half-close after its request and still read the answer.
             server.count(.peerGone, peer.description)
             return finish()
         }
@@ -184,6 +186,7 @@ final class HTTPServerConnection: EventHandler, @unchecked Sendable {
                 // Handlers may answer later or from another thread: always finish on the loop.
                 loop.execute { me.respond(response, keepAlive: h.keepAlive, headOnly: h.method == "HEAD") }
             }
+            if inFlight && !closed && abandonment.isWatched { set(interest.union(.peerClosed)) }
         }
     }
 
@@ -234,7 +237,7 @@ final class HTTPServerConnection: EventHandler, @unchecked Sendable {
 
     private func updateInterest() {
         var i: Interest = .none
-        if !inFlight { i.insert(.read) }
+        if !inFlight { i.insert(.read) } else if inFlightAbandonment?.isWatched == true { i.insert(.peerClosed) }
         if outputOffset < output.count { i.insert(.write) }
         set(i)
     }

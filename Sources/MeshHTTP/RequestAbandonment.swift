@@ -18,6 +18,10 @@ public final class RequestAbandonment: Sendable {
         if now { action() }
     }
 
+    /// A handler registered an action: the server then watches the connection for the client going away (a
+    /// FIN, not only a reset) while the request is parked.
+    public var isWatched: Bool { state.withLock { $0.action != nil } }
+
     /// The connection ended with the request unanswered.
     public func abandon() {
         let action = state.withLock { s -> (@Sendable () -> Void)? in

@@ -10,6 +10,9 @@ public struct Interest: OptionSet, Sendable {
     public init(rawValue: UInt32) { self.rawValue = rawValue }
     public static let read = Interest(rawValue: EPOLLIN.rawValue)
     public static let write = Interest(rawValue: EPOLLOUT.rawValue)
+    /// The peer shut its sending side (FIN), even while we do not read: for a request parked with its handler,
+    /// whose client went away (`Readiness.peerClosed`).
+    public static let peerClosed = Interest(rawValue: EPOLLRDHUP.rawValue)
     public static let none: Interest = []
 }
 
@@ -21,6 +24,8 @@ public struct Readiness: Sendable {
     public var error: Bool { bits & EPOLLERR.rawValue != 0 }
     /// The peer reset the connection or both directions are shut: nothing more will come, whatever the interest.
     public var hangUp: Bool { bits & (EPOLLHUP.rawValue | EPOLLERR.rawValue) != 0 }
+    /// The peer shut its sending side (reported only with `.peerClosed` interest).
+    public var peerClosed: Bool { bits & EPOLLRDHUP.rawValue != 0 }
 }
 
 /// Something that owns registered file descriptors and reacts to their readiness. Lives on one loop.

@@ -75,9 +75,12 @@ import Testing
         #expect(rig.controlPlane.serverStats.read().longPollsParked == 0)
     }
 
-    /// A poll parked for `wait` seconds on a raw TLS connection, whose client then resets it (RST): what a
-    /// sidecar that crashed or re-dialled in a storm leaves behind.
-    static func parkAndReset(_ rig: ChannelRig, _ id: TLSIdentity, from s: (version: Int, epoch: String)) throws {
+    /// A poll parked for 20 s on a raw TLS connection, whose client then resets it (RST) or closes it (FIN):
+    /// what a sidecar that crashed or re-dialled in a storm leaves behind.
+    /// With FIN the socket is only shut for writing (a close with unread bytes, like the session tickets, would be
+    /// a reset): the returned descriptor is the caller's to close.
+    @discardableResult
+    static func parkAndDrop(_ rig: ChannelRig, _ id: TLSIdentity, from s: (version: Int, epoch: String), reset: Bool) throws -> Int32? {
         let fd = try Socket.connect(rig.address).fd
         _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
         let tls = try TLSStream(context: try TLSContext(role: .client, identity: id, resumption: .off), fd: fd)
@@ -90,23 +93,33 @@ import Testing
         let request = "GET /v1/slice?version=\(s.version)&epoch=\(s.epoch)&wait=20 HTTP/1.1\r\nHost: cp\r\n\r\n"
         _ = Array(request.utf8).withUnsafeBytes { tls.write($0) }
         usleep(300_000)  // parked by now (the caller checks the gauge)
+        withExtendedLifetime(tls) {}
+        guard reset else {
+            shutdown(fd, Int32(SHUT_WR))
+            return fd
+        }
         var l = linger(l_onoff: 1, l_linger: 0)
         _ = setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, socklen_t(MemoryLayout<linger>.size))
         close(fd)
-        withExtendedLifetime(tls) {}
+        return nil
     }
 
-    /// A parked poll whose client hung up gives its long-poll slot back at once, not at the end of its wait:
-    /// after a reconnect storm, the dead polls must not hold the slots the re-dialled sidecars need.
+    /// A parked poll whose client hung up (reset or FIN) gives its long-poll slot and its connection slot back at
+    /// once, not at the end of its wait: after a reconnect storm, the dead polls must not hold the slots the
+    /// re-dialled sidecars need.
     @Test func aHungUpPollFreesItsSlotAtOnce() throws {
         var settings = ControlSettings()
         settings.maxLongPolls = 2
         let rig = try ChannelRig(settings: settings, loops: 2)
         let id = try rig.workload()
         let s = try firstSlice(try rig.client(on: rig.channel(IdentityHolder(id)), identity: id))
-        for _ in 0..<2 { try Self.parkAndReset(rig, id, from: s) }
-        // Both slots are free again well before the 20 s wait of the dead polls.
+        let before = rig.server.openConnections
+        try Self.parkAndDrop(rig, id, from: s, reset: true)
+        let halfClosed = try Self.parkAndDrop(rig, id, from: s, reset: false)
+        defer { if let fd = halfClosed { close(fd) } }
+        // Both slots are free again well before the 20 s wait of the dead polls, and so are their connections.
         #expect(Self.waitUntil(3) { rig.controlPlane.serverStats.read().longPollsParked == 0 })
+        #expect(Self.waitUntil(3) { rig.server.openConnections == before })
         let polls = try Polls(rig, id, count: 2, from: s, wait: 2)
         #expect(Self.waitUntil(5) { rig.controlPlane.serverStats.read().longPollsParked == 2 })
         #expect(polls.done.wait(timeout: .now() + 10) == .success)
