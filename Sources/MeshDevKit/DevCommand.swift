@@ -17,7 +17,7 @@ public enum DevCommand {
                     [--services min(N,100)] [--certs-per-service 25] [--interval 5s] [--edges 5] [--no-report]
                     [--renew-every DURATION] [--storm-at DURATION [--storm-reconnect]] [--wait SECONDS] [--duration 30s] [--propagate-at DURATION/2]
                     [--loops 2] [--max-connecting 128] [--connect-timeout 180s] [--issue-threads 4]
-                    [--control-pid PID] [--trust-domain mesh.local] [--json]
+                    [--control-pid PID] [--apply-server HOST:PORT] [--trust-domain mesh.local] [--json]
            mesh-dev --help
 
     ca        Create a self-signed root (DIR/ca.crt, DIR/ca.key, key mode 0600) for a demo or a test.

@@ -40,6 +40,9 @@ struct SimOptions: Sendable {
     var json = false
     var spawn = false
     var server: String?
+    /// `--apply-server HOST:PORT`: the drive's policy change goes to this control plane (another replica over
+    /// the same store) instead of `--server`, so propagation is timed across replicas.
+    var applyServer: String?
     var dataDir: String?
     var bundleFile: String?
     var tokenFile: String?
@@ -88,6 +91,7 @@ struct SimOptions: Sendable {
         o.connectTimeoutMs = try ms("connect-timeout") ?? o.connectTimeoutMs
         o.issueThreads = try int("issue-threads", min: 1) ?? o.issueThreads
         o.server = m["server"]
+        o.applyServer = m["apply-server"]
         o.dataDir = m["data-dir"]
         o.bundleFile = m["bundle"]
         o.tokenFile = m["token-file"]

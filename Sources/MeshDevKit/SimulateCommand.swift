@@ -78,9 +78,16 @@ enum SimulateCommand {
             let driveStart = clock.monotonicMs()
             var applyError: String?
             // The drive's two scripted events, in time order: the policy change, and the renewal storm if asked.
+            // The policy change goes to `--apply-server` when given (another replica), else to the server.
+            let applier = try o.applyServer.map { s in
+                SimSetup(client: HTTPClient(address: try SocketAddress(HostPort(parsing: s)),
+                                            tls: try TLSContext.client(trusting: bundle, trustDomain: td),
+                                            expectServer: cpID, timeoutMs: 30_000),
+                         adminToken: admin, bundle: bundle, trustDomain: td)
+            } ?? setup
             var events: [(at: Int64, act: () -> Void)] = [(o.propagateAtMs ?? o.durationMs / 2, {
                 do {
-                    _ = try setup.applyMesh(services: o.services, generation: "\(run)-2") { expected in
+                    _ = try applier.applyMesh(services: o.services, generation: "\(run)-2") { expected in
                         driver.stats.appliedAtNs.store(clock.monotonicNs(), ordering: .releasing)
                         driver.stats.targetVersion.store(expected, ordering: .releasing)
                     }
