@@ -38,6 +38,8 @@ public final class HTTPServer: EventHandler, @unchecked Sendable {
     // @unchecked: all mutable state is confined to `loop`'s thread; `open` is atomic.
     public let loop: EventLoop
     let fd: Int32
+    /// Set by `close` (on the loop thread).
+    private var listenerClosed = false
     /// Swappable (on the loop thread) so a server can renew its own certificate without restarting.
     var tls: TLSContext?
     let limits: HTTPServerLimits
@@ -94,6 +96,8 @@ public final class HTTPServer: EventHandler, @unchecked Sendable {
 
     /// Stops listening and closes every connection. Call on the loop thread.
     public func close() {
+        guard !listenerClosed else { return }  // a second close must not close a reused fd number
+        listenerClosed = true
         acceptPaused = false
         handshakePaused = false
         loop.deregister(fd)

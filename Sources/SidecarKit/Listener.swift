@@ -16,6 +16,8 @@ final class Listener: EventHandler {
     }
 
     let fd: Int32
+    /// Set by `close` (on the loop thread).
+    private var closed = false
     let kind: Kind
     let context: LoopContext
     private var paused = false
@@ -42,6 +44,8 @@ final class Listener: EventHandler {
     }
 
     func close() {
+        guard !closed else { return }  // a second close must not close a reused fd number
+        closed = true
         context.loop.deregister(fd)
         Glibc.close(fd)
     }

@@ -29,6 +29,8 @@ final class DNSResponder: EventHandler {
     let settings: DNSSettings
     let loop: EventLoop
     let fd: Int32
+    /// Set by `close` (on the loop thread).
+    private var closed = false
     let upstreamFD: Int32?
     let counters = Counters()
     private let names: () -> DNSNames
@@ -62,6 +64,8 @@ final class DNSResponder: EventHandler {
     deinit { buffer.deallocate() }
 
     func close() {
+        guard !closed else { return }  // a second close must not close a reused fd number
+        closed = true
         loop.deregister(fd)
         Glibc.close(fd)
         if let u = upstreamFD {
