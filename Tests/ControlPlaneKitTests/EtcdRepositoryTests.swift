@@ -144,7 +144,7 @@ import Testing
         compact.environment = ["ETCDCTL_API": "3"]
         compact.standardOutput = FileHandle.nullDevice
         try compact.run()
-        compact.waitUntilExit()
+        compact.waitForExit()
         #expect(compact.terminationStatus == 0)
         let told = C.Told<Int>()
         let s = b.subscribe { told.record($0.version) }

@@ -23,7 +23,7 @@ extension TempDir {
         try process.run()
         let printed = output.fileHandleForReading.readDataToEndOfFile()
         let complaint = errors.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
+        process.waitForExit()
         guard process.terminationStatus == 0 else {
             throw MeshError(ErrorCode("test.openssl", .internal), "openssl \(args.joined(separator: " ")): \(String(decoding: complaint, as: UTF8.self))")
         }

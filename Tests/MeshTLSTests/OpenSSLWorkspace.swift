@@ -1,4 +1,5 @@
 import Foundation
+import MeshTestSupport
 import MeshCore
 import Testing
 
@@ -34,7 +35,7 @@ final class OpenSSLWorkspace {
         process.standardOutput = output
         try process.run()
         let printed = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
+        process.waitForExit()
         guard process.terminationStatus == 0 else {
             let text = (try? Data(contentsOf: errorsURL)) ?? Data()
             throw MeshError(ErrorCode("test.openssl", .internal), "openssl \(args.joined(separator: " ")): \(String(decoding: text, as: UTF8.self))")

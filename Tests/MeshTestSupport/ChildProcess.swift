@@ -23,12 +23,21 @@ public enum ChildProcess {
         }
         let o = out.fileHandleForReading.readDataToEndOfFile()
         drained.wait()
-        p.waitUntilExit()
+        p.waitForExit()
         return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: errorText.data, as: UTF8.self))
     }
 
     /// Written by the draining thread before it signals, read after the wait.
     private final class Drained: @unchecked Sendable {
         var data = Data()
+    }
+}
+
+extension Process {
+    /// Waits for the child without `waitUntilExit`, which spins a Foundation run loop on the calling thread (and
+    /// so gives every test thread that waits a CFRunLoop with descriptors of its own, closed when the thread goes
+    /// away). `isRunning` is cleared by Foundation's own process-manager thread when the child is reaped.
+    public func waitForExit() {
+        while isRunning { usleep(5_000) }
     }
 }

@@ -98,7 +98,7 @@ public final class EtcdCluster: @unchecked Sendable {
     public func kill(_ i: Int) {
         guard let p = lock.withLock({ () -> Process? in let p = processes[i]; processes[i] = nil; return p }) else { return }
         if p.isRunning { Foundation.kill(p.processIdentifier, SIGKILL) }
-        p.waitUntilExit()
+        p.waitForExit()
     }
 
     /// SIGSTOP of member `i`: alive (its sockets stay open) but silent, like a hung or partitioned member.
@@ -129,7 +129,7 @@ public final class EtcdCluster: @unchecked Sendable {
             let deadline = Date().addingTimeInterval(3)
             while p.isRunning && Date() < deadline { usleep(20_000) }
             if p.isRunning { Foundation.kill(p.processIdentifier, SIGKILL) }
-            p.waitUntilExit()
+            p.waitForExit()
         }
     }
 

@@ -34,7 +34,7 @@ public final class TokenMinter: Sendable {
         process.standardError = FileHandle.nullDevice
         try process.run()
         let printed = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
+        process.waitForExit()
         guard process.terminationStatus == 0 else {
             throw MeshError(ErrorCode("test.openssl", .internal), "openssl \(args.joined(separator: " ")) failed")
         }

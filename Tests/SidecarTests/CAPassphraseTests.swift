@@ -1,4 +1,5 @@
 import Foundation
+import MeshTestSupport
 import Testing
 
 /// Black box: `mesh-control init` refuses a CA passphrase shorter than 12 bytes (hardening #11).
@@ -16,7 +17,7 @@ struct CAPassphraseTests {
         p.standardOutput = Pipe()
         try p.run()
         let e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
+        p.waitForExit()
         return (p.terminationStatus, String(decoding: e, as: UTF8.self))
     }
 

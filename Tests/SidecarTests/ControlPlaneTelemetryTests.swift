@@ -71,7 +71,7 @@ struct ControlPlaneTelemetryTests {
         input.fileHandleForWriting.write(Data(text.utf8))
         try input.fileHandleForWriting.close()
         let said = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
+        p.waitForExit()
         #expect(p.terminationStatus == 0 && said.isEmpty, "promtool: \(said)")
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import MeshTestSupport
 import Glibc
 import Testing
 import MeshAPI
@@ -27,7 +28,7 @@ struct EndpointBalancingTests {
         // Kill replica 2 without warning (no deregistration): its endpoint stays in the slice until it expires.
         let victim = mesh.replicas[2]
         kill(victim.pid, SIGKILL)
-        victim.process.waitUntilExit()
+        victim.process.waitForExit()
         let killedAt = Date()
         var failover: Double?
         var afterKill: [String: Int] = [:]

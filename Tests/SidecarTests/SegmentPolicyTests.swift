@@ -1,4 +1,5 @@
 import Foundation
+import MeshTestSupport
 import Glibc
 import Testing
 import MeshCore
@@ -134,7 +135,7 @@ struct SegmentPolicyTests {
         p.standardOutput = out
         try p.run()
         let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
+        p.waitForExit()
         return String(decoding: data, as: UTF8.self)
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import MeshTestSupport
 import Glibc
 import Testing
 
@@ -14,7 +15,7 @@ struct StatsEndpointTests {
         p.standardError = Pipe()
         guard (try? p.run()) != nil else { return (-1, "") }
         let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
+        p.waitForExit()
         return (p.terminationStatus, String(decoding: data, as: UTF8.self))
     }
 
@@ -87,7 +88,7 @@ struct StatsEndpointTests {
             try p.run()
             input.fileHandleForWriting.write(Data(text.utf8))
             try input.fileHandleForWriting.close()
-            p.waitUntilExit()
+            p.waitForExit()
             let said = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
             #expect(p.terminationStatus == 0, "promtool: \(said)")
         }

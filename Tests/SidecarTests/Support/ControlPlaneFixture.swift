@@ -69,7 +69,7 @@ final class ControlPlaneFixture {
     func kill9() {
         guard let p = process, p.isRunning else { return }
         kill(p.processIdentifier, SIGKILL)
-        p.waitUntilExit()
+        p.waitForExit()
     }
 
     /// Runs a built executable to completion.
@@ -128,7 +128,7 @@ final class ControlPlaneFixture {
     func stop() {
         for s in sidecars { s.stop() }
         for a in apps { a.stop() }
-        if let p = process, p.isRunning { p.terminate(); p.waitUntilExit() }
+        if let p = process, p.isRunning { p.terminate(); p.waitForExit() }
         try? FileManager.default.removeItem(atPath: dir)
     }
 }

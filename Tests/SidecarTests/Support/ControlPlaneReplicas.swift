@@ -81,7 +81,7 @@ final class ControlPlaneReplicas: @unchecked Sendable {
     func kill9(_ i: Int) {
         guard let p = lock.withLock({ () -> Process? in let p = processes[i]; processes[i] = nil; return p }) else { return }
         if p.isRunning { kill(p.processIdentifier, SIGKILL) }
-        p.waitUntilExit()
+        p.waitForExit()
     }
 
     func isRunning(_ i: Int) -> Bool { lock.withLock { processes[i]?.isRunning ?? false } }
@@ -90,7 +90,7 @@ final class ControlPlaneReplicas: @unchecked Sendable {
         for s in sidecars { s.stop() }
         sidecars = []
         let all = lock.withLock { () -> [Process] in let all = processes.compactMap { $0 }; processes = processes.map { _ in nil }; return all }
-        for p in all where p.isRunning { p.terminate(); p.waitUntilExit() }
+        for p in all where p.isRunning { p.terminate(); p.waitForExit() }
     }
 
     func run(_ tool: String, _ args: [String]) throws -> (status: Int32, stdout: String, stderr: String) {

@@ -1,4 +1,5 @@
 import Foundation
+import MeshTestSupport
 import Glibc
 
 /// A real `mesh-sidecar` process started from the build folder with a JSON config written for it.
@@ -135,7 +136,7 @@ final class SidecarProcess {
     func stop() {
         if process.isRunning {
             process.terminate()
-            process.waitUntilExit()
+            process.waitForExit()
         }
     }
 

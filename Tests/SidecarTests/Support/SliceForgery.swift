@@ -19,7 +19,7 @@ enum SliceForgery {
         p.standardOutput = out
         try p.run()
         let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
+        p.waitForExit()
         let text = String(decoding: data, as: UTF8.self)
         guard let cut = text.lastIndex(of: "\n") else { return (text, "") }
         return (String(text[text.index(after: cut)...]), String(text[..<cut]))
