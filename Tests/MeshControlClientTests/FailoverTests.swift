@@ -102,16 +102,10 @@ import Testing
     /// TLS handshake (timeout on connect) are skipped; the single-use token is sent once and accepted.
     @Test func oneShotCallsMoveOnOnlyWhileConnecting() throws {
         let rig = try ChannelRig()
-        let silent = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)  // listens, never accepts: the handshake times out
+        // Listens, never accepts: the handshake times out.
+        let silent = try Socket.listen(try SocketAddress(HostPort(host: "127.0.0.1", port: 0)), reusePort: false, backlog: 4)
         defer { close(silent) }
-        var sa = sockaddr_in()
-        sa.sin_family = sa_family_t(AF_INET)
-        sa.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafePointer(to: &sa) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(silent, $0, len) } }
-        listen(silent, 4)
-        _ = withUnsafeMutablePointer(to: &sa) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(silent, $0, &len) } }
-        let hung = try SocketAddress(HostPort(host: "127.0.0.1", port: UInt16(bigEndian: sa.sin_port)))
+        let hung = try #require(Socket.localAddress(silent))
         let token = try rig.admin().createToken(TokenRequest(service: "shop/payments", ttlSeconds: 600))
         var client = ControlPlaneClient(addresses: [try Self.deadAddress(), hung, rig.address],
                                         tls: try TLSContext.client(trusting: rig.roots, trustDomain: rig.bundle.trustDomain),

@@ -31,7 +31,7 @@ public final class EtcdCluster: @unchecked Sendable {
         precondition(members == 1 || members == 3, "EtcdCluster: 1 or 3 members")
         dir = try TempDir(prefix: "etcd")
         self.tls = tls
-        var ports = EtcdTestPorts.take(2 * members)
+        var ports = LoopbackPorts.take(2 * members)
         clientPorts = Array(ports.prefix(members))
         ports.removeFirst(members)
         peerPorts = ports
@@ -173,34 +173,5 @@ public final class EtcdCluster: @unchecked Sendable {
         let m = try ca.mint(t)
         try dir.write("client.pem", m.chain[0].pem())
         try dir.write("client-key.pem", m.key.pem())
-    }
-}
-
-/// Loopback ports for test members: free now and never handed out before in this process.
-enum EtcdTestPorts {
-    private static let given = NSLock()
-    nonisolated(unsafe) private static var handedOut = Set<UInt16>()
-
-    static func take(_ n: Int) -> [UInt16] {
-        var out: [UInt16] = []
-        while out.count < n {
-            let p = ephemeral()
-            let fresh = given.withLock { handedOut.insert(p).inserted }
-            if fresh && p != 0 { out.append(p) }
-        }
-        return out
-    }
-
-    private static func ephemeral() -> UInt16 {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var a = sockaddr_in()
-        a.sin_family = sa_family_t(AF_INET)
-        a.sin_addr.s_addr = inet_addr("127.0.0.1")
-        a.sin_port = 0
-        _ = withUnsafePointer(to: &a) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &a) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
-        return UInt16(bigEndian: a.sin_port)
     }
 }

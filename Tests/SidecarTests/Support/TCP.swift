@@ -1,34 +1,12 @@
 import Foundation
+import MeshTestSupport
 import Glibc
 import Synchronization
 
-/// Ports already handed out in this test process: the kernel may give a port that was bound and closed to the
-/// next `bind(0)`, so two `freePort()` calls (an inbound and an admin port of one sidecar) could otherwise collide.
-private let handedOutPorts = Mutex<Set<UInt16>>([])
-
 /// Blocking loopback sockets with timeouts, for test clients and test apps.
 enum TCP {
-    /// A loopback port that is free now and was never returned before in this process.
-    static func freePort() -> UInt16 {
-        for _ in 0..<64 {
-            let port = ephemeralPort()
-            if handedOutPorts.withLock({ $0.insert(port).inserted }) { return port }
-        }
-        return ephemeralPort()
-    }
-
-    private static func ephemeralPort() -> UInt16 {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var a = sockaddr_in()
-        a.sin_family = sa_family_t(AF_INET)
-        a.sin_addr.s_addr = inet_addr("127.0.0.1")
-        a.sin_port = 0
-        _ = withUnsafePointer(to: &a) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &a) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
-        return UInt16(bigEndian: a.sin_port)
-    }
+    /// A loopback port that is free now and was never returned before in this process (`LoopbackPorts`).
+    static func freePort() -> UInt16 { LoopbackPorts.take() }
 
     static func connect(port: UInt16, timeoutSeconds: Int = 10) throws -> Int32 {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
