@@ -66,13 +66,27 @@ enum ASCII {
     }
 
     /// Whether the comma-separated list `value` holds `token` (ASCII case-insensitive, OWS around elements).
+    /// One pass over the bytes, nothing allocated (it runs for every head's `Connection` field).
     static func list(_ value: String, contains token: String) -> Bool {
-        for element in value.utf8.split(separator: UInt8(ascii: ",")) {
-            var e = element
-            while let f = e.first, isWhitespace(f) { e = e.dropFirst() }
-            while let l = e.last, isWhitespace(l) { e = e.dropLast() }
-            if equalsIgnoringCase(e, token.utf8) { return true }
+        var value = value, token = token
+        return value.withUTF8 { v in
+            token.withUTF8 { t in
+                var i = 0
+                while i <= v.count {
+                    var end = i
+                    while end < v.count && v[end] != UInt8(ascii: ",") { end += 1 }
+                    var a = i, b = end
+                    while a < b && isWhitespace(v[a]) { a += 1 }
+                    while b > a && isWhitespace(v[b - 1]) { b -= 1 }
+                    if b - a == t.count {
+                        var k = 0
+                        while k < t.count && lower(v[a + k]) == lower(t[k]) { k += 1 }
+                        if k == t.count { return true }
+                    }
+                    i = end + 1
+                }
+                return false
+            }
         }
-        return false
     }
 }

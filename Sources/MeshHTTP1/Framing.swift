@@ -65,10 +65,11 @@ enum Framing {
         } else {
             framing = .none
         }
-        let hosts = head.headers.values("Host")
-        if hosts.count > 1 { throw .duplicateHost }
-        if hosts.isEmpty && head.version == .http11 { throw .missingHost }
-        if let host = hosts.first, !host.utf8.allSatisfy(isHostByte) { throw .badHost }
+        switch head.headers.single("Host") {
+        case .many: throw .duplicateHost
+        case .none: if head.version == .http11 { throw .missingHost }
+        case .one(let host): if !host.utf8.allSatisfy(isHostByte) { throw .badHost }
+        }
         return framing
     }
 

@@ -30,4 +30,22 @@ import Testing
         #expect(headers.values("Host") == ["b"])
         #expect(headers.map(\.name) == ["X-Empty", "host"])
     }
+
+    @Test func singleTellsNoneOneAndMany() {
+        #expect(Self.headers.single("HOST") == .one("a"))
+        #expect(Self.headers.single("accept") == .many)
+        #expect(Self.headers.single("x-empty") == .one(""))
+        #expect(Self.headers.single("missing") == .none)
+    }
+
+    /// The `Connection` list is read token by token (trimmed, case ignored), never by substring.
+    @Test(arguments: [
+        ("close", HTTPVersion.http11, false), (" Keep-Alive ,\tCLOSE ", .http11, false), ("closed", .http11, true),
+        ("xclose, foo", .http11, true), (",,close,,", .http11, false), ("", .http11, true), ("keep-alive", .http10, true),
+        ("keep-alive, close", .http10, false), ("keep-alivex", .http10, false), ("  keep-alive", .http10, true),
+    ])
+    func keepAliveReadsConnectionTokens(value: String, version: HTTPVersion, keepAlive: Bool) {
+        let head = HTTPRequestHead(method: "GET", target: "/", version: version, headers: ["Host": "a", "Connection": value])
+        #expect(head.keepAlive == keepAlive)
+    }
 }

@@ -171,7 +171,10 @@ final class InboundHTTP {
         let named = ConnectionTokens.of(r.headers)
         var out: [UInt8] = []
         out.reserveCapacity(64 + r.headers.count * 48)
-        out.append(contentsOf: "HTTP/1.1 \(r.status) \(r.reason)\r\n".utf8)
+        out.append(contentsOf: "HTTP/1.1 ".utf8)
+        let status = r.status  // 100...599: the parser refused anything else
+        out.append(0x30 + UInt8(status / 100)); out.append(0x30 + UInt8(status / 10 % 10)); out.append(0x30 + UInt8(status % 10))
+        out.append(0x20); out.append(contentsOf: r.reason.utf8); out.append(13); out.append(10)
         for (name, value) in r.headers {
             let n = name.utf8
             let framing = HeaderSanitizer.lowerEquals(n, "content-length") || HeaderSanitizer.lowerEquals(n, "transfer-encoding")

@@ -14,7 +14,15 @@ struct ByteQueue {
     /// What still waits to be written (tests, diagnostics).
     var contents: ArraySlice<UInt8> { bytes[start...] }
 
-    mutating func append(_ s: String) { bytes.append(contentsOf: s.utf8) }
+    /// Storage reserved at the first append: a head fits without the array growing (and reallocating) step by
+    /// step on every new connection.
+    static let initialCapacity = 1_024
+
+    @inline(__always) private mutating func reserveFirst() {
+        if bytes.capacity == 0 { bytes.reserveCapacity(Self.initialCapacity) }
+    }
+
+    mutating func append(_ s: String) { reserveFirst(); bytes.append(contentsOf: s.utf8) }
     mutating func append(_ s: Substring) { bytes.append(contentsOf: s.utf8) }
 
     /// `n` (≥ 0) in decimal, without building a `String`.
@@ -29,7 +37,7 @@ struct ByteQueue {
         var i = at + digits - 1
         while m > 0 { bytes[i] = 0x30 + UInt8(m % 10); m /= 10; i -= 1 }
     }
-    mutating func append(_ p: UnsafeRawBufferPointer) { bytes.append(contentsOf: p) }
+    mutating func append(_ p: UnsafeRawBufferPointer) { reserveFirst(); bytes.append(contentsOf: p) }
     mutating func append(_ a: [UInt8]) { bytes.append(contentsOf: a) }
 
     /// A piece of a chunked body: `size CRLF data CRLF`.

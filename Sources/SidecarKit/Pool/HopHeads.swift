@@ -10,11 +10,12 @@ enum HopHeads {
     enum Body: Equatable { case none, length(Int), chunked, untilClose }
 
     /// The request line and fields for the hop (always HTTP/1.1; `Host` added for an HTTP/1.0 request that
-    /// had none).
-    static func request(_ h: HTTPRequestHead, body: Body, defaultHost: String, extra: String? = nil, into out: inout ByteQueue) {
+    /// had none: only then is `defaultHost` built).
+    static func request(_ h: HTTPRequestHead, body: Body, defaultHost: @autoclosure () -> String, extra: String? = nil,
+                        into out: inout ByteQueue) {
         out.append(h.method); out.append(" "); out.append(h.target); out.append(" HTTP/1.1\r\n")
         fields(h.headers, into: &out)
-        if !h.headers.contains("Host") { out.append("Host: "); out.append(defaultHost); out.append("\r\n") }
+        if !h.headers.contains("Host") { out.append("Host: "); out.append(defaultHost()); out.append("\r\n") }
         framing(body, into: &out)
         if let extra {
             out.append(extra)

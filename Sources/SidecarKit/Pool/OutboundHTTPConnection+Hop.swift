@@ -7,12 +7,12 @@ import MeshTLS
 /// only what provably never reached the peer, relaying the response, and giving the hop back.
 extension OutboundHTTPConnection {
     func begin(_ h: HTTPRequestHead) {
-        var e = Exchange(method: h.method, keepAlive: h.keepAlive, http10: h.version == .http10,
+        let e = Exchange(method: h.method, keepAlive: h.keepAlive, http10: h.version == .http10,
                          requestBody: HopHeads.requestBody(h))
         e.response.expect(requestMethod: h.method)
         e.upgrade = Self.isUpgrade(h)
         ex = e
-        HopHeads.request(h, body: e.requestBody, defaultHost: upstream.address.description,
+        HopHeads.request(h, body: e.requestBody, defaultHost: self.upstream.address.description,
                          extra: e.upgrade ? Self.upgradeFields(h) : nil, into: &toHop)
         acquire()
     }
@@ -64,9 +64,8 @@ extension OutboundHTTPConnection {
 
     /// Nothing of the request left this sidecar: try a fresh hop, up to `pool.maxRetries` times.
     private func retryOrFail(_ detail: String) {
-        guard var e = ex else { return }
+        guard let e = ex else { return }
         e.attempts += 1
-        ex = e
         if e.attempts <= conn.runtime.config.pool.maxRetries {
             conn.runtime.stats.pool.retries.add(1, ordering: .relaxed)
             acquire()
@@ -83,10 +82,9 @@ extension OutboundHTTPConnection {
     }
 
     func flushHop() {
-        guard let h = hop, h.state == .leased, var e = ex else { return }
+        guard let h = hop, h.state == .leased, let e = ex else { return }
         let before = e.written
         let result = toHop.flush(to: h.end, wrote: &e.written)
-        ex = e
         guard case .failed(let why) = result else { return }
         if before == 0 && e.written == 0 {
             // A hop found closed before a byte of the request was written: provably not delivered.
@@ -134,7 +132,7 @@ extension OutboundHTTPConnection {
 
     /// Response events to the app, re-framed (hop-by-hop fields dropped, chunked bodies re-chunked).
     private func relay(_ events: [HTTPEvent<HTTPResponseHead>], _ buffer: UnsafeMutableRawBufferPointer) {
-        guard var e = ex else { return }
+        guard let e = ex else { return }
         for event in events {
             if e.done { e.hopReusable = false; break }  // bytes after the response nobody asked for
             switch event {
@@ -160,7 +158,6 @@ extension OutboundHTTPConnection {
                 e.done = true
             }
         }
-        ex = e
     }
 
     /// The response ended: the hop goes back to the pool when it can carry another request.

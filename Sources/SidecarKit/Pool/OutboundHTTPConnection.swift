@@ -11,8 +11,9 @@ import MeshTLS
 final class OutboundHTTPConnection: HopOwner {
     enum AppEvent { case head(HTTPRequestHead), body([UInt8]), end, failed(HTTPParseError) }
 
-    /// One request in flight and its response.
-    struct Exchange {
+    /// One request in flight and its response. A class: it holds the response parser and is touched several
+    /// times per request, and a struct of this size was copied out and back (retaining what it holds) each time.
+    final class Exchange {
         let method: String
         let keepAlive: Bool
         let http10: Bool
@@ -31,6 +32,13 @@ final class OutboundHTTPConnection: HopOwner {
         var done = false
         /// The request asked for `Upgrade`: the hop becomes this connection's tunnel.
         var upgrade = false
+
+        init(method: String, keepAlive: Bool, http10: Bool, requestBody: HopHeads.Body) {
+            self.method = method
+            self.keepAlive = keepAlive
+            self.http10 = http10
+            self.requestBody = requestBody
+        }
     }
 
     /// Heads as on the stats endpoint; bodies are streamed, never held, so their size is the receiver's
