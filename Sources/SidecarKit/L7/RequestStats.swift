@@ -25,8 +25,11 @@ public final class RequestStats: Sendable {
     /// A method as a label: itself when standard, else `other`.
     static func methodLabel(_ m: String) -> String { methods.contains(m) ? m : "other" }
 
+    private static let classes = ["1xx", "2xx", "3xx", "4xx", "5xx"]
+
+    /// From a table: this runs for every request, and interpolation would build the string each time.
     static func statusClass(_ status: Int) -> String {
-        (100...599).contains(status) ? "\(status / 100)xx" : "other"
+        (100...599).contains(status) ? classes[status / 100 - 1] : "other"
     }
 
     public func count(_ direction: Direction, method: String, route: String?, status: Int, allowed: Bool, seconds: Double) {
