@@ -36,6 +36,9 @@ public struct ServiceSlice: Sendable, Equatable {
     let matchers: [RequestMatcher?]
     /// The same, flattened for the data path.
     let requestTable: RequestTable
+    /// Some rule has a header condition: only then does a request decision need the request's fields (the
+    /// sidecar skips building them per request otherwise).
+    public let readsRequestHeaders: Bool
 
     init(version: Int, service: ServiceKey, identity: SPIFFEID, rules: [SliceRule], inbound: [Int: InboundPort],
          outbound: [ServiceKey: SliceDestination]) {
@@ -53,6 +56,7 @@ public struct ServiceSlice: Sendable, Equatable {
         decidesConnections = rules.map { $0.action == .allow || $0.http == nil }
         matchers = rules.map(RequestMatcher.init(rule:))
         requestTable = RequestTable(matchers)
+        readsRequestHeaders = matchers.contains { !($0?.headers.isEmpty ?? true) }
     }
 
     /// Decides whether `facts.peer` (the verified identity of the caller) may connect to this service on

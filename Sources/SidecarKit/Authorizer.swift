@@ -35,10 +35,15 @@ public protocol Authorizer: Sendable {
     /// May this request (on an inbound `http` listener, from `peer` already allowed to connect) go ahead? See
     /// `Authorizer+Request.swift`: static allow lists allow every request of an allowed connection.
     func request(listener: String, peer: SPIFFEID, request: RequestSummary, now: Double) -> RequestDecision
+
+    /// Whether `request` can look at the request's header fields: when false the sidecar does not build them.
+    var readsRequestHeaders: Bool { get }
 }
 
 extension Authorizer {
     public var revocations: RevocationList? { nil }
+    /// An authorizer that does not say gets the fields.
+    public var readsRequestHeaders: Bool { true }
     public func rateLimit(rule: String, peer: SPIFFEID, now: Double) -> RateLimit? { nil }
 }
 

@@ -40,6 +40,8 @@ final class Listener: EventHandler {
         self.kind = kind
         self.context = context
         fd = try Socket.listen(address, reusePort: true)
+        // Accepted sockets inherit it (Linux copies the listener's socket): no `setsockopt` per connection.
+        Socket.setNoDelay(fd)
         try context.loop.register(fd, .read, self)
     }
 
@@ -83,7 +85,6 @@ final class Listener: EventHandler {
                 Glibc.close(cfd)
                 continue
             }
-            Socket.setNoDelay(cfd)
             switch kind {
             case .inbound(let l):
                 ProxyConnection.startInbound(fd: cfd, peer: peer, listener: l, context: context)

@@ -87,8 +87,13 @@ final class ProxyConnection: EventHandler {
 
     /// Plaintext from our app: dial the remote sidecar, handshake, check it is who it must be, then pump.
     static func startOutbound(fd: Int32, peer: SocketAddress, listener l: OutboundListener, context: LoopContext) {
+        // A pooled (http) listener reads the app at once: registered for read from the start, one `epoll_ctl`
+        // instead of an add and a change per accepted connection.
+        let known = context.sidecar.state
+        let pooled = known.upstreams[l.name].map { outboundProtocol(known, l, $0) == .http } ?? false
         guard let (c, down) = openOutbound(fd: fd, peer: peer, listener: l.name, port: l.listen.port, context: context,
-                                           destination: l.destination.flatMap { d in l.destinationPort.map { (d, $0) } }) else { return }
+                                           destination: l.destination.flatMap { d in l.destinationPort.map { (d, $0) } },
+                                           interest: pooled ? .read : .none) else { return }
         guard let upstream = c.state.upstreams[l.name] else {
             c.finish(reason: .noEndpoint, detail: "no endpoint for \(l.destination.map { "\($0)" } ?? l.name)\(l.destinationPort.map { ":\($0)" } ?? "")",
                      refused: true)
@@ -102,6 +107,7 @@ final class ProxyConnection: EventHandler {
         }
         c.allowRule = verdict?.rule ?? "\(l.name)/expect"
         if c.outboundProtocol(l, upstream) == .http { return c.startPooledHTTP(down, upstream: upstream) }
+        c.setInterest(down, .none)  // (read only if a state swapped since said http) L4 waits for the upstream
         c.dialUpstream(down, upstream)
     }
 
@@ -109,7 +115,7 @@ final class ProxyConnection: EventHandler {
     /// counted, refused at once if our own certificate has expired, registered with no interest until the
     /// upstream is verified. nil when it already ended.
     static func openOutbound(fd: Int32, peer: SocketAddress, listener: String, port: UInt16, context: LoopContext,
-                             destination: (ServiceKey, Int)? = nil) -> (ProxyConnection, ProxyEnd)? {
+                             destination: (ServiceKey, Int)? = nil, interest: Interest = .none) -> (ProxyConnection, ProxyEnd)? {
         let down = ProxyEnd(fd: fd)
         let c = ProxyConnection(direction: .outbound, fd: fd, peer: peer, listener: listener, port: port,
                                 context: context, phase: .opening(down: down))
@@ -117,7 +123,8 @@ final class ProxyConnection: EventHandler {
         c.opened()
         if c.ownCertificateExpired() { return nil }
         do {
-            try context.loop.register(fd, .none, c)
+            try context.loop.register(fd, interest, c)
+            down.interest = interest
         } catch {
             c.finish(reason: .internalError, detail: "\(error)", refused: true)
             return nil

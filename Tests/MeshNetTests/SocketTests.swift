@@ -31,6 +31,21 @@ import Testing
         return (client, server)
     }
 
+    /// The sidecar sets `TCP_NODELAY` once on its listeners and relies on accepted sockets inheriting it
+    /// (no `setsockopt` per connection); without it on the listener they do not have it.
+    @Test(arguments: [true, false])
+    func acceptedSocketsInheritNoDelayFromTheListener(listenerHasIt: Bool) throws {
+        let l = try Self.listener()
+        defer { close(l.fd) }
+        if listenerHasIt { Socket.setNoDelay(l.fd) }
+        let (client, server) = try Self.connectedPair(l)
+        defer { close(client); close(server) }
+        var value: Int32 = -1
+        var size = socklen_t(MemoryLayout<Int32>.size)
+        #expect(getsockopt(server, Int32(IPPROTO_TCP), TCP_NODELAY, &value, &size) == 0)
+        #expect(value == (listenerHasIt ? 1 : 0))
+    }
+
     @Test func listenOnPortZeroGetsAnEphemeralLoopbackPort() throws {
         let l = try Self.listener()
         defer { close(l.fd) }

@@ -6,7 +6,7 @@ import MeshHTTP1
 /// A keep-alive HTTP/1.1 backend for the pooled-hop tests (thread per connection, parsed with our strict
 /// parser). `GET /close` answers with `Connection: close` and closes; `POST /chunked` echoes the request body
 /// as a chunked response in uneven pieces; anything else answers `ok <method> <target> <body bytes>` with a
-/// Content-Length. It counts connections and keeps every request body it received, in order.
+/// Content-Length (HEAD: the head alone). It counts connections and keeps every request body it received, in order.
 final class PoolBackend: LoopbackServer, @unchecked Sendable {
     let requests = Atomic<Int>(0)
     private let bodies = Mutex<[[UInt8]]>([])
@@ -77,7 +77,8 @@ final class PoolBackend: LoopbackServer, @unchecked Sendable {
             return TCP.sendAll(c, out)
         }
         let text = "ok \(h.method) \(h.target) \(body.count) conn=\(h.headers["Connection"] ?? "-") te=\(h.headers["TE"] ?? "-") x=\(h.headers["X-Drop"] ?? "-")"
-        return TCP.sendAll(c, Array("HTTP/1.1 200 OK\r\nContent-Length: \(text.utf8.count)\r\nKeep-Alive: timeout=5\r\n\r\n\(text)".utf8))
+        let head = "HTTP/1.1 200 OK\r\nContent-Length: \(text.utf8.count)\r\nKeep-Alive: timeout=5\r\n\r\n"
+        return TCP.sendAll(c, Array((h.method == "HEAD" ? head : head + text).utf8))  // HEAD: the length GET would have
     }
 }
 
@@ -139,17 +140,18 @@ struct PoolResponse {
 enum PoolClient {
     /// Sends `bytes` on a new connection to `port`, reads `count` responses (to requests with `methods`), and
     /// reports whether the server closed the connection afterwards (read until EOF when `expectClose`).
-    static func exchange(port: UInt16, _ bytes: [UInt8], count: Int, expectClose: Bool = false) throws -> (responses: [PoolResponse], closed: Bool) {
+    static func exchange(port: UInt16, _ bytes: [UInt8], count: Int, expectClose: Bool = false,
+                         methods: [String]? = nil) throws -> (responses: [PoolResponse], closed: Bool) {
         let fd = try TCP.connect(port: port, timeoutSeconds: 5)
         defer { close(fd) }
         TCP.setTimeout(fd, seconds: 5)
         guard TCP.sendAll(fd, bytes) else { throw TestFailure("send failed") }
-        return try read(fd, count: count, expectClose: expectClose)
+        return try read(fd, count: count, expectClose: expectClose, methods: methods)
     }
 
-    static func read(_ fd: Int32, count: Int, expectClose: Bool) throws -> (responses: [PoolResponse], closed: Bool) {
+    static func read(_ fd: Int32, count: Int, expectClose: Bool, methods: [String]? = nil) throws -> (responses: [PoolResponse], closed: Bool) {
         var parser = HTTPResponseParser(limits: { var l = HTTPLimits(); l.maxBodyBytes = 1 << 26; return l }())
-        for _ in 0..<count { parser.expect(requestMethod: "GET") }
+        for m in methods ?? Array(repeating: "GET", count: count) { parser.expect(requestMethod: m) }
         var out: [PoolResponse] = []
         var head: HTTPResponseHead?
         var body: [UInt8] = []

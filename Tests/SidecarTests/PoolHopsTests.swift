@@ -44,6 +44,21 @@ import MeshHTTP1
         #expect(mesh.backend.receivedBodies.map { String(decoding: $0, as: UTF8.self) } == ["", "hello", ""])
     }
 
+    /// HEAD and GET in turn on one app connection: each response is framed by its own request's method (a hop
+    /// reuses its response parser from one exchange to the next, and a HEAD answer's length is not a body).
+    @Test func headAndGetInTurnAreFramedByTheirOwnMethod() throws {
+        let mesh = try PoolMesh()
+        defer { mesh.stop() }
+        let bytes = Array(("HEAD /h1 HTTP/1.1\r\nHost: p\r\n\r\n" + "GET /g HTTP/1.1\r\nHost: p\r\n\r\n"
+            + "HEAD /h2 HTTP/1.1\r\nHost: p\r\n\r\n" + "GET /last HTTP/1.1\r\nHost: p\r\nConnection: close\r\n\r\n").utf8)
+        let r = try PoolClient.exchange(port: mesh.outboundPort, bytes, count: 4, expectClose: true,
+                                        methods: ["HEAD", "GET", "HEAD", "GET"])
+        #expect(r.responses.map(\.text) == ["", "ok GET /g 0 conn=keep-alive te=- x=-", "", "ok GET /last 0 conn=keep-alive te=- x=-"])
+        #expect(r.responses.map { $0.head.headers["Content-Length"] } == ["38", "36", "38", "39"])
+        #expect(r.closed)
+        #expect(mesh.backend.requests.load(ordering: .relaxed) == 4)
+    }
+
     /// Chunked request and response bodies arrive byte for byte (re-framed, never reinterpreted).
     @Test func chunkedBodiesRelayedByteForByte() throws {
         let mesh = try PoolMesh()

@@ -9,6 +9,7 @@
 static inline int CMeshOpenSSLShims_SSL_CTX_set_min_proto_version(SSL_CTX *c, int v) { return (int)SSL_CTX_set_min_proto_version(c, v); }
 static inline int CMeshOpenSSLShims_SSL_CTX_set_max_proto_version(SSL_CTX *c, int v) { return (int)SSL_CTX_set_max_proto_version(c, v); }
 static inline long CMeshOpenSSLShims_SSL_CTX_set_mode(SSL_CTX *c, long m) { return SSL_CTX_set_mode(c, m); }
+static inline long CMeshOpenSSLShims_SSL_clear_mode(SSL *s, long m) { return SSL_clear_mode(s, m); }
 static inline long CMeshOpenSSLShims_SSL_CTX_set_session_cache_mode(SSL_CTX *c, long m) { return SSL_CTX_set_session_cache_mode(c, m); }
 static inline long CMeshOpenSSLShims_SSL_CTX_sess_set_cache_size(SSL_CTX *c, long n) { return SSL_CTX_sess_set_cache_size(c, n); }
 static inline int CMeshOpenSSLShims_SSL_CTX_set1_groups_list(SSL_CTX *c, const char *l) { return (int)SSL_CTX_set1_groups_list(c, l); }

@@ -61,10 +61,12 @@ final class EndpointBalancer {
         endpoints = addresses.map { a in
             previous[a] ?? Endpoint(address: a, counters: stats?.counters(listener: listener, endpoint: a))
         }
+        self.addresses = addresses
     }
 
-    /// The addresses this balancer was built from (to tell whether a new state changed them).
-    var addresses: [SocketAddress] { endpoints.map(\.address) }
+    /// The addresses this balancer was built from (to tell whether a new state changed them). Kept, not
+    /// derived: every pooled request asks for them twice.
+    let addresses: [SocketAddress]
 
     /// The endpoint to use now (an index into `endpoints`), nil when there is none; `avoiding` is one that
     /// just failed for this same connection (a retry goes elsewhere when it can). `nowNs` is the loop's clock.

@@ -26,7 +26,15 @@ extension Authorizer {
     }
 }
 
+extension AllowListAuthorizer {
+    /// Static allow lists decide by identity alone.
+    public var readsRequestHeaders: Bool { false }
+}
+
 extension SliceAuthorizer {
+    /// Only a slice with a header condition in some rule.
+    public var readsRequestHeaders: Bool { slice?.readsRequestHeaders ?? false }
+
     /// The slice decides, on the connection's facts plus the request (fails closed without a slice or port).
     public func request(listener: String, peer: SPIFFEID, request r: RequestSummary, now: Double) -> RequestDecision {
         guard let slice, let port = servicePorts[listener] else {

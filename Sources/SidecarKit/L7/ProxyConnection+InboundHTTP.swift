@@ -9,6 +9,7 @@ import MeshTLS
 extension ProxyConnection {
     func startHTTP(_ down: ProxyEnd, _ up: ProxyEnd, limits: InboundHTTPLimits) {
         http = InboundHTTP(limits: limits)
+        down.tls?.keepRecordBuffers()  // requests follow one another on this connection (a peer's pooled hop)
         phase = .pumping(down: down, up: up)
         lastActivity = loop.now
         armIdleTimer(afterMs: Int64(runtime.config.limits.idleTimeoutMs))

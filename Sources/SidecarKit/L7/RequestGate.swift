@@ -42,9 +42,11 @@ enum RequestGate {
             return .refuse(RequestRefusal(error), route: nil, rule: pathRule)
         }
         let token = tokens.evidence(head.headers, issuers: issuers, owner: owner, now: now)
-        let summary = RequestSummary(method: head.method, path: target.path,
-                                     headers: head.headers.map { RequestFacts.Header(name: $0.name.lowercased(), value: $0.value) },
-                                     token: token)
+        // The fields only when a rule can look at them (static allow lists and slices without header conditions
+        // never do): an array and a lower-cased name per field saved on every request.
+        let fields = authorizer.readsRequestHeaders
+            ? head.headers.map { RequestFacts.Header(name: $0.name.lowercased(), value: $0.value) } : []
+        let summary = RequestSummary(method: head.method, path: target.path, headers: fields, token: token)
         let d = authorizer.request(listener: listener, peer: peer, request: summary, now: now)
         let rule = d.decision.enforced.rule
         switch d.refusal {

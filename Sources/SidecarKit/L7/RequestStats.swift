@@ -35,7 +35,9 @@ public final class RequestStats: Sendable {
     public func count(_ direction: Direction, method: String, route: String?, status: Int, allowed: Bool, seconds: Double) {
         let key = Key(direction: direction, method: Self.methodLabel(method), route: route ?? "-",
                       statusClass: Self.statusClass(status), verdict: allowed ? "allow" : "deny")
-        counts.withLock { $0[key, default: 0] += 1 }
+        // Read, then set: `[key, default: 0] += 1` goes through the dictionary's modify coroutines, whose frames
+        // are allocated on every call.
+        counts.withLock { $0[key] = ($0[key] ?? 0) + 1 }
         latency[direction == .inbound ? 0 : 1].observe(seconds: seconds)
     }
 

@@ -16,7 +16,7 @@ struct ByteQueue {
 
     /// Storage reserved at the first append: a head fits without the array growing (and reallocating) step by
     /// step on every new connection.
-    static let initialCapacity = 1_024
+    static let initialCapacity = 480  // + the array header: 512 bytes, within glibc's per-thread cache sizes
 
     @inline(__always) private mutating func reserveFirst() {
         if bytes.capacity == 0 { bytes.reserveCapacity(Self.initialCapacity) }

@@ -9,6 +9,10 @@ extension OutboundHTTPConnection {
     func begin(_ h: HTTPRequestHead) {
         let e = Exchange(method: h.method, keepAlive: h.keepAlive, http10: h.version == .http10,
                          requestBody: HopHeads.requestBody(h))
+        if let p = spareParser {  // its buffers are kept: no allocation for them per request
+            e.response = p
+            spareParser = nil
+        }
         e.response.expect(requestMethod: h.method)
         e.upgrade = Self.isUpgrade(h)
         ex = e
@@ -165,6 +169,7 @@ extension OutboundHTTPConnection {
         guard let e = ex, let h = hop else { return }
         ex = nil
         hop = nil
+        if e.response.isIdle { spareParser = e.response }  // whole and between messages: the next exchange's
         let limit = conn.runtime.config.pool.maxRequestsPerHop
         if !e.hopReusable {
             h.close(.connectionClose)

@@ -60,6 +60,8 @@ final class OutboundHTTPConnection: HopOwner {
     var hop: PooledHop?
     var dialing: PooledHop?
     var ex: Exchange?
+    /// The last exchange's response parser when it ended cleanly between messages (it expects nothing more).
+    var spareParser: HTTPResponseParser?
     var appEOF = false
     /// The app end reported readable while we could not read it: only then is its read interest dropped. Until
     /// then it stays on between requests (a keep-alive client sends nothing while it waits for its answer), so

@@ -94,6 +94,7 @@ final class PooledHop: EventHandler {
         let s = context.sidecar.state
         do {
             try end.startTLS(s.outboundTLS, resume: context.takeSession(for: listener, generation: s.generation))
+            end.tls?.keepRecordBuffers()  // a hop carries request after request: its buffers are reused, not re-made
         } catch {
             return fail(.handshakeFailed, "\(error)")
         }
