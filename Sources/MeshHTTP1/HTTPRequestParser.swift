@@ -21,6 +21,12 @@ public struct HTTPRequestParser: Sendable {
         try decoder.feed(bytes)
     }
 
+    /// `feed`, the events appended to `events` (keep one array and empty it between reads: no allocation per
+    /// read). Body ranges refer to `bytes`, as with `feed`.
+    public mutating func feed(_ bytes: UnsafeRawBufferPointer, into events: inout [HTTPEvent<HTTPRequestHead>]) throws(HTTPParseError) {
+        try decoder.feed(bytes, into: &events)
+    }
+
     public mutating func feed(_ bytes: [UInt8]) throws(HTTPParseError) -> [HTTPEvent<HTTPRequestHead>] {
         try bytes.withBytes { (buffer) throws(HTTPParseError) in try decoder.feed(buffer) }
     }

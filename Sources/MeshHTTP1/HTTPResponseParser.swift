@@ -22,6 +22,12 @@ public struct HTTPResponseParser: Sendable {
         try decoder.feed(bytes)
     }
 
+    /// `feed`, the events appended to `events` (keep one array and empty it between reads: no allocation per
+    /// read). Body ranges refer to `bytes`, as with `feed`.
+    public mutating func feed(_ bytes: UnsafeRawBufferPointer, into events: inout [HTTPEvent<HTTPResponseHead>]) throws(HTTPParseError) {
+        try decoder.feed(bytes, into: &events)
+    }
+
     public mutating func feed(_ bytes: [UInt8]) throws(HTTPParseError) -> [HTTPEvent<HTTPResponseHead>] {
         try bytes.withBytes { (buffer) throws(HTTPParseError) in try decoder.feed(buffer) }
     }

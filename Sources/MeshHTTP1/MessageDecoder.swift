@@ -71,13 +71,20 @@ struct MessageDecoder<Role: MessageRole>: Sendable {
     mutating func updateRole(_ change: (inout Role) -> Void) { change(&role) }
 
     mutating func feed(_ input: UnsafeRawBufferPointer) throws(HTTPParseError) -> [HTTPEvent<Role.Head>] {
-        switch state {
-        case .failed(let error): throw error
-        case .closed: if input.isEmpty { return [] } else { try fail(.closed) }
-        default: break
-        }
         var events: [HTTPEvent<Role.Head>] = []
         events.reserveCapacity(4)  // head, body, end (and the next): one allocation, not one per doubling
+        try feed(input, into: &events)
+        return events
+    }
+
+    /// The same, the events appended to `events` (a caller that keeps one array per connection and empties it
+    /// between feeds allocates none per read).
+    mutating func feed(_ input: UnsafeRawBufferPointer, into events: inout [HTTPEvent<Role.Head>]) throws(HTTPParseError) {
+        switch state {
+        case .failed(let error): throw error
+        case .closed: if input.isEmpty { return } else { try fail(.closed) }
+        default: break
+        }
         if !headSpans.isEmpty { headSpans.removeAll(keepingCapacity: true) }
         headStartInFeed = nil
         do {
@@ -85,7 +92,6 @@ struct MessageDecoder<Role: MessageRole>: Sendable {
         } catch {
             try fail(error)
         }
-        return events
     }
 
     /// The connection closed. A body read until close ends; a message cut short is an error; between messages

@@ -114,9 +114,17 @@ func parseRequest(_ bytes: [UInt8], limits: HTTPLimits = HTTPLimits(), split: Sp
                   finish: Bool = false) -> Outcome<HTTPRequestHead> {
     var parser = HTTPRequestParser(limits: limits)
     var events: [Event<HTTPRequestHead>] = []
+    var kept: [HTTPEvent<HTTPRequestHead>] = []  // the `feed(_:into:)` form, one array emptied between feeds as the sidecar does
     do throws(HTTPParseError) {
         for (n, piece) in split.pieces(bytes).enumerated() {
-            if n % 2 == 1 {
+            if n % 3 == 2 {
+                kept.removeAll(keepingCapacity: true)
+                let result = piece.withUnsafeBytes { buffer in
+                    Result { () throws(HTTPParseError) in try parser.feed(buffer, into: &kept) }
+                }
+                try result.get()
+                events += materialized(kept, from: piece)
+            } else if n % 2 == 1 {
                 let result = piece.withUnsafeBytes { buffer in
                     Result { () throws(HTTPParseError) in try parser.feed(buffer) }
                 }
@@ -132,15 +140,23 @@ func parseRequest(_ bytes: [UInt8], limits: HTTPLimits = HTTPLimits(), split: Sp
     return .events(merged(events))
 }
 
-/// Feeds `bytes` to a response parser that expects answers to `methods`, cut by `split`.
+/// Feeds `bytes` to a response parser (every form of `feed` in turn) that expects answers to `methods`, cut by `split`.
 func parseResponse(_ bytes: [UInt8], methods: [String] = [], limits: HTTPLimits = HTTPLimits(), split: Split = .whole,
                    finish: Bool = false) -> Outcome<HTTPResponseHead> {
     var parser = HTTPResponseParser(limits: limits)
     for method in methods { parser.expect(requestMethod: method) }
     var events: [Event<HTTPResponseHead>] = []
+    var kept: [HTTPEvent<HTTPResponseHead>] = []  // the `feed(_:into:)` form, one array emptied between feeds as the sidecar does
     do throws(HTTPParseError) {
         for (n, piece) in split.pieces(bytes).enumerated() {
-            if n % 2 == 1 {
+            if n % 3 == 2 {
+                kept.removeAll(keepingCapacity: true)
+                let result = piece.withUnsafeBytes { buffer in
+                    Result { () throws(HTTPParseError) in try parser.feed(buffer, into: &kept) }
+                }
+                try result.get()
+                events += materialized(kept, from: piece)
+            } else if n % 2 == 1 {
                 let result = piece.withUnsafeBytes { buffer in
                     Result { () throws(HTTPParseError) in try parser.feed(buffer) }
                 }

@@ -67,11 +67,19 @@ enum HeaderSanitizer {
     static func forwardedHead(_ head: HTTPRequestHead, target: String, upgrading: Bool, peer: String,
                               subject: String?, requestID: String) -> [UInt8] {
         var out: [UInt8] = []
-        out.reserveCapacity(256 + head.headers.count * 48)
+        writeForwardedHead(head, target: target, upgrading: upgrading, peer: peer, subject: subject, requestID: requestID, into: &out)
+        return out
+    }
+
+    /// The same, appended to `out` (the connection's queue toward the app: no array of its own per request).
+    static func writeForwardedHead(_ head: HTTPRequestHead, target: String, upgrading: Bool, peer: String,
+                                   subject: String?, requestID: String, into out: inout [UInt8]) {
+        out.reserveCapacity(out.count + 256 + head.headers.count * 48)
         @inline(__always) func put(_ s: String) { out.append(contentsOf: s.utf8) }
         @inline(__always) func crlf() { out.append(13); out.append(10) }
         put(head.method); out.append(0x20); put(target); out.append(0x20); put(head.version.description); crlf()
-        let named = head.headers.contains("Connection") ? connectionTokens(head.headers) : []
+        // Tokens naming fields dropped (or, for `upgrade` when upgrading, kept) anyway are left out.
+        let named = head.headers.contains("Connection") ? ConnectionTokens.of(head.headers, skipping: hopByHop) : []
         for (name, value) in head.headers where !isStripped(name, named: named, upgrading: upgrading) {
             put(name); put(": "); put(value); crlf()
         }
@@ -85,7 +93,6 @@ enum HeaderSanitizer {
         if let subject, isSafeValue(subject) { put("x-mesh-token-subject: "); put(subject); crlf() }
         put("x-mesh-request-id: "); put(requestID); crlf()
         crlf()
-        return out
     }
 
     /// Visible ASCII, space and HTAB only (a subject with CR, LF, NUL or non-ASCII is not forwarded).

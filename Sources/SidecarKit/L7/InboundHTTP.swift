@@ -57,6 +57,9 @@ final class InboundHTTP {
     let limits: InboundHTTPLimits
     var requests: HTTPRequestParser
     var responses: HTTPResponseParser
+    /// What the last read of each side parsed to, emptied before the next (kept: no array per read).
+    var requestEvents: [HTTPEvent<HTTPRequestHead>] = []
+    var responseEvents: [HTTPEvent<HTTPResponseHead>] = []
     private(set) var queue: [Item] = []
     private var queueStart = 0
     private(set) var queuedBytes = 0
@@ -84,6 +87,8 @@ final class InboundHTTP {
 
     /// A read may find bytes: set by readiness, cleared when a read comes back short or would block, so a
     /// request costs no read that can only say "nothing" (TLS-buffered bytes are checked separately).
+    /// `peerText`'s cache.
+    private var peerDescription: String?
     var peerReadable = true
     var appReadable = false
 
@@ -168,9 +173,15 @@ final class InboundHTTP {
     /// The head for the peer in place of an app head with `Connection`: `HTTP/1.1 status reason`, the app's fields
     /// in order minus `Connection`, `Keep-Alive` and the fields `Connection` names (never the framing fields).
     static func responseHead(_ r: HTTPResponseHead) -> [UInt8] {
-        let named = ConnectionTokens.of(r.headers)
         var out: [UInt8] = []
-        out.reserveCapacity(64 + r.headers.count * 48)
+        writeResponseHead(r, into: &out)
+        return out
+    }
+
+    /// The same, appended to `out` (the queue toward the peer).
+    static func writeResponseHead(_ r: HTTPResponseHead, into out: inout [UInt8]) {
+        let named = ConnectionTokens.of(r.headers, skipping: ["connection", "keep-alive"])
+        out.reserveCapacity(out.count + 64 + r.headers.count * 48)
         out.append(contentsOf: "HTTP/1.1 ".utf8)
         let status = r.status  // 100...599: the parser refused anything else
         out.append(0x30 + UInt8(status / 100)); out.append(0x30 + UInt8(status / 10 % 10)); out.append(0x30 + UInt8(status % 10))
@@ -184,7 +195,15 @@ final class InboundHTTP {
             out.append(13); out.append(10)
         }
         out.append(13); out.append(10)
-        return out
+    }
+
+    /// The caller's SPIFFE ID as text, made once per connection (it is verified at the handshake and never
+    /// changes), for `x-mesh-peer-identity` on every request.
+    func peerText(_ peer: SPIFFEID) -> String {
+        if let t = peerDescription { return t }
+        let t = peer.description
+        peerDescription = t
+        return t
     }
 
     /// `Expect: 100-continue`: the caller may wait for our go-ahead before it sends the body.

@@ -59,8 +59,8 @@ extension ProxyConnection {
         switch outcome {
         case .forward(let target, let subject, let route, let rule):
             let upgrade = InboundHTTP.asksUpgrade(head)
-            h.toApp.append(contentsOf: HeaderSanitizer.forwardedHead(head, target: target, upgrading: upgrade, peer: peer.description,
-                                                                      subject: subject, requestID: id))
+            HeaderSanitizer.writeForwardedHead(head, target: target, upgrading: upgrade, peer: h.peerText(peer),
+                                               subject: subject, requestID: id, into: &h.toApp)
             h.responses.expect(requestMethod: head.method)
             h.current = InboundHTTP.Exchange(method: head.method, requestID: id, route: route, startNs: start, framing: framing,
                                              upgrade: upgrade, keepAlive: head.keepAlive,
@@ -113,8 +113,8 @@ extension ProxyConnection {
                 finish(reason: .appProtocolError, detail: "the app sent \(n) bytes with no request open", refused: false)
                 return false
             }
-            let events: [HTTPEvent<HTTPResponseHead>]
-            do { events = try h.responses.feed(bytes) } catch {
+            h.responseEvents.removeAll(keepingCapacity: true)
+            do { try h.responses.feed(bytes, into: &h.responseEvents) } catch {
                 if error.code == "http.switching-protocols", h.current?.upgrade == true {
                     h.toDown.append(contentsOf: h.heldHead)
                     h.heldHead = []
@@ -125,6 +125,7 @@ extension ProxyConnection {
                 }
                 return false
             }
+            let events = h.responseEvents
             relay(h, bytes, events)
             for e in events { answer(h, e) }
             if h.appSpent { retireApp(h, up) }
@@ -234,7 +235,7 @@ extension ProxyConnection {
                 && (r.headers.contains("Connection") || r.version == .http10)
             if rewrite {  // held bytes (if any) are this head's start: dropped with it
                 h.toDown.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[c..<start]))
-                h.toDown.append(contentsOf: InboundHTTP.responseHead(r))
+                InboundHTTP.writeResponseHead(r, into: &h.toDown)
                 c = span.end
             } else {
                 h.toDown.append(contentsOf: h.heldHead)

@@ -119,7 +119,9 @@ extension ProxyConnection {
 
     private func parse(_ h: InboundHTTP, _ bytes: UnsafeRawBufferPointer, count: Int) {
         do {
-            for e in try h.requests.feed(bytes) { enqueue(h, e, bytes) }
+            h.requestEvents.removeAll(keepingCapacity: true)
+            try h.requests.feed(bytes, into: &h.requestEvents)
+            for e in h.requestEvents { enqueue(h, e, bytes) }
         } catch {
             h.push(.error(error))
             h.stopReading = true

@@ -114,7 +114,9 @@ extension OutboundHTTPConnection {
                     continue
                 }
                 do {
-                    relay(try ex!.response.feed(UnsafeRawBufferPointer(rebasing: buffer[0..<n])), buffer)
+                    hopEvents.removeAll(keepingCapacity: true)
+                    try ex!.response.feed(UnsafeRawBufferPointer(rebasing: buffer[0..<n]), into: &hopEvents)
+                    relay(hopEvents, buffer)
                 } catch {
                     return hopBroken(h, .error, "bad response: \(error)", code: .poolBadResponse)
                 }

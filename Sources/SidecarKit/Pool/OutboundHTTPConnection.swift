@@ -55,6 +55,9 @@ final class OutboundHTTPConnection: HopOwner {
     let upstream: SidecarState.Upstream
     var parser = HTTPRequestParser(limits: OutboundHTTPConnection.limits)
     var pending: [AppEvent] = []
+    /// What the last read of each side parsed to, emptied before the next (kept: no array per read).
+    var appEvents: [HTTPEvent<HTTPRequestHead>] = []
+    var hopEvents: [HTTPEvent<HTTPResponseHead>] = []
     var toHop = ByteQueue()
     var toApp = ByteQueue()
     var hop: PooledHop?
@@ -103,8 +106,9 @@ final class OutboundHTTPConnection: HopOwner {
             app.bytesRead += n
             if tunnel { return tunnelFromApp(UnsafeRawBufferPointer(rebasing: buffer[0..<n])) }
             do {
-                let events = try parser.feed(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
-                own(events, buffer)
+                appEvents.removeAll(keepingCapacity: true)
+                try parser.feed(UnsafeRawBufferPointer(rebasing: buffer[0..<n]), into: &appEvents)
+                own(appEvents, buffer)
             } catch {
                 pending.append(.failed(error))
             }
