@@ -11,6 +11,9 @@ public struct TLSIdentity: Sendable {
     public let spiffeID: SPIFFEID
 
     public var leaf: Certificate { chain[0] }
+    /// The leaf's expiry (seconds since the epoch), read once: every new connection checks it, and reading it
+    /// from the certificate parses an ASN.1 time each time.
+    public let leafNotAfter: Double
 
     public init(chain: [Certificate], key: PrivateKey, trustBundle: [Certificate], trustDomain: TrustDomain) throws {
         guard let leaf = chain.first else { throw MeshError(.tlsNoCertificate, "certificate chain is empty") }
@@ -25,6 +28,7 @@ public struct TLSIdentity: Sendable {
             }
         }
         spiffeID = id!
+        leafNotAfter = leaf.notAfter
         self.chain = chain
         self.key = key
         self.trustBundle = trustBundle
@@ -39,6 +43,7 @@ public struct TLSIdentity: Sendable {
         self.trustBundle = trustBundle
         self.trustDomain = trustDomain
         self.spiffeID = spiffeID
+        leafNotAfter = chain.first?.notAfter ?? 0
     }
 
     /// Loads PEM texts (as read from the configured files).

@@ -135,9 +135,9 @@ final class ProxyConnection: EventHandler {
     /// Fail closed with a distinct reason once our own certificate has expired (the control plane was away
     /// for too long): no peer would accept it, and we must not pretend otherwise.
     private func ownCertificateExpired() -> Bool {
-        let leaf = state.identity.leaf
-        guard leaf.notAfter <= runtime.clock.wallSeconds() else { return false }
-        finish(reason: .ownCertificateExpired, detail: "our certificate expired at \(UTCTime.iso8601(leaf.notAfter, milliseconds: true))", refused: true)
+        let notAfter = state.identity.leafNotAfter
+        guard notAfter <= runtime.clock.wallSeconds() else { return false }
+        finish(reason: .ownCertificateExpired, detail: "our certificate expired at \(UTCTime.iso8601(notAfter, milliseconds: true))", refused: true)
         return true
     }
 
