@@ -109,12 +109,23 @@ func merged<Head>(_ events: [Event<Head>]) -> [Event<Head>] {
     return out
 }
 
-/// Feeds `bytes` to a request parser cut by `split` (odd pieces through the raw-buffer entry point).
-func parseRequest(_ bytes: [UInt8], limits: HTTPLimits = HTTPLimits(), split: Split = .whole,
-                  finish: Bool = false) -> Outcome<HTTPRequestHead> {
-    var parser = HTTPRequestParser(limits: limits)
-    var events: [Event<HTTPRequestHead>] = []
-    var kept: [HTTPEvent<HTTPRequestHead>] = []  // the `feed(_:into:)` form, one array emptied between feeds as the sidecar does
+/// Both parsers, for `parse`: every form of `feed` they offer.
+protocol FeedableParser {
+    associatedtype Head: Sendable & Equatable
+    mutating func feed(_ bytes: UnsafeRawBufferPointer) throws(HTTPParseError) -> [HTTPEvent<Head>]
+    mutating func feed(_ bytes: [UInt8]) throws(HTTPParseError) -> [HTTPEvent<Head>]
+    mutating func feed(_ bytes: UnsafeRawBufferPointer, into events: inout [HTTPEvent<Head>]) throws(HTTPParseError)
+    mutating func finish() throws(HTTPParseError) -> [HTTPEvent<Head>]
+}
+
+extension HTTPRequestParser: FeedableParser {}
+extension HTTPResponseParser: FeedableParser {}
+
+/// Feeds `bytes` cut by `split`, the pieces through each form of `feed` in turn: the array entry point, the
+/// raw-buffer one, and `feed(_:into:)` with one array emptied between feeds (as the sidecar does).
+func parse<P: FeedableParser>(_ parser: inout P, _ bytes: [UInt8], split: Split, finish: Bool) -> Outcome<P.Head> {
+    var events: [Event<P.Head>] = []
+    var kept: [HTTPEvent<P.Head>] = []
     do throws(HTTPParseError) {
         for (n, piece) in split.pieces(bytes).enumerated() {
             if n % 3 == 2 {
@@ -140,36 +151,19 @@ func parseRequest(_ bytes: [UInt8], limits: HTTPLimits = HTTPLimits(), split: Sp
     return .events(merged(events))
 }
 
-/// Feeds `bytes` to a response parser (every form of `feed` in turn) that expects answers to `methods`, cut by `split`.
+/// Feeds `bytes` to a request parser cut by `split`.
+func parseRequest(_ bytes: [UInt8], limits: HTTPLimits = HTTPLimits(), split: Split = .whole,
+                  finish: Bool = false) -> Outcome<HTTPRequestHead> {
+    var parser = HTTPRequestParser(limits: limits)
+    return parse(&parser, bytes, split: split, finish: finish)
+}
+
+/// Feeds `bytes` to a response parser that expects answers to `methods`, cut by `split`.
 func parseResponse(_ bytes: [UInt8], methods: [String] = [], limits: HTTPLimits = HTTPLimits(), split: Split = .whole,
                    finish: Bool = false) -> Outcome<HTTPResponseHead> {
     var parser = HTTPResponseParser(limits: limits)
     for method in methods { parser.expect(requestMethod: method) }
-    var events: [Event<HTTPResponseHead>] = []
-    var kept: [HTTPEvent<HTTPResponseHead>] = []  // the `feed(_:into:)` form, one array emptied between feeds as the sidecar does
-    do throws(HTTPParseError) {
-        for (n, piece) in split.pieces(bytes).enumerated() {
-            if n % 3 == 2 {
-                kept.removeAll(keepingCapacity: true)
-                let result = piece.withUnsafeBytes { buffer in
-                    Result { () throws(HTTPParseError) in try parser.feed(buffer, into: &kept) }
-                }
-                try result.get()
-                events += materialized(kept, from: piece)
-            } else if n % 2 == 1 {
-                let result = piece.withUnsafeBytes { buffer in
-                    Result { () throws(HTTPParseError) in try parser.feed(buffer) }
-                }
-                events += materialized(try result.get(), from: piece)
-            } else {
-                events += materialized(try parser.feed(piece), from: piece)
-            }
-        }
-        if finish { events += materialized(try parser.finish(), from: []) }
-    } catch {
-        return .error(error)
-    }
-    return .events(merged(events))
+    return parse(&parser, bytes, split: split, finish: finish)
 }
 
 /// The request outcome, after checking that every split gives the same one.
