@@ -95,19 +95,7 @@ public final class AuditLog: AuditSink {
         var chain = (hash: s.lastHash, count: s.count)
         func flush() throws(MeshError) {
             guard !buffer.isEmpty else { return }
-            func undo(_ what: String) -> MeshError {
-                let e = DurableFile.failure(what)
-                _ = ftruncate(s.fd, off_t(s.size))
-                return e
-            }
-            var off = 0
-            while off < buffer.count {
-                let n = buffer.withUnsafeBytes { write(s.fd, $0.baseAddress! + off, $0.count - off) }
-                if n < 0 { if errno == EINTR { continue }; throw undo("append \(path)") }
-                off += n
-            }
-            if fsync(s.fd) != 0 { throw undo("fsync \(path)") }
-            s.size += buffer.count
+            try DurableFile.append(buffer, fd: s.fd, size: &s.size, path: path)
             s.lastHash = chain.hash
             s.count = chain.count
             out += hashes.map { .success($0) }

@@ -124,8 +124,7 @@ public final class HTTPServer: EventHandler, @unchecked Sendable {
                 count(.maxConnections, peer.description)
                 continue
             }
-            acceptedCount.add(1, ordering: .relaxed)
-            Socket.setNoDelay(cfd)
+            acceptedCount.add(1, ordering: .relaxed)  // TCP_NODELAY: inherited from the listener (`Socket.listen`)
             let c = HTTPServerConnection(server: self, fd: cfd, peer: peer)
             do {
                 try c.start()

@@ -90,6 +90,24 @@ public enum DurableFile {
         return d.isEmpty ? "/" : d
     }
 
+    /// Appends `bytes` to the open file `fd` (now `size` bytes long) and fsyncs; `size` grows only once they are
+    /// durable. On a failure the file is cut back to `size`, so a reader never meets half an append.
+    public static func append(_ bytes: [UInt8], fd: Int32, size: inout Int, path: String) throws(MeshError) {
+        func undo(_ what: String) -> MeshError {
+            let e = failure(what)
+            _ = ftruncate(fd, off_t(size))
+            return e
+        }
+        var off = 0
+        while off < bytes.count {
+            let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + off, $0.count - off) }
+            if n < 0 { if errno == EINTR { continue }; throw undo("append \(path)") }
+            off += n
+        }
+        if fsync(fd) != 0 { throw undo("fsync \(path)") }
+        size += bytes.count
+    }
+
     /// A `store.io` error naming the step that failed and the errno it left.
     public static func failure(_ what: String) -> MeshError {
         MeshError(.storeIo, "\(what): \(String(cString: strerror(errno)))")

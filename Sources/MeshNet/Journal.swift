@@ -50,7 +50,7 @@ public final class Journal: Sendable {
         let compaction = self.compaction
         group = GroupCommit { [path, compactAbove] entries in
             try file.withLock { (f) throws in
-                try Self.write(entries.flatMap { $0.line + [UInt8(ascii: "\n")] }, to: &f, path: path)
+                try DurableFile.append(entries.flatMap { $0.line + [UInt8(ascii: "\n")] }, fd: f.fd, size: &f.size, path: path)
                 for e in entries { e.apply() }
                 guard f.size > compactAbove, let snapshot = compaction.withLock({ $0 }) else { return }
                 // The lines are durable already: a failed compaction keeps the journal and is retried next time.
@@ -86,22 +86,6 @@ public final class Journal: Sendable {
     public var stats: (batches: Int, entries: Int, largest: Int) { group.stats }
     /// Compactions that failed after their lines were durable (they are retried), and the last error.
     public var compactionFailures: (count: Int, last: String?) { failures.withLock { $0 } }
-
-    private static func write(_ bytes: [UInt8], to f: inout (fd: Int32, size: Int), path: String) throws(MeshError) {
-        func undo(_ what: String) -> MeshError {
-            let e = DurableFile.failure(what)
-            _ = ftruncate(f.fd, off_t(f.size))
-            return e
-        }
-        var off = 0
-        while off < bytes.count {
-            let n = bytes.withUnsafeBytes { Glibc.write(f.fd, $0.baseAddress! + off, $0.count - off) }
-            if n < 0 { if errno == EINTR { continue }; throw undo("append \(path)") }
-            off += n
-        }
-        if fsync(f.fd) != 0 { throw undo("fsync \(path)") }
-        f.size += bytes.count
-    }
 
     /// The snapshot first (durable), then the journal emptied: a crash in between replays lines the snapshot
     /// already holds, which owners make harmless (each line sets a value, it does not add to one).

@@ -6,7 +6,9 @@ import CMeshSysShims
 /// Non-blocking TCP socket calls on raw file descriptors. The owner of an fd (a connection or a listener)
 /// decides when to close it; these helpers never close on their own except when creation fails half-way.
 public enum Socket {
-    /// A listening socket, non-blocking, with SO_REUSEADDR and (for one listener per loop) SO_REUSEPORT.
+    /// A listening socket, non-blocking, with SO_REUSEADDR and (for one listener per loop) SO_REUSEPORT, and
+    /// TCP_NODELAY, which every accepted socket inherits (Linux copies the listener's socket): we write whole
+    /// messages and never want Nagle's delay, and it costs no `setsockopt` per connection.
     public static func listen(_ address: SocketAddress, reusePort: Bool, backlog: Int32 = 1024) throws(SyscallError) -> Int32 {
         let fd = try Syscall.must("socket") {
             socket(address.family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
@@ -14,6 +16,7 @@ public enum Socket {
         do throws(SyscallError) {
             try setOption(fd, SOL_SOCKET, SO_REUSEADDR, 1)
             if reusePort { try setOption(fd, SOL_SOCKET, SO_REUSEPORT, 1) }
+            try setOption(fd, Int32(IPPROTO_TCP), TCP_NODELAY, 1)
             if address.withSockaddr({ bind(fd, $0, $1) }) != 0 { throw SyscallError("bind \(address)", errno) }
             _ = try Syscall.must("listen") { Glibc.listen(fd, backlog) }
         } catch {

@@ -39,9 +39,7 @@ final class Listener: EventHandler {
     init(kind: Kind, address: SocketAddress, context: LoopContext) throws {
         self.kind = kind
         self.context = context
-        fd = try Socket.listen(address, reusePort: true)
-        // Accepted sockets inherit it (Linux copies the listener's socket): no `setsockopt` per connection.
-        Socket.setNoDelay(fd)
+        fd = try Socket.listen(address, reusePort: true)  // with TCP_NODELAY, inherited by what it accepts
         try context.loop.register(fd, .read, self)
     }
 

@@ -87,14 +87,18 @@ final class ProxyConnection: EventHandler {
 
     /// Plaintext from our app: dial the remote sidecar, handshake, check it is who it must be, then pump.
     static func startOutbound(fd: Int32, peer: SocketAddress, listener l: OutboundListener, context: LoopContext) {
-        // A pooled (http) listener reads the app at once: registered for read from the start, one `epoll_ctl`
-        // instead of an add and a change per accepted connection.
-        let known = context.sidecar.state
-        let pooled = known.upstreams[l.name].map { outboundProtocol(known, l, $0) == .http } ?? false
+        // Decided once, on the connection's own state, before it is registered: a pooled (http) listener reads the
+        // app at once (one `epoll_ctl`, not an add and then a change per accepted connection).
+        var upstream: SidecarState.Upstream?
+        var pooled = false
         guard let (c, down) = openOutbound(fd: fd, peer: peer, listener: l.name, port: l.listen.port, context: context,
                                            destination: l.destination.flatMap { d in l.destinationPort.map { (d, $0) } },
-                                           interest: pooled ? .read : .none) else { return }
-        guard let upstream = c.state.upstreams[l.name] else {
+                                           interest: { c in
+                                               upstream = c.state.upstreams[l.name]
+                                               pooled = upstream.map { c.outboundProtocol(l, $0) == .http } ?? false
+                                               return pooled ? .read : .none
+                                           }) else { return }
+        guard let upstream else {
             c.finish(reason: .noEndpoint, detail: "no endpoint for \(l.destination.map { "\($0)" } ?? l.name)\(l.destinationPort.map { ":\($0)" } ?? "")",
                      refused: true)
             return
@@ -106,25 +110,26 @@ final class ProxyConnection: EventHandler {
             return
         }
         c.allowRule = verdict?.rule ?? "\(l.name)/expect"
-        if c.outboundProtocol(l, upstream) == .http { return c.startPooledHTTP(down, upstream: upstream) }
-        c.setInterest(down, .none)  // (read only if a state swapped since said http) L4 waits for the upstream
+        if pooled { return c.startPooledHTTP(down, upstream: upstream) }
         c.dialUpstream(down, upstream)
     }
 
     /// The app's side of a connection going out (an outbound listener's or a transparently intercepted one):
-    /// counted, refused at once if our own certificate has expired, registered with no interest until the
-    /// upstream is verified. nil when it already ended.
+    /// counted, refused at once if our own certificate has expired, registered with the interest `interest` gives
+    /// (none by default: an L4 connection waits until the upstream is verified). nil when it already ended.
     static func openOutbound(fd: Int32, peer: SocketAddress, listener: String, port: UInt16, context: LoopContext,
-                             destination: (ServiceKey, Int)? = nil, interest: Interest = .none) -> (ProxyConnection, ProxyEnd)? {
+                             destination: (ServiceKey, Int)? = nil,
+                             interest: (ProxyConnection) -> Interest = { _ in .none }) -> (ProxyConnection, ProxyEnd)? {
         let down = ProxyEnd(fd: fd)
         let c = ProxyConnection(direction: .outbound, fd: fd, peer: peer, listener: listener, port: port,
                                 context: context, phase: .opening(down: down))
         c.destination = destination
         c.opened()
         if c.ownCertificateExpired() { return nil }
+        let initial = interest(c)
         do {
-            try context.loop.register(fd, interest, c)
-            down.interest = interest
+            try context.loop.register(fd, initial, c)
+            down.interest = initial
         } catch {
             c.finish(reason: .internalError, detail: "\(error)", refused: true)
             return nil

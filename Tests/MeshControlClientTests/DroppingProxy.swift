@@ -22,16 +22,7 @@ final class DroppingProxy: @unchecked Sendable {
 
     init(upstream: SocketAddress) throws {
         self.upstream = upstream
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var a = sockaddr_in()
-        a.sin_family = sa_family_t(AF_INET)
-        a.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafePointer(to: &a) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }
-        listen(fd, 16)
-        _ = withUnsafeMutablePointer(to: &a) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
-        listener = fd
-        port = UInt16(bigEndian: a.sin_port)
+        (listener, port) = LoopbackSocket.listen(port: 0)
         Thread { [self] in acceptLoop() }.start()
     }
 
@@ -48,14 +39,7 @@ final class DroppingProxy: @unchecked Sendable {
             let client = accept(listener, nil, nil)
             if client < 0 { return }
             accepted.add(1, ordering: .relaxed)
-            let server = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            var a = sockaddr_in()
-            a.sin_family = sa_family_t(AF_INET)
-            a.sin_addr.s_addr = inet_addr("127.0.0.1")
-            a.sin_port = upstream.port.bigEndian
-            _ = withUnsafePointer(to: &a) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(server, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-            }
+            let server = LoopbackSocket.connect(port: upstream.port)
             Thread { [self] in pump(from: client, to: server, dropWhenArmed: true) }.start()
             Thread { [self] in pump(from: server, to: client, dropWhenArmed: false) }.start()
         }

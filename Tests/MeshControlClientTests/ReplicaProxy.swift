@@ -18,11 +18,8 @@ final class ReplicaProxy: @unchecked Sendable {
 
     init(upstream: SocketAddress) throws {
         self.upstream = upstream
-        let fd = Self.listen(port: 0)
-        var a = sockaddr_in()
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &a) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
-        port = UInt16(bigEndian: a.sin_port)
+        let (fd, port) = LoopbackSocket.listen(port: 0)
+        self.port = port
         start(fd)
     }
 
@@ -43,26 +40,11 @@ final class ReplicaProxy: @unchecked Sendable {
     }
 
     /// Listens on the same port again.
-    func revive() { start(Self.listen(port: port)) }
+    func revive() { start(LoopbackSocket.listen(port: port).fd) }
 
     private func start(_ fd: Int32) {
         state.withLock { $0.listener = fd }
         Thread { [self] in acceptLoop(fd) }.start()
-    }
-
-    private static func listen(port: UInt16) -> Int32 {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var one: Int32 = 1
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
-        var a = sockaddr_in()
-        a.sin_family = sa_family_t(AF_INET)
-        a.sin_addr.s_addr = inet_addr("127.0.0.1")
-        a.sin_port = port.bigEndian
-        _ = withUnsafePointer(to: &a) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        Glibc.listen(fd, 16)
-        return fd
     }
 
     private func acceptLoop(_ listener: Int32) {
@@ -70,14 +52,7 @@ final class ReplicaProxy: @unchecked Sendable {
             let client = accept(listener, nil, nil)
             if client < 0 { return }
             accepted.add(1, ordering: .relaxed)
-            let server = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            var a = sockaddr_in()
-            a.sin_family = sa_family_t(AF_INET)
-            a.sin_addr.s_addr = inet_addr("127.0.0.1")
-            a.sin_port = upstream.port.bigEndian
-            _ = withUnsafePointer(to: &a) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(server, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-            }
+            let server = LoopbackSocket.connect(port: upstream.port)
             state.withLock { $0.fds += [client, server] }
             let pair = Pair()
             Thread { [self] in pump(from: client, to: server, pair) }.start()

@@ -31,13 +31,13 @@ import Testing
         return (client, server)
     }
 
-    /// The sidecar sets `TCP_NODELAY` once on its listeners and relies on accepted sockets inheriting it
-    /// (no `setsockopt` per connection); without it on the listener they do not have it.
+    /// `Socket.listen` sets `TCP_NODELAY` once and servers rely on accepted sockets inheriting it (no
+    /// `setsockopt` per connection); cleared on the listener, accepted sockets do not have it.
     @Test(arguments: [true, false])
     func acceptedSocketsInheritNoDelayFromTheListener(listenerHasIt: Bool) throws {
         let l = try Self.listener()
         defer { close(l.fd) }
-        if listenerHasIt { Socket.setNoDelay(l.fd) }
+        if !listenerHasIt { try Socket.setOption(l.fd, Int32(IPPROTO_TCP), TCP_NODELAY, 0) }
         let (client, server) = try Self.connectedPair(l)
         defer { close(client); close(server) }
         var value: Int32 = -1

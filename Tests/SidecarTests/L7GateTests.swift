@@ -112,11 +112,15 @@ import Testing
 
     @Test func subjectsThatCouldSplitTheHeadAreNotForwarded() {
         let head = HTTPRequestHead(method: "GET", target: "/x", headers: ["Host": "h"])
-        let evil = String(decoding: HeaderSanitizer.forwardedHead(head, target: "/x", upgrading: false, peer: "spiffe://a/b",
-                                                                  subject: "bob\r\nx-mesh-peer-identity: spiffe://evil", requestID: "1"), as: UTF8.self)
+        func forwarded(subject: String) -> String {
+            var out: [UInt8] = []
+            HeaderSanitizer.writeForwardedHead(head, target: "/x", upgrading: false, peer: "spiffe://a/b", subject: subject,
+                                               requestID: "1", into: &out)
+            return String(decoding: out, as: UTF8.self)
+        }
+        let evil = forwarded(subject: "bob\r\nx-mesh-peer-identity: spiffe://evil")
         #expect(evil == "GET /x HTTP/1.1\r\nHost: h\r\nx-mesh-peer-identity: spiffe://a/b\r\nx-mesh-request-id: 1\r\n\r\n")
-        let fine = String(decoding: HeaderSanitizer.forwardedHead(head, target: "/x", upgrading: false, peer: "spiffe://a/b",
-                                                                  subject: "bob", requestID: "1"), as: UTF8.self)
+        let fine = forwarded(subject: "bob")
         #expect(fine.contains("\r\nx-mesh-token-subject: bob\r\n"))
     }
 

@@ -48,12 +48,14 @@ import MeshHTTP1
         #expect(!HeaderSanitizer.isStripped("UPGRADE", named: [], upgrading: true))
     }
 
+    /// Appended after what the queue already holds (the previous request's body), byte for byte.
     @Test func forwardedHeadIsByteExact() {
         let head = HTTPRequestHead(method: "GET", target: "/a/../b", headers: HTTPHeaders([
             ("Host", "svc"), ("Connection", "close"), ("X-Mesh-Peer-Identity", "forged"), ("Accept", "*/*")]))
-        let out = HeaderSanitizer.forwardedHead(head, target: "/b", upgrading: false, peer: "spiffe://td/ns/a/sa/b",
-                                                subject: "alice", requestID: "0123456789abcdef")
-        #expect(String(decoding: out, as: UTF8.self) == "GET /b HTTP/1.1\r\nHost: svc\r\nAccept: */*\r\n"
+        var out = Array("body".utf8)
+        HeaderSanitizer.writeForwardedHead(head, target: "/b", upgrading: false, peer: "spiffe://td/ns/a/sa/b",
+                                           subject: "alice", requestID: "0123456789abcdef", into: &out)
+        #expect(String(decoding: out, as: UTF8.self) == "bodyGET /b HTTP/1.1\r\nHost: svc\r\nAccept: */*\r\n"
             + "x-mesh-peer-identity: spiffe://td/ns/a/sa/b\r\nx-mesh-token-subject: alice\r\nx-mesh-request-id: 0123456789abcdef\r\n\r\n")
     }
 

@@ -63,15 +63,8 @@ enum HeaderSanitizer {
     /// The head for the app, byte for byte: `METHOD SP target SP version CRLF`, the kept fields in the order
     /// received, `Connection: upgrade` when upgrading, our framing field, then `x-mesh-peer-identity`,
     /// `x-mesh-token-subject` (only with a verified subject that is safe in a field value) and
-    /// `x-mesh-request-id`, and the empty line.
-    static func forwardedHead(_ head: HTTPRequestHead, target: String, upgrading: Bool, peer: String,
-                              subject: String?, requestID: String) -> [UInt8] {
-        var out: [UInt8] = []
-        writeForwardedHead(head, target: target, upgrading: upgrading, peer: peer, subject: subject, requestID: requestID, into: &out)
-        return out
-    }
-
-    /// The same, appended to `out` (the connection's queue toward the app: no array of its own per request).
+    /// `x-mesh-request-id`, and the empty line. Appended to `out` (the connection's queue toward the app: no
+    /// array of its own per request).
     static func writeForwardedHead(_ head: HTTPRequestHead, target: String, upgrading: Bool, peer: String,
                                    subject: String?, requestID: String, into out: inout [UInt8]) {
         out.reserveCapacity(out.count + 256 + head.headers.count * 48)

@@ -172,13 +172,7 @@ final class InboundHTTP {
 
     /// The head for the peer in place of an app head with `Connection`: `HTTP/1.1 status reason`, the app's fields
     /// in order minus `Connection`, `Keep-Alive` and the fields `Connection` names (never the framing fields).
-    static func responseHead(_ r: HTTPResponseHead) -> [UInt8] {
-        var out: [UInt8] = []
-        writeResponseHead(r, into: &out)
-        return out
-    }
-
-    /// The same, appended to `out` (the queue toward the peer).
+    /// Appended to `out` (the queue toward the peer).
     static func writeResponseHead(_ r: HTTPResponseHead, into out: inout [UInt8]) {
         let named = ConnectionTokens.of(r.headers, skipping: ["connection", "keep-alive"])
         out.reserveCapacity(out.count + 64 + r.headers.count * 48)

@@ -7,10 +7,6 @@ extension ProxyConnection {
     /// What the listener speaks: with policy from the control plane, what the mesh declares for the
     /// destination's port; otherwise the listener's `protocol`.
     func outboundProtocol(_ l: OutboundListener, _ upstream: SidecarState.Upstream) -> PortProtocol {
-        Self.outboundProtocol(state, l, upstream)
-    }
-
-    static func outboundProtocol(_ state: SidecarState, _ l: OutboundListener, _ upstream: SidecarState.Upstream) -> PortProtocol {
         if let slice = state.slice, let d = l.destination, let p = l.destinationPort, let dest = slice.outbound[d] {
             return dest.protocol(port: p)
         }
