@@ -50,7 +50,7 @@ let package = Package(
         .executableTarget(name: "mesh-control", dependencies: ["ControlPlaneKit"]),
         .executableTarget(name: "meshctl", dependencies: ["MeshCLIKit"]),
         // Tests (MeshTestSupport: the shared expectMeshError and TestCA; a plain target so test targets can use it)
-        .target(name: "MeshTestSupport", dependencies: ["MeshCore", "MeshTLS", "MeshJWT", "MeshEtcd"], path: "Tests/MeshTestSupport"),
+        .target(name: "MeshTestSupport", dependencies: ["CMeshSysShims", "MeshCore", "MeshTLS", "MeshJWT", "MeshEtcd"], path: "Tests/MeshTestSupport"),
         .testTarget(name: "MeshEtcdTests", dependencies: ["MeshEtcd", "MeshCore", "MeshNet", "MeshTLS", "MeshTestSupport"]),
         .testTarget(name: "MeshCoreTests", dependencies: ["MeshCore", "MeshTestSupport"]),
         .testTarget(name: "MeshPolicyTests", dependencies: ["MeshPolicy", "MeshAlerts", "MeshCore", "MeshTestSupport"]),

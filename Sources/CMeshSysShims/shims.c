@@ -1,6 +1,7 @@
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <malloc.h>
+#include <spawn.h>
 #include <unistd.h>
 #include "CMeshSysShims.h"
 
@@ -15,4 +16,11 @@ const unsigned int CMeshSysShims_SPLICE_F_NONBLOCK = SPLICE_F_NONBLOCK;
 #define CMESH_SO_ORIGINAL_DST 80 /* linux/netfilter_ipv4.h and IP6T_SO_ORIGINAL_DST in netfilter_ipv6/ip6_tables.h */
 int CMeshSysShims_original_dst(int fd, int ipv6, struct sockaddr_storage *out, socklen_t *len) {
     return getsockopt(fd, ipv6 ? SOL_IPV6 : SOL_IP, CMESH_SO_ORIGINAL_DST, out, len);
+}
+
+int CMeshSysShims_spawn_addchdir(posix_spawn_file_actions_t *actions, const char *path) {
+    return posix_spawn_file_actions_addchdir_np(actions, path);
+}
+int CMeshSysShims_spawn_addclosefrom(posix_spawn_file_actions_t *actions, int low) {
+    return posix_spawn_file_actions_addclosefrom_np(actions, low);
 }

@@ -12,22 +12,11 @@ extension TempDir {
     /// Runs `openssl args…` in this folder; throws with its stderr when it exits non-zero.
     @discardableResult
     func openssl(_ args: [String]) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["openssl"] + args
-        process.currentDirectoryURL = URL(fileURLWithPath: path)
-        let output = Pipe()
-        let errors = Pipe()
-        process.standardOutput = output
-        process.standardError = errors
-        try process.run()
-        let printed = output.fileHandleForReading.readDataToEndOfFile()
-        let complaint = errors.fileHandleForReading.readDataToEndOfFile()
-        process.waitForExit()
-        guard process.terminationStatus == 0 else {
-            throw MeshError(ErrorCode("test.openssl", .internal), "openssl \(args.joined(separator: " ")): \(String(decoding: complaint, as: UTF8.self))")
+        let r = try ChildProcess.run("/usr/bin/env", ["openssl"] + args, currentDirectory: path)
+        guard r.status == 0 else {
+            throw MeshError(ErrorCode("test.openssl", .internal), "openssl \(args.joined(separator: " ")): \(r.stderr)")
         }
-        return String(decoding: printed, as: UTF8.self)
+        return r.stdout
     }
 
     /// Asks the `openssl` CLI whether `chain[0]` chains to `bundle` through the rest of `chain`.

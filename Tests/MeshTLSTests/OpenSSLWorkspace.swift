@@ -22,25 +22,11 @@ final class OpenSSLWorkspace {
     /// non-zero.
     @discardableResult
     func run(_ args: [String]) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["openssl"] + args
-        process.currentDirectoryURL = dir
-        let errorsURL = dir.appendingPathComponent("stderr.txt")
-        _ = FileManager.default.createFile(atPath: errorsURL.path, contents: nil)
-        let errors = try FileHandle(forWritingTo: errorsURL)
-        defer { try? errors.close() }
-        process.standardError = errors
-        let output = Pipe()
-        process.standardOutput = output
-        try process.run()
-        let printed = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitForExit()
-        guard process.terminationStatus == 0 else {
-            let text = (try? Data(contentsOf: errorsURL)) ?? Data()
-            throw MeshError(ErrorCode("test.openssl", .internal), "openssl \(args.joined(separator: " ")): \(String(decoding: text, as: UTF8.self))")
+        let r = try ChildProcess.run("/usr/bin/env", ["openssl"] + args, currentDirectory: dir.path)
+        guard r.status == 0 else {
+            throw MeshError(ErrorCode("test.openssl", .internal), "openssl \(args.joined(separator: " ")): \(r.stderr)")
         }
-        return String(decoding: printed, as: UTF8.self)
+        return r.stdout
     }
 
     func read(_ name: String) throws -> [UInt8] { Array(try Data(contentsOf: dir.appendingPathComponent(name))) }

@@ -1,43 +1,38 @@
 import Foundation
 
 /// Runs a program to completion and collects what it printed: one helper for the tests that drive the built
-/// binaries (`meshctl`, `mesh-control`, `mesh-dev`). Both pipes are drained at once (stderr on its own thread),
-/// so a child that fills one pipe while we wait on the other cannot stall.
+/// binaries (`meshctl`, `mesh-control`, `mesh-dev`) and tools (`openssl`, `etcdctl`, `promtool`). Output goes to
+/// files in a temp folder (read once the child exited), so a child that fills one stream cannot stall.
 public enum ChildProcess {
+    /// `stdinText`: written to a file the child reads as its standard input (else `/dev/null`).
+    /// `timeout`: the child is killed after it, and the run throws.
     public static func run(_ executable: String, _ arguments: [String], environment: [String: String]? = nil,
-                           currentDirectory: String? = nil) throws -> (status: Int32, stdout: String, stderr: String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: executable)
-        p.arguments = arguments
-        if let environment { p.environment = environment }
-        if let currentDirectory { p.currentDirectoryURL = URL(fileURLWithPath: currentDirectory) }
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let errorText = Drained()
-        let drained = DispatchSemaphore(value: 0)
-        Thread.detachNewThread {
-            errorText.data = err.fileHandleForReading.readDataToEndOfFile()
-            drained.signal()
+                           currentDirectory: String? = nil, stdinText: String? = nil,
+                           timeout: Double = 120) throws -> (status: Int32, stdout: String, stderr: String) {
+        let dir = try TempDir(prefix: "child")
+        var input = Spawned.Stream.null
+        if let stdinText {
+            try dir.write("stdin", stdinText)
+            input = .file(dir.file("stdin"))
         }
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        drained.wait()
-        p.waitForExit()
-        return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: errorText.data, as: UTF8.self))
+        let p = try Spawned(executable, arguments, environment: environment, currentDirectory: currentDirectory,
+                            stdin: input, stdout: .file(dir.file("stdout")), stderr: .file(dir.file("stderr")))
+        guard let status = p.waitForExit(within: timeout) else {
+            p.signal(SIGKILL)
+            p.waitForExit()
+            throw SpawnFailure("\(executable) \(arguments) did not exit within \(timeout)s")
+        }
+        return (status, (try? dir.text("stdout")) ?? "", (try? dir.text("stderr")) ?? "")
     }
 
-    /// Written by the draining thread before it signals, read after the wait.
-    private final class Drained: @unchecked Sendable {
-        var data = Data()
-    }
-}
-
-extension Process {
-    /// Waits for the child without `waitUntilExit`, which spins a Foundation run loop on the calling thread (and
-    /// so gives every test thread that waits a CFRunLoop with descriptors of its own, closed when the thread goes
-    /// away). `isRunning` is cleared by Foundation's own process-manager thread when the child is reaped.
-    public func waitForExit() {
-        while isRunning { usleep(5_000) }
+    /// Runs `executable` and returns its stdout; throws with its stderr when it exits non-zero.
+    @discardableResult
+    public static func output(_ executable: String, _ arguments: [String], environment: [String: String]? = nil,
+                              currentDirectory: String? = nil) throws -> String {
+        let r = try run(executable, arguments, environment: environment, currentDirectory: currentDirectory)
+        guard r.status == 0 else {
+            throw SpawnFailure("\(executable) \(arguments.joined(separator: " ")) exited \(r.status): \(r.stderr)")
+        }
+        return r.stdout
     }
 }

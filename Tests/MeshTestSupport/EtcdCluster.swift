@@ -15,7 +15,7 @@ public final class EtcdCluster: @unchecked Sendable {
     public let clientPorts: [UInt16]
     public let peerPorts: [UInt16]
     private let lock = NSLock()
-    private var processes: [Process?]
+    private var processes: [Spawned?]
     private let token = UUID().uuidString
 
     /// Client URLs, one per member.
@@ -80,35 +80,26 @@ public final class EtcdCluster: @unchecked Sendable {
     }
 
     private func start(_ i: Int) throws {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: Self.etcdPath)
-        p.arguments = arguments(i)
-        let logPath = dir.file("m\(i).log")
-        if !FileManager.default.fileExists(atPath: logPath) { FileManager.default.createFile(atPath: logPath, contents: nil) }
-        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
-        log.seekToEndOfFile()
-        p.standardOutput = log
-        p.standardError = log
-        p.standardInput = FileHandle.nullDevice
-        try p.run()
+        let log = dir.file("m\(i).log")
+        let p = try Spawned(Self.etcdPath, arguments(i), stdout: .file(log), stderr: .file(log))
         lock.withLock { processes[i] = p }
     }
 
     /// SIGKILL of member `i` (its data stays; `restart(i)` brings it back).
     public func kill(_ i: Int) {
-        guard let p = lock.withLock({ () -> Process? in let p = processes[i]; processes[i] = nil; return p }) else { return }
-        if p.isRunning { Foundation.kill(p.processIdentifier, SIGKILL) }
+        guard let p = lock.withLock({ () -> Spawned? in let p = processes[i]; processes[i] = nil; return p }) else { return }
+        p.signal(SIGKILL)
         p.waitForExit()
     }
 
     /// SIGSTOP of member `i`: alive (its sockets stay open) but silent, like a hung or partitioned member.
     public func pause(_ i: Int) {
-        if let p = lock.withLock({ processes[i] }), p.isRunning { Foundation.kill(p.processIdentifier, SIGSTOP) }
+        lock.withLock { processes[i] }?.signal(SIGSTOP)
     }
 
     /// SIGCONT of a paused member.
     public func resume(_ i: Int) {
-        if let p = lock.withLock({ processes[i] }), p.isRunning { Foundation.kill(p.processIdentifier, SIGCONT) }
+        lock.withLock { processes[i] }?.signal(SIGCONT)
     }
 
     /// Starts member `i` again on its ports and data; waits until the cluster is healthy.
@@ -120,17 +111,12 @@ public final class EtcdCluster: @unchecked Sendable {
 
     /// Stops every member (SIGTERM, then SIGKILL after 3 s).
     public func stop() {
-        let all = lock.withLock { () -> [Process] in let all = processes.compactMap { $0 }; processes = processes.map { _ in nil }; return all }
-        for p in all where p.isRunning {
-            Foundation.kill(p.processIdentifier, SIGCONT)  // a paused member must see the SIGTERM
+        let all = lock.withLock { () -> [Spawned] in let all = processes.compactMap { $0 }; processes = processes.map { _ in nil }; return all }
+        for p in all {
+            p.signal(SIGCONT)  // a paused member must see the SIGTERM
             p.terminate()
         }
-        for p in all {
-            let deadline = Date().addingTimeInterval(3)
-            while p.isRunning && Date() < deadline { usleep(20_000) }
-            if p.isRunning { Foundation.kill(p.processIdentifier, SIGKILL) }
-            p.waitForExit()
-        }
+        for p in all { p.stop(grace: 3) }
     }
 
     /// Whether member `i` runs.

@@ -26,19 +26,11 @@ public final class TokenMinter: Sendable {
 
     @discardableResult
     public func run(_ args: [String]) throws -> Data {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["openssl"] + args
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let printed = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitForExit()
-        guard process.terminationStatus == 0 else {
-            throw MeshError(ErrorCode("test.openssl", .internal), "openssl \(args.joined(separator: " ")) failed")
+        let r = try ChildProcess.run("/usr/bin/env", ["openssl"] + args)
+        guard r.status == 0 else {
+            throw MeshError(ErrorCode("test.openssl", .internal), "openssl \(args.joined(separator: " ")) failed: \(r.stderr)")
         }
-        return printed
+        return Data(r.stdout.utf8)
     }
 
     /// The DER SubjectPublicKeyInfo of key file `name`.

@@ -8,17 +8,9 @@ struct CAPassphraseTests {
     static func initialize(passphrase: String) throws -> (status: Int32, stderr: String) {
         let dir = NSTemporaryDirectory() + "mesh-pass-\(UUID().uuidString.prefix(8))"
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "\(SidecarProcess.binDir)/mesh-control")
-        p.arguments = ["init", "--data-dir", dir, "--trust-domain", "mesh.local"]
-        p.environment = ["MESH_CA_PASSPHRASE": passphrase]
-        let err = Pipe()
-        p.standardError = err
-        p.standardOutput = Pipe()
-        try p.run()
-        let e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitForExit()
-        return (p.terminationStatus, String(decoding: e, as: UTF8.self))
+        let r = try ChildProcess.run("\(SidecarProcess.binDir)/mesh-control", ["init", "--data-dir", dir, "--trust-domain", "mesh.local"],
+                                     environment: ["MESH_CA_PASSPHRASE": passphrase])
+        return (r.status, r.stderr)
     }
 
     @Test func initRefusesAPassphraseShorterThan12Bytes() throws {

@@ -54,7 +54,7 @@ struct ControlPlaneLoadTests {
         usleep(500_000)
         #expect(polls.allSatisfy { !$0.hasAnswer }, "the polls are parked (no mesh applied, version 0)")
         for p in polls { p.reset() }
-        let pid = try #require(cp.process?.processIdentifier)
+        let pid = try #require(cp.process?.pid)
         let cpu = ProcessCPU.used(by: pid, during: 3)
         #expect(cpu < 0.3, "mesh-control used \(cpu) s of CPU in 3 s after 20 long polls were reset")
         #expect(try ControlPlaneTests.requestIdentity(cp, token: later).status == 200)
@@ -84,7 +84,7 @@ struct ControlPlaneLoadTests {
         var flood: [Int32] = []
         for _ in 0..<120 { if let fd = try? TCP.connect(port: cp.port, timeoutSeconds: 2) { flood.append(fd) } }
         usleep(300_000)
-        let pid = try #require(cp.process?.processIdentifier)
+        let pid = try #require(cp.process?.pid)
         let cpu = ProcessCPU.used(by: pid, during: 2)
         #expect(cpu < 0.3, "mesh-control used \(cpu) s of CPU in 2 s while out of file descriptors")
         for fd in flood { close(fd) }

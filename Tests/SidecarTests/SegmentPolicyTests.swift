@@ -124,19 +124,11 @@ struct SegmentPolicyTests {
     /// PUT with curl (status line and body).
     static func put(_ cp: ControlPlaneFixture, body: String, ifMatch: String?, path: String = "/v1/mesh") throws -> String {
         let token = try String(contentsOfFile: "\(cp.dataDir)/admin.token", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
         var args = ["-s", "-i", "-m", "5", "--cacert", "\(cp.dataDir)/bundle.pem", "--resolve", "ignored:1:127.0.0.1", "-k",
                     "-X", "PUT", "-H", "Authorization: Bearer \(token)", "-H", "Content-Type: application/json", "--data", body]
         if let ifMatch { args += ["-H", "If-Match: \"\(ifMatch)\""] }
         args.append("https://127.0.0.1:\(cp.port)\(path)")
-        p.arguments = args
-        let out = Pipe()
-        p.standardOutput = out
-        try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitForExit()
-        return String(decoding: data, as: UTF8.self)
+        return try ChildProcess.run("/usr/bin/curl", args).stdout
     }
 }
 

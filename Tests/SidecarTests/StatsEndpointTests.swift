@@ -7,16 +7,8 @@ import Testing
 @Suite("Stats endpoint")
 struct StatsEndpointTests {
     static func curl(_ args: [String]) -> (status: Int32, out: String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
-        p.arguments = ["-sS", "-m", "5"] + args
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = Pipe()
-        guard (try? p.run()) != nil else { return (-1, "") }
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitForExit()
-        return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+        guard let r = try? ChildProcess.run("/usr/bin/curl", ["-sS", "-m", "5"] + args) else { return (-1, "") }
+        return (r.status, r.stdout)
     }
 
     @Test func curlSeesHealthReadinessStatsConfigAndRefusedDecisions() throws {
@@ -78,19 +70,8 @@ struct StatsEndpointTests {
         #expect(text.contains("mesh_connection_failures_total{direction=\"inbound\",reason=\"identity-not-allowed\"} 1"))
         // promtool (Debian's `prometheus` package) is the judge when it is installed.
         if FileManager.default.isExecutableFile(atPath: "/usr/bin/promtool") {
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: "/usr/bin/promtool")
-            p.arguments = ["check", "metrics"]
-            let input = Pipe(), out = Pipe()
-            p.standardInput = input
-            p.standardOutput = out
-            p.standardError = out
-            try p.run()
-            input.fileHandleForWriting.write(Data(text.utf8))
-            try input.fileHandleForWriting.close()
-            p.waitForExit()
-            let said = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            #expect(p.terminationStatus == 0, "promtool: \(said)")
+            let r = try ChildProcess.run("/usr/bin/promtool", ["check", "metrics"], stdinText: text)
+            #expect(r.status == 0, "promtool: \(r.stdout)\(r.stderr)")
         }
     }
 

@@ -14,7 +14,7 @@ final class ControlPlaneFixture {
     let nofile: Int?
     /// More `serve` options.
     let extraArgs: [String]
-    var process: Process?
+    var process: Spawned?
     var sidecars: [SidecarProcess] = []
     var apps: [TestApp] = []
 
@@ -43,20 +43,13 @@ final class ControlPlaneFixture {
     var logPath: String { "\(dir)/control.log" }
 
     func start() throws {
-        let p = Process()
         let binary = "\(SidecarProcess.binDir)/mesh-control"
-        p.executableURL = URL(fileURLWithPath: nofile == nil ? binary : "/usr/bin/prlimit")
         var args = ["serve", "--data-dir", dataDir, "--listen", "127.0.0.1:\(port)", "--cert-ttl", "\(certTTL)s"]
         if let overlap { args += ["--rotation-overlap", "\(overlap)s"] }
         args += extraArgs
         if let nofile { args = ["--nofile=\(nofile):\(nofile)", "--", binary] + args }  // prlimit execs: same pid
-        p.arguments = args
-        p.environment = ["MESH_CA_PASSPHRASE": passphrase]
-        if !FileManager.default.fileExists(atPath: logPath) { _ = FileManager.default.createFile(atPath: logPath, contents: nil) }
-        let log = FileHandle(forWritingAtPath: logPath)!
-        log.seekToEndOfFile()
-        p.standardError = log
-        try p.run()
+        let p = try Spawned(nofile == nil ? binary : "/usr/bin/prlimit", args, environment: ["MESH_CA_PASSPHRASE": passphrase],
+                            stderr: .file(logPath))
         process = p
         let deadline = Date().addingTimeInterval(10)
         while (try? TCP.connect(port: port)).map({ close($0) }) == nil {
@@ -68,7 +61,7 @@ final class ControlPlaneFixture {
     /// `kill -9`: no chance to clean up.
     func kill9() {
         guard let p = process, p.isRunning else { return }
-        kill(p.processIdentifier, SIGKILL)
+        p.signal(SIGKILL)
         p.waitForExit()
     }
 

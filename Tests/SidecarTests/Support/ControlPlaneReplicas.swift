@@ -17,7 +17,7 @@ final class ControlPlaneReplicas: @unchecked Sendable {
     let endpoints: [String]
     let passphrase = "test-passphrase-\(UUID().uuidString.prefix(8))"
     let ports: [UInt16]
-    private var processes: [Process?]
+    private var processes: [Spawned?]
     private let lock = NSLock()
     var sidecars: [SidecarProcess] = []
 
@@ -57,16 +57,10 @@ final class ControlPlaneReplicas: @unchecked Sendable {
     /// Starts replica `i` (again) and waits until it accepts connections.
     func start(_ i: Int) throws {
         try FileManager.default.createDirectory(atPath: dataDir(i), withIntermediateDirectories: true)
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "\(SidecarProcess.binDir)/mesh-control")
-        p.arguments = ["serve"] + storeArgs + ["--trust-domain", "mesh.local", "--data-dir", dataDir(i),
-                                                "--listen", address(i), "--replica-id", "r\(i)", "--advertise-address", address(i)]
-        p.environment = ["MESH_CA_PASSPHRASE": passphrase]
-        if !FileManager.default.fileExists(atPath: logPath(i)) { _ = FileManager.default.createFile(atPath: logPath(i), contents: nil) }
-        let log = FileHandle(forWritingAtPath: logPath(i))!
-        log.seekToEndOfFile()
-        p.standardError = log
-        try p.run()
+        let p = try Spawned("\(SidecarProcess.binDir)/mesh-control",
+                            ["serve"] + storeArgs + ["--trust-domain", "mesh.local", "--data-dir", dataDir(i), "--listen", address(i),
+                                                     "--replica-id", "r\(i)", "--advertise-address", address(i)],
+                            environment: ["MESH_CA_PASSPHRASE": passphrase], stderr: .file(logPath(i)))
         lock.withLock { processes[i] = p }
         let deadline = Date().addingTimeInterval(10)
         while (try? TCP.connect(port: ports[i])).map({ close($0) }) == nil {
@@ -79,8 +73,8 @@ final class ControlPlaneReplicas: @unchecked Sendable {
 
     /// `kill -9` of replica `i`: no chance to clean up (its leadership lease expires by itself).
     func kill9(_ i: Int) {
-        guard let p = lock.withLock({ () -> Process? in let p = processes[i]; processes[i] = nil; return p }) else { return }
-        if p.isRunning { kill(p.processIdentifier, SIGKILL) }
+        guard let p = lock.withLock({ () -> Spawned? in let p = processes[i]; processes[i] = nil; return p }) else { return }
+        p.signal(SIGKILL)
         p.waitForExit()
     }
 
@@ -89,7 +83,7 @@ final class ControlPlaneReplicas: @unchecked Sendable {
     func stop() {
         for s in sidecars { s.stop() }
         sidecars = []
-        let all = lock.withLock { () -> [Process] in let all = processes.compactMap { $0 }; processes = processes.map { _ in nil }; return all }
+        let all = lock.withLock { () -> [Spawned] in let all = processes.compactMap { $0 }; processes = processes.map { _ in nil }; return all }
         for p in all where p.isRunning { p.terminate(); p.waitForExit() }
     }
 

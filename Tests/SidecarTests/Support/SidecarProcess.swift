@@ -4,7 +4,7 @@ import Glibc
 
 /// A real `mesh-sidecar` process started from the build folder with a JSON config written for it.
 final class SidecarProcess {
-    let process = Process()
+    let process: Spawned
     let configPath: String
     let logPath: String
     let stderrPath: String
@@ -37,13 +37,10 @@ final class SidecarProcess {
         try Self.write(cfg, to: configPath)
         _ = FileManager.default.createFile(atPath: stderrPath, contents: nil)
         let command = launcher + ["\(Self.binDir)/mesh-sidecar", "run", "--config", configPath]
-        process.executableURL = URL(fileURLWithPath: command[0])
-        process.arguments = Array(command.dropFirst())
-        process.standardError = FileHandle(forWritingAtPath: stderrPath)
-        try process.run()
+        process = try Spawned(command[0], Array(command.dropFirst()), stderr: .file(stderrPath))
     }
 
-    var pid: Int32 { process.processIdentifier }
+    var pid: Int32 { process.pid }
 
     /// Replaces the config file atomically (temp file + rename), as an operator or a config agent would.
     func rewriteConfig(_ change: (inout [String: Any]) -> Void) throws {
@@ -144,19 +141,7 @@ final class SidecarProcess {
 
     /// Runs the binary to completion (for exit-code tests).
     static func runToExit(_ args: [String], timeout: Double = 10) throws -> (status: Int32, stdout: String, stderr: String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "\(binDir)/mesh-sidecar")
-        p.arguments = args
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let deadline = Date().addingTimeInterval(timeout)
-        while p.isRunning && Date() < deadline { usleep(10_000) }
-        if p.isRunning { p.terminate(); throw TestFailure("mesh-sidecar \(args) did not exit") }
-        let o = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        let e = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        return (p.terminationStatus, o, e)
+        try ChildProcess.run("\(binDir)/mesh-sidecar", args, timeout: timeout)
     }
 }
 

@@ -11,16 +11,8 @@ enum SliceForgery {
     /// is about what the control plane answers). Returns the HTTP status ("000" on timeout) and the body.
     static func poll(_ mesh: ManagedMesh, query: String, maxTime: Int) throws -> (status: String, body: String) {
         let dir = "\(mesh.cp.dir)/payments"
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
-        p.arguments = ["-sk", "--max-time", "\(maxTime)", "--cert", "\(dir)/svid.crt", "--key", "\(dir)/svid.key",
-                       "-w", "\n%{http_code}", "https://127.0.0.1:\(mesh.cp.port)/v1/slice?\(query)"]
-        let out = Pipe()
-        p.standardOutput = out
-        try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitForExit()
-        let text = String(decoding: data, as: UTF8.self)
+        let text = try ChildProcess.run("/usr/bin/curl", ["-sk", "--max-time", "\(maxTime)", "--cert", "\(dir)/svid.crt", "--key", "\(dir)/svid.key",
+                                                         "-w", "\n%{http_code}", "https://127.0.0.1:\(mesh.cp.port)/v1/slice?\(query)"]).stdout
         guard let cut = text.lastIndex(of: "\n") else { return (text, "") }
         return (String(text[text.index(after: cut)...]), String(text[..<cut]))
     }
