@@ -17,13 +17,13 @@ enum Framing {
     static func fields(_ headers: HTTPHeaders, version: HTTPVersion) throws(HTTPParseError) -> (length: Int?, chunked: Bool) {
         var lengths = 0, encodings = 0
         var length: String?, encoding: String?
-        for (name, value) in headers {
-            if ASCII.equalsIgnoringCase(name.utf8, "content-length".utf8) {
+        for field in headers.all {
+            if field.kind == .contentLength {
                 lengths += 1
-                length = value
-            } else if ASCII.equalsIgnoringCase(name.utf8, "transfer-encoding".utf8) {
+                length = field.value
+            } else if field.kind == .transferEncoding {
                 encodings += 1
-                encoding = value
+                encoding = field.value
             }
         }
         if lengths > 0 && encodings > 0 { throw .clAndTE }
@@ -65,7 +65,7 @@ enum Framing {
         } else {
             framing = .none
         }
-        switch head.headers.single("Host") {
+        switch head.headers.single(.host) {
         case .many: throw .duplicateHost
         case .none: if head.version == .http11 { throw .missingHost }
         case .one(let host): if !host.utf8.allSatisfy(isHostByte) { throw .badHost }

@@ -80,7 +80,7 @@ public enum HTTPSerializer {
         crlf(&out)
     }
 
-    @inline(__always) private static func append(_ s: String, to out: inout [UInt8]) { out.append(contentsOf: s.utf8) }
+    @inline(__always) private static func append(_ s: String, to out: inout [UInt8]) { out.appendUTF8(s) }
     @inline(__always) private static func crlf(_ out: inout [UInt8]) {
         out.append(ASCII.cr)
         out.append(ASCII.lf)

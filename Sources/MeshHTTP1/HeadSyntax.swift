@@ -71,11 +71,11 @@ enum HeadSyntax {
         return colon
     }
 
-    /// A header line as (name, value), the value without surrounding whitespace.
-    static func field(_ line: UnsafeRawBufferPointer) throws(HTTPParseError) -> (String, String) {
+    /// A header line as (name, value, kind of the name), the value without surrounding whitespace.
+    static func field(_ line: UnsafeRawBufferPointer) throws(HTTPParseError) -> (String, String, HTTPFieldKind) {
         let colon = try fieldColon(line)
-        let name = String(decoding: UnsafeRawBufferPointer(rebasing: line[..<colon]), as: UTF8.self)
+        let nameBytes = UnsafeRawBufferPointer(rebasing: line[..<colon])
         let value = ASCII.trimmed(UnsafeRawBufferPointer(rebasing: line[(colon + 1)...]))
-        return (name, String(decoding: value, as: UTF8.self))
+        return (String(decoding: nameBytes, as: UTF8.self), String(decoding: value, as: UTF8.self), HTTPFieldKind(nameBytes))
     }
 }

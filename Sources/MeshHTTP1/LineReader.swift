@@ -51,6 +51,20 @@ struct LineReader: Sendable {
         var i = start
         let end = input.count
         while i < end {
+            // The common bytes (visible ASCII, space, obs-text) in a tight loop, bounded by the budget; every
+            // other byte, and the byte beyond the budget, take the checks below one at a time.
+            if !sawCR {
+                let stop = min(end, i + budget)
+                var j = i
+                while j < stop {
+                    let c = input[j]
+                    if c < 0x20 || c == 0x7F { break }
+                    j += 1
+                }
+                budget -= j - i
+                i = j
+                if i == end { break }
+            }
             let b = input[i]
             if budget == 0 { throw overBudget }
             budget -= 1

@@ -202,9 +202,9 @@ struct MessageDecoder<Role: MessageRole>: Sendable {
         }
         if line.isEmpty { return true }
         if headers.count == limits.maxHeaderCount { throw .tooManyHeaders(limits.maxHeaderCount) }
-        let (name, value) = try HeadSyntax.field(line)
+        let (name, value, kind) = try HeadSyntax.field(line)
         if headers.isEmpty { headers.reserveCapacity(fieldsReserved) }
-        headers.add(name, value)
+        headers.add(name, value, kind: kind)
         return false
     }
 

@@ -48,4 +48,32 @@ import Testing
         let head = HTTPRequestHead(method: "GET", target: "/", version: version, headers: ["Host": "a", "Connection": value])
         #expect(head.keepAlive == keepAlive)
     }
+
+    /// Every name a parser or proxy acts on is recognised ignoring case, and only the whole name (or the listed
+    /// prefixes of look-alikes of ours).
+    @Test(arguments: [
+        ("Host", HTTPFieldKind.host), ("HOST", .host), ("Hosts", .other), ("hos", .other),
+        ("Connection", .connection), ("Keep-Alive", .keepAlive), ("PROXY-CONNECTION", .proxyConnection),
+        ("te", .te), ("Tea", .other), ("Trailer", .trailer), ("Transfer-Encoding", .transferEncoding),
+        ("Transfer-Encodings", .other), ("upgrade", .upgrade), ("Content-Length", .contentLength),
+        ("Content-Lengt", .other), ("Expect", .expect), ("Proxy-Authorization", .meshLookalike),
+        ("X-Mesh-Peer-Identity", .meshLookalike), ("x-mesh", .other), ("X-Client-Cert-Chain", .meshLookalike),
+        ("X-SSL-Client-Verify", .meshLookalike), ("x-forwarded-client-cert", .meshLookalike),
+        ("x-forwarded-client-cert2", .other), ("X-Client-Verify", .meshLookalike), ("x-client-verified", .other),
+        ("Accept", .other), ("x", .other), ("", .other),
+    ])
+    func recognisesFieldKinds(name: String, kind: HTTPFieldKind) {
+        #expect(HTTPFieldKind(name) == kind)
+        #expect(HTTPField(name: name, value: "v").kind == kind)
+    }
+
+    /// Lookups by name and by kind agree; a name of no known kind is still found by its bytes.
+    @Test func looksUpByKindAndByName() {
+        let h: HTTPHeaders = ["content-LENGTH": "5", "X-Mesh-A": "1", "x-mesh-b": "2", "Accept": "*/*"]
+        #expect(h[.contentLength] == "5" && h["Content-Length"] == "5")
+        #expect(h["X-MESH-B"] == "2" && h["x-mesh-a"] == "1" && h["accept"] == "*/*")
+        #expect(h.contains(.contentLength) && !h.contains(.transferEncoding) && !h.contains("Transfer-Encoding"))
+        #expect(h.single(.host) == .none && h.count("x-mesh-a") == 1 && h.values("X-Mesh-B") == ["2"])
+        #expect(h.all.map(\.kind) == [.contentLength, .meshLookalike, .meshLookalike, .other])
+    }
 }

@@ -9,9 +9,9 @@ enum ConnectionTokens {
     /// the usual `Connection: keep-alive` gives an empty list: no array is allocated for it.
     static func of(_ headers: HTTPHeaders, skipping known: [String] = []) -> [String] {
         var out: [String] = []
-        for (name, value) in headers where HeaderSanitizer.lowerEquals(name.utf8, "connection") {
-            value.utf8.withContiguousStorageIfAvailable { add(UnsafeRawBufferPointer($0), skipping: known, to: &out) }
-                ?? Array(value.utf8).withUnsafeBytes { add($0, skipping: known, to: &out) }
+        for field in headers.all where field.kind == .connection {
+            var value = field.value
+            value.withUTF8 { add(UnsafeRawBufferPointer($0), skipping: known, to: &out) }
         }
         return out
     }

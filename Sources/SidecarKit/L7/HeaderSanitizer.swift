@@ -9,9 +9,9 @@ enum RequestBodyFraming: Equatable {
 
     /// The framing the parser accepted for `head` (it already refused every ambiguous combination).
     init(_ head: HTTPRequestHead) {
-        if head.headers.contains("Transfer-Encoding") {
+        if head.headers.contains(.transferEncoding) {
             self = .chunked
-        } else if let v = head.headers["Content-Length"], let n = Int(v) {
+        } else if let v = head.headers[.contentLength], let n = Int(v) {
             self = .length(n)
         } else {
             self = .none
@@ -23,24 +23,25 @@ enum RequestBodyFraming: Equatable {
 /// minus hop-by-hop ones and minus anything that could pass for ours, then our identity fields. The caller
 /// cannot forge `x-mesh-*` or a forwarded client certificate: every such field is dropped before ours are added.
 enum HeaderSanitizer {
-    /// Hop-by-hop fields (RFC 9110 §7.6.1) and the framing fields we rewrite (lower case).
-    private static let hopByHop: [String] = ["connection", "keep-alive", "te", "trailer", "upgrade",
+    /// Hop-by-hop fields (RFC 9110 §7.6.1) and the framing fields we rewrite (lower case): the `Connection`
+    /// tokens naming them are not collected (`HTTPFieldKind.isHopByHopOrFraming` drops the fields themselves).
+    private static let hopByHop: [String] = ["connection", "keep-alive", "proxy-connection", "te", "trailer", "upgrade",
                                              "transfer-encoding", "content-length"]
-    /// Names that could pass for ours: exact, then prefixes (lower case).
-    private static let oursExact: [String] = ["x-forwarded-client-cert", "x-client-verify"]
-    private static let oursPrefixes: [String] = ["proxy-", "x-mesh-", "x-client-cert", "x-ssl-client"]
 
-    /// True for a field the app must not receive from the caller. `named` are the (lowercase) tokens of the
-    /// request's `Connection` fields; `Upgrade` is kept (with `Connection: upgrade`) when `upgrading`.
-    /// Compared byte by byte ignoring ASCII case: no lower-cased copy of the name per field.
-    static func isStripped(_ name: String, named: [String], upgrading: Bool) -> Bool {
-        let n = name.utf8
-        if upgrading && lowerEquals(n, "upgrade") { return false }
-        for h in hopByHop where lowerEquals(n, h) { return true }
-        for h in named where lowerEquals(n, h) { return true }
-        for h in oursExact where lowerEquals(n, h) { return true }
-        for p in oursPrefixes where lowerHasPrefix(n, p) { return true }
-        return false
+    /// True for a field the app must not receive from the caller: hop-by-hop and framing fields, look-alikes of
+    /// ours (`x-mesh-*`, `proxy-*`, `x-client-cert*`, `x-ssl-client*`, `x-forwarded-client-cert`,
+    /// `x-client-verify`: see `HTTPFieldKind`), and fields named by `named`, the (lowercase) tokens of the
+    /// request's `Connection` fields. `Upgrade` is kept (with `Connection: upgrade`) when `upgrading`.
+    static func isStripped(_ field: HTTPField, named: [String], upgrading: Bool) -> Bool {
+        switch field.kind {
+        case .upgrade: return !upgrading
+        case .meshLookalike: return true
+        case let kind where kind.isHopByHopOrFraming: return true
+        default:
+            let n = field.name.utf8
+            for h in named where lowerEquals(n, h) { return true }
+            return false
+        }
     }
 
     /// `a` equals the lower-case `lower`, ignoring ASCII case.
@@ -68,13 +69,13 @@ enum HeaderSanitizer {
     static func writeForwardedHead(_ head: HTTPRequestHead, target: String, upgrading: Bool, peer: String,
                                    subject: String?, requestID: String, into out: inout [UInt8]) {
         out.reserveCapacity(out.count + 256 + head.headers.count * 48)
-        @inline(__always) func put(_ s: String) { out.append(contentsOf: s.utf8) }
+        @inline(__always) func put(_ s: String) { out.appendUTF8(s) }
         @inline(__always) func crlf() { out.append(13); out.append(10) }
         put(head.method); out.append(0x20); put(target); out.append(0x20); put(head.version.description); crlf()
         // Tokens naming fields dropped (or, for `upgrade` when upgrading, kept) anyway are left out.
-        let named = head.headers.contains("Connection") ? ConnectionTokens.of(head.headers, skipping: hopByHop) : []
-        for (name, value) in head.headers where !isStripped(name, named: named, upgrading: upgrading) {
-            put(name); put(": "); put(value); crlf()
+        let named = head.headers.contains(.connection) ? ConnectionTokens.of(head.headers, skipping: hopByHop) : []
+        for field in head.headers.all where !isStripped(field, named: named, upgrading: upgrading) {
+            put(field.name); put(": "); put(field.value); crlf()
         }
         if upgrading { put("Connection: upgrade\r\n") }
         switch RequestBodyFraming(head) {

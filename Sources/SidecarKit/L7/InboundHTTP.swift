@@ -167,25 +167,31 @@ final class InboundHTTP {
 
     /// True when `Connection` names `upgrade` and an `Upgrade` field is present.
     static func asksUpgrade(_ head: HTTPRequestHead) -> Bool {
-        head.headers.contains("Upgrade") && HeaderSanitizer.connectionTokens(head.headers).contains("upgrade")
+        head.headers.contains(.upgrade) && HeaderSanitizer.connectionTokens(head.headers).contains("upgrade")
     }
 
     /// The head for the peer in place of an app head with `Connection`: `HTTP/1.1 status reason`, the app's fields
     /// in order minus `Connection`, `Keep-Alive` and the fields `Connection` names (never the framing fields).
     /// Appended to `out` (the queue toward the peer).
+    /// `Connection` tokens that need no lookup: the fields they name are dropped or kept whatever they say.
+    private static let notNamed = ["connection", "keep-alive", "content-length", "transfer-encoding"]
+
     static func writeResponseHead(_ r: HTTPResponseHead, into out: inout [UInt8]) {
-        let named = ConnectionTokens.of(r.headers, skipping: ["connection", "keep-alive"])
+        let named = r.headers.contains(.connection) ? ConnectionTokens.of(r.headers, skipping: Self.notNamed) : []
         out.reserveCapacity(out.count + 64 + r.headers.count * 48)
-        out.append(contentsOf: "HTTP/1.1 ".utf8)
+        out.appendUTF8("HTTP/1.1 ")
         let status = r.status  // 100...599: the parser refused anything else
         out.append(0x30 + UInt8(status / 100)); out.append(0x30 + UInt8(status / 10 % 10)); out.append(0x30 + UInt8(status % 10))
-        out.append(0x20); out.append(contentsOf: r.reason.utf8); out.append(13); out.append(10)
-        for (name, value) in r.headers {
-            let n = name.utf8
-            let framing = HeaderSanitizer.lowerEquals(n, "content-length") || HeaderSanitizer.lowerEquals(n, "transfer-encoding")
-            if !framing && (HeaderSanitizer.lowerEquals(n, "connection") || HeaderSanitizer.lowerEquals(n, "keep-alive")
-                            || named.contains { HeaderSanitizer.lowerEquals(n, $0) }) { continue }
-            out.append(contentsOf: name.utf8); out.append(contentsOf: ": ".utf8); out.append(contentsOf: value.utf8)
+        out.append(0x20); out.appendUTF8(r.reason); out.append(13); out.append(10)
+        for field in r.headers.all {
+            switch field.kind {
+            case .contentLength, .transferEncoding: break  // framing: kept (the hop re-frames what it carries)
+            case .connection, .keepAlive: continue
+            default:
+                let n = field.name.utf8
+                if named.contains(where: { HeaderSanitizer.lowerEquals(n, $0) }) { continue }
+            }
+            out.appendUTF8(field.name); out.append(0x3A); out.append(0x20); out.appendUTF8(field.value)
             out.append(13); out.append(10)
         }
         out.append(13); out.append(10)

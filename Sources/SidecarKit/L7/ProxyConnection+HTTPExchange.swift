@@ -232,7 +232,7 @@ extension ProxyConnection {
             k += 1
             let start = span.start ?? 0
             let rewrite = r.status >= 200 && h.stage == .awaiting && h.current.map { $0.keepAlive && !$0.upgrade } == true
-                && (r.headers.contains("Connection") || r.version == .http10)
+                && (r.headers.contains(.connection) || r.version == .http10)
             if rewrite {  // held bytes (if any) are this head's start: dropped with it
                 h.toDown.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[c..<start]))
                 InboundHTTP.writeResponseHead(r, into: &h.toDown)

@@ -14,16 +14,31 @@ public final class RequestStats: Sendable {
         public let verdict: String
     }
 
-    private let counts = Mutex<[Key: Int]>([:])
+    /// The table, and the entry counted last: a request like the one before it (the usual case: one route, one
+    /// method, `2xx`) is counted by comparing the key, without hashing its five strings twice.
+    private struct Counts {
+        var table: [Key: Tally] = [:]
+        var last: (key: Key, tally: Tally)?
+    }
+
+    /// A count that is changed in place (a class: no dictionary write per request).
+    private final class Tally {
+        var n = 0
+    }
+
+    private let counts = Mutex<Counts>(Counts())
     /// Time from a request's head to the end of its answer (the app's, or our refusal).
     public let latency = Direction.allCases.map { _ in Histogram.request() }
 
     public init() {}
 
-    static let methods: Set<String> = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE"]
-
-    /// A method as a label: itself when standard, else `other`.
-    static func methodLabel(_ m: String) -> String { methods.contains(m) ? m : "other" }
+    /// A method as a label: itself when standard, else `other` (compared, not hashed: methods are short).
+    static func methodLabel(_ m: String) -> String {
+        switch m {
+        case "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE": m
+        default: "other"
+        }
+    }
 
     private static let classes = ["1xx", "2xx", "3xx", "4xx", "5xx"]
 
@@ -35,13 +50,23 @@ public final class RequestStats: Sendable {
     public func count(_ direction: Direction, method: String, route: String?, status: Int, allowed: Bool, seconds: Double) {
         let key = Key(direction: direction, method: Self.methodLabel(method), route: route ?? "-",
                       statusClass: Self.statusClass(status), verdict: allowed ? "allow" : "deny")
-        // Read, then set: `[key, default: 0] += 1` goes through the dictionary's modify coroutines, whose frames
-        // are allocated on every call.
-        counts.withLock { $0[key] = ($0[key] ?? 0) + 1 }
+        counts.withLock { c in
+            if let last = c.last, last.key == key { return last.tally.n += 1 }
+            // Not `[key, default:]`: the dictionary's modify coroutines allocate their frames on every call.
+            let tally: Tally
+            if let t = c.table[key] {
+                tally = t
+            } else {
+                tally = Tally()
+                c.table[key] = tally
+            }
+            tally.n += 1
+            c.last = (key, tally)
+        }
         latency[direction == .inbound ? 0 : 1].observe(seconds: seconds)
     }
 
-    public func snapshot() -> [Key: Int] { counts.withLock { $0 } }
+    public func snapshot() -> [Key: Int] { counts.withLock { $0.table.mapValues(\.n) } }
 
     /// Both families, for `/stats` and `/metrics`, once some request was counted (a sidecar without `http`
     /// ports renders what it always did).

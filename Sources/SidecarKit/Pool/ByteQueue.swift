@@ -1,4 +1,5 @@
 import MeshTLS
+import MeshHTTP1
 
 /// Bytes waiting to be written to one end of a pooled exchange. The owner stops reading the source once
 /// `count` reaches its cap, so a queue holds at most the cap plus one read (and one head); its storage is
@@ -22,7 +23,7 @@ struct ByteQueue {
         if bytes.capacity == 0 { bytes.reserveCapacity(Self.initialCapacity) }
     }
 
-    mutating func append(_ s: String) { reserveFirst(); bytes.append(contentsOf: s.utf8) }
+    mutating func append(_ s: String) { reserveFirst(); bytes.appendUTF8(s) }
     mutating func append(_ s: Substring) { bytes.append(contentsOf: s.utf8) }
 
     /// `n` (≥ 0) in decimal, without building a `String`.

@@ -15,7 +15,7 @@ enum HopHeads {
                         into out: inout ByteQueue) {
         out.append(h.method); out.append(" "); out.append(h.target); out.append(" HTTP/1.1\r\n")
         fields(h.headers, into: &out)
-        if !h.headers.contains("Host") { out.append("Host: "); out.append(defaultHost()); out.append("\r\n") }
+        if !h.headers.contains(.host) { out.append("Host: "); out.append(defaultHost()); out.append("\r\n") }
         framing(body, into: &out)
         if let extra {
             out.append(extra)
@@ -44,11 +44,12 @@ enum HopHeads {
     }
 
     /// Every end-to-end field, `name: value CRLF`, written straight into `out` (no `String` per field). The
-    /// `Connection` tokens are only collected when the head has that field.
+    /// `Connection` tokens are only collected when the head has that field, and only those naming fields that
+    /// are not dropped anyway (so the usual `keep-alive` or `close` gives none).
     private static func fields(_ headers: HTTPHeaders, into out: inout ByteQueue) {
-        let named = headers.contains("Connection") ? connectionTokens(headers) : []
-        for (name, value) in headers where !isHopByHop(name, named: named) {
-            out.append(name); out.append(": "); out.append(value); out.append("\r\n")
+        let named = headers.contains(.connection) ? ConnectionTokens.of(headers, skipping: hopByHop) : []
+        for field in headers.all where !isHopByHop(field, named: named) {
+            out.append(field.name); out.append(": "); out.append(field.value); out.append("\r\n")
         }
     }
 
@@ -62,17 +63,17 @@ enum HopHeads {
 
     /// How the parser framed a request body (it already refused every ambiguous combination).
     static func requestBody(_ h: HTTPRequestHead) -> Body {
-        if h.headers.contains("Transfer-Encoding") { return .chunked }
-        if let v = h.headers["Content-Length"], let n = Int(v) { return .length(n) }
+        if h.headers.contains(.transferEncoding) { return .chunked }
+        if let v = h.headers[.contentLength], let n = Int(v) { return .length(n) }
         return .none
     }
 
     /// How the parser framed a response body to a request with `method` (see `Framing.response`).
     static func responseBody(_ h: HTTPResponseHead, method: String) -> Body {
-        let cl = h.headers["Content-Length"].flatMap { Int($0) }
+        let cl = h.headers[.contentLength].flatMap { Int($0) }
         if h.status < 200 || h.status == 204 || h.status == 304 { return .none }
         if method == "HEAD" { return cl.map { .length($0) } ?? .none }  // HEAD: the length of what GET would send
-        if h.headers.contains("Transfer-Encoding") { return .chunked }
+        if h.headers.contains(.transferEncoding) { return .chunked }
         if let cl { return .length(cl) }
         return .untilClose
     }
@@ -83,10 +84,11 @@ enum HopHeads {
     /// The field names listed in `Connection` (lower-cased).
     static func connectionTokens(_ headers: HTTPHeaders) -> [String] { ConnectionTokens.of(headers) }
 
-    /// Compared ignoring ASCII case, without building a lower-cased copy of `name`.
-    static func isHopByHop(_ name: String, named: [String]) -> Bool {
-        let n = name.utf8
-        for h in hopByHop where h.utf8.count == n.count && equalsIgnoringCase(n, h.utf8) { return true }
+    /// A listed field by the kind the parser recognised; a field named in `Connection` by its bytes (ASCII case
+    /// ignored, no lower-cased copy).
+    static func isHopByHop(_ field: HTTPField, named: [String]) -> Bool {
+        if field.kind.isHopByHopOrFraming { return true }
+        let n = field.name.utf8
         for h in named where h.utf8.count == n.count && equalsIgnoringCase(n, h.utf8) { return true }
         return false
     }

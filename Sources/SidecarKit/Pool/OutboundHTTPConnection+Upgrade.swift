@@ -10,7 +10,7 @@ import MeshNet
 extension OutboundHTTPConnection {
     /// Asks to switch protocols: an `Upgrade` field named in `Connection`.
     static func isUpgrade(_ h: HTTPRequestHead) -> Bool {
-        h.headers.contains("Upgrade") && HopHeads.connectionTokens(h.headers).contains("upgrade")
+        h.headers.contains(.upgrade) && HopHeads.connectionTokens(h.headers).contains("upgrade")
     }
 
     /// The hop-by-hop fields the tunnel must keep, after the rewritten head.
