@@ -179,8 +179,8 @@ extension ProxyConnection {
     /// service port; with static config, the listener's `protocol`.
     func inboundProtocol(_ s: SidecarState) -> PortProtocol {
         if s.config.policy != nil {
-            guard let slice = s.slice, servicePort != 0 else { return .tcp }
-            return slice.inboundProtocol(port: servicePort)
+            guard servicePort != 0 else { return .tcp }
+            return s.slice?.inboundProtocol(port: servicePort) ?? .tcp  // not bound: see `outboundProtocol`
         }
         return s.config.inbound.first { $0.name == listener }?.protocol ?? .tcp
     }

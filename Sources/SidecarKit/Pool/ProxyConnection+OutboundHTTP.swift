@@ -6,9 +6,11 @@ import MeshNet
 extension ProxyConnection {
     /// What the listener speaks: with policy from the control plane, what the mesh declares for the
     /// destination's port; otherwise the listener's `protocol`.
+    /// Runs for every new connection: the slice is read through optional chaining, never bound (`if let` would
+    /// copy the whole `ServiceSlice`, a retain and a release of each of its references).
     func outboundProtocol(_ l: OutboundListener, _ upstream: SidecarState.Upstream) -> PortProtocol {
-        if let slice = state.slice, let d = l.destination, let p = l.destinationPort, let dest = slice.outbound[d] {
-            return dest.protocol(port: p)
+        if let d = l.destination, let p = l.destinationPort, let declared = state.slice?.outbound[d]?.protocol(port: p) {
+            return declared
         }
         return upstream.protocol
     }
