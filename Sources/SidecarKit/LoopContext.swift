@@ -25,6 +25,11 @@ final class LoopContext {
     private var balancers: [String: EndpointBalancer] = [:]
     /// Per outbound `http` listener: idle pooled hops (`HopPool`).
     var hopPools: [String: HopPool] = [:]
+    /// The pool and the balancer asked for last (pools are never dropped; a balancer is checked against the
+    /// endpoints): a request on the same listener as the one before finds them by comparing its name, not by
+    /// hashing it, twice per request.
+    var lastHopPool: (listener: String, pool: HopPool)?
+    private var lastBalancer: (listener: String, balancer: EndpointBalancer)?
     /// Sessions to resume, per outbound listener, with the state generation they belong to.
     private var sessions: [String: [TLSSession]] = [:]
     private var sessionGeneration = 0
@@ -41,10 +46,17 @@ final class LoopContext {
 
     /// The balancer of outbound `listener` for `upstream` (the state's current endpoints of that listener).
     func balancer(for listener: String, upstream: SidecarState.Upstream) -> EndpointBalancer {
-        if let b = balancers[listener], b.addresses == upstream.endpoints { return b }
+        if let last = lastBalancer, last.listener == listener, last.balancer.addresses == upstream.endpoints {
+            return last.balancer
+        }
+        if let b = balancers[listener], b.addresses == upstream.endpoints {
+            lastBalancer = (listener, b)
+            return b
+        }
         let b = EndpointBalancer(addresses: upstream.endpoints, carrying: balancers[listener], listener: listener,
                                  stats: sidecar.stats.endpoints)
         balancers[listener] = b
+        lastBalancer = (listener, b)
         return b
     }
 

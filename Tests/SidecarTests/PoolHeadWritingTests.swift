@@ -14,7 +14,7 @@ import MeshHTTP1
         var q = ByteQueue()
         HopHeads.request(head, body: HopHeads.requestBody(head), defaultHost: "10.0.0.1:8080", into: &q)
         #expect(text(q) == "POST /v1/x?a=1 HTTP/1.1\r\nAccept: */*\r\nX-Other: v\r\nHost: 10.0.0.1:8080\r\n"
-            + "Content-Length: 12\r\nConnection: keep-alive\r\n\r\n")
+            + "Content-Length: 12\r\n\r\n")
     }
 
     @Test func responseHeadWritesStatusFramingAndClose() {

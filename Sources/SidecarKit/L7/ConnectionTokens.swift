@@ -1,8 +1,8 @@
 import MeshHTTP1
 
 /// The tokens of every `Connection` field (RFC 9110 §7.6.1), trimmed of spaces and tabs, ASCII lower-cased,
-/// empty ones dropped. Every hop request carries `Connection: keep-alive`, so this runs once per request on
-/// both sides: it walks the bytes once and builds each token straight from them (a token of up to 15 bytes is
+/// empty ones dropped. It runs for every head that has the field (app heads usually do; hop requests do not):
+/// it walks the bytes once and builds each token straight from them (a token of up to 15 bytes is
 /// a small string: no allocation), instead of splitting, reversing and lower-casing `String`s.
 enum ConnectionTokens {
     /// `skipping`: lowercase names the caller drops anyway (its fixed hop-by-hop list). They are left out, so

@@ -4,7 +4,9 @@ import MeshHTTP1
 /// The heads a pooled hop carries, rewritten as a proxy must (RFC 9110 §7.6.1): `Connection`, every field it
 /// names, `Keep-Alive`, `Proxy-Connection`, `TE`, `Trailer`, `Transfer-Encoding` and `Upgrade` are hop-by-hop
 /// and dropped; framing is written by us from what the strict parser decided (never copied), so what we send
-/// cannot be read two ways. Toward the remote sidecar we always ask for `Connection: keep-alive`.
+/// cannot be read two ways. Toward the remote sidecar a request carries no `Connection` field at all (but
+/// `upgrade` for an upgrade): HTTP/1.1's default keeps the hop open whatever the app said, and the receiving
+/// sidecar then has no field to parse and no tokens to look at on every request.
 enum HopHeads {
     /// How a body is delimited on the wire we write.
     enum Body: Equatable { case none, length(Int), chunked, untilClose }
@@ -21,7 +23,7 @@ enum HopHeads {
             out.append(extra)
             out.append("Connection: upgrade\r\n\r\n")
         } else {
-            out.append("Connection: keep-alive\r\n\r\n")
+            out.append("\r\n")
         }
     }
 

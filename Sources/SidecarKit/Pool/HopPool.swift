@@ -14,6 +14,9 @@ final class HopPool {
     }
 
     private var idle: [SocketAddress: Idle] = [:]
+    /// The list used last: with one endpoint (or one in favour) every take and give finds it by comparing the
+    /// address instead of hashing it. Lists are never dropped from `idle`, so this one stays valid.
+    private var last: (address: SocketAddress, list: Idle)?
     private(set) var count = 0
     private let settings: PoolSettings
     private let context: LoopContext  // lives as long as its loop
@@ -29,7 +32,7 @@ final class HopPool {
     func take(addresses: [SocketAddress], isCurrent: (PooledHop) -> Bool) -> PooledHop? {
         guard count > 0 else { return nil }
         for a in addresses {
-            guard let list = idle[a] else { continue }
+            guard let list = list(for: a, creating: false) else { continue }
             while let h = list.hops.popLast() {
                 count -= 1
                 context.sidecar.stats.pool.idle.subtract(1, ordering: .relaxed)
@@ -48,8 +51,7 @@ final class HopPool {
 
     /// Keeps `hop` idle for the next request; false (the caller closes it) when the pool is full.
     func give(_ hop: PooledHop) -> Bool {
-        let list: Idle
-        if let l = idle[hop.address] { list = l } else { list = Idle(); idle[hop.address] = list }
+        guard let list = list(for: hop.address, creating: true) else { return false }
         guard count < settings.maxIdlePerLoop, list.hops.count < settings.maxIdlePerEndpoint else { return false }
         hop.owner = nil
         hop.state = .idle
@@ -60,6 +62,20 @@ final class HopPool {
         context.sidecar.stats.pool.idle.add(1, ordering: .relaxed)
         scheduleSweep()
         return true
+    }
+
+    private func list(for address: SocketAddress, creating: Bool) -> Idle? {
+        if let last, last.address == address { return last.list }
+        let list: Idle
+        if let l = idle[address] {
+            list = l
+        } else {
+            guard creating else { return nil }
+            list = Idle()
+            idle[address] = list
+        }
+        last = (address, list)
+        return list
     }
 
     /// An idle hop is closing (the peer closed it, or the sweep): forget it.
@@ -99,9 +115,15 @@ final class HopPool {
 extension LoopContext {
     /// The pool of outbound listener `listener` on this loop (made on first use).
     func hopPool(for listener: String) -> HopPool {
-        if let p = hopPools[listener] { return p }
-        let p = HopPool(settings: sidecar.config.pool, context: self)
-        hopPools[listener] = p
+        if let last = lastHopPool, last.listener == listener { return last.pool }
+        let p: HopPool
+        if let known = hopPools[listener] {
+            p = known
+        } else {
+            p = HopPool(settings: sidecar.config.pool, context: self)
+            hopPools[listener] = p
+        }
+        lastHopPool = (listener, p)
         return p
     }
 }
