@@ -20,9 +20,9 @@ public enum HTTPSerializer {
         append("HTTP/1.1 \(status) ", to: &out)
         for b in (reason ?? reasonPhrase(status)).utf8 { out.append(b < 0x20 && b != ASCII.htab || b == 0x7F ? ASCII.sp : b) }
         crlf(&out)
-        for (name, value) in headers where isSafe(name, value) && !isFraming(name) {
-            if !keepAlive && ASCII.equalsIgnoringCase(name.utf8, "connection".utf8) { continue }
-            field(name, value, to: &out)
+        for f in headers.all where isSafe(f.name, f.value) && !isFraming(f) {
+            if !keepAlive && f.kind == .connection { continue }
+            field(f.name, f.value, to: &out)
         }
         if !bodyless { field("Content-Length", String(body.count), to: &out) }
         if !keepAlive { field("Connection", "close", to: &out) }
@@ -51,8 +51,8 @@ public enum HTTPSerializer {
         }
         append(" HTTP/1.1", to: &out)
         crlf(&out)
-        for (name, value) in headers where isSafe(name, value) && !isFraming(name) {
-            field(name, value, to: &out)
+        for f in headers.all where isSafe(f.name, f.value) && !isFraming(f) {
+            field(f.name, f.value, to: &out)
         }
         if !body.isEmpty || method == "POST" || method == "PUT" || method == "PATCH" {
             field("Content-Length", String(body.count), to: &out)
@@ -62,10 +62,8 @@ public enum HTTPSerializer {
         return out
     }
 
-    private static func isFraming(_ name: String) -> Bool {
-        ASCII.equalsIgnoringCase(name.utf8, "content-length".utf8)
-            || ASCII.equalsIgnoringCase(name.utf8, "transfer-encoding".utf8)
-    }
+    /// We write the framing ourselves, from the body we were given.
+    private static func isFraming(_ f: HTTPField) -> Bool { f.kind == .contentLength || f.kind == .transferEncoding }
 
     /// A token name and a value without control characters other than HTAB.
     static func isSafe(_ name: String, _ value: String) -> Bool {

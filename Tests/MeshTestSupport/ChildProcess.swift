@@ -24,15 +24,4 @@ public enum ChildProcess {
         }
         return (status, (try? dir.text("stdout")) ?? "", (try? dir.text("stderr")) ?? "")
     }
-
-    /// Runs `executable` and returns its stdout; throws with its stderr when it exits non-zero.
-    @discardableResult
-    public static func output(_ executable: String, _ arguments: [String], environment: [String: String]? = nil,
-                              currentDirectory: String? = nil) throws -> String {
-        let r = try run(executable, arguments, environment: environment, currentDirectory: currentDirectory)
-        guard r.status == 0 else {
-            throw SpawnFailure("\(executable) \(arguments.joined(separator: " ")) exited \(r.status): \(r.stderr)")
-        }
-        return r.stdout
-    }
 }

@@ -121,9 +121,6 @@ public final class Spawned: @unchecked Sendable {
         waitForExit()
     }
 
-    /// The exit code, or nil while the child runs.
-    public var exitCode: Int32? { isRunning ? nil : lock.withLock { exit } }
-
     private static func code(_ status: Int32) -> Int32 {
         let signal = status & 0x7f
         return signal == 0 ? (status >> 8) & 0xff : 128 + signal

@@ -37,25 +37,14 @@ enum HeaderSanitizer {
         case .upgrade: return !upgrading
         case .meshLookalike: return true
         case let kind where kind.isHopByHopOrFraming: return true
-        default:
-            let n = field.name.utf8
-            for h in named where lowerEquals(n, h) { return true }
-            return false
+        default: return named.contains { lowerEquals(field.name.utf8, $0) }
         }
     }
 
-    /// `a` equals the lower-case `lower`, ignoring ASCII case.
-    @inline(__always) static func lowerEquals(_ a: String.UTF8View, _ lower: String) -> Bool {
-        a.count == lower.utf8.count && lowerHasPrefix(a, lower)
-    }
-
-    /// `a` starts with the lower-case `lower`, ignoring ASCII case.
-    static func lowerHasPrefix(_ a: String.UTF8View, _ lower: String) -> Bool {
-        var i = a.makeIterator()
-        for l in lower.utf8 {
-            guard let b = i.next(), (b >= 0x41 && b <= 0x5A ? b | 0x20 : b) == l else { return false }
-        }
-        return true
+    /// `a` equals the lower-case `lower`, ignoring ASCII case (no lower-cased copy of `a`).
+    static func lowerEquals(_ a: String.UTF8View, _ lower: String) -> Bool {
+        guard a.count == lower.utf8.count else { return false }
+        return zip(a, lower.utf8).allSatisfy { b, l in (b >= 0x41 && b <= 0x5A ? b | 0x20 : b) == l }
     }
 
     /// The tokens of every `Connection` field, lowercase.

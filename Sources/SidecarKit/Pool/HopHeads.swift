@@ -90,18 +90,6 @@ enum HopHeads {
     /// ignored, no lower-cased copy).
     static func isHopByHop(_ field: HTTPField, named: [String]) -> Bool {
         if field.kind.isHopByHopOrFraming { return true }
-        let n = field.name.utf8
-        for h in named where h.utf8.count == n.count && equalsIgnoringCase(n, h.utf8) { return true }
-        return false
-    }
-
-    /// `a` equals the lower-case `lower` ignoring ASCII case (same length checked by the caller).
-    @inline(__always) private static func equalsIgnoringCase(_ a: String.UTF8View, _ lower: String.UTF8View) -> Bool {
-        var j = lower.makeIterator()
-        for b in a {
-            guard let l = j.next() else { return false }
-            if (b >= 0x41 && b <= 0x5A ? b | 0x20 : b) != l { return false }
-        }
-        return j.next() == nil
+        return named.contains { HeaderSanitizer.lowerEquals(field.name.utf8, $0) }
     }
 }
