@@ -65,28 +65,24 @@ enum ASCII {
         return UnsafeRawBufferPointer(rebasing: bytes[lo..<hi])
     }
 
-    /// Whether the comma-separated list `value` holds `token` (ASCII case-insensitive, OWS around elements).
+    /// Whether the comma-separated list `v` holds `token` (ASCII case-insensitive, OWS around elements).
     /// One pass over the bytes, nothing allocated (it runs for every head's `Connection` field).
-    static func list(_ value: String, contains token: String) -> Bool {
-        var value = value, token = token
-        return value.withUTF8 { v in
-            token.withUTF8 { t in
-                var i = 0
-                while i <= v.count {
-                    var end = i
-                    while end < v.count && v[end] != UInt8(ascii: ",") { end += 1 }
-                    var a = i, b = end
-                    while a < b && isWhitespace(v[a]) { a += 1 }
-                    while b > a && isWhitespace(v[b - 1]) { b -= 1 }
-                    if b - a == t.count {
-                        var k = 0
-                        while k < t.count && lower(v[a + k]) == lower(t[k]) { k += 1 }
-                        if k == t.count { return true }
-                    }
-                    i = end + 1
-                }
-                return false
+    static func list(_ v: UnsafeRawBufferPointer, contains token: StaticString) -> Bool {
+        let t = UnsafeRawBufferPointer(start: token.utf8Start, count: token.utf8CodeUnitCount)
+        var i = 0
+        while i <= v.count {
+            var end = i
+            while end < v.count && v[end] != UInt8(ascii: ",") { end += 1 }
+            var a = i, b = end
+            while a < b && isWhitespace(v[a]) { a += 1 }
+            while b > a && isWhitespace(v[b - 1]) { b -= 1 }
+            if b - a == t.count {
+                var k = 0
+                while k < t.count && lower(v[a + k]) == lower(t[k]) { k += 1 }
+                if k == t.count { return true }
             }
+            i = end + 1
         }
+        return false
     }
 }

@@ -15,34 +15,26 @@ enum Framing {
     /// both present; two Content-Lengths; two Transfer-Encodings; Transfer-Encoding in HTTP/1.0;
     /// Transfer-Encoding other than `chunked`; Content-Length syntax and overflow.
     static func fields(_ headers: HTTPHeaders, version: HTTPVersion) throws(HTTPParseError) -> (length: Int?, chunked: Bool) {
-        var lengths = 0, encodings = 0
-        var length: String?, encoding: String?
-        for field in headers.all {
-            if field.kind == .contentLength {
-                lengths += 1
-                length = field.value
-            } else if field.kind == .transferEncoding {
-                encodings += 1
-                encoding = field.value
-            }
-        }
+        let (lengths, encodings, length, encoding) = headers.framingFields()
         if lengths > 0 && encodings > 0 { throw .clAndTE }
         if lengths > 1 { throw .duplicateContentLength }
         if encodings > 1 { throw .duplicateTransferEncoding }
         if let encoding {
             if version == .http10 { throw .transferEncodingInHTTP10 }
-            guard ASCII.equalsIgnoringCase(encoding.utf8, "chunked".utf8) else { throw .unsupportedTransferEncoding }
+            let chunked = headers.valueBytes(at: encoding) { ASCII.equalsIgnoringCase($0, "chunked".utf8) }
+            guard chunked else { throw .unsupportedTransferEncoding }
             return (nil, true)
         }
         guard let length else { return (nil, false) }
-        return (try contentLength(length), false)
+        let parsed = headers.valueBytes(at: length) { v in Result { () throws(HTTPParseError) -> Int in try contentLength(v) } }
+        return (try parsed.get(), false)
     }
 
     /// `1*DIGIT`, no sign, no inner spaces, no list; overflow refused.
-    static func contentLength(_ value: String) throws(HTTPParseError) -> Int {
-        guard !value.utf8.isEmpty else { throw .badContentLength }
+    static func contentLength(_ value: UnsafeRawBufferPointer) throws(HTTPParseError) -> Int {
+        guard !value.isEmpty else { throw .badContentLength }
         var n = 0
-        for b in value.utf8 {
+        for b in value {
             guard ASCII.isDigit(b) else { throw .badContentLength }
             let (times10, o1) = n.multipliedReportingOverflow(by: 10)
             let (sum, o2) = times10.addingReportingOverflow(Int(b - 0x30))
@@ -65,10 +57,10 @@ enum Framing {
         } else {
             framing = .none
         }
-        switch head.headers.single(.host) {
-        case .many: throw .duplicateHost
-        case .none: if head.version == .http11 { throw .missingHost }
-        case .one(let host): if !host.utf8.allSatisfy(isHostByte) { throw .badHost }
+        switch head.headers.hostFields() {
+        case (0, _): if head.version == .http11 { throw .missingHost }
+        case (1, let i?): if !head.headers.valueBytes(at: i, { $0.allSatisfy(isHostByte) }) { throw .badHost }
+        default: throw .duplicateHost
         }
         return framing
     }

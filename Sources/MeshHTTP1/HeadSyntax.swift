@@ -20,9 +20,8 @@ enum HeadSyntax {
             throw .badRequestLine("request line needs exactly one space before the version and none after")
         }
         guard target.allSatisfy(ASCII.isVisible) else { throw .badTarget("target has a byte outside visible ASCII") }
-        let isOptions = method.elementsEqual("OPTIONS".utf8)
         if target.count == 1 && target[0] == ASCII.asterisk {
-            guard isOptions else { throw .badTarget("'*' is a target for OPTIONS only") }
+            guard method.elementsEqual("OPTIONS".utf8) else { throw .badTarget("'*' is a target for OPTIONS only") }
         } else if target[0] != ASCII.slash {
             throw .badTarget("target is not in origin form (must start with '/')")
         }
@@ -50,7 +49,8 @@ enum HeadSyntax {
 
     /// `HTTP/1.0` or `HTTP/1.1`; another `HTTP/DIGIT.DIGIT` is 505; anything else 400.
     static func version(_ bytes: UnsafeRawBufferPointer) throws(HTTPParseError) -> HTTPVersion {
-        guard bytes.count == 8, bytes.starts(with: "HTTP/".utf8), ASCII.isDigit(bytes[5]), bytes[6] == UInt8(ascii: "."),
+        guard bytes.count == 8, bytes[0] == UInt8(ascii: "H"), bytes[1] == UInt8(ascii: "T"), bytes[2] == UInt8(ascii: "T"),
+              bytes[3] == UInt8(ascii: "P"), bytes[4] == UInt8(ascii: "/"), ASCII.isDigit(bytes[5]), bytes[6] == UInt8(ascii: "."),
               ASCII.isDigit(bytes[7]) else { throw .badVersion }
         switch (bytes[5], bytes[7]) {
         case (UInt8(ascii: "1"), UInt8(ascii: "1")): return .http11
@@ -63,19 +63,21 @@ enum HeadSyntax {
     static func fieldColon(_ line: UnsafeRawBufferPointer) throws(HTTPParseError) -> Int {
         guard let first = line.first else { throw .badHeaderName }
         if ASCII.isWhitespace(first) { throw .obsFold }
-        guard let colon = line.firstIndex(of: ASCII.colon) else { throw .missingColon }
-        guard colon > 0 else { throw .badHeaderName }
-        for b in line[..<colon] where !ASCII.isToken(b) {
-            throw ASCII.isWhitespace(b) ? .spaceBeforeColon : .badHeaderName
+        // One pass to the colon through token bytes; a line with some other byte first is refused for it, but
+        // only once a colon is known to follow (a line without one is refused as such).
+        var i = 0
+        while i < line.count {
+            let b = line[i]
+            if b == ASCII.colon {
+                guard i > 0 else { throw .badHeaderName }
+                return i
+            }
+            if !ASCII.isToken(b) {
+                guard line[i...].contains(ASCII.colon) else { throw .missingColon }
+                throw ASCII.isWhitespace(b) ? .spaceBeforeColon : .badHeaderName
+            }
+            i += 1
         }
-        return colon
-    }
-
-    /// A header line as (name, value, kind of the name), the value without surrounding whitespace.
-    static func field(_ line: UnsafeRawBufferPointer) throws(HTTPParseError) -> (String, String, HTTPFieldKind) {
-        let colon = try fieldColon(line)
-        let nameBytes = UnsafeRawBufferPointer(rebasing: line[..<colon])
-        let value = ASCII.trimmed(UnsafeRawBufferPointer(rebasing: line[(colon + 1)...]))
-        return (String(decoding: nameBytes, as: UTF8.self), String(decoding: value, as: UTF8.self), HTTPFieldKind(nameBytes))
+        throw .missingColon
     }
 }

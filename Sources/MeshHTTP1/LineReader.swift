@@ -56,6 +56,16 @@ struct LineReader: Sendable {
             if !sawCR {
                 let stop = min(end, i + budget)
                 var j = i
+                // Eight bytes at a time while none is below 0x20 or 0x7F (exact tests for "some byte is": a
+                // word that has one falls through to the byte loop, which finds it).
+                while j + 8 <= stop {
+                    let w = UInt64(littleEndian: input.loadUnaligned(fromByteOffset: j, as: UInt64.self))
+                    let control = (w &- 0x2020_2020_2020_2020) & ~w & 0x8080_8080_8080_8080
+                    let d = w ^ 0x7F7F_7F7F_7F7F_7F7F
+                    let delete = (d &- 0x0101_0101_0101_0101) & ~d & 0x8080_8080_8080_8080
+                    if control | delete != 0 { break }
+                    j += 8
+                }
                 while j < stop {
                     let c = input[j]
                     if c < 0x20 || c == 0x7F { break }

@@ -7,9 +7,10 @@ protocol MessageRole: Sendable {
     mutating func finishHead(headers: HTTPHeaders, limits: HTTPLimits) throws(HTTPParseError) -> (Head, BodyFraming)
 }
 
-/// Room for this many fields is made at a head's first field (most heads have fewer): one allocation per head
-/// instead of one per doubling.
+/// Room for this many fields, and for this many bytes of them, is made at a head's first field (most heads have
+/// fewer): one allocation each per head instead of one per doubling.
 private let fieldsReserved = 12
+private let fieldBytesReserved = 512
 
 /// The incremental message parser both public parsers wrap: bytes in, events out, pipelined messages one after
 /// another. Call order: `feed` any number of times (any split of the bytes gives the same events, body pieces
@@ -202,9 +203,9 @@ struct MessageDecoder<Role: MessageRole>: Sendable {
         }
         if line.isEmpty { return true }
         if headers.count == limits.maxHeaderCount { throw .tooManyHeaders(limits.maxHeaderCount) }
-        let (name, value, kind) = try HeadSyntax.field(line)
-        if headers.isEmpty { headers.reserveCapacity(fieldsReserved) }
-        headers.add(name, value, kind: kind)
+        let colon = try HeadSyntax.fieldColon(line)
+        if headers.isEmpty { headers.reserveCapacity(fields: fieldsReserved, bytes: fieldBytesReserved) }
+        headers.append(line: line, colon: colon)
         return false
     }
 

@@ -76,4 +76,36 @@ import Testing
         #expect(h.single(.host) == .none && h.count("x-mesh-a") == 1 && h.values("X-Mesh-B") == ["2"])
         #expect(h.all.map(\.kind) == [.contentLength, .meshLookalike, .meshLookalike, .other])
     }
+
+    /// Lines are kept in wire form: `forEachLine` hands neighbouring kept lines over as one piece, exactly as
+    /// they would be written, and a removed field's bytes never come back.
+    @Test func forwardsKeptLinesAsWirePieces() {
+        var h: HTTPHeaders = ["A": "1", "B": "2", "C": "3", "D": "4"]
+        var pieces: [String] = []
+        h.forEachLine(where: { $0 != 2 }) { pieces.append(String(decoding: $0, as: UTF8.self)) }
+        #expect(pieces == ["A: 1\r\nB: 2\r\n", "D: 4\r\n"])
+        h.remove("b")
+        h.set("A", "one")
+        pieces = []
+        h.forEachLine(where: { _ in true }) { pieces.append(String(decoding: $0, as: UTF8.self)) }
+        #expect(pieces == ["C: 3\r\nD: 4\r\nA: one\r\n"])
+        #expect(h.count == 3 && h.name(at: 2) == "A" && h.value(at: 2) == "one" && h.kind(at: 0) == .other)
+        #expect(h.name(at: 2, equalsLowercase: "a") && !h.name(at: 2, equalsLowercase: "b"))
+    }
+
+    /// Heads built by hand grow past the parser's reserve and through many replacements without losing a field.
+    @Test func manyFieldsAndReplacementsKeepEveryValue() {
+        var h = HTTPHeaders()
+        #expect(h["Connection"] == nil)
+        for i in 0..<200 { h.add("X-\(i)", String(repeating: "v", count: i)) }
+        for _ in 0..<100 { h.set("Connection", "close") }
+        #expect(h.count == 201 && h["connection"] == "close" && h["x-199"] == String(repeating: "v", count: 199))
+        #expect(h.values("X-0") == [""] && h.all.count == 201)
+    }
+
+    @Test(arguments: [("5", 5), ("0", 0), ("", nil), ("5x", nil), ("99999999999999999999", nil)] as [(String, Int?)])
+    func contentLengthIsReadFromTheBytes(value: String, expected: Int?) {
+        #expect(HTTPHeaders([("Content-Length", value)]).contentLength == expected)
+        #expect(HTTPHeaders([("X", "1")]).contentLength == nil)
+    }
 }

@@ -42,10 +42,10 @@ import MeshHTTP1
         let stripped = ["Connection", "KEEP-ALIVE", "Proxy-Connection", "te", "Trailer", "Upgrade", "Transfer-Encoding", "content-length",
                         "Proxy-Authorization", "X-Mesh-Peer-Identity", "x-MESH-anything", "X-Forwarded-Client-Cert",
                         "x-client-cert-chain", "X-SSL-Client-Verify", "x-client-verify", "X-Named"]
-        for n in stripped { #expect(HeaderSanitizer.isStripped(HTTPField(name: n, value: ""), named: ["x-named"], upgrading: false), "\(n)") }
+        for n in stripped { #expect(HeaderSanitizer.isStripped(HTTPHeaders([(n, "")]), 0, named: ["x-named"], upgrading: false), "\(n)") }
         let kept = ["Accept", "Host", "x-mesh", "X-Client", "x-forwarded-client-cert2", "Tea", "X-Name", "x-client-verified"]
-        for n in kept { #expect(!HeaderSanitizer.isStripped(HTTPField(name: n, value: ""), named: ["x-named"], upgrading: false), "\(n)") }
-        #expect(!HeaderSanitizer.isStripped(HTTPField(name: "UPGRADE", value: ""), named: [], upgrading: true))
+        for n in kept { #expect(!HeaderSanitizer.isStripped(HTTPHeaders([(n, "")]), 0, named: ["x-named"], upgrading: false), "\(n)") }
+        #expect(!HeaderSanitizer.isStripped(HTTPHeaders([("UPGRADE", "")]), 0, named: [], upgrading: true))
     }
 
     /// Appended after what the queue already holds (the previous request's body), byte for byte.
@@ -57,6 +57,18 @@ import MeshHTTP1
                                            subject: "alice", requestID: "0123456789abcdef", into: &out)
         #expect(String(decoding: out, as: UTF8.self) == "bodyGET /b HTTP/1.1\r\nHost: svc\r\nAccept: */*\r\n"
             + "x-mesh-peer-identity: spiffe://td/ns/a/sa/b\r\nx-mesh-token-subject: alice\r\nx-mesh-request-id: 0123456789abcdef\r\n\r\n")
+    }
+
+    /// A parsed head is forwarded from the received bytes: a value's obs-text (bytes 0x80-0xFF, which are not
+    /// UTF-8 here) reaches the app unchanged, not replaced by U+FFFD, and spaces around a value are dropped.
+    @Test func parsedFieldValuesAreForwardedAsReceived() throws {
+        var parser = HTTPRequestParser()
+        let wire: [UInt8] = Array("GET /a HTTP/1.1\r\nHost: svc\r\nX-Latin:  caf".utf8) + [0xE9, 0xFF] + Array(" \t\r\n\r\n".utf8)
+        guard case .head(let head)? = try parser.feed(wire).first else { Issue.record("no head"); return }
+        var out: [UInt8] = []
+        HeaderSanitizer.writeForwardedHead(head, target: "/a", upgrading: false, peer: "p", subject: nil, requestID: "r", into: &out)
+        #expect(out == Array("GET /a HTTP/1.1\r\nHost: svc\r\nX-Latin: caf".utf8) + [0xE9, 0xFF]
+            + Array("\r\nx-mesh-peer-identity: p\r\nx-mesh-request-id: r\r\n\r\n".utf8))
     }
 
     @Test func connectionTokensAreTrimmedLowerCasedAndNonEmpty() {

@@ -11,7 +11,7 @@ enum RequestBodyFraming: Equatable {
     init(_ head: HTTPRequestHead) {
         if head.headers.contains(.transferEncoding) {
             self = .chunked
-        } else if let v = head.headers[.contentLength], let n = Int(v) {
+        } else if let n = head.headers.contentLength {
             self = .length(n)
         } else {
             self = .none
@@ -23,28 +23,17 @@ enum RequestBodyFraming: Equatable {
 /// minus hop-by-hop ones and minus anything that could pass for ours, then our identity fields. The caller
 /// cannot forge `x-mesh-*` or a forwarded client certificate: every such field is dropped before ours are added.
 enum HeaderSanitizer {
-    /// Hop-by-hop fields (RFC 9110 §7.6.1) and the framing fields we rewrite (lower case): the `Connection`
-    /// tokens naming them are not collected (`HTTPFieldKind.isHopByHopOrFraming` drops the fields themselves).
-    private static let hopByHop: [String] = ["connection", "keep-alive", "proxy-connection", "te", "trailer", "upgrade",
-                                             "transfer-encoding", "content-length"]
-
     /// True for a field the app must not receive from the caller: hop-by-hop and framing fields, look-alikes of
     /// ours (`x-mesh-*`, `proxy-*`, `x-client-cert*`, `x-ssl-client*`, `x-forwarded-client-cert`,
     /// `x-client-verify`: see `HTTPFieldKind`), and fields named by `named`, the (lowercase) tokens of the
     /// request's `Connection` fields. `Upgrade` is kept (with `Connection: upgrade`) when `upgrading`.
-    static func isStripped(_ field: HTTPField, named: [String], upgrading: Bool) -> Bool {
-        switch field.kind {
+    static func isStripped(_ headers: HTTPHeaders, _ i: Int, named: [String], upgrading: Bool) -> Bool {
+        switch headers.kind(at: i) {
         case .upgrade: return !upgrading
         case .meshLookalike: return true
         case let kind where kind.isHopByHopOrFraming: return true
-        default: return named.contains { lowerEquals(field.name.utf8, $0) }
+        default: return named.contains { headers.name(at: i, equalsLowercase: $0) }
         }
-    }
-
-    /// `a` equals the lower-case `lower`, ignoring ASCII case (no lower-cased copy of `a`).
-    static func lowerEquals(_ a: String.UTF8View, _ lower: String) -> Bool {
-        guard a.count == lower.utf8.count else { return false }
-        return zip(a, lower.utf8).allSatisfy { b, l in (b >= 0x41 && b <= 0x5A ? b | 0x20 : b) == l }
     }
 
     /// The tokens of every `Connection` field, lowercase.
@@ -62,10 +51,9 @@ enum HeaderSanitizer {
         @inline(__always) func crlf() { out.append(13); out.append(10) }
         put(head.method); out.append(0x20); put(target); out.append(0x20); put(head.version.description); crlf()
         // Tokens naming fields dropped (or, for `upgrade` when upgrading, kept) anyway are left out.
-        let named = head.headers.contains(.connection) ? ConnectionTokens.of(head.headers, skipping: hopByHop) : []
-        for field in head.headers.all where !isStripped(field, named: named, upgrading: upgrading) {
-            put(field.name); put(": "); put(field.value); crlf()
-        }
+        let named = head.headers.contains(.connection) ? ConnectionTokens.of(head.headers, skipping: \.isHopByHopOrFraming) : []
+        let headers = head.headers
+        headers.forEachLine(where: { !isStripped(headers, $0, named: named, upgrading: upgrading) }) { out.append(contentsOf: $0) }
         if upgrading { put("Connection: upgrade\r\n") }
         switch RequestBodyFraming(head) {
         case .none: break

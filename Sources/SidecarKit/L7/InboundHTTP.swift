@@ -174,26 +174,25 @@ final class InboundHTTP {
     /// in order minus `Connection`, `Keep-Alive` and the fields `Connection` names (never the framing fields).
     /// Appended to `out` (the queue toward the peer).
     /// `Connection` tokens that need no lookup: the fields they name are dropped or kept whatever they say.
-    private static let notNamed = ["connection", "keep-alive", "content-length", "transfer-encoding"]
+    private static func notNamed(_ kind: HTTPFieldKind) -> Bool {
+        kind == .connection || kind == .keepAlive || kind == .contentLength || kind == .transferEncoding
+    }
 
     static func writeResponseHead(_ r: HTTPResponseHead, into out: inout [UInt8]) {
-        let named = r.headers.contains(.connection) ? ConnectionTokens.of(r.headers, skipping: Self.notNamed) : []
+        let named = r.headers.contains(.connection) ? ConnectionTokens.of(r.headers, skipping: notNamed) : []
         out.reserveCapacity(out.count + 64 + r.headers.count * 48)
         out.appendUTF8("HTTP/1.1 ")
         let status = r.status  // 100...599: the parser refused anything else
         out.append(0x30 + UInt8(status / 100)); out.append(0x30 + UInt8(status / 10 % 10)); out.append(0x30 + UInt8(status % 10))
         out.append(0x20); out.appendUTF8(r.reason); out.append(13); out.append(10)
-        for field in r.headers.all {
-            switch field.kind {
-            case .contentLength, .transferEncoding: break  // framing: kept (the hop re-frames what it carries)
-            case .connection, .keepAlive: continue
-            default:
-                let n = field.name.utf8
-                if named.contains(where: { HeaderSanitizer.lowerEquals(n, $0) }) { continue }
+        let headers = r.headers
+        headers.forEachLine(where: { i in
+            switch headers.kind(at: i) {
+            case .contentLength, .transferEncoding: true  // framing: kept (the hop re-frames what it carries)
+            case .connection, .keepAlive: false
+            default: !named.contains { headers.name(at: i, equalsLowercase: $0) }
             }
-            out.appendUTF8(field.name); out.append(0x3A); out.append(0x20); out.appendUTF8(field.value)
-            out.append(13); out.append(10)
-        }
+        }) { out.append(contentsOf: $0) }
         out.append(13); out.append(10)
     }
 

@@ -45,14 +45,13 @@ enum HopHeads {
         out.append(body)
     }
 
-    /// Every end-to-end field, `name: value CRLF`, written straight into `out` (no `String` per field). The
+    /// Every end-to-end field, `name: value CRLF`, copied from the received head's lines (neighbouring lines in one
+    /// piece, no `String` per field). The
     /// `Connection` tokens are only collected when the head has that field, and only those naming fields that
     /// are not dropped anyway (so the usual `keep-alive` or `close` gives none).
     private static func fields(_ headers: HTTPHeaders, into out: inout ByteQueue) {
-        let named = headers.contains(.connection) ? ConnectionTokens.of(headers, skipping: hopByHop) : []
-        for field in headers.all where !isHopByHop(field, named: named) {
-            out.append(field.name); out.append(": "); out.append(field.value); out.append("\r\n")
-        }
+        let named = headers.contains(.connection) ? ConnectionTokens.of(headers, skipping: \.isHopByHopOrFraming) : []
+        headers.forEachLine(where: { !isHopByHop(headers, $0, named: named) }) { out.append($0) }
     }
 
     private static func framing(_ body: Body, into out: inout ByteQueue) {
@@ -66,13 +65,13 @@ enum HopHeads {
     /// How the parser framed a request body (it already refused every ambiguous combination).
     static func requestBody(_ h: HTTPRequestHead) -> Body {
         if h.headers.contains(.transferEncoding) { return .chunked }
-        if let v = h.headers[.contentLength], let n = Int(v) { return .length(n) }
+        if let n = h.headers.contentLength { return .length(n) }
         return .none
     }
 
     /// How the parser framed a response body to a request with `method` (see `Framing.response`).
     static func responseBody(_ h: HTTPResponseHead, method: String) -> Body {
-        let cl = h.headers[.contentLength].flatMap { Int($0) }
+        let cl = h.headers.contentLength
         if h.status < 200 || h.status == 204 || h.status == 304 { return .none }
         if method == "HEAD" { return cl.map { .length($0) } ?? .none }  // HEAD: the length of what GET would send
         if h.headers.contains(.transferEncoding) { return .chunked }
@@ -80,16 +79,13 @@ enum HopHeads {
         return .untilClose
     }
 
-    static let hopByHop: [String] = ["connection", "keep-alive", "proxy-connection", "te", "trailer",
-                                     "transfer-encoding", "upgrade", "content-length"]
-
     /// The field names listed in `Connection` (lower-cased).
     static func connectionTokens(_ headers: HTTPHeaders) -> [String] { ConnectionTokens.of(headers) }
 
-    /// A listed field by the kind the parser recognised; a field named in `Connection` by its bytes (ASCII case
+    /// Field `i` by the kind the parser recognised; a field named in `Connection` by its bytes (ASCII case
     /// ignored, no lower-cased copy).
-    static func isHopByHop(_ field: HTTPField, named: [String]) -> Bool {
-        if field.kind.isHopByHopOrFraming { return true }
-        return named.contains { HeaderSanitizer.lowerEquals(field.name.utf8, $0) }
+    static func isHopByHop(_ headers: HTTPHeaders, _ i: Int, named: [String]) -> Bool {
+        if headers.kind(at: i).isHopByHopOrFraming { return true }
+        return named.contains { headers.name(at: i, equalsLowercase: $0) }
     }
 }
