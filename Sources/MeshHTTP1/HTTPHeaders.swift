@@ -34,7 +34,17 @@ public struct HTTPHeaders: Sendable, Equatable, Sequence, ExpressibleByDictionar
     /// Room for `fields` fields in `bytes` bytes (the parser: one allocation each per head, not one per doubling).
     mutating func reserveCapacity(fields: Int, bytes byteCount: Int) {
         slots.reserveCapacity(fields)
-        if bytes.count < byteCount { bytes.append(contentsOf: repeatElement(0, count: byteCount - bytes.count)) }
+        if bytes.count < byteCount { grow(to: byteCount) }
+    }
+
+    /// A room of `size` bytes with the written ones kept (`Array(repeating:count:)` is one `memset`; appending
+    /// `repeatElement` would store the zeros one at a time).
+    private mutating func grow(to size: Int) {
+        var room = [UInt8](repeating: 0, count: size)
+        if used > 0 {
+            room.withUnsafeMutableBytes { to in bytes.withUnsafeBytes { from in to.baseAddress!.copyMemory(from: from.baseAddress!, byteCount: used) } }
+        }
+        bytes = room
     }
 
     /// `["Host": "a", "Accept": "*/*"]`, in literal order.
@@ -187,7 +197,7 @@ public struct HTTPHeaders: Sendable, Equatable, Sequence, ExpressibleByDictionar
     private mutating func append(_ name: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) {
         let start = used, colon = start + name.count, valueEnd = colon + 2 + value.count
         let end = valueEnd + 2
-        if end > bytes.count { bytes.append(contentsOf: repeatElement(0, count: Swift.max(end, 2 * bytes.count, 256) - bytes.count)) }
+        if end > bytes.count { grow(to: Swift.max(end, 2 * bytes.count, 256)) }
         bytes.withUnsafeMutableBytes { b in
             if !name.isEmpty { (b.baseAddress! + start).copyMemory(from: name.baseAddress!, byteCount: name.count) }
             b[colon] = 0x3A; b[colon + 1] = 0x20

@@ -100,16 +100,22 @@ public struct ServiceSlice: Sendable, Equatable {
 
     /// The egress decision with the shadow verdict of audit rules (nil when none applies), as the destination's
     /// `decideInbound` would give it: so "audit first, enforce later" is observable at the calling end.
-    public func egressDecision<Facts: PolicyFacts>(_ facts: Facts) -> PolicyDecision {
-        guard facts.connection.peer == identity,
-              let list = outbound[facts.connection.destination]?.ports[facts.connection.port] else {
+    public func egressDecision<Facts: PolicyFacts>(_ facts: Facts) -> PolicyDecision { egress(of: facts.connection) }
+
+    /// The same for a connection's facts: concrete, so the sidecar's call on every new connection is not a
+    /// generic call into another module (unspecialised there).
+    public func egressDecision(_ facts: ConnectionFacts) -> PolicyDecision { egress(of: facts) }
+
+    private func egress(of facts: ConnectionFacts) -> PolicyDecision {
+        guard facts.peer == identity,
+              let list = outbound[facts.destination]?.ports[facts.port] else {
             return PolicyDecision.defaultDeny
         }
-        if !revoked.quarantined.isEmpty, let d = outbound[facts.connection.destination], revoked.quarantines(d.identity) {
+        if !revoked.quarantined.isEmpty, let d = outbound[facts.destination], revoked.quarantines(d.identity) {
             return .quarantined
         }
         var accumulator = DecisionAccumulator()
-        fold(list, into: &accumulator, now: facts.connection.now)
+        fold(list, into: &accumulator, now: facts.now)
         return accumulator.decision { rules[$0].name }
     }
 

@@ -113,18 +113,22 @@ public struct SliceAuthorizer: Authorizer {
         servers = Dictionary(config.outbound.map { ($0.name, $0.expectIdentity) }, uniquingKeysWith: { first, _ in first })
     }
 
+    // The slice is reached by optional chaining, never bound: `guard let slice` copies it (a retain and a
+    // release of each of its references) on every connection.
     public func inbound(listener: String, peer: SPIFFEID, now: Double) -> PolicyDecision {
-        guard let slice, let port = servicePorts[listener] else {
-            return PolicyDecision(enforced: .deny(rule: Verdict.defaultDenyRule, reason: .noPolicy))
+        if let port = servicePorts[listener], let service = slice?.service,
+           let decided = slice?.decideInbound(ConnectionFacts(peer: peer, destination: service, port: port, now: now)) {
+            return decided
         }
-        return slice.decideInbound(ConnectionFacts(peer: peer, destination: slice.service, port: port, now: now))
+        return PolicyDecision(enforced: .deny(rule: Verdict.defaultDenyRule, reason: .noPolicy))
     }
 
     public func outbound(listener: String, now: Double) -> PolicyDecision? {
-        guard let slice, let d = destinations[listener] else {
-            return PolicyDecision(enforced: .deny(rule: Verdict.defaultDenyRule, reason: .noPolicy))
+        if let d = destinations[listener], let me = slice?.identity,
+           let decided = slice?.egressDecision(ConnectionFacts(peer: me, destination: d.service, port: d.port, now: now)) {
+            return decided
         }
-        return slice.egressDecision(ConnectionFacts(peer: slice.identity, destination: d.service, port: d.port, now: now))
+        return PolicyDecision(enforced: .deny(rule: Verdict.defaultDenyRule, reason: .noPolicy))
     }
 
     public func expectedServer(listener: String) -> SPIFFEID? { servers[listener] }

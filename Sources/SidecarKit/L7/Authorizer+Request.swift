@@ -36,13 +36,15 @@ extension SliceAuthorizer {
     public var readsRequestHeaders: Bool { slice?.readsRequestHeaders ?? false }
 
     /// The slice decides, on the connection's facts plus the request (fails closed without a slice or port).
+    /// The slice is reached by optional chaining, never bound (`guard let slice` copies it: a retain and a
+    /// release of each of its references, on every request).
     public func request(listener: String, peer: SPIFFEID, request r: RequestSummary, now: Double) -> RequestDecision {
-        guard let slice, let port = servicePorts[listener] else {
-            return RequestDecision(decision: PolicyDecision(enforced: .deny(rule: Verdict.defaultDenyRule, reason: .noPolicy)),
-                                   refusal: .forbidden)
+        if let port = servicePorts[listener], let service = slice?.service,
+           let decided = slice?.decideRequest(RequestFacts(connection: ConnectionFacts(peer: peer, destination: service, port: port, now: now),
+                                                           method: r.method, path: r.path, headers: r.headers, token: r.token)) {
+            return decided
         }
-        let connection = ConnectionFacts(peer: peer, destination: slice.service, port: port, now: now)
-        return slice.decideRequest(RequestFacts(connection: connection, method: r.method, path: r.path,
-                                                headers: r.headers, token: r.token))
+        return RequestDecision(decision: PolicyDecision(enforced: .deny(rule: Verdict.defaultDenyRule, reason: .noPolicy)),
+                               refusal: .forbidden)
     }
 }

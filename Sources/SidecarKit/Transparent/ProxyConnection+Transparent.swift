@@ -72,8 +72,12 @@ extension ProxyConnection {
     func outboundDecision(in s: SidecarState) -> PolicyDecision? {
         guard let t = transparent else { return s.authorizer.outbound(listener: listener, now: runtime.clock.wallSeconds()) }
         guard let service = t.service else { return nil }
-        guard let slice = s.slice else { return PolicyDecision(enforced: .deny(rule: Verdict.defaultDenyRule, reason: .noPolicy)) }
-        return slice.egressDecision(ConnectionFacts(peer: slice.identity, destination: service, port: t.port,
-                                                    now: runtime.clock.wallSeconds()))
+        // Optional chaining, not `guard let`: binding the slice copies it.
+        guard let me = s.slice?.identity,
+              let decided = s.slice?.egressDecision(ConnectionFacts(peer: me, destination: service, port: t.port,
+                                                                    now: runtime.clock.wallSeconds())) else {
+            return PolicyDecision(enforced: .deny(rule: Verdict.defaultDenyRule, reason: .noPolicy))
+        }
+        return decided
     }
 }
