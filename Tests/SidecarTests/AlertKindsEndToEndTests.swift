@@ -17,7 +17,7 @@ struct AlertKindsEndToEndTests {
 
     /// Writes `alerts.json` next to the mesh and re-applies it.
     static func alertRules(_ mesh: ManagedMesh, _ json: String) throws {
-        try json.write(toFile: "\(mesh.meshDir)/alerts.json", atomically: true, encoding: .utf8)
+        try json.writeReplacing(toFile: "\(mesh.meshDir)/alerts.json")
         let applied = try mesh.apply(rules: TelemetryEndToEndTests.allowFrontend)
         #expect(applied.status == 0, "\(applied.stderr)")
     }

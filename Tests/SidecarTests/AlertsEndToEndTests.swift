@@ -18,7 +18,7 @@ struct AlertsEndToEndTests {
     @Test func probingFiresAfterOneFlush() throws {
         let mesh = try ManagedMesh(rules: TelemetryEndToEndTests.allowFrontend, callers: [])
         defer { mesh.stop() }
-        try Self.alerts.write(toFile: "\(mesh.meshDir)/alerts.json", atomically: true, encoding: .utf8)
+        try Self.alerts.writeReplacing(toFile: "\(mesh.meshDir)/alerts.json")
         let applied = try mesh.apply(rules: TelemetryEndToEndTests.allowFrontend)
         #expect(applied.status == 0, "\(applied.stderr)")
         let p9090 = TCP.freePort(), ledger = TCP.freePort()
@@ -70,7 +70,7 @@ struct AlertsEndToEndTests {
         try """
         {"alerts": [{"name": "spiky", "kind": "deny-spike", "threshold": 2, "window": "30s", "severity": "warning",
                      "action": "throttle", "throttlePerSecond": 1, "throttleFor": "10m"}]}
-        """.write(toFile: "\(mesh.meshDir)/alerts.json", atomically: true, encoding: .utf8)
+        """.writeReplacing(toFile: "\(mesh.meshDir)/alerts.json")
         #expect(try mesh.apply(rules: TelemetryEndToEndTests.allowFrontend).status == 0)
         let p9090 = TCP.freePort()
         let fe = try mesh.sidecar("frontend", outbound: [

@@ -31,7 +31,7 @@ struct BootstrapPinTests {
         let dir = NSTemporaryDirectory() + "mesh-pin-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        try "secret-join-token\n".write(toFile: "\(dir)/join.token", atomically: true, encoding: .utf8)
+        try "secret-join-token\n".writeReplacing(toFile: "\(dir)/join.token")
         let cfg = try Self.pinnedConfig(dir: dir, port: fake.port, pin: real.certificate.sha256Fingerprint, token: "\(dir)/join.token")
         let sidecar = try SidecarProcess(name: "payments", config: cfg, dir: dir)
         // SIGKILL: a sidecar still bootstrapping may have inherited a blocked SIGTERM from the test runner.

@@ -44,7 +44,7 @@ struct CommandLineTests {
          "inbound": [{"name": "http", "listen": "127.0.0.1:1", "forwardTo": "127.0.0.1:2", "allow": []}]}
         """
         let path = "\(pki.dir)/c.json"
-        try cfg.write(toFile: path, atomically: true, encoding: .utf8)
+        try cfg.writeReplacing(toFile: path)
         let r = try SidecarProcess.runToExit(["check-config", "--config", path])
         #expect(r.status == 66)
         #expect(r.stderr.contains("identity.certificate"))
@@ -59,7 +59,7 @@ struct CommandLineTests {
          "inbound": [{"name": "http", "listen": "127.0.0.1:1", "forwardTo": "127.0.0.1:2", "allow": []}]}
         """
         let path = "\(pki.dir)/c.json"
-        try cfg.write(toFile: path, atomically: true, encoding: .utf8)
+        try cfg.writeReplacing(toFile: path)
         let r = try SidecarProcess.runToExit(["check-config", "--config", path])
         #expect(r.status == 64)
         #expect(r.stderr.contains("tls.bad-own-certificate"))

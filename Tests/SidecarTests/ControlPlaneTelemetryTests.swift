@@ -151,8 +151,8 @@ struct ControlPlaneTelemetryTests {
         defer { cp.stop() }
         let mesh = "\(cp.dir)/mesh"
         try FileManager.default.createDirectory(atPath: mesh, withIntermediateDirectories: true)
-        try ManagedMesh.services.write(toFile: "\(mesh)/services.json", atomically: true, encoding: .utf8)
-        try "{\"rules\": []}".write(toFile: "\(mesh)/rules.json", atomically: true, encoding: .utf8)
+        try ManagedMesh.services.writeReplacing(toFile: "\(mesh)/services.json")
+        try "{\"rules\": []}".writeReplacing(toFile: "\(mesh)/rules.json")
         #expect(try cp.meshctl(["apply", "-f", mesh]).status == 0)
         let ctx = try ControlPlaneLoadTests.workloadClient(cp, "shop/payments")
         let first = try ControlPlaneClient(addresses: [try Self.address(cp)], tls: ctx, expectServer: Self.cpID).send("GET", "/v1/slice?version=-1")
@@ -168,7 +168,7 @@ struct ControlPlaneTelemetryTests {
         #expect(m["mesh_control_long_polls_parked"] == 1 && m["mesh_control_sidecars_polling"] == 1, "\(m)")
         try """
         {"rules": [{"name": "ledger-to-payments", "action": "allow", "from": {"services": ["shop/ledger"]}, "to": {"services": ["shop/payments"]}, "ports": [8080]}]}
-        """.write(toFile: "\(mesh)/rules.json", atomically: true, encoding: .utf8)
+        """.writeReplacing(toFile: "\(mesh)/rules.json")
         let applied = try cp.meshctl(["apply", "-f", mesh])
         #expect(applied.status == 0, "\(applied.stderr)")
         m = try Self.metrics(op)

@@ -17,8 +17,8 @@ struct EndpointRegistrationTests {
     static func apply(_ cp: ControlPlaneFixture) throws {
         let dir = "\(cp.dir)/mesh"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        try ManagedMesh.services.write(toFile: "\(dir)/services.json", atomically: true, encoding: .utf8)
-        try "{\"rules\": [\(rules)]}".write(toFile: "\(dir)/rules.json", atomically: true, encoding: .utf8)
+        try ManagedMesh.services.writeReplacing(toFile: "\(dir)/services.json")
+        try "{\"rules\": [\(rules)]}".writeReplacing(toFile: "\(dir)/rules.json")
         let r = try cp.meshctl(["apply", "-f", dir])
         guard r.status == 0 else { throw TestFailure("apply: \(r.stderr)") }
     }

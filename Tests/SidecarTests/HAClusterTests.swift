@@ -101,8 +101,8 @@ import Testing
     static func meshDir(_ replicas: ControlPlaneReplicas, _ rules: String) throws -> String {
         let mesh = "\(replicas.dir)/mesh-\(UUID().uuidString.prefix(6))"
         try FileManager.default.createDirectory(atPath: mesh, withIntermediateDirectories: true)
-        try ManagedMesh.services.write(toFile: "\(mesh)/services.json", atomically: true, encoding: .utf8)
-        try rules.write(toFile: "\(mesh)/rules.json", atomically: true, encoding: .utf8)
+        try ManagedMesh.services.writeReplacing(toFile: "\(mesh)/services.json")
+        try rules.writeReplacing(toFile: "\(mesh)/rules.json")
         return mesh
     }
 

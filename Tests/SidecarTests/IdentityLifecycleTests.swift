@@ -65,8 +65,8 @@ struct IdentityLifecycleTests {
         defer { cp.stop() }
         let mesh = "\(cp.dir)/mesh"
         try FileManager.default.createDirectory(atPath: mesh, withIntermediateDirectories: true)
-        try ManagedMesh.services.write(toFile: "\(mesh)/services.json", atomically: true, encoding: .utf8)
-        try "{\"rules\": []}".write(toFile: "\(mesh)/rules.json", atomically: true, encoding: .utf8)
+        try ManagedMesh.services.writeReplacing(toFile: "\(mesh)/services.json")
+        try "{\"rules\": []}".writeReplacing(toFile: "\(mesh)/rules.json")
         #expect(try cp.meshctl(["apply", "-f", mesh]).status == 0)
         let uri = "spiffe://mesh.local/ns/shop/sa/payments"
         let bundle = [ca.certificate]

@@ -28,7 +28,7 @@ import Testing
               {"namespace": "shop", "name": "frontend", "ports": [8080]},
               {"namespace": "shop", "name": "orders", "ports": [8080]},
               {"namespace": "shop", "name": "payments", "ports": [{"port": 8080, "protocol": "http"}]}]}
-            """.write(toFile: "\(dir)/services.json", atomically: true, encoding: .utf8)
+            """.writeReplacing(toFile: "\(dir)/services.json")
             try Self.writeIssuer(dir, key: "ec.pem", kid: "k1")
             try """
             {"rules": [
@@ -40,7 +40,7 @@ import Testing
                "jwt": {"issuers": ["\(L7ManagedMeshTests.issuer)"], "claims": [{"name": "scope", "contains": "payments:write"}]}},
               {"name": "no-debug", "action": "deny", "from": {"identities": ["spiffe://mesh.local/*"]},
                "to": {"services": ["shop/payments"]}, "ports": [8080], "http": {"headers": [{"name": "x-debug", "equals": "1"}]}}]}
-            """.write(toFile: "\(dir)/rules.json", atomically: true, encoding: .utf8)
+            """.writeReplacing(toFile: "\(dir)/rules.json")
             let applied = try cp.meshctl(["apply", "-f", dir])
             guard applied.status == 0 else { throw TestFailure("apply: \(applied.stderr)") }
             sidecars["payments"] = try sidecar("payments", ["inbound": [[
@@ -61,7 +61,7 @@ import Testing
             try """
             {"issuers": [{"issuer": "\(L7ManagedMeshTests.issuer)", "audiences": ["payments"], "algorithms": ["ES256"],
                           "jwks": {"keys": [\(jwk)]}}]}
-            """.write(toFile: "\(dir)/issuers.json", atomically: true, encoding: .utf8)
+            """.writeReplacing(toFile: "\(dir)/issuers.json")
         }
 
         /// Rotates the issuer's key with a new apply and waits until payments enforces it.

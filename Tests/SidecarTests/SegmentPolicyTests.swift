@@ -142,14 +142,14 @@ struct SegmentPolicyFailureTests {
         defer { cp.stop() }
         let dir = "\(cp.dir)/mesh"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        try ManagedMesh.services.write(toFile: "\(dir)/services.json", atomically: true, encoding: .utf8)
+        try ManagedMesh.services.writeReplacing(toFile: "\(dir)/services.json")
         var acknowledged = 0
         nonisolated(unsafe) let target = cp
         let killer = Thread { usleep(UInt32.random(in: 400_000...900_000)); target.kill9() }
         killer.start()
         for i in 0..<200 {
             let rule = #"{"rules": [{"name": "r\#(i)", "action": "allow", "from": {"services": ["shop/frontend"]}, "to": {"services": ["shop/payments"]}}]}"#
-            try rule.write(toFile: "\(dir)/rules.json", atomically: true, encoding: .utf8)
+            try rule.writeReplacing(toFile: "\(dir)/rules.json")
             let r = try cp.meshctl(["-o", "json", "apply", "-f", dir])
             guard r.status == 0, let v = (try? JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])?["version"] as? Int else { break }
             acknowledged = v

@@ -39,7 +39,7 @@ struct SliceSignatureTests {
         let text = try String(contentsOfFile: path, encoding: .utf8)
         #expect(text.contains("ns/shop/sa/frontend"))
         try text.replacingOccurrences(of: "ns/shop/sa/frontend", with: "ns/shop/sa/ledger")
-            .write(toFile: path, atomically: true, encoding: .utf8)
+            .writeReplacing(toFile: path)
         let again = try Self.restart(mesh, "payments")
         #expect(!Self.becomesReady(again, within: 4), "a tampered last-known-good slice was put in force")
         #expect((try? TCP.connect(port: mesh.inPort)).map { close($0) } == nil, "the inbound listener is open")
@@ -57,13 +57,13 @@ struct SliceSignatureTests {
         let path = "\(mesh.cp.dir)/payments/policy.json"
         let original = try String(contentsOfFile: path, encoding: .utf8)
         let forged = #"{"version":1000000,"service":"shop/payments","identity":"spiffe://mesh.local/ns/shop/sa/payments","rules":[{"name":"all","action":"allow","mode":"enforce","expires":null}],"inbound":[{"port":8080,"identities":[],"prefixes":[{"pattern":"spiffe://mesh.local/*","rules":[0]}]}],"outbound":[]}"#
-        try forged.write(toFile: path, atomically: true, encoding: .utf8)
+        try forged.writeReplacing(toFile: path)
         var again = try Self.restart(mesh, "payments")
         #expect(!Self.becomesReady(again, within: 4), "an unsigned forged slice (version 1000000) was put in force")
         #expect(again.waitForEvent { $0["event"] as? String == "policy-last-known-good-refused" }?["reason"] as? String == "unsigned")
 
         for (signer, reason) in try SliceForgery.signers(mesh, original: original) {
-            try SliceForgery.signed(forged, by: signer).write(toFile: path, atomically: true, encoding: .utf8)
+            try SliceForgery.signed(forged, by: signer).writeReplacing(toFile: path)
             let seen = Self.refusals(again).count  // the log file is shared by the restarts
             again = try Self.restart(mesh, "payments")
             #expect(!Self.becomesReady(again, within: 3), "a slice signed by \(signer.name) was put in force")

@@ -159,8 +159,8 @@ struct TelemetryEndToEndTests {
         #expect(rules.contains("\"shop/frontend\"") && rules.contains("\"shop/payments\"") && rules.contains("8080"))
         #expect(!rules.contains("shop/ledger"))
         // Apply the suggestion in place of the audit rule: the observed flow is allowed, the other is not.
-        try rules.write(toFile: "\(mesh.meshDir)/rules.json", atomically: true, encoding: .utf8)
-        try ManagedMesh.services.write(toFile: "\(mesh.meshDir)/services.json", atomically: true, encoding: .utf8)
+        try rules.writeReplacing(toFile: "\(mesh.meshDir)/rules.json")
+        try ManagedMesh.services.writeReplacing(toFile: "\(mesh.meshDir)/services.json")
         let applied = try mesh.cp.meshctl(["apply", "-f", mesh.meshDir])
         #expect(applied.status == 0, "\(applied.stderr)")
         #expect(mesh.waitVersion("frontend", 2, timeout: 10))

@@ -30,7 +30,7 @@ struct TelemetryReportingTests {
             try Data(ca.certificate.pem()).write(to: URL(fileURLWithPath: "\(dir)/root.pem"))
             func config(_ name: String) throws -> [String: Any] {
                 try FileManager.default.createDirectory(atPath: "\(dir)/\(name)", withIntermediateDirectories: true)
-                try "shop/\(name)\n".write(toFile: "\(dir)/\(name).token", atomically: true, encoding: .utf8)
+                try "shop/\(name)\n".writeReplacing(toFile: "\(dir)/\(name).token")
                 return [
                     "identity": ["trustDomain": "mesh.local", "certificate": "\(name)/svid.crt", "key": "\(name)/svid.key",
                                  "trustBundle": "\(name)/bundle.crt",

@@ -43,8 +43,8 @@ import MeshTestSupport
             {"trustDomain": "mesh.local", "services": [
               {"namespace": "shop", "name": "frontend", "ports": [8080]},
               {"namespace": "shop", "name": "payments", "ports": [8080], "address": "\(addrB):15443"}]}
-            """.write(toFile: "\(meshDir)/services.json", atomically: true, encoding: .utf8)
-            try "{\"rules\": [\(TelemetryEndToEndTests.allowFrontend)]}".write(toFile: "\(meshDir)/rules.json", atomically: true, encoding: .utf8)
+            """.writeReplacing(toFile: "\(meshDir)/services.json")
+            try "{\"rules\": [\(TelemetryEndToEndTests.allowFrontend)]}".writeReplacing(toFile: "\(meshDir)/rules.json")
             let applied = try cp.meshctl(["apply", "-f", meshDir])
             guard applied.status == 0 else { throw TestFailure("apply: \(applied.stderr)") }
             for ns in [a, b] { bridges.append(try TCPBridge.make(from: ns, port: cp.port, to: nil, toPort: cp.port)) }

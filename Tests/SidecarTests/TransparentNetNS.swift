@@ -34,7 +34,7 @@ final class NetNS: @unchecked Sendable {
     /// `resolv.conf` seen by processes started with `ip netns exec` (it bind-mounts /etc/netns/NAME/*).
     func setResolvConf(_ text: String) throws {
         try FileManager.default.createDirectory(atPath: "/etc/netns/\(name)", withIntermediateDirectories: true)
-        try text.write(toFile: "/etc/netns/\(name)/resolv.conf", atomically: true, encoding: .utf8)
+        try text.writeReplacing(toFile: "/etc/netns/\(name)/resolv.conf")
     }
 
     @discardableResult

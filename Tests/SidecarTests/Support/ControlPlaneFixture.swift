@@ -79,7 +79,7 @@ final class ControlPlaneFixture {
         let r = try meshctl(["token", "create", "--service", service, "--ttl", ttl])
         guard r.status == 0 else { throw TestFailure("token create: \(r.stderr)") }
         let path = "\(dir)/\(service.replacingOccurrences(of: "/", with: "-"))-\(UUID().uuidString.prefix(4)).token"
-        try r.stdout.write(toFile: path, atomically: true, encoding: .utf8)
+        try r.stdout.writeReplacing(toFile: path)
         return path
     }
 

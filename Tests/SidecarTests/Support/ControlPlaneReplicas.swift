@@ -40,7 +40,7 @@ final class ControlPlaneReplicas: @unchecked Sendable {
         let bundle = try ControlPlaneClient(addresses: [try SocketAddress(HostPort(parsing: address(0)))],
                                             tls: try TLSContext.insecureClientForBootstrap(), expectServer: nil,
                                             skipServerVerification: true).bundle()
-        try bundle.bundlePEM.write(toFile: "\(initDir)/bundle.pem", atomically: true, encoding: .utf8)
+        try bundle.bundlePEM.writeReplacing(toFile: "\(initDir)/bundle.pem")
     }
 
     deinit { stop() }
@@ -101,7 +101,7 @@ final class ControlPlaneReplicas: @unchecked Sendable {
         let r = try meshctl([i], ["token", "create", "--service", service, "--ttl", "1h"])
         guard r.status == 0 else { throw TestFailure("token create: \(r.stderr)") }
         let path = "\(dir)/\(service.replacingOccurrences(of: "/", with: "-"))-\(UUID().uuidString.prefix(4)).token"
-        try r.stdout.write(toFile: path, atomically: true, encoding: .utf8)
+        try r.stdout.writeReplacing(toFile: path)
         return path
     }
 
@@ -110,8 +110,8 @@ final class ControlPlaneReplicas: @unchecked Sendable {
     func apply(rules: String, at i: Int) throws -> (status: Int32, stdout: String, stderr: String) {
         let mesh = "\(dir)/mesh-\(UUID().uuidString.prefix(4))"
         try FileManager.default.createDirectory(atPath: mesh, withIntermediateDirectories: true)
-        try ManagedMesh.services.write(toFile: "\(mesh)/services.json", atomically: true, encoding: .utf8)
-        try rules.write(toFile: "\(mesh)/rules.json", atomically: true, encoding: .utf8)
+        try ManagedMesh.services.writeReplacing(toFile: "\(mesh)/services.json")
+        try rules.writeReplacing(toFile: "\(mesh)/rules.json")
         return try meshctl([i], ["apply", "-f", mesh])
     }
 

@@ -42,8 +42,8 @@ final class ManagedMesh {
     /// Writes services.json + rules.json and applies them; returns meshctl's result.
     @discardableResult
     func apply(rules: String) throws -> (status: Int32, stdout: String, stderr: String) {
-        try Self.services.write(toFile: "\(meshDir)/services.json", atomically: true, encoding: .utf8)
-        try "{\"rules\": [\(rules)]}".write(toFile: "\(meshDir)/rules.json", atomically: true, encoding: .utf8)
+        try Self.services.writeReplacing(toFile: "\(meshDir)/services.json")
+        try "{\"rules\": [\(rules)]}".writeReplacing(toFile: "\(meshDir)/rules.json")
         return try cp.meshctl(["apply", "-f", meshDir])
     }
 
