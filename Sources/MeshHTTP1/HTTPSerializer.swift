@@ -20,9 +20,9 @@ public enum HTTPSerializer {
         append("HTTP/1.1 \(status) ", to: &out)
         for b in (reason ?? reasonPhrase(status)).utf8 { out.append(b < 0x20 && b != ASCII.htab || b == 0x7F ? ASCII.sp : b) }
         crlf(&out)
-        for f in headers.all where isSafe(f.name, f.value) && !isFraming(f) {
-            if !keepAlive && f.kind == .connection { continue }
-            field(f.name, f.value, to: &out)
+        for i in 0..<headers.count where !isFraming(headers.kind(at: i)) && (keepAlive || headers.kind(at: i) != .connection) {
+            let (name, value) = (headers.name(at: i), headers.value(at: i))
+            if isSafe(name, value) { field(name, value, to: &out) }
         }
         if !bodyless { field("Content-Length", String(body.count), to: &out) }
         if !keepAlive { field("Connection", "close", to: &out) }
@@ -51,8 +51,9 @@ public enum HTTPSerializer {
         }
         append(" HTTP/1.1", to: &out)
         crlf(&out)
-        for f in headers.all where isSafe(f.name, f.value) && !isFraming(f) {
-            field(f.name, f.value, to: &out)
+        for i in 0..<headers.count where !isFraming(headers.kind(at: i)) {
+            let (name, value) = (headers.name(at: i), headers.value(at: i))
+            if isSafe(name, value) { field(name, value, to: &out) }
         }
         if !body.isEmpty || method == "POST" || method == "PUT" || method == "PATCH" {
             field("Content-Length", String(body.count), to: &out)
@@ -63,7 +64,7 @@ public enum HTTPSerializer {
     }
 
     /// We write the framing ourselves, from the body we were given.
-    private static func isFraming(_ f: HTTPField) -> Bool { f.kind == .contentLength || f.kind == .transferEncoding }
+    private static func isFraming(_ kind: HTTPFieldKind) -> Bool { kind == .contentLength || kind == .transferEncoding }
 
     /// A token name and a value without control characters other than HTAB.
     static func isSafe(_ name: String, _ value: String) -> Bool {
