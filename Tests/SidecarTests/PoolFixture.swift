@@ -7,9 +7,14 @@ import MeshHTTP1
 /// parser). `GET /close` answers with `Connection: close` and closes; `POST /chunked` echoes the request body
 /// as a chunked response in uneven pieces; anything else answers `ok <method> <target> <body bytes>` with a
 /// Content-Length (HEAD: the head alone). It counts connections and keeps every request body it received, in order.
+/// An `Upgrade` request is answered `101`; then `Upgrade: farewell` sends "bye\n", half-closes and keeps what the
+/// client still sends until its end (`afterFarewell`); any other protocol echoes every byte until the client ends.
 final class PoolBackend: LoopbackServer, @unchecked Sendable {
     let requests = Atomic<Int>(0)
     private let bodies = Mutex<[[UInt8]]>([])
+    private let farewellTail = Mutex<[UInt8]?>(nil)
+    /// What a `farewell` client sent after the backend's half-close, once it ended (nil until then).
+    var afterFarewell: [UInt8]? { farewellTail.withLock { $0 } }
 
     init() throws {
         try super.init(ioTimeoutSeconds: 20)
@@ -39,7 +44,7 @@ final class PoolBackend: LoopbackServer, @unchecked Sendable {
                     if h.headers["Upgrade"] != nil {
                         let up = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: \(h.headers["Upgrade"]!)\r\nConnection: Upgrade\r\n\r\n"
                         guard TCP.sendAll(c, Array(up.utf8)) else { return }
-                        return echo(c)
+                        return h.headers["Upgrade"] == "farewell" ? farewell(c) : echo(c)
                     }
                     if !answer(c, h, body) { return }
                 }
@@ -56,6 +61,22 @@ final class PoolBackend: LoopbackServer, @unchecked Sendable {
             if n <= 0 { return }
             guard TCP.sendAll(c, Array(buf[0..<n])) else { return }
         }
+    }
+
+    /// After a 101 for `farewell`: the backend is done talking first, and still listens.
+    private func farewell(_ c: Int32) {
+        guard TCP.sendAll(c, Array("bye\n".utf8)) else { return }
+        shutdown(c, Int32(SHUT_WR))
+        var tail: [UInt8] = []
+        var buf = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let n = buf.withUnsafeMutableBytes { recv(c, $0.baseAddress, $0.count, 0) }
+            if n < 0 && errno == EINTR { continue }
+            if n < 0 { return }
+            if n == 0 { break }
+            tail += buf[0..<n]
+        }
+        farewellTail.withLock { $0 = tail }
     }
 
     /// False when the connection must close after this answer.

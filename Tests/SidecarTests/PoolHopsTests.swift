@@ -28,6 +28,24 @@ import MeshHTTP1
         #expect(mesh.backend.requests.load(ordering: .relaxed) == 200)
     }
 
+    /// The outbound `http` listener defers accept until the app's first bytes and reads them at once. A client
+    /// that stays silent past the deferral (1 s) and then sends its head in two pieces is still served: the first
+    /// read finds half a head, and the connection then waits for the rest like any other.
+    @Test func aSlowClientIsServedWhateverWhenItsBytesArrive() throws {
+        let mesh = try PoolMesh()
+        defer { mesh.stop() }
+        let fd = try TCP.connect(port: mesh.outboundPort, timeoutSeconds: 5)
+        defer { close(fd) }
+        TCP.setTimeout(fd, seconds: 5)
+        usleep(1_500_000)
+        #expect(TCP.sendAll(fd, Array("GET /slow HTTP/1.1\r\nHost: p".utf8)))
+        usleep(200_000)
+        #expect(TCP.sendAll(fd, Array("\r\nConnection: close\r\n\r\n".utf8)))
+        let r = try PoolClient.read(fd, count: 1, expectClose: true)
+        #expect(r.responses.map(\.text) == ["ok GET /slow 0 conn=- te=- x=-"])
+        #expect(r.closed)
+    }
+
     /// Keep-alive and pipelining on one app connection; hop-by-hop fields of the request are not forwarded,
     /// and the hop stays open whatever the app said (no `Connection` field on the hop: HTTP/1.1's default).
     @Test func keepAliveAndPipelinedRequests() throws {
@@ -195,6 +213,65 @@ import MeshHTTP1
         #expect(mesh.pool()["idle"] as? Int == 0)
         #expect(try PoolClient.get(port: mesh.outboundPort, "/after").head.status == 200)
         #expect(mesh.pool()["opened"] as? Int == 2)
+    }
+
+    /// A tunnel passes each side's end of stream on and keeps the other direction open: the client half-closes
+    /// after its last words and still gets every echoed byte, then the end.
+    @Test func tunnelClientHalfCloseStillGetsTheEcho() throws {
+        let mesh = try PoolMesh()
+        defer { mesh.stop() }
+        let fd = try Self.upgraded(mesh, protocol: "echo")
+        defer { close(fd) }
+        #expect(TCP.sendAll(fd, Array("last words".utf8)))
+        shutdown(fd, Int32(SHUT_WR))
+        let (rest, ended) = Self.readToEnd(fd)
+        #expect(String(decoding: rest, as: UTF8.self) == "last words")
+        #expect(ended, "the end of stream reached the client")
+    }
+
+    /// The other way round: the server half-closes first; the client reads its last bytes and the end, then sends
+    /// more, which reaches the server, and ends.
+    @Test func tunnelServerHalfCloseKeepsTheClientsDirectionOpen() throws {
+        let mesh = try PoolMesh()
+        defer { mesh.stop() }
+        let fd = try Self.upgraded(mesh, protocol: "farewell")
+        defer { close(fd) }
+        let (said, ended) = Self.readToEnd(fd)
+        #expect(String(decoding: said, as: UTF8.self) == "bye\n")
+        #expect(ended)
+        #expect(TCP.sendAll(fd, Array("still here".utf8)))
+        shutdown(fd, Int32(SHUT_WR))
+        var tail: [UInt8]?
+        for _ in 0..<100 where tail == nil {
+            tail = mesh.backend.afterFarewell
+            usleep(20_000)
+        }
+        #expect(tail.map { String(decoding: $0, as: UTF8.self) } == "still here")
+    }
+
+    /// A client connection through the tunnel after `101`, the answer's head read and checked.
+    private static func upgraded(_ mesh: PoolMesh, protocol name: String) throws -> Int32 {
+        let fd = try TCP.connect(port: mesh.outboundPort, timeoutSeconds: 5)
+        TCP.setTimeout(fd, seconds: 5)
+        #expect(TCP.sendAll(fd, Array("GET /ws HTTP/1.1\r\nHost: p\r\nConnection: Upgrade\r\nUpgrade: \(name)\r\n\r\n".utf8)))
+        var head: [UInt8] = []
+        var byte: UInt8 = 0
+        while !head.suffix(4).elementsEqual("\r\n\r\n".utf8), recv(fd, &byte, 1, 0) == 1 { head.append(byte) }
+        let text = String(decoding: head, as: UTF8.self)
+        #expect(text.hasPrefix("HTTP/1.1 101 "), "\(text)")
+        return fd
+    }
+
+    /// Everything until the end of stream (or a 5 s read timeout: then `ended` is false).
+    private static func readToEnd(_ fd: Int32) -> (bytes: [UInt8], ended: Bool) {
+        var got: [UInt8] = []
+        var buf = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let n = buf.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { return (got, n == 0) }
+            got += buf[0..<n]
+        }
     }
 
     /// The app half-closes after its last request: it still gets the answer, then its connection ends (and the

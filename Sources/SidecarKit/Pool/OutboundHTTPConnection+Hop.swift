@@ -103,7 +103,7 @@ extension OutboundHTTPConnection {
     func readHop(_ h: PooledHop) {
         let buffer = context.scratch
         var rounds = 0
-        while hop === h, ex != nil, toApp.count < cap, rounds < 4 || h.end.hasBufferedInput {
+        while hop === h, ex != nil, !h.end.readClosed, toApp.count < cap, rounds < 4 || h.end.hasBufferedInput {
             rounds += 1
             switch h.end.read(into: buffer) {
             case .bytes(let n):
@@ -123,7 +123,9 @@ extension OutboundHTTPConnection {
             case .wantRead, .wantWrite:
                 return
             case .eof:
-                if tunnel || ex?.upgrade == true { h.end.readClosed = true; closing = true; return }
+                h.end.readClosed = true
+                if tunnel { return }  // passed on to the app once what the hop sent before is written
+                if ex?.upgrade == true { closing = true; return }
                 do { relay(try ex!.response.finish(), buffer) } catch {}
                 guard let e = ex, e.done else { return hopBroken(h, .peerClosed, "closed before the response ended") }
                 ex?.hopReusable = false

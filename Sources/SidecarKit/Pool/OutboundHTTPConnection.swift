@@ -121,7 +121,7 @@ final class OutboundHTTPConnection: HopOwner {
             return
         case .eof:
             appEOF = true
-            if tunnel { closing = true; return }
+            if tunnel { return }  // passed on to the hop once what the app sent before is written
             do { own(try parser.finish(), buffer) } catch { pending.append(.failed(error)) }
             if ex == nil && pending.isEmpty { closing = true }
         case .failed(let why):
@@ -171,6 +171,7 @@ final class OutboundHTTPConnection: HopOwner {
         guard !conn.phase.isClosed else { return }
         if !toApp.isEmpty { flushApp() }
         guard !conn.phase.isClosed else { return }
+        if tunnel { passEndsOfStream() }
         // Room again for the response: bytes TLS already holds are never reported by epoll.
         if let h = hop, h.state == .leased, ex != nil, toApp.count < cap, h.end.hasBufferedInput {
             readHop(h)
@@ -218,8 +219,8 @@ final class OutboundHTTPConnection: HopOwner {
         conn.setInterest(app, i)
         if let h = hop, h.state == .leased {
             var j: Interest = .none
-            if (ex != nil && toApp.count < cap) || h.end.writeWantsRead { j.insert(.read) }
-            if !toHop.isEmpty || h.end.readWantsWrite { j.insert(.write) }
+            if (ex != nil && toApp.count < cap && !h.end.readClosed) || h.end.writeWantsRead { j.insert(.read) }
+            if !toHop.isEmpty || h.end.readWantsWrite || h.end.shutdownWantsWrite { j.insert(.write) }
             h.setInterest(j)
         }
     }
