@@ -19,6 +19,8 @@ public struct Interest: OptionSet, Sendable {
 /// The readiness bits delivered to a handler.
 public struct Readiness: Sendable {
     public let bits: UInt32
+    /// For a handler driven without an event (a read tried at once, before waiting).
+    public static let readable = Readiness(bits: EPOLLIN.rawValue)
     public var readable: Bool { bits & (EPOLLIN.rawValue | EPOLLHUP.rawValue | EPOLLERR.rawValue) != 0 }
     public var writable: Bool { bits & (EPOLLOUT.rawValue | EPOLLHUP.rawValue | EPOLLERR.rawValue) != 0 }
     public var error: Bool { bits & EPOLLERR.rawValue != 0 }
@@ -72,7 +74,11 @@ public final class EventLoop: @unchecked Sendable {
 
     // MARK: registration
 
-    public func register(_ fd: Int32, _ interest: Interest, _ handler: EventHandler) throws(SyscallError) {
+    /// `lazily` with an empty `interest`: the handler is known but the fd joins the epoll set only when it first
+    /// asks for something (`setInterest`), which saves the `epoll_ctl` of a connection that is served without
+    /// ever waiting on it (read at once after a deferred accept, answered, closed). Until then neither errors
+    /// nor hang-ups are reported for it, as for a parked fd.
+    public func register(_ fd: Int32, _ interest: Interest, _ handler: EventHandler, lazily: Bool = false) throws(SyscallError) {
         let i = Int(fd)
         if i >= handlers.count {
             let n = max(i + 1, handlers.count * 2, 64)
@@ -86,7 +92,8 @@ public final class EventLoop: @unchecked Sendable {
         handlers[i] = handler
         generations[i] = nextGeneration
         interests[i] = interest.rawValue
-        parked[i] = false
+        parked[i] = lazily && interest.isEmpty
+        if parked[i] { return }
         var ev = epoll_event(events: interest.rawValue, data: epoll_data_t(u64: UInt64(nextGeneration) << 32 | UInt64(UInt32(fd))))
         do {
             _ = try Syscall.must("epoll_ctl") { epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) }

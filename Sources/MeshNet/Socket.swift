@@ -9,7 +9,11 @@ public enum Socket {
     /// A listening socket, non-blocking, with SO_REUSEADDR and (for one listener per loop) SO_REUSEPORT, and
     /// TCP_NODELAY, which every accepted socket inherits (Linux copies the listener's socket): we write whole
     /// messages and never want Nagle's delay, and it costs no `setsockopt` per connection.
-    public static func listen(_ address: SocketAddress, reusePort: Bool, backlog: Int32 = 1024) throws(SyscallError) -> Int32 {
+    /// `deferAcceptSeconds` > 0 sets `TCP_DEFER_ACCEPT`: a connection is handed to `accept` only once its first
+    /// bytes have arrived (or, for a client that stays silent, after about that long), so a protocol whose client
+    /// speaks first can be read at once after `accept`, without waiting for a readiness event.
+    public static func listen(_ address: SocketAddress, reusePort: Bool, backlog: Int32 = 1024,
+                              deferAcceptSeconds: Int32 = 0) throws(SyscallError) -> Int32 {
         let fd = try Syscall.must("socket") {
             socket(address.family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         }
@@ -17,6 +21,7 @@ public enum Socket {
             try setOption(fd, SOL_SOCKET, SO_REUSEADDR, 1)
             if reusePort { try setOption(fd, SOL_SOCKET, SO_REUSEPORT, 1) }
             try setOption(fd, Int32(IPPROTO_TCP), TCP_NODELAY, 1)
+            if deferAcceptSeconds > 0 { try setOption(fd, Int32(IPPROTO_TCP), TCP_DEFER_ACCEPT, deferAcceptSeconds) }
             if address.withSockaddr({ bind(fd, $0, $1) }) != 0 { throw SyscallError("bind \(address)", errno) }
             _ = try Syscall.must("listen") { Glibc.listen(fd, backlog) }
         } catch {

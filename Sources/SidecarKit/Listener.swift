@@ -36,10 +36,19 @@ final class Listener: EventHandler {
         }
     }
 
+    /// An outbound `http` listener: its clients speak first, so the kernel hands a connection over only with
+    /// its first request bytes (`TCP_DEFER_ACCEPT`) and the request is read right after `accept`, with no
+    /// readiness event and no `epoll_ctl` in between.
+    let defersAccept: Bool
+    /// How long the kernel holds a silent client before handing it over anyway (then the idle timeout applies).
+    static let deferAcceptSeconds: Int32 = 1
+
     init(kind: Kind, address: SocketAddress, context: LoopContext) throws {
         self.kind = kind
         self.context = context
-        fd = try Socket.listen(address, reusePort: true)  // with TCP_NODELAY, inherited by what it accepts
+        if case .outbound(let l) = kind, l.protocol == .http { defersAccept = true } else { defersAccept = false }
+        // With TCP_NODELAY, inherited by what it accepts.
+        fd = try Socket.listen(address, reusePort: true, deferAcceptSeconds: defersAccept ? Self.deferAcceptSeconds : 0)
         try context.loop.register(fd, .read, self)
     }
 
@@ -87,7 +96,7 @@ final class Listener: EventHandler {
             case .inbound(let l):
                 ProxyConnection.startInbound(fd: cfd, peer: peer, listener: l, context: context)
             case .outbound(let l):
-                ProxyConnection.startOutbound(fd: cfd, peer: peer, listener: l, context: context)
+                ProxyConnection.startOutbound(fd: cfd, peer: peer, listener: l, context: context, requestArrived: defersAccept)
             case .transparent(let intake):
                 ProxyConnection.startTransparent(fd: cfd, peer: peer, intake: intake, context: context)
             }

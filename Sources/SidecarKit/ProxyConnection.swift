@@ -86,17 +86,20 @@ final class ProxyConnection: EventHandler {
     }
 
     /// Plaintext from our app: dial the remote sidecar, handshake, check it is who it must be, then pump.
-    static func startOutbound(fd: Int32, peer: SocketAddress, listener l: OutboundListener, context: LoopContext) {
-        // Decided once, on the connection's own state, before it is registered: a pooled (http) listener reads the
-        // app at once (one `epoll_ctl`, not an add and then a change per accepted connection).
+    /// `requestArrived`: the listener defers accept, so the app's first bytes are already here.
+    static func startOutbound(fd: Int32, peer: SocketAddress, listener l: OutboundListener, context: LoopContext,
+                              requestArrived: Bool = false) {
+        // Decided once, on the connection's own state, before it is registered: a pooled (http) connection joins
+        // the epoll set only when it must wait (read at once when its request is already here: a `Connection:
+        // close` client is then answered and closed without any `epoll_ctl`).
         var upstream: SidecarState.Upstream?
         var pooled = false
         guard let (c, down) = openOutbound(fd: fd, peer: peer, listener: l.name, port: l.listen.port, context: context,
                                            destination: l.destination.flatMap { d in l.destinationPort.map { (d, $0) } },
-                                           interest: { c in
+                                           lazily: { c in
                                                upstream = c.state.upstreams[l.name]
                                                pooled = upstream.map { c.outboundProtocol(l, $0) == .http } ?? false
-                                               return pooled ? .read : .none
+                                               return pooled
                                            }) else { return }
         guard let upstream else {
             c.finish(reason: .noEndpoint, detail: "no endpoint for \(l.destination.map { "\($0)" } ?? l.name)\(l.destinationPort.map { ":\($0)" } ?? "")",
@@ -110,26 +113,27 @@ final class ProxyConnection: EventHandler {
             return
         }
         c.allowRule = verdict?.rule ?? "\(l.name)/expect"
-        if pooled { return c.startPooledHTTP(down, upstream: upstream) }
+        if pooled { return c.startPooledHTTP(down, upstream: upstream, readNow: requestArrived) }
         c.dialUpstream(down, upstream)
     }
 
     /// The app's side of a connection going out (an outbound listener's or a transparently intercepted one):
-    /// counted, refused at once if our own certificate has expired, registered with the interest `interest` gives
-    /// (none by default: an L4 connection waits until the upstream is verified). nil when it already ended.
+    /// counted, refused at once if our own certificate has expired, registered with no interest (an L4 connection
+    /// waits until the upstream is verified; `lazily` says whether to leave it out of the epoll set until it asks
+    /// for something). nil when it already ended.
     static func openOutbound(fd: Int32, peer: SocketAddress, listener: String, port: UInt16, context: LoopContext,
                              destination: (ServiceKey, Int)? = nil,
-                             interest: (ProxyConnection) -> Interest = { _ in .none }) -> (ProxyConnection, ProxyEnd)? {
+                             lazily: (ProxyConnection) -> Bool = { _ in false }) -> (ProxyConnection, ProxyEnd)? {
         let down = ProxyEnd(fd: fd)
         let c = ProxyConnection(direction: .outbound, fd: fd, peer: peer, listener: listener, port: port,
                                 context: context, phase: .opening(down: down))
         c.destination = destination
         c.opened()
         if c.ownCertificateExpired() { return nil }
-        let initial = interest(c)
+        let deferred = lazily(c)
         do {
-            try context.loop.register(fd, initial, c)
-            down.interest = initial
+            try context.loop.register(fd, .none, c, lazily: deferred)
+            down.interest = .none
         } catch {
             c.finish(reason: .internalError, detail: "\(error)", refused: true)
             return nil

@@ -42,6 +42,34 @@ import Testing
         #expect(seen.all == ["timer", "ready"])
     }
 
+    /// A lazily registered fd with no interest is outside the epoll set, so even a hang-up (which epoll reports
+    /// for a registered fd whatever its interest) is not heard until it asks for something. Registered the
+    /// ordinary way, the same fd hears the hang-up before the timer.
+    @Test(arguments: [true, false])
+    func aLazilyRegisteredFdIsHeardOnlyOnceItAsks(lazily: Bool) throws {
+        let pair = SocketPair()
+        defer { pair.close() }
+        shutdown(pair.b, Int32(SHUT_RDWR))
+        let seen = Record<String>()
+        let (_, timedOut) = try runLoop { loop in
+            try! loop.register(pair.a, .none, Handler { fd, r in
+                seen.add(r.hangUp ? "hang-up" : "ready")
+                loop.deregister(fd)
+            }, lazily: lazily)
+            loop.schedule(afterMs: 50) {
+                seen.add("timer")
+                if lazily {
+                    loop.setInterest(pair.a, .read)
+                    loop.schedule(afterMs: 50) { loop.stop() }
+                } else {
+                    loop.stop()
+                }
+            }
+        }
+        #expect(!timedOut)
+        #expect(seen.all == (lazily ? ["timer", "hang-up"] : ["hang-up", "timer"]))
+    }
+
     /// Both fds are ready in the same `epoll_wait` batch; whichever handler runs first deregisters the other
     /// fd and registers it again with no interest and a new handler. The event already fetched for it carries
     /// the old generation and must be dropped: neither the old nor the new handler may hear it.

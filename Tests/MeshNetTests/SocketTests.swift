@@ -46,6 +46,32 @@ import Testing
         #expect(value == (listenerHasIt ? 1 : 0))
     }
 
+    /// `TCP_DEFER_ACCEPT`: a client that has connected but sent nothing is not handed to `accept`; once its
+    /// first bytes arrive it is, and they can be read at once. Without the option the same client is accepted
+    /// before it speaks (the comparison keeps the test honest).
+    @Test(arguments: [true, false])
+    func aDeferringListenerHandsOverAConnectionOnlyWithItsFirstBytes(defers: Bool) throws {
+        let fd = try Socket.listen(Self.loopbackAny, reusePort: false, deferAcceptSeconds: defers ? 1 : 0)
+        defer { close(fd) }
+        let bound = try #require(Socket.localAddress(fd))
+        let (client, inProgress) = try Socket.connect(try SocketAddress(HostPort(host: "127.0.0.1", port: bound.port)))
+        defer { close(client) }
+        if inProgress { #expect(waitFor(client, Int16(POLLOUT))) }
+        #expect(Socket.pendingError(client) == 0)
+        #expect(waitFor(fd, Int16(POLLIN), ms: 200) == !defers, "a silent client is accepted only without the option")
+        "GET / HTTP/1.1\r\n".withCString { _ = Glibc.write(client, $0, strlen($0)) }
+        #expect(waitFor(fd, Int16(POLLIN)))
+        guard case .done(let (server, _)) = try Socket.accept(fd) else {
+            Issue.record("accept would block after the first bytes arrived")
+            return
+        }
+        defer { close(server) }
+        if !defers { #expect(waitFor(server, Int16(POLLIN))) }
+        var buffer = [UInt8](repeating: 0, count: 64)
+        let n = buffer.withUnsafeMutableBytes { Glibc.read(server, $0.baseAddress, $0.count) }
+        #expect(n == 16, "the request bytes are there right after accept")
+    }
+
     @Test func listenOnPortZeroGetsAnEphemeralLoopbackPort() throws {
         let l = try Self.listener()
         defer { close(l.fd) }
