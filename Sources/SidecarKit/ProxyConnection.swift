@@ -113,7 +113,7 @@ final class ProxyConnection: EventHandler {
             return
         }
         c.allowRule = verdict?.rule ?? "\(l.name)/expect"
-        if pooled { return c.startPooledHTTP(down, upstream: upstream, readNow: requestArrived) }
+        if pooled { return c.startPooledHTTP(down, upstream: upstream, target: .listener(l.name), readNow: requestArrived) }
         c.dialUpstream(down, upstream)
     }
 

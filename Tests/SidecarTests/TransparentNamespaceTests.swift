@@ -25,7 +25,12 @@ import MeshTestSupport
         var addrA: String { "198.18.\(net).1" }
         var addrB: String { "198.18.\(net).2" }
 
-        init(external: [String] = [], frontendExtra: @escaping (Topology) -> [String: Any] = { _ in [:] }) throws {
+        /// `paymentsHTTP`: the mesh declares payments' port 8080 `http` (pooled hops, every request decided).
+        let paymentsHTTP: Bool
+
+        init(external: [String] = [], paymentsHTTP: Bool = false,
+             frontendExtra: @escaping (Topology) -> [String: Any] = { _ in [:] }) throws {
+            self.paymentsHTTP = paymentsHTTP
             a = try NetNS("mta")
             b = try NetNS("mtb")
             cp = try ControlPlaneFixture()
@@ -42,7 +47,7 @@ import MeshTestSupport
             try """
             {"trustDomain": "mesh.local", "services": [
               {"namespace": "shop", "name": "frontend", "ports": [8080]},
-              {"namespace": "shop", "name": "payments", "ports": [8080], "address": "\(addrB):15443"}]}
+              {"namespace": "shop", "name": "payments", "ports": [\(paymentsHTTP ? #"{"port": 8080, "protocol": "http"}"# : "8080")], "address": "\(addrB):15443"}]}
             """.writeReplacing(toFile: "\(meshDir)/services.json")
             try "{\"rules\": [\(TelemetryEndToEndTests.allowFrontend)]}".writeReplacing(toFile: "\(meshDir)/rules.json")
             let applied = try cp.meshctl(["apply", "-f", meshDir])
@@ -115,6 +120,30 @@ import MeshTestSupport
         // Both went through both sidecars: two mTLS connections in at payments, two out at frontend.
         #expect(ControlPlaneLifecycleTests.metric(t.payments, "mesh_connections_opened_total{direction=\"inbound\"}") == 2)
         #expect(ControlPlaneLifecycleTests.metric(t.frontend, "mesh_connections_opened_total{direction=\"outbound\"}") == 2)
+    }
+
+    /// A port the mesh declares `http`: intercepted connections to it are read as requests and carried on pooled
+    /// hops, as from an outbound `http` listener. Three one-request clients share one hop: one mTLS connection in
+    /// at payments (the L4 path above opens one per client), and payments decides each request.
+    @Test(.enabled(if: skip == nil, "needs root, ip and iptables"))
+    func interceptedRequestsToAnHTTPPortRideOnPooledHops() throws {
+        let t = try Topology(paymentsHTTP: true)
+        defer { t.stop() }
+        for i in 0..<3 {
+            let r = try t.client(host: "payments.shop.mesh.local", port: 8080, request: "GET /n\(i) HTTP/1.0\r\nHost: payments\r\n\r\n")
+            #expect(r.out.hasPrefix("HTTP/1.0 200 ") || r.out.hasPrefix("HTTP/1.1 200 "), "\(r)")
+            #expect(r.out.contains("hello from payments"), "\(r)")
+        }
+        let pool = t.frontend.adminJSON("/stats")?["pool"] as? [String: Any]
+        #expect(pool?["requests"] as? Int == 3, "\(pool ?? [:])")
+        #expect(pool?["opened"] as? Int == 1)
+        #expect(pool?["reused"] as? Int == 2)
+        #expect(ControlPlaneLifecycleTests.metric(t.payments, "mesh_connections_opened_total{direction=\"inbound\"}") == 1)
+        #expect(ControlPlaneLifecycleTests.metric(t.frontend, "mesh_connections_opened_total{direction=\"outbound\"}") == 3)
+        let decided = t.payments.admin("GET", "/metrics").body.split(separator: "\n")
+            .filter { $0.hasPrefix("mesh_http_requests_total{") && $0.contains(#"direction="inbound""#) }
+            .compactMap { Int($0.split(separator: " ").last!) }.reduce(0, +)
+        #expect(decided == 3, "payments decided each request")
     }
 
     @Test(.enabled(if: skip == nil, "needs root, ip and iptables"))

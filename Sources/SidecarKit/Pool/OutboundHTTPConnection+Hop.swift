@@ -25,19 +25,19 @@ extension OutboundHTTPConnection {
     /// the expected server), else a new one to the endpoint the balancer picks.
     private func acquire() {
         let state = conn.runtime.state
-        let balancer = context.balancer(for: conn.listener, upstream: upstream)
-        let expected = state.authorizer.expectedServer(listener: conn.listener)
+        let balancer = context.balancer(for: target.key, upstream: upstream)
+        let expected = target.expectedServer(in: state)
         let tls = ObjectIdentifier(state.outboundTLS)
-        if let h = context.hopPool(for: conn.listener).take(addresses: balancer.addresses,
-                                                             isCurrent: { $0.tls == tls && (expected == nil || $0.peerIdentity == expected) }) {
+        if let h = context.hopPool(for: target.key).take(addresses: balancer.addresses,
+                                                          isCurrent: { $0.tls == tls && expected != nil && $0.peerIdentity == expected }) {
             conn.runtime.stats.pool.reused.add(1, ordering: .relaxed)
             return attach(h)
         }
         guard let i = balancer.pick(nowNs: conn.runtime.clock.monotonicNs(), avoiding: ex?.avoid) else {
-            return badGateway(.poolNoEndpoint, "no endpoint for \(conn.listener)")
+            return badGateway(.poolNoEndpoint, "no endpoint for \(target.key)")
         }
         do {
-            dialing = try PooledHop.dial(endpoint: i, balancer: balancer, listener: conn.listener, context: context, owner: self)
+            dialing = try PooledHop.dial(endpoint: i, balancer: balancer, target: target, context: context, owner: self)
         } catch {
             ex?.avoid = i
             retryOrFail("\(balancer.address(i)): \(error)")
@@ -181,7 +181,7 @@ extension OutboundHTTPConnection {
             h.close(.error, reset: true)  // answered before the whole request was sent: the hop holds half of it
         } else if limit > 0 && h.requests >= limit {
             h.close(.maxRequests)
-        } else if !context.hopPool(for: conn.listener).give(h) {
+        } else if !context.hopPool(for: target.key).give(h) {
             h.close(.poolFull)
         }
         if e.closeApp || !e.requestDone { closing = true; pending.removeAll() }

@@ -3,7 +3,8 @@ import MeshHTTP1
 import MeshNet
 import MeshTLS
 
-/// The app side of an outbound `http` listener: the app's connection is read as HTTP/1.1 requests (strict
+/// The app side of an outbound `http` listener (or of a transparently intercepted connection to an `http` port of
+/// a mesh service): the app's connection is read as HTTP/1.1 requests (strict
 /// framing, as a server refuses), each carried on a pooled hop to the remote sidecar and its response relayed
 /// back, one exchange at a time (pipelined requests wait, at most one read of them held). Owned by its
 /// `ProxyConnection` (phase `.http`), which keeps the connection-level work: egress check, counters,
@@ -53,6 +54,8 @@ final class OutboundHTTPConnection: HopOwner {
     let conn: ProxyConnection
     let app: ProxyEnd
     let upstream: SidecarState.Upstream
+    /// Whose pool the hops come from and whom they must reach.
+    let target: HopTarget
     var parser = HTTPRequestParser(limits: OutboundHTTPConnection.limits)
     var pending: [AppEvent] = []
     /// What the last read of each side parsed to, emptied before the next (kept: no array per read).
@@ -77,10 +80,11 @@ final class OutboundHTTPConnection: HopOwner {
     var context: LoopContext { conn.context }
     var cap: Int { context.scratch.count }
 
-    init(conn: ProxyConnection, app: ProxyEnd, upstream: SidecarState.Upstream) {
+    init(conn: ProxyConnection, app: ProxyEnd, upstream: SidecarState.Upstream, target: HopTarget) {
         self.conn = conn
         self.app = app
         self.upstream = upstream
+        self.target = target
         // A request is a head and an end, a response a head, a body piece and an end: room for them at once is
         // one allocation per array instead of one per doubling (1, 2, 4) on every new app connection.
         appEvents.reserveCapacity(4)

@@ -25,7 +25,7 @@ final class PooledHop: EventHandler {
     let address: SocketAddress
     /// The balancer's index of the endpoint at dial time, for `finished(_:outcome:)`.
     let endpoint: Int
-    let listener: String
+    let target: HopTarget
     let context: LoopContext  // lives as long as its loop
     private let balancer: EndpointBalancer
     /// The client TLS context it was made with: a new identity or trust bundle makes it stale.
@@ -42,12 +42,12 @@ final class PooledHop: EventHandler {
     private var startNs: Int64 = 0
     private var reported = false
 
-    private init(fd: Int32, address: SocketAddress, endpoint: Int, listener: String, context: LoopContext,
+    private init(fd: Int32, address: SocketAddress, endpoint: Int, target: HopTarget, context: LoopContext,
                  balancer: EndpointBalancer, tls: ObjectIdentifier) {
         end = ProxyEnd(fd: fd)
         self.address = address
         self.endpoint = endpoint
-        self.listener = listener
+        self.target = target
         self.context = context
         self.balancer = balancer
         self.tls = tls
@@ -55,12 +55,12 @@ final class PooledHop: EventHandler {
 
     /// Starts a TCP connect to endpoint `i`; the owner hears `hopEstablished` or `hopFailed` later, never from
     /// inside this call (a synchronous failure throws instead).
-    static func dial(endpoint i: Int, balancer: EndpointBalancer, listener: String, context: LoopContext,
+    static func dial(endpoint i: Int, balancer: EndpointBalancer, target: HopTarget, context: LoopContext,
                      owner: HopOwner) throws -> PooledHop {
         let address = balancer.address(i)
         let (fd, _) = try Socket.connect(address)
         let state = context.sidecar.state
-        let hop = PooledHop(fd: fd, address: address, endpoint: i, listener: listener, context: context,
+        let hop = PooledHop(fd: fd, address: address, endpoint: i, target: target, context: context,
                             balancer: balancer, tls: ObjectIdentifier(state.outboundTLS))
         hop.owner = owner
         Socket.setNoDelay(fd)
@@ -93,7 +93,7 @@ final class PooledHop: EventHandler {
         guard err == 0 else { return fail(.connectFailed, String(cString: strerror(err))) }
         let s = context.sidecar.state
         do {
-            try end.startTLS(s.outboundTLS, resume: context.takeSession(for: listener, generation: s.generation))
+            try end.startTLS(s.outboundTLS, resume: context.takeSession(for: target.key, generation: s.generation))
             end.tls?.keepRecordBuffers()  // a hop carries request after request: its buffers are reused, not re-made
         } catch {
             return fail(.handshakeFailed, "\(error)")
@@ -117,10 +117,13 @@ final class PooledHop: EventHandler {
     private func verify(_ t: TLSStream) {
         let runtime = context.sidecar
         let s = runtime.state
-        let expected = s.authorizer.expectedServer(listener: listener)
+        // Nobody expected any more (listener removed, destination gone): refuse rather than accept anyone.
+        guard let expected = target.expectedServer(in: s) else {
+            return fail(.handshakeFailed, "no server expected for \(target.key) any more")
+        }
         switch t.verifyPeer(expecting: expected, now: runtime.clock.wallSeconds()) {
         case .failure(let why):
-            fail(.handshakeFailed, "\(CloseReason(why).rawValue)\(expected.map { ", expected \($0)" } ?? "")")
+            fail(.handshakeFailed, "\(CloseReason(why).rawValue), expected \(expected)")
         case .success(let id):
             if let list = s.authorizer.revocations, let leaf = t.peerChain().first,
                list.revokes(id, serial: leaf.serialHex, notBefore: leaf.notBefore) || list.quarantines(id) {
@@ -201,13 +204,13 @@ final class PooledHop: EventHandler {
     /// taken out of its pool first.
     func close(_ reason: HopCloseReason, reset: Bool = false) {
         guard state != .closed else { return }
-        if state == .idle { context.hopPool(for: listener).remove(self) }
+        if state == .idle { context.hopPool(for: target.key).remove(self) }
         if state == .connecting || state == .handshaking { report(.connectFailed) }
         state = .closed
         owner = nil
         cancelTimer()
         if peerIdentity != nil, let t = end.tls, let s = t.takeSession() {
-            context.keepSession(s, for: listener, generation: context.sidecar.state.generation)
+            context.keepSession(s, for: target.key, generation: context.sidecar.state.generation)
         }
         context.sidecar.stats.outbound.bytesFromUpstream.add(end.bytesRead, ordering: .relaxed)
         end.close(on: context.loop, reset: reset)

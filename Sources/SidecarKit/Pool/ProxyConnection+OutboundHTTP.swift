@@ -18,8 +18,8 @@ extension ProxyConnection {
     /// The egress check passed: read the app's requests and carry them on pooled hops. `readNow`: the first
     /// bytes are already here (deferred accept), so read them without waiting for a readiness event; the app end
     /// then joins the epoll set only if the exchange has to wait on it.
-    func startPooledHTTP(_ down: ProxyEnd, upstream: SidecarState.Upstream, readNow: Bool) {
-        let session = OutboundHTTPConnection(conn: self, app: down, upstream: upstream)
+    func startPooledHTTP(_ down: ProxyEnd, upstream: SidecarState.Upstream, target: HopTarget, readNow: Bool) {
+        let session = OutboundHTTPConnection(conn: self, app: down, upstream: upstream, target: target)
         phase = .http(down: down, session: session)
         lastActivity = loop.now
         armIdleTimer(afterMs: Int64(runtime.config.limits.idleTimeoutMs))

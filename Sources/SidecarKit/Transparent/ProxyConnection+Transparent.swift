@@ -47,6 +47,11 @@ extension ProxyConnection {
                 return
             }
             c.allowRule = "\(transparentListenerName)/\(d.service)"
+            // An `http` port: requests on pooled hops, as from an outbound `http` listener (the receiving sidecar
+            // decides each one either way; this saves a handshake per app connection).
+            if c.state.slice?.outbound[d.service]?.protocol(port: port) == .http {
+                return c.startPooledHTTP(down, upstream: upstream, target: .transparent(d.service, port: port), readNow: false)
+            }
             c.dialUpstream(down, upstream, key: "\(transparentListenerName)/\(d.service):\(port)")
         }
     }
