@@ -88,7 +88,9 @@ struct ControlPlaneLoadTests {
         let cpu = ProcessCPU.used(by: pid, during: 2)
         #expect(cpu < 0.3, "mesh-control used \(cpu) s of CPU in 2 s while out of file descriptors")
         for fd in flood { close(fd) }
-        let deadline = Date().addingTimeInterval(10)
+        // Recovery, not its speed, is the point: the full suite on two cores (etcd clusters, many sidecars) once
+        // took longer than 10 s to get a control plane that had been starved of fds serving again.
+        let deadline = Date().addingTimeInterval(30)
         var status = 0
         while status != 200 && Date() < deadline {
             status = (try? ControlPlaneTests.requestIdentity(cp, token: token).status) ?? 0

@@ -5,9 +5,9 @@ import MeshNet
 /// `Upgrade` (WebSocket): the request goes out with its `Connection: upgrade` and `Upgrade` fields, and from then
 /// on the hop is this app connection's own tunnel: bytes pass both ways unparsed (whatever the answer, 101 or
 /// not) until both sides have ended, and the hop is never pooled again. Each side's end of stream is passed on
-/// (a half-close, as on an L4 connection): the other direction keeps flowing until it ends too. The receiving sidecar decides whether the
-/// request that asked for the upgrade is allowed; this side only carries it. Bytes the app sent after the
-/// upgrade request's head, before the answer, are refused (`400`): a client waits for `101`.
+/// (a half-close, as on an L4 connection): the other direction keeps flowing until it ends too. The receiving
+/// sidecar decides whether the request that asked for the upgrade is allowed; this side only carries it. Bytes
+/// the app sent after the upgrade request's head, before the answer, are refused (`400`): a client waits for `101`.
 extension OutboundHTTPConnection {
     /// Asks to switch protocols: an `Upgrade` field named in `Connection`.
     static func isUpgrade(_ h: HTTPRequestHead) -> Bool {

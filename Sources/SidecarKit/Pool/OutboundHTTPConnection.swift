@@ -4,9 +4,8 @@ import MeshNet
 import MeshTLS
 
 /// The app side of an outbound `http` listener (or of a transparently intercepted connection to an `http` port of
-/// a mesh service): the app's connection is read as HTTP/1.1 requests (strict
-/// framing, as a server refuses), each carried on a pooled hop to the remote sidecar and its response relayed
-/// back, one exchange at a time (pipelined requests wait, at most one read of them held). Owned by its
+/// a mesh service): the app's connection is read as HTTP/1.1 requests (strict framing, as a server refuses),
+/// each carried on a pooled hop to the remote sidecar and its response relayed back, one exchange at a time (pipelined requests wait, at most one read of them held). Owned by its
 /// `ProxyConnection` (phase `.http`), which keeps the connection-level work: egress check, counters,
 /// re-checks, idle timer, `finish`.
 final class OutboundHTTPConnection: HopOwner {
