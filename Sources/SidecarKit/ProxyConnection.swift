@@ -133,7 +133,6 @@ final class ProxyConnection: EventHandler {
         let deferred = lazily(c)
         do {
             try context.loop.register(fd, .none, c, lazily: deferred)
-            down.interest = .none
         } catch {
             c.finish(reason: .internalError, detail: "\(error)", refused: true)
             return nil

@@ -67,16 +67,8 @@ final class PoolBackend: LoopbackServer, @unchecked Sendable {
     private func farewell(_ c: Int32) {
         guard TCP.sendAll(c, Array("bye\n".utf8)) else { return }
         shutdown(c, Int32(SHUT_WR))
-        var tail: [UInt8] = []
-        var buf = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let n = buf.withUnsafeMutableBytes { recv(c, $0.baseAddress, $0.count, 0) }
-            if n < 0 && errno == EINTR { continue }
-            if n < 0 { return }
-            if n == 0 { break }
-            tail += buf[0..<n]
-        }
-        farewellTail.withLock { $0 = tail }
+        let (tail, ended) = TCP.readToEOF(c)
+        if ended { farewellTail.withLock { $0 = tail } }
     }
 
     /// False when the connection must close after this answer.

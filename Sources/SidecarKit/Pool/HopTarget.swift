@@ -14,8 +14,8 @@ struct HopTarget: Sendable {
         HopTarget(key: "\(ProxyConnection.transparentListenerName)/\(service):\(port)", service: service)
     }
 
-    /// Who the remote sidecar must be in state `s` (secure naming). nil: nobody any more (the listener was
-    /// removed, or the service is no longer one of the slice's destinations), and a hop is then refused.
+    /// Who the remote sidecar must be in state `s` (secure naming). nil: nobody any more (the service is no
+    /// longer one of the slice's destinations; a listener always names one), and a hop is then refused.
     func expectedServer(in s: SidecarState) -> SPIFFEID? {
         guard let service else { return s.authorizer.expectedServer(listener: key) }
         return s.slice?.outbound[service]?.identity

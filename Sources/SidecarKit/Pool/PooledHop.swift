@@ -117,7 +117,7 @@ final class PooledHop: EventHandler {
     private func verify(_ t: TLSStream) {
         let runtime = context.sidecar
         let s = runtime.state
-        // Nobody expected any more (listener removed, destination gone): refuse rather than accept anyone.
+        // Nobody expected any more (the transparent destination left the slice): refuse rather than accept anyone.
         guard let expected = target.expectedServer(in: s) else {
             return fail(.handshakeFailed, "no server expected for \(target.key) any more")
         }
