@@ -5,7 +5,7 @@ import MeshHTTP1
 
 /// A keep-alive HTTP/1.1 backend for the pooled-hop tests (thread per connection, parsed with our strict
 /// parser). `GET /close` answers with `Connection: close` and closes; `POST /chunked` echoes the request body
-/// as a chunked response in uneven pieces; anything else answers `ok <method> <target> <body bytes>` with a
+/// as a chunked response in uneven pieces; `/host` answers `host=<its Host field>`; anything else answers `ok <method> <target> <body bytes>` with a
 /// Content-Length (HEAD: the head alone). It counts connections and keeps every request body it received, in order.
 /// An `Upgrade` request is answered `101`; then `Upgrade: farewell` sends "bye\n", half-closes and keeps what the
 /// client still sends until its end (`afterFarewell`); any other protocol echoes every byte until the client ends.
@@ -77,6 +77,10 @@ final class PoolBackend: LoopbackServer, @unchecked Sendable {
             _ = TCP.sendAll(c, Array("HTTP/1.1 200 OK\r\nContent-Length: 6\r\nConnection: close\r\n\r\nclosed".utf8))
             return false
         }
+        if h.path == "/host" {
+            let text = "host=\(h.headers["Host"] ?? "-")"
+            return TCP.sendAll(c, Array("HTTP/1.1 200 OK\r\nContent-Length: \(text.utf8.count)\r\n\r\n\(text)".utf8))
+        }
         if h.path == "/chunked" {
             var out = Array("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX-Echo: yes\r\n\r\n".utf8)
             var i = 0, size = 1
@@ -106,8 +110,9 @@ final class PoolMesh {
     let frontend: SidecarProcess
     let paymentsConfig: [String: Any]
 
-    /// `inboundProtocol: "http"` makes the payments inbound the L7 engine (requests decided one by one).
-    init(pool: [String: Any] = [:], inboundProtocol: String? = nil) throws {
+    /// `inboundProtocol: "http"` makes the payments inbound the L7 engine (requests decided one by one);
+    /// `outbound` is merged into the frontend's outbound listener.
+    init(pool: [String: Any] = [:], inboundProtocol: String? = nil, outbound: [String: Any] = [:]) throws {
         pki = try TestPKI()
         backend = try PoolBackend()
         for s in ["payments", "frontend"] { try pki.issue(s) }
@@ -121,7 +126,8 @@ final class PoolMesh {
         payments = try SidecarProcess(name: "payments", config: paymentsConfig, dir: pki.dir)
         frontend = try SidecarProcess(name: "frontend", config: ["identity": identity("frontend"), "loops": 2, "pool": pool,
             "outbound": [["name": "payments", "listen": "127.0.0.1:\(outboundPort)", "upstream": "127.0.0.1:\(inboundPort)",
-                          "expectIdentity": "spiffe://\(td)/ns/shop/sa/payments", "protocol": "http"]]], dir: pki.dir)
+                          "expectIdentity": "spiffe://\(td)/ns/shop/sa/payments", "protocol": "http"].merging(outbound) { $1 }]],
+            dir: pki.dir)
         for s in [payments, frontend] { try s.waitReady() }
     }
 

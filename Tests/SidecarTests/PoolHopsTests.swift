@@ -62,6 +62,19 @@ import MeshHTTP1
         #expect(mesh.backend.receivedBodies.map { String(decoding: $0, as: UTF8.self) } == ["", "hello", ""])
     }
 
+    /// An HTTP/1.0 request may come without `Host`, but the hop speaks HTTP/1.1, which needs one. It gets the
+    /// destination's name as the mesh writes it (`<service>.<namespace>:<port>`), the authority this listener
+    /// serves, not the address of the remote sidecar the hop happens to reach; a `Host` the client sent is kept.
+    @Test func anHTTP10RequestWithoutHostCarriesTheDestinationsName() throws {
+        let mesh = try PoolMesh(outbound: ["to": "shop/payments", "port": 8080])
+        defer { mesh.stop() }
+        let bare = try PoolClient.exchange(port: mesh.outboundPort, Array("GET /host HTTP/1.0\r\n\r\n".utf8), count: 1, expectClose: true)
+        #expect(bare.responses.map(\.text) == ["host=payments.shop:8080"])
+        let named = try PoolClient.exchange(port: mesh.outboundPort, Array("GET /host HTTP/1.0\r\nHost: pay.example\r\n\r\n".utf8),
+                                            count: 1, expectClose: true)
+        #expect(named.responses.map(\.text) == ["host=pay.example"])
+    }
+
     /// HEAD and GET in turn on one app connection: each response is framed by its own request's method (a hop
     /// reuses its response parser from one exchange to the next, and a HEAD answer's length is not a body).
     @Test func headAndGetInTurnAreFramedByTheirOwnMethod() throws {

@@ -16,9 +16,17 @@ extension OutboundHTTPConnection {
         e.response.expect(requestMethod: h.method)
         e.upgrade = Self.isUpgrade(h)
         ex = e
-        HopHeads.request(h, body: e.requestBody, defaultHost: self.upstream.address.description,
+        HopHeads.request(h, body: e.requestBody, defaultHost: self.defaultAuthority,
                          extra: e.upgrade ? Self.upgradeFields(h) : nil, into: &toHop)
         acquire()
+    }
+
+    /// The authority of a request that names none (HTTP/1.0 without `Host`; the hop speaks HTTP/1.1, which needs
+    /// one): the one this sidecar serves for the destination (RFC 9112 §3.3, a fixed authority), as the mesh's
+    /// names read, `<service>.<namespace>:<port>`; the upstream's address only when no destination is configured.
+    var defaultAuthority: String {
+        guard let d = conn.destination else { return upstream.address.description }
+        return "\(d.service.name).\(d.service.namespace):\(d.port)"
     }
 
     /// A hop for the exchange: an idle one from the pool (healthy, made for the current identity and still
