@@ -76,7 +76,7 @@ enum CheckRequestCommand {
         for q in quarantined { MeshctlCommand.out("DENIED: \(q) is quarantined: every sidecar denies it above every rule; the rules alone would say:") }
         MeshctlCommand.out("layer 4 (connection, at the handshake): \(l4.decision.enforced.isAllowed ? "ALLOWED" : "DENIED"): \(l4.summary)")
         MeshctlCommand.out(PolicyCommands.ruleTable(l4))
-        MeshctlCommand.out("token: \(tokenText(token))")
+        MeshctlCommand.out("token: \(tokenText(token, policy: policy))")
         MeshctlCommand.out("layer 7 (request): \(allowed ? "ALLOWED" : "DENIED"): \(l7.summary)")
         MeshctlCommand.out(PolicyCommands.ruleTable(l7))
         return allowed ? 0 : 1
@@ -115,11 +115,14 @@ enum CheckRequestCommand {
         }
     }
 
-    static func tokenText(_ t: TokenEvidence) -> String {
+    /// What the sidecar learns of the token, and whether the app would get it (`forwardToken`) or its subject.
+    static func tokenText(_ t: TokenEvidence, policy: MeshPolicy) -> String {
         switch t {
         case .absent: "none"
         case .invalid(let code, let reason): "INVALID (\(code): \(reason))"
-        case .valid(let issuer, let subject, _): "valid (issuer \(issuer), subject \(subject ?? "-"))"
+        case .valid(let issuer, let subject, _):
+            "valid (issuer \(issuer), subject \(subject ?? "-")); the app receives "
+                + (policy.issuers.first { $0.issuer == issuer }?.forwardToken == true ? "the token" : "its subject, not the token")
         }
     }
 

@@ -64,7 +64,7 @@ import Testing
         }
         let good = try check(try Self.token(Self.claims(scope: "openid payments:write", exp: now + 600), key: key))
         #expect(good.status == 0, "\(good.stdout) \(good.stderr)")
-        #expect(good.stdout.contains("token: valid (issuer https://id.example.com, subject alice)"))
+        #expect(good.stdout.contains("token: valid (issuer https://id.example.com, subject alice); the app receives its subject, not the token"))
         #expect(good.stdout.contains("allowed by frontend-to-payments (route /v1/payments)"))
         let expired = try check(try Self.token(Self.claims(scope: "payments:write", exp: now - 3600), key: key))
         #expect(expired.status == 1)

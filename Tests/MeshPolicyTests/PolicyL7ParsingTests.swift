@@ -68,10 +68,23 @@ import Testing
         #expect(compiled.slice(for: D.key("payments"))?.issuers.map(\.issuer) == ["https://id.example.com"])
         #expect(compiled.slice(for: D.key("payments"))?.issuers.first?.header == "authorization")
         #expect(compiled.slice(for: D.key("payments"))?.issuers.first?.prefix == "Bearer ")
+        #expect(compiled.slice(for: D.key("payments"))?.issuers.first?.forwardToken == false)
         #expect(compiled.slice(for: D.key("frontend"))?.issuers == [])
         #expect(compiled.slice(for: D.key("ledger"))?.issuers == [])
         // Slices round-trip with the rule's L7 members (strictly read).
         for slice in compiled.slices.values { #expect(try ServiceSlice(bytes: Array(slice.json().text.utf8)) == slice) }
+    }
+
+    /// `forwardToken: true` lets an issuer's verified tokens reach the app; it travels in the slice and back
+    /// into the file form.
+    @Test func readsForwardTokenIntoTheSliceAndTheFileForm() throws {
+        let issuers = #"[{"issuer": "https://id.example.com", "audiences": ["payments"], "algorithms": ["ES256"], "jwks": \#(Self.jwks), "forwardToken": true}]"#
+        let rule = D.rule("a", from: #"{"services": ["shop/frontend"]}"#, #""ports": [8080], "jwt": {"issuers": ["https://id.example.com"]}"#)
+        let policy = try MeshPolicy.load(files: Self.bundle([rule], issuers: issuers))
+        let slice = try #require(policy.compile(version: 1).slice(for: D.key("payments")))
+        #expect(slice.issuers.map(\.forwardToken) == [true])
+        #expect(try ServiceSlice(bytes: Array(slice.json().text.utf8)).issuers.map(\.forwardToken) == [true])
+        #expect(policy.json().text.contains(#""forwardToken":true"#))
     }
 
     static let bad: [(String, String, String)] = [
@@ -124,6 +137,7 @@ import Testing
         (#"[{"issuer": "https://id.example.com", "audiences": ["p"], "algorithms": ["ES256"], "jwksFile": "k.json"}]"#, "policy.bad-issuer", "issuers.json: issuers[0].jwksFile: "),
         (#"[{"issuer": "https://id.example.com", "audiences": ["p"], "algorithms": ["ES256"], "jwks": {"keys": []}, "clockSkewSeconds": 301}]"#, "config.out-of-range", "issuers.json: issuers[0].clockSkewSeconds: "),
         (#"[{"issuer": "https://id.example.com", "audiences": ["p"], "algorithms": ["ES256"], "jwks": {"keys": []}, "from": {"header": "Authorization"}}]"#, "policy.bad-issuer", "issuers.json: issuers[0].from.header: "),
+        (#"[{"issuer": "https://id.example.com", "audiences": ["p"], "algorithms": ["ES256"], "jwks": {"keys": []}, "forwardToken": "yes"}]"#, "config.wrong-type", "issuers.json: issuers[0].forwardToken: "),
         (#"[{"issuer": "a", "audiences": ["p"], "algorithms": ["ES256"], "jwks": {"keys": []}}, {"issuer": "a", "audiences": ["p"], "algorithms": ["ES256"], "jwks": {"keys": []}}]"#, "policy.duplicate-name", "issuers.json: issuers[1]: "),
     ])
     func refusesMalformedIssuers(issuers: String, code: String, prefix: String) {

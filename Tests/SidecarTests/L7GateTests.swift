@@ -51,10 +51,28 @@ import Testing
 
     @Test func validTokenForwardsTheNormalisedTargetAndSubject() throws {
         let out = try Self.decide("/v1/./pay?x=1", authorization: "Bearer " + Self.token())
-        #expect(out == .forward(target: "/v1/pay?x=1", subject: "alice", route: "/v1/*", rule: "v1-jwt"))
+        #expect(out == .forward(target: "/v1/pay?x=1", subject: "alice", route: "/v1/*", rule: "v1-jwt", dropping: "authorization"))
         // The prefix is matched ignoring case, as the Bearer scheme is.
         #expect(try Self.decide("/v1/pay", authorization: "bearer " + Self.token()).rule == "v1-jwt")
         if case .forward = try Self.decide("/v1/pay", authorization: "bearer " + Self.token()) {} else { Issue.record("lowercase bearer refused") }
+    }
+
+    /// The field a token came in is kept from the app unless the issuer says `forwardToken`: a verified token
+    /// by its own issuer's word, a failed one when an issuer that does not forward reads it (a token for another
+    /// audience is a credential there); a value in no issuer's format (`Basic …`) is the app's own business.
+    @Test func theTokensFieldIsKeptFromTheAppUnlessItsIssuerForwardsIt() throws {
+        let base = try Self.issuer()
+        let forwarding = SliceIssuer(issuer: base.issuer, audiences: base.audiences, jwks: base.jwks, algorithms: base.algorithms,
+                                     forwardToken: true)
+        let out = try Self.decide("/v1/pay", authorization: "Bearer " + Self.token(), issuers: [forwarding])
+        #expect(out == .forward(target: "/v1/pay", subject: "alice", route: "/v1/*", rule: "v1-jwt", dropping: nil))
+        let wrongAudience = try Self.token(claims: #"{"iss":"\#(Self.issuerName)","aud":"orders","sub":"alice","exp":\#(Int(Self.now) + 600)}"#)
+        var headers: HTTPHeaders = ["Host": "x", "Authorization": "Bearer " + wrongAudience]
+        let failed = TokenEvidence.invalid(code: "jwt.bad-audience", reason: "")
+        #expect(RequestGate.droppedField(failed, headers, issuers: [base]) == "authorization")
+        #expect(RequestGate.droppedField(failed, headers, issuers: [forwarding]) == nil)
+        headers = ["Host": "x", "Authorization": "Basic dTpw"]
+        #expect(RequestGate.droppedField(.absent, headers, issuers: [base]) == nil)
     }
 
     @Test func missingTokenIs401WithABareChallenge() throws {

@@ -29,7 +29,7 @@ import Testing
         }
     }
 
-    static func rig(limits: InboundHTTPLimits = .default) throws -> Rig {
+    static func rig(limits: InboundHTTPLimits = .default, forwardToken: Bool = false) throws -> Rig {
         let td = try TrustDomain("mesh.local")
         let now = Date().timeIntervalSince1970
         let ca = try TestCA(trustDomain: td, now: now).ca
@@ -49,7 +49,8 @@ import Testing
         config.admin.enabled = false
         config.loops = 1
         let issuer = SliceIssuer(issuer: "https://id.example", audiences: ["payments"],
-                                 jwks: .object([("keys", .array([try TokenMinter.shared.jwk("ec.pem", kid: "k1")]))]), algorithms: ["ES256"])
+                                 jwks: .object([("keys", .array([try TokenMinter.shared.jwk("ec.pem", kid: "k1")]))]), algorithms: ["ES256"],
+                                 forwardToken: forwardToken)
         var sliceJSON = #"{"version":1,"service":"shop/payments","identity":"spiffe://mesh.local/ns/shop/sa/payments","rules":[],"inbound":[],"outbound":[],"issuers":["#
         sliceJSON += issuer.json.text + "]}"
         let slice = try ServiceSlice(bytes: Array(sliceJSON.utf8))
@@ -87,6 +88,35 @@ import Testing
             } else {
                 #expect(!seen.lowercased().contains("x-mesh-token-subject"), "case \(i)")
             }
+        }
+    }
+
+    /// A bearer token is a credential: an app that holds one can replay it to every service of its audience, and
+    /// writes it to its logs. By default a verified token stays at the sidecar (the app gets its subject), and so
+    /// does one that failed (one for another audience is valid there); an issuer with `forwardToken` passes
+    /// its tokens on. Fails on the old code, which forwarded every token.
+    @Test func aTokenStaysAtTheSidecarUnlessItsIssuerForwardsIt() throws {
+        for forward in [false, true] {
+            let rig = try Self.rig(forwardToken: forward)
+            defer { rig.stop() }
+            let exp = Int(rig.now) + 600
+            let valid = try TokenMinter.shared.token(header: #"{"alg":"ES256","kid":"k1"}"#,
+                                                     claims: #"{"iss":"https://id.example","aud":"payments","sub":"alice","exp":\#(exp)}"#, signer: "ec.pem")
+            let otherAudience = try TokenMinter.shared.token(header: #"{"alg":"ES256","kid":"k1"}"#,
+                                                             claims: #"{"iss":"https://id.example","aud":"orders","sub":"alice","exp":\#(exp)}"#, signer: "ec.pem")
+            for (i, t) in [valid, otherAudience].enumerated() {
+                let request = "GET /f/\(i) HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(t)\r\nConnection: close\r\n\r\n"
+                let out = try BlockingTLSClient.connect(port: rig.port, context: rig.client, send: Array(request.utf8))
+                #expect(String(decoding: out.received, as: UTF8.self).hasPrefix("HTTP/1.1 200 OK\r\n"), "forward \(forward), token \(i)")
+                let seen = try #require(rig.backend.requestTexts.last)
+                #expect(seen.hasPrefix("GET /f/\(i) HTTP/1.1\r\n"))
+                #expect(seen.contains("\r\nAuthorization: Bearer \(t)\r\n") == forward, "forward \(forward), token \(i): \(seen)")
+                #expect(seen.contains("\r\nx-mesh-token-subject: alice\r\n") == (i == 0), "forward \(forward), token \(i)")
+            }
+            // Another scheme in the same field is not a token of ours: it reaches the app either way.
+            let basic = "GET /f/b HTTP/1.1\r\nHost: x\r\nAuthorization: Basic dTpw\r\nConnection: close\r\n\r\n"
+            _ = try BlockingTLSClient.connect(port: rig.port, context: rig.client, send: Array(basic.utf8))
+            #expect(rig.backend.requestTexts.last?.contains("\r\nAuthorization: Basic dTpw\r\n") == true)
         }
     }
 

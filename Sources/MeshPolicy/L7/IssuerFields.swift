@@ -4,7 +4,7 @@ import MeshCore
 /// ```json
 /// {"issuers": [{"issuer": "https://id.example.com", "audiences": ["payments"], "algorithms": ["ES256"],
 ///               "jwks": {"keys": [...]}, "clockSkewSeconds": 60,
-///               "from": {"header": "authorization", "prefix": "Bearer "}}]}
+///               "from": {"header": "authorization", "prefix": "Bearer "}, "forwardToken": false}]}
 /// ```
 /// `jwksFile` (a path relative to the mesh folder) instead of `jwks` is read and inlined by `meshctl
 /// validate|apply` (`MeshPolicy.inlineJWKSFiles`); a bundle that still holds one is refused. The shape is
@@ -14,7 +14,8 @@ enum IssuerFields {
     static let algorithms = ["ES256", "RS256", "EdDSA"]
 
     static func issuer(_ node: JSONNode, limits: PolicyLimits) throws(MeshError) -> SliceIssuer {
-        let o = try node.object(fields: ["issuer", "audiences", "algorithms", "jwks", "jwksFile", "clockSkewSeconds", "from"])
+        let o = try node.object(fields: ["issuer", "audiences", "algorithms", "jwks", "jwksFile", "clockSkewSeconds", "from",
+                                         "forwardToken"])
         let nameNode = try o.required("issuer")
         let name = try nameNode.string()
         guard !name.isEmpty, name.utf8.count <= 1024 else { throw nameNode.error(.policyBadIssuer, "an issuer is 1-1024 bytes") }
@@ -59,8 +60,9 @@ enum IssuerFields {
                 }
             }
         }
+        let forward = try o.optional("forwardToken")?.bool() ?? false
         return SliceIssuer(issuer: name, audiences: audiences, jwks: jwks.value, algorithms: algorithms,
-                           clockSkewSeconds: skew, header: header, prefix: prefix)
+                           clockSkewSeconds: skew, header: header, prefix: prefix, forwardToken: forward)
     }
 
     /// The file form of an issuer (defaults written out), for `MeshPolicy.json()`.
@@ -68,7 +70,8 @@ enum IssuerFields {
         .object([("issuer", .string(i.issuer)), ("audiences", .array(i.audiences.map { .string($0) })),
                  ("algorithms", .array(i.algorithms.map { .string($0) })), ("jwks", i.jwks),
                  ("clockSkewSeconds", .int(i.clockSkewSeconds)),
-                 ("from", .object([("header", .string(i.header)), ("prefix", .string(i.prefix))]))])
+                 ("from", .object([("header", .string(i.header)), ("prefix", .string(i.prefix))])),
+                 ("forwardToken", .bool(i.forwardToken))])
     }
 }
 

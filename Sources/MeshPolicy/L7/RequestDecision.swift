@@ -61,9 +61,13 @@ public struct SliceIssuer: Sendable, Equatable {
     public let header: String
     /// … and the text before the token in it (default `Bearer `; empty: the whole value).
     public let prefix: String
+    /// Whether the app still receives the field the token came in once this issuer verified it. Default false:
+    /// the app gets the verified subject (`x-mesh-token-subject`), not a bearer credential it could replay to
+    /// other services or write to its logs (least privilege; Istio's `forwardOriginalToken` default too).
+    public let forwardToken: Bool
 
     public init(issuer: String, audiences: [String], jwks: JSONValue, algorithms: [String], clockSkewSeconds: Int = 60,
-                header: String = "authorization", prefix: String = "Bearer ") {
+                header: String = "authorization", prefix: String = "Bearer ", forwardToken: Bool = false) {
         self.issuer = issuer
         self.audiences = audiences
         self.jwks = jwks
@@ -71,27 +75,31 @@ public struct SliceIssuer: Sendable, Equatable {
         self.clockSkewSeconds = clockSkewSeconds
         self.header = header
         self.prefix = prefix
+        self.forwardToken = forwardToken
     }
 }
 
 extension SliceIssuer {
-    /// `{"issuer", "audiences", "jwks", "algorithms", "clockSkewSeconds", "header", "prefix"}` (all present).
+    /// `{"issuer", "audiences", "jwks", "algorithms", "clockSkewSeconds", "header", "prefix", "forwardToken"}`
+    /// (all present; a slice without `forwardToken` reads as false).
     public var json: JSONValue {
         .object([("issuer", .string(issuer)), ("audiences", .array(audiences.map { .string($0) })), ("jwks", jwks),
                  ("algorithms", .array(algorithms.map { .string($0) })), ("clockSkewSeconds", .int(clockSkewSeconds)),
-                 ("header", .string(header)), ("prefix", .string(prefix))])
+                 ("header", .string(header)), ("prefix", .string(prefix)), ("forwardToken", .bool(forwardToken))])
     }
 
     /// Reads the slice form (shape only: the keys were validated by the control plane; the sidecar's
     /// `MeshJWT.Issuer` refuses them again if not).
     init(node: JSONNode) throws(MeshError) {
-        let o = try node.object(fields: ["issuer", "audiences", "jwks", "algorithms", "clockSkewSeconds", "header", "prefix"])
+        let o = try node.object(fields: ["issuer", "audiences", "jwks", "algorithms", "clockSkewSeconds", "header", "prefix",
+                                         "forwardToken"])
         var audiences: [String] = []
         for a in try o.required("audiences").elements() { audiences.append(try a.string()) }
         var algorithms: [String] = []
         for a in try o.required("algorithms").elements() { algorithms.append(try a.string()) }
         self.init(issuer: try o.required("issuer").string(), audiences: audiences, jwks: try o.required("jwks").value,
                   algorithms: algorithms, clockSkewSeconds: try o.required("clockSkewSeconds").int(in: 0...300),
-                  header: try o.required("header").string(), prefix: try o.required("prefix").string())
+                  header: try o.required("header").string(), prefix: try o.required("prefix").string(),
+                  forwardToken: try o.optional("forwardToken")?.bool() ?? false)
     }
 }

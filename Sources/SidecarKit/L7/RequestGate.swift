@@ -7,20 +7,37 @@ import MeshPolicy
 /// authorizer decides on the normalised path. Allowed requests go to the app with exactly that path.
 enum RequestGate {
     enum Outcome: Equatable {
-        /// `target` is the normalised path and the raw query; `subject` the verified token's `sub`.
-        case forward(target: String, subject: String?, route: String?, rule: String)
+        /// `target` is the normalised path and the raw query; `subject` the verified token's `sub`; `dropping`
+        /// the field that carried the verified token when its issuer does not forward it (lowercase name).
+        case forward(target: String, subject: String?, route: String?, rule: String, dropping: String? = nil)
         case refuse(RequestRefusal, route: String?, rule: String)
 
         var route: String? {
             switch self {
-            case .forward(_, _, let r, _), .refuse(_, let r, _): r
+            case .forward(_, _, let r, _, _), .refuse(_, let r, _): r
             }
         }
 
         var rule: String {
             switch self {
-            case .forward(_, _, _, let r), .refuse(_, _, let r): r
+            case .forward(_, _, _, let r, _), .refuse(_, _, let r): r
             }
+        }
+    }
+
+    /// The field kept from the app: the one a token came in, in the format (header and prefix) of an issuer that
+    /// does not forward tokens (`forwardToken`, default false). A verified token's own issuer decides; a token
+    /// that failed is kept back too when such an issuer reads it (one for another audience is still a credential
+    /// there). nil: no token in any issuer's format (a `Basic …` value passes), or its issuer forwards it.
+    static func droppedField(_ token: TokenEvidence, _ headers: HTTPHeaders, issuers: [SliceIssuer]) -> String? {
+        switch token {
+        case .absent:
+            return nil
+        case .valid(let issuer, _, _):
+            guard let i = issuers.first(where: { $0.issuer == issuer }), !i.forwardToken else { return nil }
+            return i.header
+        case .invalid:
+            return issuers.first { !$0.forwardToken && TokenReader.read(headers, header: $0.header, prefix: $0.prefix) != nil }?.header
         }
     }
 
@@ -53,7 +70,8 @@ enum RequestGate {
         case nil:
             var subject: String?
             if case .valid(_, let sub, _) = token { subject = sub }
-            return .forward(target: target.target, subject: subject, route: d.route, rule: rule)
+            return .forward(target: target.target, subject: subject, route: d.route, rule: rule,
+                            dropping: droppedField(token, head.headers, issuers: issuers))
         case .forbidden:
             return .refuse(RequestRefusal(status: 403, code: ErrorCode.requestForbidden.id,
                                           reason: "\(head.method) \(target.path) is not allowed for \(peer) (rule \(rule))",
