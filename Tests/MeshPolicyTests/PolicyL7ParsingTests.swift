@@ -75,16 +75,17 @@ import Testing
         for slice in compiled.slices.values { #expect(try ServiceSlice(bytes: Array(slice.json().text.utf8)) == slice) }
     }
 
-    /// `forwardToken: true` lets an issuer's verified tokens reach the app; it travels in the slice and back
-    /// into the file form.
+    /// `forwardToken: true` lets an issuer's verified tokens reach the app, `claimHeaders` hands it claims; both
+    /// travel in the slice and back into the file form.
     @Test func readsForwardTokenIntoTheSliceAndTheFileForm() throws {
-        let issuers = #"[{"issuer": "https://id.example.com", "audiences": ["payments"], "algorithms": ["ES256"], "jwks": \#(Self.jwks), "forwardToken": true}]"#
+        let issuers = #"[{"issuer": "https://id.example.com", "audiences": ["payments"], "algorithms": ["ES256"], "jwks": \#(Self.jwks), "forwardToken": true, "claimHeaders": ["scope", "tenant_id"]}]"#
         let rule = D.rule("a", from: #"{"services": ["shop/frontend"]}"#, #""ports": [8080], "jwt": {"issuers": ["https://id.example.com"]}"#)
         let policy = try MeshPolicy.load(files: Self.bundle([rule], issuers: issuers))
         let slice = try #require(policy.compile(version: 1).slice(for: D.key("payments")))
         #expect(slice.issuers.map(\.forwardToken) == [true])
-        #expect(try ServiceSlice(bytes: Array(slice.json().text.utf8)).issuers.map(\.forwardToken) == [true])
-        #expect(policy.json().text.contains(#""forwardToken":true"#))
+        #expect(slice.issuers.map(\.claimHeaders) == [["scope", "tenant_id"]])
+        #expect(try ServiceSlice(bytes: Array(slice.json().text.utf8)) == slice)
+        #expect(policy.json().text.contains(#""forwardToken":true,"claimHeaders":["scope","tenant_id"]"#))
     }
 
     static let bad: [(String, String, String)] = [
@@ -138,6 +139,8 @@ import Testing
         (#"[{"issuer": "https://id.example.com", "audiences": ["p"], "algorithms": ["ES256"], "jwks": {"keys": []}, "clockSkewSeconds": 301}]"#, "config.out-of-range", "issuers.json: issuers[0].clockSkewSeconds: "),
         (#"[{"issuer": "https://id.example.com", "audiences": ["p"], "algorithms": ["ES256"], "jwks": {"keys": []}, "from": {"header": "Authorization"}}]"#, "policy.bad-issuer", "issuers.json: issuers[0].from.header: "),
         (#"[{"issuer": "https://id.example.com", "audiences": ["p"], "algorithms": ["ES256"], "jwks": {"keys": []}, "forwardToken": "yes"}]"#, "config.wrong-type", "issuers.json: issuers[0].forwardToken: "),
+        (#"[{"issuer": "https://id.example.com", "audiences": ["p"], "algorithms": ["ES256"], "jwks": {"keys": []}, "claimHeaders": ["Scope"]}]"#, "policy.bad-issuer", "issuers.json: issuers[0].claimHeaders[0]: "),
+        (#"[{"issuer": "https://id.example.com", "audiences": ["p"], "algorithms": ["ES256"], "jwks": {"keys": []}, "claimHeaders": ["a", "a"]}]"#, "policy.duplicate-entry", "issuers.json: issuers[0].claimHeaders[1]: "),
         (#"[{"issuer": "a", "audiences": ["p"], "algorithms": ["ES256"], "jwks": {"keys": []}}, {"issuer": "a", "audiences": ["p"], "algorithms": ["ES256"], "jwks": {"keys": []}}]"#, "policy.duplicate-name", "issuers.json: issuers[1]: "),
     ])
     func refusesMalformedIssuers(issuers: String, code: String, prefix: String) {

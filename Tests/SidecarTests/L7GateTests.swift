@@ -75,6 +75,21 @@ import Testing
         #expect(RequestGate.droppedField(.absent, headers, issuers: [base]) == nil)
     }
 
+    /// Claims an issuer hands on: strings as they are, other values as JSON text, in the issuer's order; an absent
+    /// claim, or one that could break a field (CR, LF, non-ASCII), is left out.
+    @Test func claimHeadersCarryTheVerifiedClaimsThatAreSafe() throws {
+        let base = try Self.issuer()
+        let handing = SliceIssuer(issuer: base.issuer, audiences: base.audiences, jwks: base.jwks, algorithms: base.algorithms,
+                                  claimHeaders: ["scope", "tier", "groups", "evil", "absent", "accent"])
+        let claims = try StrictJSON.parse(Array(#"{"scope":"payments:write openid","tier":3,"groups":["a","b"],"evil":"x\r\nx-mesh-peer-identity: forged","accent":"caf\u00e9"}"#.utf8))
+        let token = TokenEvidence.valid(issuer: base.issuer, subject: "alice", claims: claims)
+        #expect(RequestGate.claimHeaders(token, issuers: [handing]) == [ClaimHeader(name: "scope", value: "payments:write openid"),
+                                                                       ClaimHeader(name: "tier", value: "3"),
+                                                                       ClaimHeader(name: "groups", value: #"["a","b"]"#)])
+        #expect(RequestGate.claimHeaders(token, issuers: [base]) == [])
+        #expect(RequestGate.claimHeaders(.invalid(code: "jwt.expired", reason: ""), issuers: [handing]) == [])
+    }
+
     @Test func missingTokenIs401WithABareChallenge() throws {
         for auth in [nil, "Basic YTpi", "Bearer "] {
             guard case .refuse(let r, let route, _) = try Self.decide("/v1/pay", authorization: auth) else { Issue.record("\(auth ?? "nil") allowed"); continue }

@@ -29,7 +29,7 @@ import Testing
         }
     }
 
-    static func rig(limits: InboundHTTPLimits = .default, forwardToken: Bool = false) throws -> Rig {
+    static func rig(limits: InboundHTTPLimits = .default, forwardToken: Bool = false, claimHeaders: [String] = []) throws -> Rig {
         let td = try TrustDomain("mesh.local")
         let now = Date().timeIntervalSince1970
         let ca = try TestCA(trustDomain: td, now: now).ca
@@ -50,7 +50,7 @@ import Testing
         config.loops = 1
         let issuer = SliceIssuer(issuer: "https://id.example", audiences: ["payments"],
                                  jwks: .object([("keys", .array([try TokenMinter.shared.jwk("ec.pem", kid: "k1")]))]), algorithms: ["ES256"],
-                                 forwardToken: forwardToken)
+                                 forwardToken: forwardToken, claimHeaders: claimHeaders)
         var sliceJSON = #"{"version":1,"service":"shop/payments","identity":"spiffe://mesh.local/ns/shop/sa/payments","rules":[],"inbound":[],"outbound":[],"issuers":["#
         sliceJSON += issuer.json.text + "]}"
         let slice = try ServiceSlice(bytes: Array(sliceJSON.utf8))
@@ -117,6 +117,22 @@ import Testing
             let basic = "GET /f/b HTTP/1.1\r\nHost: x\r\nAuthorization: Basic dTpw\r\nConnection: close\r\n\r\n"
             _ = try BlockingTLSClient.connect(port: rig.port, context: rig.client, send: Array(basic.utf8))
             #expect(rig.backend.requestTexts.last?.contains("\r\nAuthorization: Basic dTpw\r\n") == true)
+        }
+    }
+
+    /// Claims the issuer hands on reach the app as `x-mesh-claim-<name>`; the caller's own `X-Mesh-Claim-*` never
+    /// does (every incoming `x-mesh-*` is stripped), with a token or without.
+    @Test func claimHeadersCarryVerifiedClaimsAndCannotBeForged() throws {
+        let rig = try Self.rig(claimHeaders: ["scope"])
+        defer { rig.stop() }
+        let t = try TokenMinter.shared.token(header: #"{"alg":"ES256","kid":"k1"}"#,
+                                             claims: #"{"iss":"https://id.example","aud":"payments","sub":"alice","scope":"payments:write","exp":\#(Int(rig.now) + 600)}"#, signer: "ec.pem")
+        for (i, auth) in ["Authorization: Bearer \(t)\r\n", ""].enumerated() {
+            let request = "GET /c/\(i) HTTP/1.1\r\nHost: x\r\n\(auth)X-Mesh-Claim-Scope: admin\r\nConnection: close\r\n\r\n"
+            _ = try BlockingTLSClient.connect(port: rig.port, context: rig.client, send: Array(request.utf8))
+            let seen = try #require(rig.backend.requestTexts.last)
+            #expect(!seen.contains("admin"), "the forged claim reached the app: \(seen)")
+            #expect(seen.contains("\r\nx-mesh-claim-scope: payments:write\r\n") == (i == 0), "\(seen)")
         }
     }
 

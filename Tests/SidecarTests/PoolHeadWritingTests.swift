@@ -59,15 +59,16 @@ import MeshHTTP1
             + "x-mesh-peer-identity: spiffe://td/ns/a/sa/b\r\nx-mesh-token-subject: alice\r\nx-mesh-request-id: 0123456789abcdef\r\n\r\n")
     }
 
-    /// The verified token's field is left out (every field of that name, any case); look-alikes stay.
+    /// The verified token's field is left out (every field of that name, any case); look-alikes stay; claims
+    /// handed on follow the subject.
     @Test func forwardedHeadLeavesOutTheDroppedField() {
         let head = HTTPRequestHead(method: "GET", target: "/a", headers: HTTPHeaders([
             ("Host", "svc"), ("Authorization", "Bearer t"), ("X-Authorization", "x"), ("AUTHORIZATION", "Bearer u")]))
         var out: [UInt8] = []
         HeaderSanitizer.writeForwardedHead(head, target: "/a", upgrading: false, peer: "p", subject: "alice", requestID: "r",
-                                           dropping: "authorization", into: &out)
+                                           dropping: "authorization", claims: [ClaimHeader(name: "scope", value: "a b")], into: &out)
         #expect(String(decoding: out, as: UTF8.self) == "GET /a HTTP/1.1\r\nHost: svc\r\nX-Authorization: x\r\n"
-            + "x-mesh-peer-identity: p\r\nx-mesh-token-subject: alice\r\nx-mesh-request-id: r\r\n\r\n")
+            + "x-mesh-peer-identity: p\r\nx-mesh-token-subject: alice\r\nx-mesh-claim-scope: a b\r\nx-mesh-request-id: r\r\n\r\n")
     }
 
     /// A parsed head is forwarded from the received bytes: a value's obs-text (bytes 0x80-0xFF, which are not

@@ -4,7 +4,8 @@ import MeshCore
 /// ```json
 /// {"issuers": [{"issuer": "https://id.example.com", "audiences": ["payments"], "algorithms": ["ES256"],
 ///               "jwks": {"keys": [...]}, "clockSkewSeconds": 60,
-///               "from": {"header": "authorization", "prefix": "Bearer "}, "forwardToken": false}]}
+///               "from": {"header": "authorization", "prefix": "Bearer "}, "forwardToken": false,
+///               "claimHeaders": ["scope"]}]}
 /// ```
 /// `jwksFile` (a path relative to the mesh folder) instead of `jwks` is read and inlined by `meshctl
 /// validate|apply` (`MeshPolicy.inlineJWKSFiles`); a bundle that still holds one is refused. The shape is
@@ -15,7 +16,7 @@ enum IssuerFields {
 
     static func issuer(_ node: JSONNode, limits: PolicyLimits) throws(MeshError) -> SliceIssuer {
         let o = try node.object(fields: ["issuer", "audiences", "algorithms", "jwks", "jwksFile", "clockSkewSeconds", "from",
-                                         "forwardToken"])
+                                         "forwardToken", "claimHeaders"])
         let nameNode = try o.required("issuer")
         let name = try nameNode.string()
         guard !name.isEmpty, name.utf8.count <= 1024 else { throw nameNode.error(.policyBadIssuer, "an issuer is 1-1024 bytes") }
@@ -61,8 +62,15 @@ enum IssuerFields {
             }
         }
         let forward = try o.optional("forwardToken")?.bool() ?? false
+        let claimHeaders = try PolicyFields.list(o.optional("claimHeaders"), limits: limits) { n throws(MeshError) in
+            let c = try n.string()
+            guard isClaimHeaderName(c) else {
+                throw n.error(.policyBadIssuer, "\(c.debugDescription) is not 1-64 bytes of a-z, 0-9, '-' and '_' (the app gets x-mesh-claim-<name>)")
+            }
+            return c
+        }
         return SliceIssuer(issuer: name, audiences: audiences, jwks: jwks.value, algorithms: algorithms,
-                           clockSkewSeconds: skew, header: header, prefix: prefix, forwardToken: forward)
+                           clockSkewSeconds: skew, header: header, prefix: prefix, forwardToken: forward, claimHeaders: claimHeaders)
     }
 
     /// The file form of an issuer (defaults written out), for `MeshPolicy.json()`.
@@ -71,7 +79,14 @@ enum IssuerFields {
                  ("algorithms", .array(i.algorithms.map { .string($0) })), ("jwks", i.jwks),
                  ("clockSkewSeconds", .int(i.clockSkewSeconds)),
                  ("from", .object([("header", .string(i.header)), ("prefix", .string(i.prefix))])),
-                 ("forwardToken", .bool(i.forwardToken))])
+                 ("forwardToken", .bool(i.forwardToken)), ("claimHeaders", .array(i.claimHeaders.map { .string($0) }))])
+    }
+
+    /// A claim handed to the app as `x-mesh-claim-<name>`: a top-level claim whose name is also a safe,
+    /// lower-case header name (1-64 bytes of `a-z 0-9 - _`).
+    static func isClaimHeaderName(_ name: String) -> Bool {
+        !name.isEmpty && name.utf8.count <= 64
+            && name.utf8.allSatisfy { ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x2D || $0 == 0x5F }
     }
 }
 

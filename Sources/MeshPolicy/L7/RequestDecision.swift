@@ -65,9 +65,13 @@ public struct SliceIssuer: Sendable, Equatable {
     /// the app gets the verified subject (`x-mesh-token-subject`), not a bearer credential it could replay to
     /// other services or write to its logs (least privilege; Istio's `forwardOriginalToken` default too).
     public let forwardToken: Bool
+    /// Claims of a verified token the app receives as `x-mesh-claim-<name>` (lower-case token names; incoming
+    /// `x-mesh-*` fields are stripped, so a caller cannot forge them).
+    public let claimHeaders: [String]
 
     public init(issuer: String, audiences: [String], jwks: JSONValue, algorithms: [String], clockSkewSeconds: Int = 60,
-                header: String = "authorization", prefix: String = "Bearer ", forwardToken: Bool = false) {
+                header: String = "authorization", prefix: String = "Bearer ", forwardToken: Bool = false,
+                claimHeaders: [String] = []) {
         self.issuer = issuer
         self.audiences = audiences
         self.jwks = jwks
@@ -76,30 +80,38 @@ public struct SliceIssuer: Sendable, Equatable {
         self.header = header
         self.prefix = prefix
         self.forwardToken = forwardToken
+        self.claimHeaders = claimHeaders
     }
 }
 
 extension SliceIssuer {
-    /// `{"issuer", "audiences", "jwks", "algorithms", "clockSkewSeconds", "header", "prefix", "forwardToken"}`
-    /// (all present; a slice without `forwardToken` reads as false).
+    /// `{"issuer", "audiences", "jwks", "algorithms", "clockSkewSeconds", "header", "prefix", "forwardToken",
+    /// "claimHeaders"}` (a slice without the last two reads as false and none).
     public var json: JSONValue {
         .object([("issuer", .string(issuer)), ("audiences", .array(audiences.map { .string($0) })), ("jwks", jwks),
                  ("algorithms", .array(algorithms.map { .string($0) })), ("clockSkewSeconds", .int(clockSkewSeconds)),
-                 ("header", .string(header)), ("prefix", .string(prefix)), ("forwardToken", .bool(forwardToken))])
+                 ("header", .string(header)), ("prefix", .string(prefix)), ("forwardToken", .bool(forwardToken)),
+                 ("claimHeaders", .array(claimHeaders.map { .string($0) }))])
     }
 
     /// Reads the slice form (shape only: the keys were validated by the control plane; the sidecar's
     /// `MeshJWT.Issuer` refuses them again if not).
     init(node: JSONNode) throws(MeshError) {
         let o = try node.object(fields: ["issuer", "audiences", "jwks", "algorithms", "clockSkewSeconds", "header", "prefix",
-                                         "forwardToken"])
+                                         "forwardToken", "claimHeaders"])
         var audiences: [String] = []
         for a in try o.required("audiences").elements() { audiences.append(try a.string()) }
         var algorithms: [String] = []
         for a in try o.required("algorithms").elements() { algorithms.append(try a.string()) }
+        var claimHeaders: [String] = []
+        for c in try o.optional("claimHeaders")?.elements() ?? [] {
+            let name = try c.string()
+            guard IssuerFields.isClaimHeaderName(name) else { throw c.error(.policyBadIssuer, "\(name.debugDescription) is not a claim header name") }
+            claimHeaders.append(name)
+        }
         self.init(issuer: try o.required("issuer").string(), audiences: audiences, jwks: try o.required("jwks").value,
                   algorithms: algorithms, clockSkewSeconds: try o.required("clockSkewSeconds").int(in: 0...300),
                   header: try o.required("header").string(), prefix: try o.required("prefix").string(),
-                  forwardToken: try o.optional("forwardToken")?.bool() ?? false)
+                  forwardToken: try o.optional("forwardToken")?.bool() ?? false, claimHeaders: claimHeaders)
     }
 }

@@ -42,11 +42,13 @@ enum HeaderSanitizer {
     /// The head for the app, byte for byte: `METHOD SP target SP version CRLF`, the kept fields in the order
     /// received (every field named `dropping` left out too: a verified token its issuer keeps from the app),
     /// `Connection: upgrade` when upgrading, our framing field, then `x-mesh-peer-identity`,
-    /// `x-mesh-token-subject` (only with a verified subject that is safe in a field value) and
+    /// `x-mesh-token-subject` (only with a verified subject that is safe in a field value), the verified claims
+    /// its issuer hands on (`x-mesh-claim-<name>`, checked safe by `RequestGate.claimHeaders`) and
     /// `x-mesh-request-id`, and the empty line. Appended to `out` (the connection's queue toward the app: no
     /// array of its own per request).
     static func writeForwardedHead(_ head: HTTPRequestHead, target: String, upgrading: Bool, peer: String,
-                                   subject: String?, requestID: String, dropping: String? = nil, into out: inout [UInt8]) {
+                                   subject: String?, requestID: String, dropping: String? = nil, claims: [ClaimHeader] = [],
+                                   into out: inout [UInt8]) {
         out.reserveCapacity(out.count + 256 + head.headers.count * 48)
         @inline(__always) func put(_ s: String) { out.appendUTF8(s) }
         @inline(__always) func crlf() { out.append(13); out.append(10) }
@@ -65,6 +67,7 @@ enum HeaderSanitizer {
         }
         put("x-mesh-peer-identity: "); put(peer); crlf()
         if let subject, isSafeValue(subject) { put("x-mesh-token-subject: "); put(subject); crlf() }
+        for c in claims { put("x-mesh-claim-"); put(c.name); put(": "); put(c.value); crlf() }
         put("x-mesh-request-id: "); put(requestID); crlf()
         crlf()
     }

@@ -57,10 +57,10 @@ extension ProxyConnection {
         let outcome = RequestGate.decide(head, listener: listener, peer: peer, state: current, tokens: context.tokenReader, now: now)
         let framing = RequestBodyFraming(head)
         switch outcome {
-        case .forward(let target, let subject, let route, let rule, let dropping):
+        case .forward(let target, let subject, let route, let rule, let dropping, let claims):
             let upgrade = InboundHTTP.asksUpgrade(head)
             HeaderSanitizer.writeForwardedHead(head, target: target, upgrading: upgrade, peer: h.peerText(peer),
-                                               subject: subject, requestID: id, dropping: dropping, into: &h.toApp)
+                                               subject: subject, requestID: id, dropping: dropping, claims: claims, into: &h.toApp)
             h.responses.expect(requestMethod: head.method)
             h.current = InboundHTTP.Exchange(method: head.method, requestID: id, route: route, startNs: start, framing: framing,
                                              upgrade: upgrade, keepAlive: head.keepAlive,

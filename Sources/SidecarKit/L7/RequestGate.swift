@@ -5,22 +5,30 @@ import MeshPolicy
 /// The verdict on one request head, in this order: the target is normalised (a refused path is a 400 with its
 /// `http.path-*` code, and nothing else is asked); the token is read and verified per the slice's issuers; the
 /// authorizer decides on the normalised path. Allowed requests go to the app with exactly that path.
+/// A verified claim the app receives as `x-mesh-claim-<name>: <value>`.
+struct ClaimHeader: Equatable {
+    let name: String
+    let value: String
+}
+
 enum RequestGate {
     enum Outcome: Equatable {
         /// `target` is the normalised path and the raw query; `subject` the verified token's `sub`; `dropping`
-        /// the field that carried the verified token when its issuer does not forward it (lowercase name).
-        case forward(target: String, subject: String?, route: String?, rule: String, dropping: String? = nil)
+        /// the field that carried the token when its issuer does not forward it (lowercase name); `claims` the
+        /// verified claims its issuer hands to the app.
+        case forward(target: String, subject: String?, route: String?, rule: String, dropping: String? = nil,
+                     claims: [ClaimHeader] = [])
         case refuse(RequestRefusal, route: String?, rule: String)
 
         var route: String? {
             switch self {
-            case .forward(_, _, let r, _, _), .refuse(_, let r, _): r
+            case .forward(_, _, let r, _, _, _), .refuse(_, let r, _): r
             }
         }
 
         var rule: String {
             switch self {
-            case .forward(_, _, _, let r, _), .refuse(_, _, let r): r
+            case .forward(_, _, _, let r, _, _), .refuse(_, _, let r): r
             }
         }
     }
@@ -38,6 +46,20 @@ enum RequestGate {
             return i.header
         case .invalid:
             return issuers.first { !$0.forwardToken && TokenReader.read(headers, header: $0.header, prefix: $0.prefix) != nil }?.header
+        }
+    }
+
+    /// The claims a verified token's issuer hands to the app (`claimHeaders`), in that order: a string claim as
+    /// it is, any other as its JSON text; one that is absent, longer than 1 KiB or not visible ASCII is left out.
+    static func claimHeaders(_ token: TokenEvidence, issuers: [SliceIssuer]) -> [ClaimHeader] {
+        guard case .valid(let issuer, _, let claims) = token,
+              let i = issuers.first(where: { $0.issuer == issuer }), !i.claimHeaders.isEmpty else { return [] }
+        return i.claimHeaders.compactMap { name in
+            guard let v = claims[name] else { return nil }
+            var text = v.text
+            if case .string(let s) = v { text = s }
+            guard text.utf8.count <= 1024, HeaderSanitizer.isSafeValue(text) else { return nil }
+            return ClaimHeader(name: name, value: text)
         }
     }
 
@@ -71,7 +93,7 @@ enum RequestGate {
             var subject: String?
             if case .valid(_, let sub, _) = token { subject = sub }
             return .forward(target: target.target, subject: subject, route: d.route, rule: rule,
-                            dropping: droppedField(token, head.headers, issuers: issuers))
+                            dropping: droppedField(token, head.headers, issuers: issuers), claims: claimHeaders(token, issuers: issuers))
         case .forbidden:
             return .refuse(RequestRefusal(status: 403, code: ErrorCode.requestForbidden.id,
                                           reason: "\(head.method) \(target.path) is not allowed for \(peer) (rule \(rule))",
