@@ -51,28 +51,35 @@ import Testing
 
     @Test func validTokenForwardsTheNormalisedTargetAndSubject() throws {
         let out = try Self.decide("/v1/./pay?x=1", authorization: "Bearer " + Self.token())
-        #expect(out == .forward(target: "/v1/pay?x=1", subject: "alice", route: "/v1/*", rule: "v1-jwt", dropping: "authorization"))
+        #expect(out == .forward(target: "/v1/pay?x=1", subject: "alice", route: "/v1/*", rule: "v1-jwt", dropping: ["authorization"]))
         // The prefix is matched ignoring case, as the Bearer scheme is.
         #expect(try Self.decide("/v1/pay", authorization: "bearer " + Self.token()).rule == "v1-jwt")
         if case .forward = try Self.decide("/v1/pay", authorization: "bearer " + Self.token()) {} else { Issue.record("lowercase bearer refused") }
     }
 
-    /// The field a token came in is kept from the app unless the issuer says `forwardToken`: a verified token
-    /// by its own issuer's word, a failed one when an issuer that does not forward reads it (a token for another
-    /// audience is a credential there); a value in no issuer's format (`Basic …`) is the app's own business.
+    /// A field a token came in is kept from the app unless the issuer says `forwardToken`: a verified token's
+    /// by its own issuer's word, any other when an issuer that does not forward reads a token there (one for
+    /// another audience is a credential there); a value in no issuer's format (`Basic …`) is the app's business.
     @Test func theTokensFieldIsKeptFromTheAppUnlessItsIssuerForwardsIt() throws {
         let base = try Self.issuer()
         let forwarding = SliceIssuer(issuer: base.issuer, audiences: base.audiences, jwks: base.jwks, algorithms: base.algorithms,
                                      forwardToken: true)
         let out = try Self.decide("/v1/pay", authorization: "Bearer " + Self.token(), issuers: [forwarding])
-        #expect(out == .forward(target: "/v1/pay", subject: "alice", route: "/v1/*", rule: "v1-jwt", dropping: nil))
+        #expect(out == .forward(target: "/v1/pay", subject: "alice", route: "/v1/*", rule: "v1-jwt", dropping: []))
         let wrongAudience = try Self.token(claims: #"{"iss":"\#(Self.issuerName)","aud":"orders","sub":"alice","exp":\#(Int(Self.now) + 600)}"#)
         var headers: HTTPHeaders = ["Host": "x", "Authorization": "Bearer " + wrongAudience]
         let failed = TokenEvidence.invalid(code: "jwt.bad-audience", reason: "")
-        #expect(RequestGate.droppedField(failed, headers, issuers: [base]) == "authorization")
-        #expect(RequestGate.droppedField(failed, headers, issuers: [forwarding]) == nil)
+        #expect(RequestGate.droppedFields(failed, headers, issuers: [base]) == ["authorization"])
+        #expect(RequestGate.droppedFields(failed, headers, issuers: [forwarding]) == [])
+        // A second issuer reading another field: its token is kept back too, whichever token verified.
+        let service = SliceIssuer(issuer: "https://svc.example", audiences: ["payments"], jwks: base.jwks, algorithms: ["ES256"],
+                                  header: "x-service-token", prefix: "")
+        headers = ["Host": "x", "Authorization": "Bearer " + (try Self.token()), "X-Service-Token": "eyJ.x.y"]
+        let valid = TokenEvidence.valid(issuer: base.issuer, subject: "alice", claims: .object([]))
+        #expect(RequestGate.droppedFields(valid, headers, issuers: [forwarding, service]) == ["x-service-token"])
+        #expect(RequestGate.droppedFields(valid, headers, issuers: [base, service]) == ["authorization", "x-service-token"])
         headers = ["Host": "x", "Authorization": "Basic dTpw"]
-        #expect(RequestGate.droppedField(.absent, headers, issuers: [base]) == nil)
+        #expect(RequestGate.droppedFields(.absent, headers, issuers: [base]) == [])
     }
 
     /// Claims an issuer hands on: strings as they are, other values as JSON text, in the issuer's order; an absent

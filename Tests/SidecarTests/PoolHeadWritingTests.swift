@@ -66,7 +66,7 @@ import MeshHTTP1
             ("Host", "svc"), ("Authorization", "Bearer t"), ("X-Authorization", "x"), ("AUTHORIZATION", "Bearer u")]))
         var out: [UInt8] = []
         HeaderSanitizer.writeForwardedHead(head, target: "/a", upgrading: false, peer: "p", subject: "alice", requestID: "r",
-                                           dropping: "authorization", claims: [ClaimHeader(name: "scope", value: "a b")], into: &out)
+                                           dropping: ["authorization"], claims: [ClaimHeader(name: "scope", value: "a b")], into: &out)
         #expect(String(decoding: out, as: UTF8.self) == "GET /a HTTP/1.1\r\nHost: svc\r\nX-Authorization: x\r\n"
             + "x-mesh-peer-identity: p\r\nx-mesh-token-subject: alice\r\nx-mesh-claim-scope: a b\r\nx-mesh-request-id: r\r\n\r\n")
     }

@@ -40,14 +40,14 @@ enum HeaderSanitizer {
     static func connectionTokens(_ headers: HTTPHeaders) -> [String] { ConnectionTokens.of(headers) }
 
     /// The head for the app, byte for byte: `METHOD SP target SP version CRLF`, the kept fields in the order
-    /// received (every field named `dropping` left out too: a verified token its issuer keeps from the app),
+    /// received (every field named in `dropping` left out too: tokens kept from the app),
     /// `Connection: upgrade` when upgrading, our framing field, then `x-mesh-peer-identity`,
     /// `x-mesh-token-subject` (only with a verified subject that is safe in a field value), the verified claims
     /// its issuer hands on (`x-mesh-claim-<name>`, checked safe by `RequestGate.claimHeaders`) and
     /// `x-mesh-request-id`, and the empty line. Appended to `out` (the connection's queue toward the app: no
     /// array of its own per request).
     static func writeForwardedHead(_ head: HTTPRequestHead, target: String, upgrading: Bool, peer: String,
-                                   subject: String?, requestID: String, dropping: String? = nil, claims: [ClaimHeader] = [],
+                                   subject: String?, requestID: String, dropping: [String] = [], claims: [ClaimHeader] = [],
                                    into out: inout [UInt8]) {
         out.reserveCapacity(out.count + 256 + head.headers.count * 48)
         @inline(__always) func put(_ s: String) { out.appendUTF8(s) }
@@ -57,7 +57,7 @@ enum HeaderSanitizer {
         let named = head.headers.contains(.connection) ? ConnectionTokens.of(head.headers, skipping: \.isHopByHopOrFraming) : []
         let headers = head.headers
         headers.forEachLine(where: { i in
-            !isStripped(headers, i, named: named, upgrading: upgrading) && !(dropping.map { headers.name(at: i, equalsLowercase: $0) } ?? false)
+            !isStripped(headers, i, named: named, upgrading: upgrading) && !dropping.contains { headers.name(at: i, equalsLowercase: $0) }
         }) { out.append(contentsOf: $0) }
         if upgrading { put("Connection: upgrade\r\n") }
         switch RequestBodyFraming(head) {

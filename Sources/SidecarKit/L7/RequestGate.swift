@@ -14,9 +14,9 @@ struct ClaimHeader: Equatable {
 enum RequestGate {
     enum Outcome: Equatable {
         /// `target` is the normalised path and the raw query; `subject` the verified token's `sub`; `dropping`
-        /// the field that carried the token when its issuer does not forward it (lowercase name); `claims` the
+        /// the fields that carried tokens kept from the app (lowercase names, `droppedFields`); `claims` the
         /// verified claims its issuer hands to the app.
-        case forward(target: String, subject: String?, route: String?, rule: String, dropping: String? = nil,
+        case forward(target: String, subject: String?, route: String?, rule: String, dropping: [String] = [],
                      claims: [ClaimHeader] = [])
         case refuse(RequestRefusal, route: String?, rule: String)
 
@@ -33,20 +33,23 @@ enum RequestGate {
         }
     }
 
-    /// The field kept from the app: the one a token came in, in the format (header and prefix) of an issuer that
-    /// does not forward tokens (`forwardToken`, default false). A verified token's own issuer decides; a token
-    /// that failed is kept back too when such an issuer reads it (one for another audience is still a credential
-    /// there). nil: no token in any issuer's format (a `Basic …` value passes), or its issuer forwards it.
-    static func droppedField(_ token: TokenEvidence, _ headers: HTTPHeaders, issuers: [SliceIssuer]) -> String? {
-        switch token {
-        case .absent:
-            return nil
-        case .valid(let issuer, _, _):
-            guard let i = issuers.first(where: { $0.issuer == issuer }), !i.forwardToken else { return nil }
-            return i.header
-        case .invalid:
-            return issuers.first { !$0.forwardToken && TokenReader.read(headers, header: $0.header, prefix: $0.prefix) != nil }?.header
+    /// The fields kept from the app: each that holds a token in the format (header and prefix) of an issuer that
+    /// does not forward tokens (`forwardToken`, default false), verified or not (a token for another audience is
+    /// still a credential there), except that the field a verified token came in follows its own issuer's word.
+    /// Empty: no token in any issuer's format (a `Basic …` value passes), or only forwarded ones.
+    static func droppedFields(_ token: TokenEvidence, _ headers: HTTPHeaders, issuers: [SliceIssuer]) -> [String] {
+        if case .absent = token { return [] }
+        var verified: SliceIssuer?
+        if case .valid(let issuer, _, _) = token { verified = issuers.first { $0.issuer == issuer } }
+        var out: [String] = []
+        for i in issuers where !out.contains(i.header) {
+            if let v = verified, i.header == v.header {
+                if !v.forwardToken { out.append(i.header) }
+            } else if !i.forwardToken && TokenReader.read(headers, header: i.header, prefix: i.prefix) != nil {
+                out.append(i.header)
+            }
         }
+        return out
     }
 
     /// The claims a verified token's issuer hands to the app (`claimHeaders`), in that order: a string claim as
@@ -93,7 +96,7 @@ enum RequestGate {
             var subject: String?
             if case .valid(_, let sub, _) = token { subject = sub }
             return .forward(target: target.target, subject: subject, route: d.route, rule: rule,
-                            dropping: droppedField(token, head.headers, issuers: issuers), claims: claimHeaders(token, issuers: issuers))
+                            dropping: droppedFields(token, head.headers, issuers: issuers), claims: claimHeaders(token, issuers: issuers))
         case .forbidden:
             return .refuse(RequestRefusal(status: 403, code: ErrorCode.requestForbidden.id,
                                           reason: "\(head.method) \(target.path) is not allowed for \(peer) (rule \(rule))",
