@@ -2,15 +2,15 @@ import MeshCore
 import MeshHTTP1
 import MeshPolicy
 
-/// The verdict on one request head, in this order: the target is normalised (a refused path is a 400 with its
-/// `http.path-*` code, and nothing else is asked); the token is read and verified per the slice's issuers; the
-/// authorizer decides on the normalised path. Allowed requests go to the app with exactly that path.
 /// A verified claim the app receives as `x-mesh-claim-<name>: <value>`.
 struct ClaimHeader: Equatable {
     let name: String
     let value: String
 }
 
+/// The verdict on one request head, in this order: the target is normalised (a refused path is a 400 with its
+/// `http.path-*` code, and nothing else is asked); the token is read and verified per the slice's issuers; the
+/// authorizer decides on the normalised path. Allowed requests go to the app with exactly that path.
 enum RequestGate {
     enum Outcome: Equatable {
         /// `target` is the normalised path and the raw query; `subject` the verified token's `sub`; `dropping`
