@@ -127,7 +127,8 @@ struct TelemetryEndToEndTests {
         mesh.cp.kill9()
         // While it is away: traffic goes on, sidecars keep their counts (a flush cannot be acknowledged).
         Self.traffic(mesh, admin9090: admin9090, allowed: 4, egressRefused: 2, inboundRefused: 1)
-        #expect(Self.flushAll(mesh).allSatisfy { $0 == 503 })
+        let away = Self.flushAll(mesh)
+        #expect(away.allSatisfy { $0 == 503 }, "flush statuses with the control plane away: \(away)")
         try mesh.cp.start()
         // The batch each sidecar kept is delivered once; the acknowledged one before the kill is still there.
         var statuses: [Int] = []
