@@ -59,8 +59,8 @@ enum RequestGate {
               let i = issuers.first(where: { $0.issuer == issuer }), !i.claimHeaders.isEmpty else { return [] }
         return i.claimHeaders.compactMap { name in
             guard let v = claims[name] else { return nil }
-            var text = v.text
-            if case .string(let s) = v { text = s }
+            let text: String
+            if case .string(let s) = v { text = s } else { text = v.text }
             guard text.utf8.count <= 1024, HeaderSanitizer.isSafeValue(text) else { return nil }
             return ClaimHeader(name: name, value: text)
         }
